@@ -1,0 +1,275 @@
+"""CMS SignedData (RFC 5652) built and verified with asn1crypto + cryptography.
+
+One code path serves every signer: the signed attributes are built here and
+only their DER is handed to the signer, so a local key, an AWS KMS key
+(RAW signing) and an SM2 key all produce the same structure, which stock
+``openssl cms -verify`` and ``openssl ts -verify`` accept.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from asn1crypto import algos, cms, core, tsp
+from asn1crypto import x509 as ax509
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+
+SM3_OID = "1.2.156.10197.1.401"
+SM2_SIGN_OID = "1.2.156.10197.1.501"  # SM2 signature with SM3
+SM2_CURVE_OID = "1.2.156.10197.1.301"
+
+# Teach asn1crypto the national algorithms so it round-trips them by name.
+algos.DigestAlgorithmId._map.setdefault(SM3_OID, "sm3")
+algos.DigestAlgorithmId._reverse_map = None
+algos.SignedDigestAlgorithmId._map.setdefault(SM2_SIGN_OID, "sm2_sm3")
+algos.SignedDigestAlgorithmId._reverse_map = None
+
+
+class Signer(Protocol):
+    """Anything that can sign bytes with a key whose certificate it holds."""
+
+    digest_algorithm: str  # asn1crypto name: 'sha256' or 'sm3'
+    signature_algorithm: str  # asn1crypto name: 'sha256_ecdsa', 'sha256_rsa', 'sm2_sm3'
+    certificate: x509.Certificate
+    chain: list[x509.Certificate]
+    description: str
+
+    def sign(self, data: bytes) -> bytes:
+        """Sign ``data`` (the DER of the signed attributes); hashing is the signer's."""
+        ...
+
+
+def digest(name: str, data: bytes) -> bytes:
+    if name == "sm3":
+        return hashlib.new("sm3", data).digest() if "sm3" in hashlib.algorithms_available else _sm3(data)
+    return hashlib.new(name.replace("_", ""), data).digest()
+
+
+def _sm3(data: bytes) -> bytes:
+    h = hashes.Hash(hashes.SM3())
+    h.update(data)
+    return h.finalize()
+
+
+def _acert(cert: x509.Certificate) -> ax509.Certificate:
+    return ax509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
+
+
+def signed_data(
+    signer: Signer,
+    *,
+    content: bytes,
+    content_type: str = "data",
+    detached: bool = True,
+    signing_time: dt.datetime | None = None,
+    include_chain: bool = True,
+) -> cms.ContentInfo:
+    """A SignedData over ``content`` with the usual signed attributes (incl. ESS cert id v2)."""
+    signing_time = signing_time or dt.datetime.now(dt.timezone.utc)
+    leaf = _acert(signer.certificate)
+    ess = tsp.SigningCertificateV2(
+        {
+            "certs": [
+                {
+                    "hash_algorithm": {"algorithm": "sha256"},
+                    "cert_hash": hashlib.sha256(leaf.dump()).digest(),
+                    "issuer_serial": {
+                        "issuer": [ax509.GeneralName(name="directory_name", value=leaf.issuer)],
+                        "serial_number": leaf.serial_number,
+                    },
+                }
+            ]
+        }
+    )
+    attrs = cms.CMSAttributes(
+        [
+            {"type": "content_type", "values": [content_type]},
+            {"type": "signing_time", "values": [cms.Time({"utc_time": core.UTCTime(signing_time)})]},
+            {"type": "message_digest", "values": [digest(signer.digest_algorithm, content)]},
+            {"type": "signing_certificate_v2", "values": [ess]},
+        ]
+    )
+    signature = signer.sign(attrs.dump())
+    signer_info = cms.SignerInfo(
+        {
+            "version": "v1",
+            "sid": cms.SignerIdentifier(
+                {"issuer_and_serial_number": {"issuer": leaf.issuer, "serial_number": leaf.serial_number}}
+            ),
+            "digest_algorithm": {"algorithm": signer.digest_algorithm},
+            "signed_attrs": attrs,
+            "signature_algorithm": {"algorithm": signer.signature_algorithm},
+            "signature": signature,
+        }
+    )
+    certs = [leaf] + ([_acert(c) for c in signer.chain] if include_chain else [])
+    encap: dict[str, object] = {"content_type": content_type}
+    if not detached:
+        encap["content"] = cms.ParsableOctetString(content)
+    sd = cms.SignedData(
+        {
+            "version": "v3" if content_type != "data" else "v1",
+            "digest_algorithms": [{"algorithm": signer.digest_algorithm}],
+            "encap_content_info": encap,
+            "certificates": certs,
+            "signer_infos": [signer_info],
+        }
+    )
+    return cms.ContentInfo({"content_type": "signed_data", "content": sd})
+
+
+@dataclass
+class SignatureCheck:
+    """What verifying one SignedData found; ``errors`` empty means valid."""
+
+    errors: list[str] = field(default_factory=list)
+    signer_subject: str = ""
+    signing_time: dt.datetime | None = None
+    signer_cert: x509.Certificate | None = None
+    algorithm: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def _verify_raw(cert: x509.Certificate, signature_algorithm: str, signature: bytes, data: bytes, digest_alg: str) -> None:
+    """Raise InvalidSignature unless ``signature`` over ``data`` verifies with ``cert``."""
+    if signature_algorithm == "sm2_sm3" or _is_sm2_cert(cert):
+        from . import sm2
+
+        if not sm2.verify(sm2.public_key_from_cert(cert), signature, data):
+            raise InvalidSignature("SM2 signature does not verify")
+        return
+    pub = cert.public_key()
+    h = {"sha256": hashes.SHA256(), "sha384": hashes.SHA384(), "sha512": hashes.SHA512()}.get(digest_alg)
+    if h is None:
+        raise InvalidSignature(f"digest {digest_alg} not accepted for this key")
+    if isinstance(pub, ec.EllipticCurvePublicKey):
+        pub.verify(signature, data, ec.ECDSA(h))
+    elif isinstance(pub, rsa.RSAPublicKey):
+        pub.verify(signature, data, padding.PKCS1v15(), h)
+    else:
+        raise InvalidSignature(f"unsupported key type {type(pub).__name__}")
+
+
+def _is_sm2_cert(cert: x509.Certificate) -> bool:
+    spki = ax509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))["tbs_certificate"]["subject_public_key_info"]
+    params = spki["algorithm"]["parameters"]
+    return spki["algorithm"]["algorithm"].native == "ec" and params.name == "named" and params.chosen.dotted == SM2_CURVE_OID
+
+
+def verify_chain(
+    leaf: x509.Certificate,
+    intermediates: list[x509.Certificate],
+    anchors: list[x509.Certificate],
+    at: dt.datetime,
+) -> list[str]:
+    """Errors building a path from ``leaf`` to one of ``anchors``, valid at ``at``."""
+    errors: list[str] = []
+    anchor_fps = {a.fingerprint(hashes.SHA256()) for a in anchors}
+    pool = intermediates + anchors
+    cert = leaf
+    for _ in range(8):
+        if not (cert.not_valid_before_utc <= at <= cert.not_valid_after_utc):
+            errors.append(f"certificate {cert.subject.rfc4514_string()} is not valid at {at.isoformat()}")
+        if cert.fingerprint(hashes.SHA256()) in anchor_fps:
+            return errors
+        issuers = [c for c in pool if c.subject == cert.issuer and c is not cert]
+        issuer = None
+        for candidate in issuers:
+            try:
+                cert.verify_directly_issued_by(candidate)
+                issuer = candidate
+                break
+            except (InvalidSignature, ValueError, TypeError):
+                continue
+        if issuer is None:
+            errors.append(f"no trusted issuer for {cert.subject.rfc4514_string()} (untrusted certificate chain)")
+            return errors
+        try:
+            bc = issuer.extensions.get_extension_for_class(x509.BasicConstraints).value
+            if not bc.ca:
+                errors.append(f"issuer {issuer.subject.rfc4514_string()} is not a CA")
+        except x509.ExtensionNotFound:
+            errors.append(f"issuer {issuer.subject.rfc4514_string()} has no basic constraints")
+        cert = issuer
+    errors.append("certificate chain too long")
+    return errors
+
+
+def verify_signed_data(
+    info: cms.ContentInfo,
+    anchors: list[x509.Certificate],
+    *,
+    content: bytes | None = None,
+    require_eku: str | None = None,
+) -> SignatureCheck:
+    """Verify one-signer SignedData: digest attr, signature, certificate chain, EKU."""
+    result = SignatureCheck()
+    try:
+        if info["content_type"].native != "signed_data":
+            result.errors.append("not a CMS SignedData")
+            return result
+        sd = info["content"]
+        if content is None:
+            content = sd["encap_content_info"]["content"].contents if sd["encap_content_info"]["content"] else None
+        if content is None:
+            result.errors.append("detached signature given without its content")
+            return result
+        signer_infos = sd["signer_infos"]
+        if len(signer_infos) != 1:
+            result.errors.append(f"expected one signer, found {len(signer_infos)}")
+            return result
+        si = signer_infos[0]
+        certs = [
+            x509.load_der_x509_certificate(c.chosen.dump())
+            for c in (sd["certificates"] or [])
+            if c.name == "certificate"
+        ]
+        sid = si["sid"].chosen
+        leaf = next(
+            (c for c in certs if c.serial_number == sid["serial_number"].native
+             and c.issuer.public_bytes() == sid["issuer"].dump()),
+            None,
+        )
+        if leaf is None:
+            result.errors.append("signer certificate not included")
+            return result
+        result.signer_cert = leaf
+        result.signer_subject = leaf.subject.rfc4514_string()
+        digest_alg = si["digest_algorithm"]["algorithm"].native
+        sig_alg = si["signature_algorithm"]["algorithm"].native
+        result.algorithm = f"{sig_alg}/{digest_alg}"
+        attrs = si["signed_attrs"]
+        if not attrs:
+            result.errors.append("no signed attributes")
+            return result
+        by_type = {a["type"].native: a["values"] for a in attrs}
+        if by_type.get("message_digest") is None or by_type["message_digest"][0].native != digest(digest_alg, content):
+            result.errors.append("message digest does not match the signed content (content altered)")
+        st = by_type.get("signing_time")
+        result.signing_time = st[0].native if st else None
+        signed_bytes = b"\x31" + attrs.dump()[1:]  # signed as a SET, stored as [0] IMPLICIT
+        try:
+            _verify_raw(leaf, sig_alg, si["signature"].native, signed_bytes, digest_alg)
+        except (InvalidSignature, ValueError) as exc:
+            result.errors.append(f"signature does not verify: {exc or 'invalid signature'}")
+        at = result.signing_time or dt.datetime.now(dt.timezone.utc)
+        result.errors += verify_chain(leaf, [c for c in certs if c is not leaf], anchors, at)
+        if require_eku:
+            try:
+                eku = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
+                if not eku.critical or [o.dotted_string for o in eku.value] != [require_eku]:
+                    result.errors.append("signer certificate lacks the critical timeStamping key purpose")
+            except x509.ExtensionNotFound:
+                result.errors.append("signer certificate lacks the timeStamping key purpose")
+    except (ValueError, TypeError, KeyError) as exc:
+        result.errors.append(f"malformed CMS structure: {exc}")
+    return result

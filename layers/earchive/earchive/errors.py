@@ -1,0 +1,81 @@
+"""Errors that name the case, the file and the rule broken.
+
+Every rejection in earchive carries a stable rule code (like Vitam's ingest
+checks) so that a clerk, a log search and a test can all point at the same
+thing. The message is written for people; the code is written for machines.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class Problem:
+    """One broken rule: which rule, which case, which file, and why."""
+
+    rule: str
+    message: str
+    case: str | None = None
+    file: str | None = None
+
+    def __str__(self) -> str:
+        where = []
+        if self.case:
+            where.append(f"case {self.case}")
+        if self.file:
+            where.append(f"file {self.file!r}")
+        prefix = f"[{self.rule}] " + (", ".join(where) + ": " if where else "")
+        return prefix + self.message
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {"rule": self.rule, "case": self.case, "file": self.file, "message": self.message}
+
+
+class EarchiveError(Exception):
+    """A rejection of input: one or more broken rules, never a bare traceback."""
+
+    def __init__(self, problems: list[Problem] | Problem):
+        self.problems = problems if isinstance(problems, list) else [problems]
+        super().__init__("; ".join(str(p) for p in self.problems))
+
+    @property
+    def rule(self) -> str:
+        return self.problems[0].rule
+
+    def with_case(self, case: str | None) -> "EarchiveError":
+        for p in self.problems:
+            p.case = p.case or case
+        return EarchiveError(self.problems)
+
+
+def reject(rule: str, message: str, *, case: str | None = None, file: str | None = None) -> EarchiveError:
+    """Build the error for one broken rule (raise the result)."""
+    return EarchiveError(Problem(rule=rule, message=message, case=case, file=file))
+
+
+# Stable rule codes for bundle intake (收集) and packing (形成信息包).
+RULES: dict[str, str] = {
+    "BUNDLE-NOT-FOUND": "办件包不存在或不可读 / the bundle does not exist or cannot be read",
+    "BUNDLE-NOT-ZIP": "办件包不是合法的 ZIP 或文件夹 / the bundle is not a valid zip or folder",
+    "BUNDLE-PATH": "成员路径不安全（绝对路径、../ 或非法字符） / unsafe member path",
+    "BUNDLE-DUPLICATE": "成员名重复（含 Unicode NFC 与大小写折叠后） / duplicate member names",
+    "BUNDLE-ENCRYPTED": "成员已加密 / an encrypted member",
+    "BUNDLE-BOMB": "压缩炸弹：解压后大小或压缩比超限 / zip bomb: size or ratio over limits",
+    "BUNDLE-LIMIT": "成员数量或大小超限 / too many or too large members",
+    "BUNDLE-NAME-ENCODING": "成员名既非 UTF-8 也非 GB18030 / a member name in an unknown encoding",
+    "CASE-JSON-MISSING": "缺少 case.json / case.json is missing",
+    "CASE-JSON-SYNTAX": "case.json 不是合法的 UTF-8 JSON / case.json is not valid UTF-8 JSON",
+    "CASE-JSON-SCHEMA": "case.json 不符合 JSON Schema（必填项、类型、值域） / case.json breaks its schema",
+    "MATERIAL-MISSING": "材料在 case.json 中声明但不存在 / a declared material is missing",
+    "MATERIAL-UNDECLARED": "存在 case.json 未声明的文件 / a file is not declared in case.json",
+    "MATERIAL-EMPTY": "材料为零字节 / a material is zero bytes",
+    "MATERIAL-SIZE": "材料大小与声明不符（截断或损坏） / size differs from the declared size",
+    "MATERIAL-DIGEST": "材料数字摘要与声明不符 / digest differs from the declared digest",
+    "MATERIAL-NAME": "材料文件名不合规 / the material file name breaks the naming rules",
+    "MATERIAL-SEQUENCE": "材料顺序号不连续或重复 / material sequence numbers have gaps or repeats",
+    "PROCESS-INCOMPLETE": "办理过程记录不完整 / the process record is incomplete",
+    "SEAL-CONFIG": "固化配置错误（签名或时间戳服务） / seal configuration error",
+    "SEAL-TSA": "时间戳服务失败 / the timestamp authority failed",
+    "OUTPUT-EXISTS": "输出位置已有同名信息包 / a package of the same name exists already",
+}

@@ -1,0 +1,230 @@
+"""Seal (固化): manifests, a detached CMS signature and an RFC 3161 timestamp.
+
+The package's ``manifest-sha256.txt`` lists every file (including the SM3
+manifest) in the format ``sha256sum -c`` reads, so one signature over that
+one file covers the whole package. The signature is a detached CMS
+SignedData (``openssl cms -verify``), and the timestamp token is over the
+signature (``openssl ts -verify``), proving the seal existed at that time.
+
+Signers and TSAs are pluggable by a short spec string, the same on the
+command line, in Lambda environment variables and in tests:
+
+========================  ==================================================
+``local-ec`` (default)    development ECDSA P-256 key of the local dev CA
+``local-rsa``             development RSA-3072 key
+``local-sm2``             development SM2 key (国密), certificate by the dev CA
+``kms:KEY_ID``            AWS KMS asymmetric key, RAW signing; certificate
+                          from ``EARCHIVE_SIGNER_CERT`` (PEM, leaf first)
+``file:KEY.pem,CERT.pem`` a key and certificate chain held in files
+========================  ==================================================
+
+TSA specs: ``local`` (the development TSA, in process) or an ``http(s)://`` URL.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from . import sm2
+from .cms import signed_data
+from .errors import reject
+from .pki import DevPKI, earchive_home
+from .timestamp import HttpTSA, LocalTSA, TimestampAuthority, timestamp
+
+MANIFEST_SM3 = "manifest-sm3.txt"
+MANIFEST_SHA256 = "manifest-sha256.txt"
+SIGNATURE = "manifest-sha256.txt.p7s"
+TIMESTAMP = "manifest-sha256.txt.p7s.tsr"
+SEAL_FILES = (MANIFEST_SM3, MANIFEST_SHA256, SIGNATURE, TIMESTAMP)
+
+
+class LocalKeySigner:
+    """ECDSA (SHA-256) or RSA PKCS#1 v1.5 (SHA-256) with a key in memory."""
+
+    digest_algorithm = "sha256"
+
+    def __init__(self, key, certificate: x509.Certificate, chain: list[x509.Certificate], description: str):
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
+
+        self._key, self.certificate, self.chain, self.description = key, certificate, chain, description
+        if isinstance(key, ec.EllipticCurvePrivateKey):
+            self.signature_algorithm = "sha256_ecdsa"
+            self._sign = lambda data: key.sign(data, ec.ECDSA(hashes.SHA256()))
+        elif isinstance(key, rsa.RSAPrivateKey):
+            self.signature_algorithm = "sha256_rsa"
+            self._sign = lambda data: key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+        else:
+            raise reject("SEAL-CONFIG", f"unsupported key type {type(key).__name__}")
+
+    def sign(self, data: bytes) -> bytes:
+        return self._sign(data)
+
+
+class Sm2Signer:
+    """SM2 with SM3 (国密), the national-crypto signer."""
+
+    digest_algorithm = "sm3"
+    signature_algorithm = "sm2_sm3"
+
+    def __init__(self, private_hex: str, certificate: x509.Certificate, chain: list[x509.Certificate], description: str):
+        self._d, self.certificate, self.chain, self.description = private_hex, certificate, chain, description
+
+    def sign(self, data: bytes) -> bytes:
+        return sm2.sign(self._d, data)
+
+
+class KmsSigner:
+    """An AWS KMS asymmetric key (the private key never leaves KMS).
+
+    RAW signing of the DER signed attributes (a few hundred bytes, well under
+    KMS's 4096-byte message limit). ECC_NIST_P256/P384 and RSA keys everywhere;
+    SM2 keys in the AWS China regions (SM2DSA).
+    """
+
+    _ALGS = {
+        "ECC_NIST_P256": ("ECDSA_SHA_256", "sha256", "sha256_ecdsa"),
+        "ECC_NIST_P384": ("ECDSA_SHA_384", "sha384", "sha384_ecdsa"),
+        "RSA_2048": ("RSASSA_PKCS1_V1_5_SHA_256", "sha256", "sha256_rsa"),
+        "RSA_3072": ("RSASSA_PKCS1_V1_5_SHA_256", "sha256", "sha256_rsa"),
+        "RSA_4096": ("RSASSA_PKCS1_V1_5_SHA_256", "sha256", "sha256_rsa"),
+        "SM2": ("SM2DSA", "sm3", "sm2_sm3"),
+    }
+
+    def __init__(self, key_id: str, certificate: x509.Certificate, chain: list[x509.Certificate], client=None):
+        import boto3
+
+        self._kms = client or boto3.client("kms")
+        self.key_id, self.certificate, self.chain = key_id, certificate, chain
+        spec = self._kms.describe_key(KeyId=key_id)["KeyMetadata"]["KeySpec"]
+        if spec not in self._ALGS:
+            raise reject("SEAL-CONFIG", f"KMS key {key_id} has key spec {spec}, not a signing spec earchive supports")
+        self._kms_alg, self.digest_algorithm, self.signature_algorithm = self._ALGS[spec]
+        self.description = f"AWS KMS key {key_id} ({spec})"
+
+    def sign(self, data: bytes) -> bytes:
+        return self._kms.sign(KeyId=self.key_id, Message=data, MessageType="RAW", SigningAlgorithm=self._kms_alg)["Signature"]
+
+    def public_key_der(self) -> bytes:
+        return self._kms.get_public_key(KeyId=self.key_id)["PublicKey"]
+
+
+def _dev_sm2(pki: DevPKI) -> Sm2Signer:
+    key_file, cert_file = pki.dir / "signer-sm2.key.hex", pki.dir / "signer-sm2.pem"
+    if not cert_file.exists():
+        d = sm2.generate_private_key()
+        cert = sm2.issue_certificate(sm2.public_key_hex(d), "earchive 开发用签名证书 Package Signer (SM2)", pki.ca_key(), pki.ca_cert())
+        tmp = key_file.with_suffix(".tmp")
+        tmp.write_text(d)
+        tmp.chmod(0o600)
+        tmp.rename(key_file)
+        cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    cert = x509.load_pem_x509_certificate(cert_file.read_bytes())
+    return Sm2Signer(key_file.read_text().strip(), cert, [pki.ca_cert()], "development SM2 key")
+
+
+def make_signer(spec: str | None = None, pki: DevPKI | None = None, kms_client=None):
+    """The signer named by ``spec`` (default ``$EARCHIVE_SIGNER`` or ``local-ec``)."""
+    spec = spec or os.environ.get("EARCHIVE_SIGNER") or "local-ec"
+    if spec in ("local-ec", "local-rsa"):
+        pki = pki or DevPKI()
+        pair = pki.pair("signer-ec" if spec == "local-ec" else "signer-rsa")
+        return LocalKeySigner(pair.key, pair.cert, [pki.ca_cert()], f"development {spec[6:].upper()} key")
+    if spec == "local-sm2":
+        return _dev_sm2(pki or DevPKI())
+    if spec.startswith("kms:"):
+        key_id = spec[4:]
+        cert_path = os.environ.get("EARCHIVE_SIGNER_CERT")
+        if cert_path:
+            certs = x509.load_pem_x509_certificates(Path(cert_path).read_bytes())
+            return KmsSigner(key_id, certs[0], certs[1:], kms_client)
+        pki = pki or DevPKI()
+        signer = KmsSigner(key_id, pki.ca_cert(), [], kms_client)  # placeholder cert until issued below
+        signer.certificate = _dev_cert_for_public_key(pki, signer.public_key_der(), f"earchive 开发用 KMS 签名证书 {key_id[:8]}")
+        signer.chain = [pki.ca_cert()]
+        return signer
+    if spec.startswith("file:"):
+        key_path, _, cert_path = spec[5:].partition(",")
+        try:
+            key = serialization.load_pem_private_key(Path(key_path).read_bytes(), None)
+            certs = x509.load_pem_x509_certificates(Path(cert_path).read_bytes())
+        except (OSError, ValueError) as exc:
+            raise reject("SEAL-CONFIG", f"cannot load signer key/certificate: {exc}") from None
+        return LocalKeySigner(key, certs[0], certs[1:], f"key file {key_path}")
+    raise reject("SEAL-CONFIG", f"unknown signer spec {spec!r} (local-ec, local-rsa, local-sm2, kms:ID, file:KEY,CERT)")
+
+
+def _dev_cert_for_public_key(pki: DevPKI, public_der: bytes, cn: str) -> x509.Certificate:
+    """Dev CA certificate for a KMS public key, cached per key (development only)."""
+    from .pki import issue_certificate
+
+    cache = pki.dir / f"kms-{__import__('hashlib').sha256(public_der).hexdigest()[:16]}.pem"
+    if cache.exists():
+        return x509.load_pem_x509_certificate(cache.read_bytes())
+    public_key = serialization.load_der_public_key(public_der)
+    cert = issue_certificate(cn, public_key, pki.ca_key(), pki.ca_cert())
+    cache.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return cert
+
+
+def make_tsa(spec: str | None = None, pki: DevPKI | None = None) -> TimestampAuthority:
+    """The TSA named by ``spec`` (default ``$EARCHIVE_TSA`` or ``local``)."""
+    spec = spec or os.environ.get("EARCHIVE_TSA") or "local"
+    if spec == "local":
+        pki = pki or DevPKI()
+        pair = pki.pair("tsa")
+        return LocalTSA(LocalKeySigner(pair.key, pair.cert, [pki.ca_cert()], "development TSA key"))
+    if spec.startswith(("http://", "https://")):
+        return HttpTSA(spec)
+    raise reject("SEAL-CONFIG", f"unknown TSA spec {spec!r} (local or an http(s) URL)")
+
+
+def manifest_text(entries: list[tuple[str, str]]) -> bytes:
+    """``<hex>  <path>`` lines, the format of ``sha256sum``/``sm3sum``."""
+    lines = []
+    for digest_hex, path in entries:
+        if "\n" in path or "\\" in path:
+            raise ValueError(f"path cannot appear in a manifest: {path!r}")
+        lines.append(f"{digest_hex}  {path}\n")
+    return "".join(lines).encode("utf-8")
+
+
+def parse_manifest(data: bytes) -> list[tuple[str, str]]:
+    """Inverse of :func:`manifest_text`; raises ValueError on a malformed line."""
+    out = []
+    for n, line in enumerate(data.decode("utf-8").splitlines(), 1):
+        digest_hex, sep, path = line.partition("  ")
+        if not sep or len(digest_hex) != 64 or not all(c in "0123456789abcdef" for c in digest_hex) or not path:
+            raise ValueError(f"line {n} is not '<64 hex digits>  <path>'")
+        out.append((digest_hex, path))
+    return out
+
+
+@dataclass
+class Seal:
+    """The sealed bytes to write into the package."""
+
+    manifest_sm3: bytes
+    manifest_sha256: bytes
+    signature: bytes
+    timestamp: bytes
+    signer: str
+    tsa: str
+
+
+def seal(manifest_sm3: bytes, manifest_sha256: bytes, signer, tsa: TimestampAuthority) -> Seal:
+    """Sign the SHA-256 manifest and timestamp the signature."""
+    signature = signed_data(signer, content=manifest_sha256).dump()
+    token = timestamp(signature, tsa)
+    return Seal(manifest_sm3, manifest_sha256, signature, token, signer.description, tsa.description)
+
+
+def default_trust_path() -> Path:
+    """The development CA (what ``verify`` trusts without ``--trust``)."""
+    return DevPKI(earchive_home()).ca_path
