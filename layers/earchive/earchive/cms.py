@@ -129,6 +129,7 @@ class SignatureCheck:
     """What verifying one SignedData found; ``errors`` empty means valid."""
 
     errors: list[str] = field(default_factory=list)
+    chain_errors: list[str] = field(default_factory=list)
     signer_subject: str = ""
     signing_time: dt.datetime | None = None
     signer_cert: x509.Certificate | None = None
@@ -136,7 +137,7 @@ class SignatureCheck:
 
     @property
     def ok(self) -> bool:
-        return not self.errors
+        return not self.errors and not self.chain_errors
 
 
 def _verify_raw(cert: x509.Certificate, signature_algorithm: str, signature: bytes, data: bytes, digest_alg: str) -> None:
@@ -262,7 +263,7 @@ def verify_signed_data(
         except (InvalidSignature, ValueError) as exc:
             result.errors.append(f"signature does not verify: {exc or 'invalid signature'}")
         at = result.signing_time or dt.datetime.now(dt.timezone.utc)
-        result.errors += verify_chain(leaf, [c for c in certs if c is not leaf], anchors, at)
+        result.chain_errors += verify_chain(leaf, [c for c in certs if c is not leaf], anchors, at)
         if require_eku:
             try:
                 eku = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage)

@@ -149,7 +149,7 @@ class SafeZip:
     ``problems``; callers that reject (intake) raise.
     """
 
-    def __init__(self, path: str, limits: ZipLimits = DEFAULT_LIMITS, *, rule_prefix: str = "BUNDLE"):
+    def __init__(self, path: str | BinaryIO, limits: ZipLimits = DEFAULT_LIMITS, *, rule_prefix: str = "BUNDLE"):
         self.path = path
         self.limits = limits
         self.problems: list[Problem] = []
@@ -159,7 +159,8 @@ class SafeZip:
         try:
             self.zf = zipfile.ZipFile(path)
         except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-            raise reject(f"{rule_prefix}-NOT-ZIP", f"not a readable zip: {exc}", file=str(path)) from None
+            label = path if isinstance(path, str) else "(stream)"
+            raise reject(f"{rule_prefix}-NOT-ZIP", f"not a readable zip: {exc}", file=label) from None
         self._scan()
 
     def _problem(self, rule: str, message: str, file: str | None) -> None:
@@ -243,7 +244,7 @@ class SafeZip:
         member is a plain byte range of the zip file, so we hand out that range.
         """
         info = member.info
-        if info.compress_type != zipfile.ZIP_STORED:
+        if info.compress_type != zipfile.ZIP_STORED or not isinstance(self.path, str):
             return None
         fp = open(self.path, "rb")
         fp.seek(info.header_offset)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from .digests import MultiDigest
+from .identifiers import USCC_CHARS, id_card_check_digit, uscc_check_char
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾萧田董潘袁蔡蒋余于杜叶程魏苏吕丁任卢姚沈钟姜崔谭陆范汪廖石金韦贾夏付方邹熊白孟秦邱侯江尹薛闫段雷龙黎史陶贺毛郝顾龚邵万覃武钱戴严欧莫孔向常汤康易乔赖文"
 GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华建国建华志强晓明海燕玉兰红梅湘云湘军永红卫东"
@@ -40,19 +41,13 @@ DEFECTS = ("digest", "truncated", "empty", "undeclared", "missing-metadata", "ei
 def id_card_number(rng: random.Random, region: str, birth: dt.date) -> str:
     """A citizen ID number (GB 11643-1999) with a correct check digit."""
     body = f"{region}{birth:%Y%m%d}{rng.randrange(1000):03d}"
-    weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
-    return body + "10X98765432"[sum(int(c) * w for c, w in zip(body, weights)) % 11]
-
-
-USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+    return body + id_card_check_digit(body)
 
 
 def social_credit_code(rng: random.Random, region: str) -> str:
     """A unified social credit code (GB 32100-2015) with a correct check character."""
     body = "11" + region + "".join(rng.choice(USCC_CHARS) for _ in range(9))
-    weights = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28]
-    check = (31 - sum(USCC_CHARS.index(c) * w for c, w in zip(body, weights)) % 31) % 31
-    return body + USCC_CHARS[check]
+    return body + uscc_check_char(body)
 
 
 class _HashingWriter:

@@ -9,6 +9,7 @@ TSA over HTTP). Tokens verify with ``openssl ts -verify``.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import http.server
@@ -132,13 +133,14 @@ class TimestampCheck:
     """What verifying a timestamp reply found; ``errors`` empty means valid."""
 
     errors: list[str]
+    chain_errors: list[str] = dataclasses.field(default_factory=list)
     gen_time: dt.datetime | None = None
     tsa_subject: str = ""
     policy: str = ""
 
     @property
     def ok(self) -> bool:
-        return not self.errors
+        return not self.errors and not self.chain_errors
 
 
 def verify_timestamp(data: bytes, resp_der: bytes, anchors: list[x509.Certificate]) -> TimestampCheck:
@@ -156,7 +158,7 @@ def verify_timestamp(data: bytes, resp_der: bytes, anchors: list[x509.Certificat
             errors.append("the timestamp was issued for other data (message imprint differs)")
         check: SignatureCheck = verify_signed_data(token, anchors, require_eku=TIMESTAMPING_EKU)
         errors += check.errors
-        return TimestampCheck(errors, info["gen_time"].native, check.signer_subject, info["policy"].native)
+        return TimestampCheck(errors, check.chain_errors, info["gen_time"].native, check.signer_subject, info["policy"].native)
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         return TimestampCheck([f"malformed timestamp reply: {exc}"])
 

@@ -1,0 +1,212 @@
+"""The ``earchive`` command line: sample-case, pack, verify, demo, tsa, dev-ca.
+
+Exit codes: 0 success; 1 the input was rejected or a check failed (with a
+report that names the case, file and rule); 2 only for a wrong command line.
+The last line printed on success is the path the command made, so scripts
+can use ``$(earchive pack … | tail -1)``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+from . import __version__
+from .errors import EarchiveError
+
+
+def _progress_printer(enabled: bool):
+    if not enabled:
+        return None
+    state = {"last": 0.0}
+
+    def show(member: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - state["last"] > 0.5 or done >= total:
+            state["last"] = now
+            pct = 100 * done / total if total else 100
+            print(f"\r  {pct:5.1f}%  {done / 1e6:,.1f}/{total / 1e6:,.1f} MB  {member[-40:]:<40}", end="", file=sys.stderr, flush=True)
+            if done >= total:
+                print(file=sys.stderr)
+
+    return show
+
+
+def cmd_sample_case(args: argparse.Namespace) -> int:
+    from .sample import sample_case, zip_case
+
+    case = sample_case(args.out_dir, seed=args.seed, files=args.files, size_mb=args.size_mb, defect=args.defect)
+    print(f"case {case.project_id}: {case.case['task_name']} ({case.case['task_type']})", file=sys.stderr)
+    if args.zip:
+        out = zip_case(case.folder, case.folder.with_suffix(".zip"), gbk_names=args.defect == "gbk-names")
+        print(out)
+    else:
+        print(case.folder)
+    return 0
+
+
+def cmd_pack(args: argparse.Namespace) -> int:
+    from .package import pack
+    from .seal import make_signer, make_tsa
+
+    signer = make_signer(args.signer)
+    tsa = make_tsa(args.tsa)
+    show = args.progress or (args.progress is None and sys.stderr.isatty())
+    result = pack(args.case, args.out, serial=args.serial, signer=signer, tsa=tsa, overwrite=args.force,
+                  progress=_progress_printer(bool(show)))
+    if args.json:
+        print(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(f"packed {result.project_id} as {result.record_code}: {len(result.files)} files, "
+              f"{result.total_bytes:,} bytes in {result.seconds:.2f}s; signed by {result.signer}, "
+              f"timestamped by {result.tsa}", file=sys.stderr)
+    print(result.path)
+    return 0
+
+
+def _check_options(args: argparse.Namespace):
+    from .check import CheckOptions
+    from .formats import DEFAULT_ALLOWED
+    from .pki import load_trust_anchors
+    from .virus import make_scanner
+
+    options = CheckOptions(stage=args.stage, scanner=make_scanner(args.scanner))
+    if args.trust:
+        options.trust = []
+        for t in args.trust:
+            options.trust += load_trust_anchors(t)
+        options.trust_label = list(args.trust)
+    if args.package_digest:
+        algorithm, _, value = args.package_digest.partition(":")
+        options.expected_digest = (algorithm.upper().replace("SHA256", "SHA-256"), value)
+    options.allowed_formats = tuple(args.allowed_formats.split(",")) if args.allowed_formats else DEFAULT_ALLOWED
+    return options
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from .check import check_package
+    from .report import to_json, write_html
+
+    report = check_package(args.package, _check_options(args))
+    if args.json:
+        print(to_json(report))
+    else:
+        for r in report.results:
+            mark = {"pass": "✓", "fail": "✗", "manual": "?", "not_applicable": "-"}[r.status]
+            detail = r.detail if r.status != "pass" else r.detail[:90]
+            print(f"{mark} {r.id:<9} {r.status:<15} {r.name}  {detail}".rstrip())
+        failed = len(report.failures)
+        print(f"{'PASSED' if report.passed else f'FAILED ({failed} test(s))'}: {report.package} [{report.stage}]")
+    if args.html is not None:
+        target = write_html(report, Path(args.html) if args.html else None)
+        print(f"report: {target}", file=sys.stderr)
+    return 0 if report.passed else 1
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return run_demo(Path(args.out), cases=args.cases)
+
+
+def cmd_tsa(args: argparse.Namespace) -> int:
+    from .seal import make_tsa
+    from .timestamp import serve
+
+    server = serve(make_tsa("local"), args.host, args.port)  # type: ignore[arg-type]
+    print(f"development TSA on http://{args.host}:{server.server_address[1]}/ (Ctrl-C to stop)", file=sys.stderr)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        server.shutdown()
+    return 0
+
+
+def cmd_dev_ca(args: argparse.Namespace) -> int:
+    from .pki import DevPKI
+
+    print(DevPKI().ca_path)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="earchive", description="政务服务电子档案归档 — archive government-service e-records")
+    p.add_argument("--version", action="version", version=f"earchive {__version__}")
+    p.add_argument("-v", "--verbose", action="store_true", help="log what happens to stderr")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("sample-case", help="write a realistic case bundle (folder; --zip for a zip)")
+    s.add_argument("out_dir")
+    s.add_argument("--seed", type=int, default=1)
+    s.add_argument("--files", type=int, default=5, help="number of materials (at least 3)")
+    s.add_argument("--size-mb", type=float, default=0.0, help="make the materials about this big in total")
+    s.add_argument("--defect", choices=["digest", "truncated", "empty", "undeclared", "missing-metadata", "eicar", "bad-pdf", "gbk-names"],
+                   help="break one thing on purpose")
+    s.add_argument("--zip", action="store_true", help="also zip the bundle and print the zip's path")
+    s.set_defaults(func=cmd_sample_case)
+
+    s = sub.add_parser("pack", help="collect, organise, pack and seal one case into <电子文件号>.zip")
+    s.add_argument("case", help="case bundle: a folder or a zip with case.json")
+    s.add_argument("--out", required=True, help="output folder")
+    s.add_argument("--serial", type=int, help="archive serial (default: case.json archive_serial or a local counter)")
+    s.add_argument("--signer", help="local-ec (default), local-rsa, local-sm2, kms:KEY_ID, file:KEY.pem,CERT.pem")
+    s.add_argument("--tsa", help="local (default) or an http(s) RFC 3161 URL")
+    s.add_argument("--force", action="store_true", help="replace a package of the same name")
+    s.add_argument("--json", action="store_true", help="print the pack result as JSON")
+    s.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None, help="progress on stderr")
+    s.set_defaults(func=cmd_pack)
+
+    s = sub.add_parser("verify", help="four-property check (四性检测) of a package")
+    s.add_argument("package")
+    s.add_argument("--stage", choices=["archiving", "receiving"], default="archiving")
+    s.add_argument("--trust", action="append", metavar="CA.pem", help="trust anchors (default: the local development CA)")
+    s.add_argument("--json", action="store_true")
+    s.add_argument("--html", nargs="?", const="", default=None, metavar="PATH",
+                   help="write an HTML report (default: beside the package)")
+    s.add_argument("--package-digest", metavar="ALG:HEX", help="the sender's digest of the package, e.g. SM3:ab12…")
+    s.add_argument("--scanner", help="builtin (default), builtin:DB.ndb, clamav, clamav:DB, none")
+    s.add_argument("--allowed-formats", help="comma-separated extensions (default ofd,pdf,jpg,jpeg,png,tif,tiff,xml)")
+    s.set_defaults(func=cmd_verify)
+
+    s = sub.add_parser("demo", help="the main job on the local default")
+    s.add_argument("--out", default="out/demo", help="where to leave cases, packages and reports")
+    s.add_argument("--cases", type=int, default=6)
+    s.set_defaults(func=cmd_demo)
+
+    s = sub.add_parser("tsa", help="development RFC 3161 TSA")
+    tsa_sub = s.add_subparsers(dest="tsa_command", required=True)
+    t = tsa_sub.add_parser("serve", help="serve the development TSA over HTTP")
+    t.add_argument("--host", default="127.0.0.1")
+    t.add_argument("--port", type=int, default=3161)
+    t.set_defaults(func=cmd_tsa)
+
+    s = sub.add_parser("dev-ca", help="print the path of the development CA certificate")
+    s.set_defaults(func=cmd_dev_ca)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except EarchiveError as exc:
+        print("rejected / 拒收:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        if os.environ.get("EARCHIVE_ERRORS_JSON"):
+            print(json.dumps([p.as_dict() for p in exc.problems], ensure_ascii=False))
+        return 1
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
