@@ -20,9 +20,9 @@ import io
 import re
 import unicodedata
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Callable
 
 from asn1crypto import cms as acms
 from cryptography import x509
@@ -111,7 +111,8 @@ FIELD_RULES: dict[str, FieldRule] = {
     "receive_time": FieldRule(40, kind="datetime"),
     "transact_time": FieldRule(40, kind="datetime"),
     "apply_type": FieldRule(domain=("自然人", "法人", "其他组织")),
-    "card_type": FieldRule(domain=("居民身份证", "护照", "港澳居民来往内地通行证", "台湾居民来往大陆通行证", "外国人永久居留身份证", "统一社会信用代码", "其他")),
+    "card_type": FieldRule(domain=("居民身份证", "护照", "港澳居民来往内地通行证", "台湾居民来往大陆通行证",
+                                   "外国人永久居留身份证", "统一社会信用代码", "其他")),
     "contacted_card": FieldRule(64),
     "phone": FieldRule(30, re.compile(r"^[0-9+() -]{5,30}$")),
     "is_project": FieldRule(1, domain=("是", "否")),
@@ -205,7 +206,7 @@ class CheckOptions:
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
 
 
 class _Run:
@@ -525,10 +526,10 @@ def _fields(run: _Run, meta: md.ParsedMetadata, path: Path) -> None:
     # 1-5 reasonableness
     f = meta.fields
     reasons: list[tuple[str, str]] = []
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     times = {k: _parse_dt(f.get(k, "")) for k in ("receive_time", "transact_time", "archive_time")}
     for k, t in times.items():
-        if t and not (dt.datetime(1949, 10, 1, tzinfo=dt.timezone.utc) <= t <= now + dt.timedelta(days=1)):
+        if t and not (dt.datetime(1949, 10, 1, tzinfo=dt.UTC) <= t <= now + dt.timedelta(days=1)):
             reasons.append((where, f"{k} {t.isoformat()} is outside 1949-10-01 … today"))
     r, t, a = times["receive_time"], times["transact_time"], times["archive_time"]
     if r and t and t < r:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Protocol
 
 from asn1crypto import algos, cms, core, tsp
@@ -61,6 +62,26 @@ def _acert(cert: x509.Certificate) -> ax509.Certificate:
     return ax509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
 
 
+@lru_cache(maxsize=16)
+def _ess_der(leaf_der: bytes) -> bytes:
+    """The ESS signing-certificate-v2 attribute value for a certificate (costly in asn1crypto, so cached)."""
+    leaf = ax509.Certificate.load(leaf_der)
+    return tsp.SigningCertificateV2(
+        {
+            "certs": [
+                {
+                    "hash_algorithm": {"algorithm": "sha256"},
+                    "cert_hash": hashlib.sha256(leaf_der).digest(),
+                    "issuer_serial": {
+                        "issuer": [ax509.GeneralName(name="directory_name", value=ax509.Name.load(leaf.issuer.dump()))],
+                        "serial_number": leaf.serial_number,
+                    },
+                }
+            ]
+        }
+    ).dump()
+
+
 def signed_data(
     signer: Signer,
     *,
@@ -71,22 +92,13 @@ def signed_data(
     include_chain: bool = True,
 ) -> cms.ContentInfo:
     """A SignedData over ``content`` with the usual signed attributes (incl. ESS cert id v2)."""
-    signing_time = signing_time or dt.datetime.now(dt.timezone.utc)
-    leaf = _acert(signer.certificate)
-    ess = tsp.SigningCertificateV2(
-        {
-            "certs": [
-                {
-                    "hash_algorithm": {"algorithm": "sha256"},
-                    "cert_hash": hashlib.sha256(leaf.dump()).digest(),
-                    "issuer_serial": {
-                        "issuer": [ax509.GeneralName(name="directory_name", value=leaf.issuer)],
-                        "serial_number": leaf.serial_number,
-                    },
-                }
-            ]
-        }
-    )
+    signing_time = signing_time or dt.datetime.now(dt.UTC)
+    leaf_der = signer.certificate.public_bytes(serialization.Encoding.DER)
+    leaf = ax509.Certificate.load(leaf_der)
+    # Fresh, untouched copies: asn1crypto re-encodes any object whose fields were
+    # read, which for certificates costs milliseconds per signature.
+    issuer, serial = ax509.Name.load(leaf.issuer.dump()), leaf.serial_number
+    ess = tsp.SigningCertificateV2.load(_ess_der(leaf_der))
     attrs = cms.CMSAttributes(
         [
             {"type": "content_type", "values": [content_type]},
@@ -100,7 +112,7 @@ def signed_data(
         {
             "version": "v1",
             "sid": cms.SignerIdentifier(
-                {"issuer_and_serial_number": {"issuer": leaf.issuer, "serial_number": leaf.serial_number}}
+                {"issuer_and_serial_number": {"issuer": issuer, "serial_number": serial}}
             ),
             "digest_algorithm": {"algorithm": signer.digest_algorithm},
             "signed_attrs": attrs,
@@ -108,7 +120,7 @@ def signed_data(
             "signature": signature,
         }
     )
-    certs = [leaf] + ([_acert(c) for c in signer.chain] if include_chain else [])
+    certs = [ax509.Certificate.load(leaf_der)] + ([_acert(c) for c in signer.chain] if include_chain else [])
     encap: dict[str, object] = {"content_type": content_type}
     if not detached:
         encap["content"] = cms.ParsableOctetString(content)
@@ -262,7 +274,7 @@ def verify_signed_data(
             _verify_raw(leaf, sig_alg, si["signature"].native, signed_bytes, digest_alg)
         except (InvalidSignature, ValueError) as exc:
             result.errors.append(f"signature does not verify: {exc or 'invalid signature'}")
-        at = result.signing_time or dt.datetime.now(dt.timezone.utc)
+        at = result.signing_time or dt.datetime.now(dt.UTC)
         result.chain_errors += verify_chain(leaf, [c for c in certs if c is not leaf], anchors, at)
         if require_eku:
             try:

@@ -12,11 +12,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO, Callable
+from typing import BinaryIO
 
 import jsonschema
 
@@ -85,6 +86,11 @@ class CaseRecord:
 @lru_cache(maxsize=1)
 def case_schema() -> dict:
     return json.loads(resources.files("earchive").joinpath("schemas/case.schema.json").read_text("utf-8"))
+
+
+@lru_cache(maxsize=1)
+def _validator() -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(case_schema())
 
 
 def parse_time(value: str) -> dt.datetime:
@@ -166,9 +172,8 @@ class Bundle:
 
 
 def _schema_problems(data: dict) -> list[Problem]:
-    validator = jsonschema.Draft202012Validator(case_schema())
     problems = []
-    for err in sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path)):
+    for err in sorted(_validator().iter_errors(data), key=lambda e: list(e.absolute_path)):
         where = "/".join(str(p) for p in err.absolute_path) or "(root)"
         problems.append(Problem("CASE-JSON-SCHEMA", f"{where}: {err.message}", file=CASE_JSON))
     return problems

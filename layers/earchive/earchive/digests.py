@@ -11,13 +11,13 @@ cores the whole step costs about one SM3 pass.
 from __future__ import annotations
 
 import hashlib
-import os
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import BinaryIO, Callable, Protocol
+import queue
+import threading
+from collections.abc import Callable
+from typing import BinaryIO, Protocol
 
 CHUNK = 1 << 20
 ALGORITHMS = ("SM3", "SHA-256")
-_POOL = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="digest")
 
 
 class _Hasher(Protocol):
@@ -59,25 +59,58 @@ def hexdigest(algorithm: str, data: bytes) -> str:
 
 
 class MultiDigest:
-    """SM3 and SHA-256 of one stream; SM3 of chunk n overlaps the rest of chunk n."""
+    """SM3 and SHA-256 of one stream, SM3 on its own thread once the stream is longer than a chunk.
+
+    A bounded queue (8 chunks) lets the SM3 thread and the caller (SHA-256, CRC,
+    write) each run at their own pace instead of in lock-step; single-chunk
+    streams never start a thread.
+    """
+
+    QUEUE_CHUNKS = 8
 
     def __init__(self) -> None:
         self._sm3 = new_hash("SM3")
         self._sha256 = new_hash("SHA-256")
-        self._pending: Future[None] | None = None
+        self._queue: queue.Queue[bytes | None] | None = None
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+        self._first: bytes | None = None
         self.size = 0
 
+    def _worker(self) -> None:
+        assert self._queue is not None
+        while (chunk := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    self._sm3.update(chunk)
+                except BaseException as exc:  # noqa: BLE001 - re-raised in the caller
+                    self._error = exc
+
     def update(self, chunk: bytes) -> None:
-        if self._pending is not None:
-            self._pending.result()
-        self._pending = _POOL.submit(self._sm3.update, chunk)
         self._sha256.update(chunk)
         self.size += len(chunk)
+        if self._queue is not None:
+            self._queue.put(chunk)
+        elif self._first is None:
+            self._first = chunk  # maybe the only chunk: hash it without a thread
+        else:
+            self._queue = queue.Queue(self.QUEUE_CHUNKS)
+            self._thread = threading.Thread(target=self._worker, name="sm3", daemon=True)
+            self._thread.start()
+            self._queue.put(self._first)
+            self._queue.put(chunk)
+            self._first = None
 
     def hexdigests(self) -> dict[str, str]:
-        if self._pending is not None:
-            self._pending.result()
-            self._pending = None
+        if self._queue is not None and self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._queue = self._thread = None
+        elif self._first is not None:
+            self._sm3.update(self._first)
+            self._first = None
+        if self._error is not None:
+            raise self._error
         return {"SM3": self._sm3.hexdigest(), "SHA-256": self._sha256.hexdigest()}
 
 

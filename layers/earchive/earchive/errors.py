@@ -43,7 +43,7 @@ class EarchiveError(Exception):
     def rule(self) -> str:
         return self.problems[0].rule
 
-    def with_case(self, case: str | None) -> "EarchiveError":
+    def with_case(self, case: str | None) -> EarchiveError:
         for p in self.problems:
             p.case = p.case or case
         return EarchiveError(self.problems)

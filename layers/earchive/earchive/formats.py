@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import io
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import BinaryIO, Callable
+from typing import BinaryIO
 
 from lxml import etree
 

@@ -54,7 +54,7 @@ def issue_certificate(
     years: int = _VALID_YEARS,
 ) -> x509.Certificate:
     """Issue a certificate for ``public_key`` (self-signed when ``ca_cert`` is None)."""
-    now = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
+    now = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
     subject = _name(subject_cn)
     issuer = ca_cert.subject if ca_cert else subject
     builder = (

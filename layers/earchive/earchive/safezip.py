@@ -16,9 +16,10 @@ import struct
 import unicodedata
 import zipfile
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 from .errors import EarchiveError, Problem, reject
 
@@ -262,7 +263,7 @@ class SafeZip:
     def close(self) -> None:
         self.zf.close()
 
-    def __enter__(self) -> "SafeZip":
+    def __enter__(self) -> SafeZip:
         return self
 
     def __exit__(self, *exc: object) -> None:

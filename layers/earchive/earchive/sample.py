@@ -22,7 +22,10 @@ from typing import BinaryIO
 from .digests import MultiDigest
 from .identifiers import USCC_CHARS, id_card_check_digit, uscc_check_char
 
-SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾萧田董潘袁蔡蒋余于杜叶程魏苏吕丁任卢姚沈钟姜崔谭陆范汪廖石金韦贾夏付方邹熊白孟秦邱侯江尹薛闫段雷龙黎史陶贺毛郝顾龚邵万覃武钱戴严欧莫孔向常汤康易乔赖文"
+SURNAMES = (
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾萧田董潘袁蔡蒋余于杜叶程魏苏吕丁任卢"
+    "姚沈钟姜崔谭陆范汪廖石金韦贾夏付方邹熊白孟秦邱侯江尹薛闫段雷龙黎史陶贺毛郝顾龚邵万覃武钱戴严欧莫孔向常汤康易乔赖文"
+)
 GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华建国建华志强晓明海燕玉兰红梅湘云湘军永红卫东"
 ITEMS = [
     ("行政权力事项", "食品经营许可", "430000000101", "准予许可", "食品经营许可证"),
@@ -87,8 +90,10 @@ def write_pdf(out: _HashingWriter, title: str, lines: list[str], image_bytes: in
     obj(b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << " + resources + b" >> /Contents 4 0 R >>")
     obj(f"<< /Length {len(content)} >>\nstream\n".encode() + content + b"\nendstream")
     obj(b"<< /Type /Font /Subtype /Type0 /BaseFont /STSong-Light /Encoding /UniGB-UCS2-H /DescendantFonts [6 0 R] >>")
-    obj(b"<< /Type /Font /Subtype /CIDFontType0 /BaseFont /STSong-Light /CIDSystemInfo << /Registry (Adobe) /Ordering (GB1) /Supplement 4 >> /FontDescriptor 7 0 R /DW 1000 >>")
-    obj(b"<< /Type /FontDescriptor /FontName /STSong-Light /Flags 6 /FontBBox [-25 -254 1000 880] /ItalicAngle 0 /Ascent 880 /Descent -120 /CapHeight 880 /StemV 93 >>")
+    obj(b"<< /Type /Font /Subtype /CIDFontType0 /BaseFont /STSong-Light /CIDSystemInfo << /Registry (Adobe) /Ordering (GB1) "
+        b"/Supplement 4 >> /FontDescriptor 7 0 R /DW 1000 >>")
+    obj(b"<< /Type /FontDescriptor /FontName /STSong-Light /Flags 6 /FontBBox [-25 -254 1000 880] /ItalicAngle 0 /Ascent 880 "
+        b"/Descent -120 /CapHeight 880 /StemV 93 >>")
     info = f"<< /Title {_pdf_text(title)} /Producer (earchive sample-case) /CreationDate (D:20260101000000+08'00') >>".encode()
     if has_image:
         width = 2000

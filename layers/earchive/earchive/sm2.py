@@ -73,12 +73,12 @@ def public_key_from_cert(cert: x509.Certificate) -> str:
 def issue_certificate(public_hex: str, subject_cn: str, ca_key, ca_cert: x509.Certificate, years: int = 20) -> x509.Certificate:
     """A certificate for an SM2 key, signed by an ECDSA CA (cryptography cannot build it)."""
     ca = ax509.Certificate.load(ca_cert.public_bytes(serialization.Encoding.DER))
-    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) - dt.timedelta(minutes=5)
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(minutes=5)
     subject = ax509.Name.build(
         {"country_name": "CN", "organization_name": "earchive 开发用 (development only)", "common_name": subject_cn}
     )
     spki = _spki(public_hex)
-    ski = hashlib.sha1(bytes.fromhex("04" + public_hex)).digest()
+    ski = hashlib.sha1(bytes.fromhex("04" + public_hex)).digest()  # noqa: S324 - RFC 5280 §4.2.1.2 key id method
     tbs = ax509.TbsCertificate(
         {
             "version": "v3",

@@ -103,7 +103,7 @@ class ClamAVScanner:
                "--alert-exceeds-max=yes"]
         if self.database:
             cmd.append(f"--database={self.database}")
-        proc = subprocess.run(cmd + [path], capture_output=True, text=True, timeout=3600)  # noqa: S603
+        proc = subprocess.run(cmd + [path], capture_output=True, text=True, timeout=3600)
         if proc.returncode not in (0, 1):
             return [], (proc.stderr or proc.stdout).strip()[:300] or f"clamscan exited {proc.returncode}"
         hits = []

@@ -1,0 +1,72 @@
+"""The command line as a clerk or a script uses it: exit codes, last line, JSON, HTML."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from earchive.cli import main
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "earchive", *args], capture_output=True, text=True)
+
+
+def test_sample_pack_verify_round_trip(tmp_path, capsys):
+    assert main(["sample-case", str(tmp_path / "cases"), "--seed", "5", "--files", "4"]) == 0
+    folder = capsys.readouterr().out.strip().splitlines()[-1]
+    assert Path(folder, "case.json").exists()
+    assert main(["pack", folder, "--out", str(tmp_path / "out")]) == 0
+    package = capsys.readouterr().out.strip().splitlines()[-1]
+    assert package.endswith(".zip") and Path(package).exists()
+    assert main(["verify", package, "--json", "--html"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert set(report) >= {"package", "stage", "passed", "checked_at", "results"}
+    assert report["passed"] is True and report["stage"] == "archiving"
+    assert set(report["results"][0]) >= {"id", "property", "name", "status", "detail"}
+    html = Path(package + ".archiving-report.html").read_text("utf-8")
+    assert "检测合格" in html and "GD-1-1-2" in html
+
+
+def test_sample_case_zip_and_size(tmp_path, capsys):
+    assert main(["sample-case", str(tmp_path), "--seed", "3", "--size-mb", "3", "--zip"]) == 0
+    out = Path(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out.suffix == ".zip" and out.stat().st_size > 3 * 1024 * 1024
+
+
+def test_failed_verify_exits_1_with_report(tmp_path, capsys):
+    bad = tmp_path / "bad.zip"
+    bad.write_bytes(b"nope")
+    assert main(["verify", str(bad), "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["passed"] is False
+
+
+def test_rejected_pack_exits_1_and_names_rule_file_and_case(tmp_path, capsys):
+    main(["sample-case", str(tmp_path / "c"), "--seed", "9", "--defect", "digest"])
+    folder = capsys.readouterr().out.strip().splitlines()[-1]
+    assert main(["pack", folder, "--out", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert "MATERIAL-DIGEST" in err and "materials/" in err and "case 43" in err
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+@pytest.mark.parametrize("args", [[], ["verify"], ["pack", "x"], ["verify", "p", "--stage", "nope"], ["bogus"]])
+def test_wrong_command_line_exits_2(args):
+    proc = run(*args)
+    assert proc.returncode == 2, proc.stderr
+
+
+def test_missing_package_exits_1_not_traceback(tmp_path):
+    proc = run("verify", str(tmp_path / "missing.zip"))
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr + proc.stdout
+
+
+def test_dev_ca_prints_path(capsys):
+    assert main(["dev-ca"]) == 0
+    assert capsys.readouterr().out.strip().endswith("ca.pem")
