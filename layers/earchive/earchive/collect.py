@@ -107,12 +107,20 @@ def _is_ignored(name: str) -> bool:
 class Bundle:
     """The files of a bundle, by checked relative name; zip or folder alike."""
 
-    def __init__(self, path: str | os.PathLike, limits: ZipLimits | None = None):
-        self.path = Path(path)
-        self.label = str(path)
+    def __init__(self, path: str | os.PathLike | BinaryIO, limits: ZipLimits | None = None, label: str | None = None):
         self.files: dict[str, SourceFile] = {}
         self.ignored: list[str] = []
         self._zip: SafeZip | None = None
+        if not isinstance(path, (str, os.PathLike)):  # a seekable stream, e.g. an S3 object read by ranges
+            self.path, self.label = Path(label or "bundle.zip"), label or "bundle.zip"
+            self._zip = SafeZip(path, limits or ZipLimits())
+            self._zip.raise_problems()
+            for m in self._zip.iter_members():
+                self._add(SourceFile(m.path, m.size, (lambda m=m: self._zip.open(m))))  # type: ignore[union-attr]
+            self._strip_single_top_folder()
+            return
+        self.path = Path(path)
+        self.label = str(path)
         if self.path.is_dir():
             self._load_folder()
         elif self.path.is_file():
@@ -179,9 +187,9 @@ def _schema_problems(data: dict) -> list[Problem]:
     return problems
 
 
-def collect(path: str | os.PathLike, limits: ZipLimits | None = None) -> tuple[CaseRecord, Bundle]:
+def collect(path: str | os.PathLike | BinaryIO, limits: ZipLimits | None = None, label: str | None = None) -> tuple[CaseRecord, Bundle]:
     """Open and validate a bundle; the caller closes the returned bundle."""
-    bundle = Bundle(path, limits)
+    bundle = Bundle(path, limits, label)
     try:
         return _collect(bundle), bundle
     except BaseException:

@@ -20,11 +20,11 @@ from pathlib import Path
 
 from . import metadata
 from .collect import CaseRecord, collect
-from .digests import digest_stream
+from .digests import digest_stream, hexdigest
 from .errors import EarchiveError, Problem, reject
 from .organise import LocalSerials, Plan, organise, serial_prefix
 from .safezip import ZipLimits
-from .seal import MANIFEST_SHA256, MANIFEST_SM3, SIGNATURE, TIMESTAMP, make_signer, make_tsa, manifest_text, seal
+from .seal import MANIFEST_SHA256, MANIFEST_SM3, SEAL_FILES, SIGNATURE, TIMESTAMP, Seal, make_signer, make_tsa, manifest_text, seal
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,7 @@ class PackResult:
     seconds: float = 0.0
     signer: str = ""
     tsa: str = ""
+    entries: list[tuple[str, str, str]] = field(default_factory=list)  # (name, sm3, sha256), manifest order
 
     def as_dict(self) -> dict:
         return {
@@ -98,6 +99,35 @@ def _write_bytes(zf: zipfile.ZipFile, name: str, data: bytes, when: dt.datetime,
     zf.writestr(_zipinfo(name, when, stored), data)
 
 
+def _write_seal(zf: zipfile.ZipFile, entries: list[tuple[str, str, str]], signer, tsa, now: dt.datetime) -> Seal:
+    """Write manifests, signature and timestamp for ``entries`` into an open package."""
+    sm3_manifest = manifest_text([(sm3, name) for name, sm3, _ in entries])
+    sha_manifest = manifest_text([(sha, name) for name, _, sha in entries] + [(hexdigest("SHA-256", sm3_manifest), MANIFEST_SM3)])
+    sealed = seal(sm3_manifest, sha_manifest, signer, tsa)
+    _write_bytes(zf, MANIFEST_SM3, sealed.manifest_sm3, now)
+    _write_bytes(zf, MANIFEST_SHA256, sealed.manifest_sha256, now)
+    _write_bytes(zf, SIGNATURE, sealed.signature, now, stored=True)
+    _write_bytes(zf, TIMESTAMP, sealed.timestamp, now, stored=True)
+    return sealed
+
+
+def seal_package(path: Path, entries: list[tuple[str, str, str]], *, signer=None, tsa=None, now: dt.datetime | None = None) -> Seal:
+    """Seal (固化) a package written with ``sealed=False``: append manifests, signature, timestamp.
+
+    ``entries`` are the digests pack computed in its single read; the check
+    step recomputes everything independently, so a wrong entry cannot pass.
+    """
+    with zipfile.ZipFile(path) as zf:
+        names = set(zf.namelist())
+    if names & set(SEAL_FILES):
+        raise reject("SEAL-CONFIG", "the package is sealed already", file=str(path))
+    missing = [name for name, _, _ in entries if name not in names]
+    if missing:
+        raise reject("SEAL-CONFIG", f"entries not in the package: {missing[:3]}", file=str(path))
+    with zipfile.ZipFile(path, "a", allowZip64=True) as zf:
+        return _write_seal(zf, entries, signer or make_signer(), tsa or make_tsa(), now or dt.datetime.now(dt.UTC))
+
+
 def write_package(
     plan: Plan,
     out_dir: Path,
@@ -107,13 +137,19 @@ def write_package(
     overwrite: bool = False,
     progress: Progress | None = None,
     now: dt.datetime | None = None,
+    sealed: bool = True,
 ) -> PackResult:
-    """Write the sealed package of an organised case into ``out_dir``."""
+    """Write the package of an organised case into ``out_dir``; sealed unless ``sealed=False``.
+
+    The pipeline packs and seals in two steps (two Lambdas): it packs with
+    ``sealed=False`` and passes ``PackResult.entries`` to :func:`seal_package`.
+    """
     started = time.monotonic()
     record: CaseRecord = plan.record
     case_id = record.project_id
-    signer = signer or make_signer()
-    tsa = tsa or make_tsa()
+    if sealed:
+        signer = signer or make_signer()
+        tsa = tsa or make_tsa()
     now = now or dt.datetime.now(dt.UTC)
     out_dir.mkdir(parents=True, exist_ok=True)
     final = out_dir / plan.package_name
@@ -147,19 +183,11 @@ def write_package(
                 digests[planned.member] = metadata.FileDigests(values["SM3"], values["SHA-256"], size)
             xml = metadata.build(plan, digests, now)
             _write_bytes(zf, metadata.METADATA_NAME, xml, now)
-            from .digests import hexdigest
-
             xml_digests = metadata.FileDigests(hexdigest("SM3", xml), hexdigest("SHA-256", xml), len(xml))
-            order = [(metadata.METADATA_NAME, xml_digests)] + [(f.member, digests[f.member]) for f in plan.files]
-            sm3_manifest = manifest_text([(d.sm3, name) for name, d in order])
-            sha_manifest = manifest_text(
-                [(d.sha256, name) for name, d in order] + [(hexdigest("SHA-256", sm3_manifest), MANIFEST_SM3)]
-            )
-            sealed = seal(sm3_manifest, sha_manifest, signer, tsa)
-            _write_bytes(zf, MANIFEST_SM3, sealed.manifest_sm3, now)
-            _write_bytes(zf, MANIFEST_SHA256, sealed.manifest_sha256, now)
-            _write_bytes(zf, SIGNATURE, sealed.signature, now, stored=True)
-            _write_bytes(zf, TIMESTAMP, sealed.timestamp, now, stored=True)
+            entries = [(metadata.METADATA_NAME, xml_digests.sm3, xml_digests.sha256)] + [
+                (f.member, digests[f.member].sm3, digests[f.member].sha256) for f in plan.files
+            ]
+            seal_result = _write_seal(zf, entries, signer, tsa, now) if sealed else None
             writeback.close()
         with open(part, "rb+") as f:
             os.fsync(f.fileno())
@@ -172,7 +200,8 @@ def write_package(
          "size": digests[f.member].size, "sm3": digests[f.member].sm3, "sha256": digests[f.member].sha256}
         for f in plan.files
     ]
-    result = PackResult(final, plan.record_code, case_id, files, done, time.monotonic() - started, sealed.signer, sealed.tsa)
+    result = PackResult(final, plan.record_code, case_id, files, done, time.monotonic() - started,
+                        seal_result.signer if seal_result else "", seal_result.tsa if seal_result else "", entries)
     log.info("packed %s (%s): %d files, %d bytes in %.2fs", plan.record_code, case_id, len(files), done, result.seconds)
     return result
 
