@@ -1,0 +1,85 @@
+"""Lambda handlers: Powertools around the pipeline steps (one per state, one per function).
+
+Every handler gets a structured Logger (case, record code and execution in
+each line), a Tracer, EMF Metrics (StepSeconds, StepFailures) and Powertools
+Idempotency on DynamoDB keyed by the step and the upload version, so a
+retried invocation with the same input returns the saved result. AWS errors
+worth retrying become ``TransientError``, which the state machine retries.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+
+from . import steps
+
+logger = Logger(service="earchive")
+tracer = Tracer(service="earchive")
+metrics = Metrics(namespace="earchive", service="earchive")
+
+
+def _idempotent(step: str, fn: Callable[[dict, Any], dict]) -> Callable[[dict, Any], dict]:
+    table = os.environ.get("IDEMPOTENCY_TABLE")
+    if not table:
+        return fn
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig, idempotent_function
+
+    persistence = DynamoDBPersistenceLayer(table_name=table)
+    config = IdempotencyConfig(event_key_jmespath="[upload.bucket, upload.key, upload.version, execution]",
+                               expires_after_seconds=3600)
+
+    @idempotent_function(data_keyword_argument="event", persistence_store=persistence, config=config, key_prefix=f"earchive-{step}")
+    def run(event: dict, context: Any = None) -> dict:
+        return fn(event, context)
+
+    def call(event: dict, context: Any) -> dict:
+        config.register_lambda_context(context)
+        return run(event=event, context=context)
+
+    return call
+
+
+def make_handler(step: str) -> Callable[[dict, Any], dict]:
+    """The Lambda handler for one pipeline step."""
+    func = steps.STEPS[step]
+
+    def body(event: dict, context: Any) -> dict:
+        settings = steps.Settings.from_env()
+        if step == "collect":
+            return func(event.get("event", event), settings, event.get("execution", ""))
+        return func(event, settings)
+
+    guarded = _idempotent(step, body) if step not in ("collect", "reject") else body
+
+    @logger.inject_lambda_context(clear_state=True)
+    @tracer.capture_lambda_handler(capture_response=False)
+    @metrics.log_metrics
+    def handler(event: dict, context: Any) -> dict:
+        upload = steps.upload_from_event(event.get("event", event)) if isinstance(event, dict) else {}
+        logger.append_keys(step=step, upload_key=upload.get("key"), record_code=event.get("record_code"),
+                           execution=event.get("execution"))
+        started = time.monotonic()
+        try:
+            result = guarded(event, context)
+        except (steps.BundleRejected, steps.DuplicateDelivery) as exc:
+            logger.warning("%s: %s", type(exc).__name__, str(exc)[:500])
+            metrics.add_metric(name="Rejections" if isinstance(exc, steps.BundleRejected) else "Duplicates", unit=MetricUnit.Count, value=1)
+            raise
+        except Exception as exc:
+            metrics.add_metric(name="StepFailures", unit=MetricUnit.Count, value=1)
+            if steps.transient(exc):
+                logger.warning("transient AWS error, will be retried: %s", exc)
+                raise steps.TransientError(str(exc)) from exc
+            logger.exception("step %s failed", step)
+            raise
+        metrics.add_metric(name="StepSeconds", unit=MetricUnit.Seconds, value=round(time.monotonic() - started, 3))
+        logger.info("step %s done", step, extra={"status": result.get("status"), "seconds": round(time.monotonic() - started, 3)})
+        return result
+
+    return handler
