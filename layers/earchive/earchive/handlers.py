@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -24,10 +25,9 @@ tracer = Tracer(service="earchive")
 metrics = Metrics(namespace="earchive", service="earchive")
 
 
-def _idempotent(step: str, fn: Callable[[dict, Any], dict]) -> Callable[[dict, Any], dict]:
-    table = os.environ.get("IDEMPOTENCY_TABLE")
-    if not table:
-        return fn
+@lru_cache(maxsize=64)
+def _idempotent(step: str, table: str, fn: Callable[[dict, Any], dict]) -> Callable[[dict, Any], dict]:
+    """``fn`` behind Powertools Idempotency on ``table`` (built on first use, per table)."""
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig, idempotent_function
 
     persistence = DynamoDBPersistenceLayer(table_name=table)
@@ -47,15 +47,20 @@ def _idempotent(step: str, fn: Callable[[dict, Any], dict]) -> Callable[[dict, A
 
 def make_handler(step: str) -> Callable[[dict, Any], dict]:
     """The Lambda handler for one pipeline step."""
-    func = steps.STEPS[step]
+    steps.STEPS[step]  # fail at import for an unknown step
 
     def body(event: dict, context: Any) -> dict:
+        func = steps.STEPS[step]  # looked up per call: tests inject faults here
         settings = steps.Settings.from_env()
         if step == "collect":
             return func(event.get("event", event), settings, event.get("execution", ""))
         return func(event, settings)
 
-    guarded = _idempotent(step, body) if step not in ("collect", "reject") else body
+    def guarded(event: dict, context: Any) -> dict:
+        table = os.environ.get("IDEMPOTENCY_TABLE")
+        if not table or step in ("collect", "reject"):  # collect claims the upload itself; reject must always write
+            return body(event, context)
+        return _idempotent(step, table, body)(event, context)
 
     @logger.inject_lambda_context(clear_state=True)
     @tracer.capture_lambda_handler(capture_response=False)

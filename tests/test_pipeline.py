@@ -1,0 +1,225 @@
+"""The serverless pipeline: the real template.yaml and archive.asl.json executing on moto."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+from pathlib import Path
+
+import pytest
+from botocore.exceptions import ClientError
+
+from earchive.check import check_package
+from earchive.localcloud import LocalCloud
+from earchive.sample import sample_case, zip_case
+
+
+@pytest.fixture
+def cloud(earchive_home):
+    with LocalCloud() as c:
+        yield c
+
+
+def bundle(tmp_path: Path, seed: int, **kw) -> Path:
+    case = sample_case(tmp_path / "cases", seed=seed, **kw)
+    return zip_case(case.folder, tmp_path / f"{case.project_id}.zip")
+
+
+def run(cloud: LocalCloud, *paths: Path) -> list[dict]:
+    for p in paths:
+        cloud.upload(p)
+    arns = cloud.dispatch(wait=0.5)
+    return list(cloud.wait(arns, timeout=240).values())
+
+
+def history_types(cloud: LocalCloud, arn: str) -> list[str]:
+    return [e["type"] for e in cloud.client("stepfunctions").get_execution_history(executionArn=arn, maxResults=1000)["events"]]
+
+
+def test_happy_path_archives_under_object_lock(cloud, tmp_path):
+    (result,) = run(cloud, bundle(tmp_path, 101))
+    assert result["status"] == "SUCCEEDED", result.get("cause")
+    out = json.loads(result["output"])
+    code, loc = out["record_code"], out["archive"]
+    item = cloud.catalogue().get(code)
+    assert item["status"] == "ARCHIVED"
+    assert item["archive"] == loc and loc["version_id"]
+    assert item["package_sha256"] and item["check_passed"] is True
+    s3 = cloud.client("s3")
+    head = s3.head_object(Bucket=loc["bucket"], Key=loc["key"], VersionId=loc["version_id"])
+    assert head["ObjectLockMode"] == "COMPLIANCE"
+    until = head["ObjectLockRetainUntilDate"]
+    if item["retention_period"] == "Y":
+        assert head.get("ObjectLockLegalHoldStatus") == "ON" and until.year >= dt.datetime.now().year + 99
+    else:
+        years = {"D10": 10, "D30": 30}[item["retention_period"]]
+        assert until.year == int(item["year"]) + 1 + years
+    # the stored package is a complete, sealed package that verifies offline
+    local = tmp_path / Path(loc["key"]).name
+    local.write_bytes(s3.get_object(Bucket=loc["bucket"], Key=loc["key"], VersionId=loc["version_id"])["Body"].read())
+    assert check_package(local).passed
+    # file mapping, both ways
+    files = cloud.catalogue().table.meta.client  # noqa: F841 - same resource family
+    import boto3
+
+    from earchive.register import FileMap
+
+    fmap = FileMap(boto3.resource("dynamodb", region_name="us-east-1").Table(cloud.name("FileMapTable")))
+    entries = fmap.of_package(code)
+    assert len(entries) == int(item["total_number"]) and all(e["s3_version"] == loc["version_id"] for e in entries)
+    back = fmap.of_source(out["upload"]["bucket"], out["upload"]["key"], entries[0]["source_file"])
+    assert back[0]["member"] == entries[0]["member"]
+    # the upload stays where it was, tagged; the staging copies are gone; the report is written
+    tags = {t["Key"]: t["Value"] for t in s3.get_object_tagging(Bucket=out["upload"]["bucket"], Key=out["upload"]["key"])["TagSet"]}
+    assert tags == {"earchive-status": "archived", "earchive-package": code}
+    assert s3.list_objects_v2(Bucket=cloud.name("StagingBucket")).get("KeyCount", 0) == 0
+    assert s3.head_object(Bucket=cloud.name("ReportsBucket"), Key=item["check_report"])["ContentLength"] > 0
+    # every step is in the event log, and the chain is intact
+    from earchive.eventlog import EventLog
+
+    log = EventLog(boto3.resource("dynamodb", region_name="us-east-1").Table(cloud.name("EventLogTable")))
+    actions = [e["action"] for e in sorted(log.entries(item["stream"]), key=lambda e: int(e["seq"]))]
+    assert actions[-6:] == ["organise", "pack", "seal", "check", "register", "store"]
+    assert log.verify(item["stream"]) == []
+
+
+@pytest.mark.parametrize(("defect", "stage", "rule"), [
+    ("digest", "pack", "MATERIAL-DIGEST"),
+    ("missing-metadata", "collect", "CASE-JSON-SCHEMA"),
+    ("undeclared", "collect", "MATERIAL-UNDECLARED"),
+    ("eicar", "check", "GD-4-2"),
+    ("bad-pdf", "check", "GD-3-4"),
+])
+def test_each_kind_of_rejection(cloud, tmp_path, defect, stage, rule):
+    path = bundle(tmp_path, 110, defect=defect)
+    before = path.read_bytes()
+    (result,) = run(cloud, path)
+    assert result["status"] == "FAILED" and result["error"] == "Rejected"
+    s3 = cloud.client("s3")
+    intake = cloud.name("IntakeBucket")
+    report = json.loads(s3.get_object(Bucket=intake, Key=f"{path.name}.rejected.json")["Body"].read())
+    assert report["stage"] == stage
+    assert rule in [p["rule"] for p in report["problems"]]
+    assert s3.head_object(Bucket=intake, Key=f"{path.name}.rejected.html")["ContentType"].startswith("text/html")
+    assert s3.get_object(Bucket=intake, Key=path.name)["Body"].read() == before, "the upload stays, untouched"
+    rejected = cloud.catalogue().by_status("REJECTED")
+    assert len(rejected) == 1 and rule in [p["rule"] for p in rejected[0]["problems"]]
+    assert not s3.list_object_versions(Bucket=cloud.name("ArchiveBucket")).get("Versions")
+
+
+def test_not_a_zip_is_rejected_with_a_report(cloud, tmp_path):
+    junk = tmp_path / "junk.zip"
+    junk.write_bytes(b"not a zip")
+    (result,) = run(cloud, junk)
+    assert result["error"] == "Rejected"
+    report = json.loads(cloud.client("s3").get_object(Bucket=cloud.name("IntakeBucket"), Key="junk.zip.rejected.json")["Body"].read())
+    assert report["problems"][0]["rule"] == "BUNDLE-NOT-ZIP"
+
+
+def test_duplicate_delivery_is_archived_once(cloud, tmp_path):
+    path = bundle(tmp_path, 120)
+    up = cloud.upload(path)
+    cloud.deliver_again(up)  # the same event twice on the queue
+    arns = cloud.dispatch(wait=0.5)
+    assert len(arns) == 1, "same execution name: the second start is refused"
+    cloud.wait(arns)
+    # and a duplicate that does get its own execution (as EventBridge → SFN would on AWS) ends as AlreadyHandled
+    second = cloud.start_direct(up, attempt=2)
+    (done,) = cloud.wait([second]).values()
+    assert done["status"] == "SUCCEEDED"
+    assert "AlreadyHandled" in json.dumps(cloud.client("stepfunctions").get_execution_history(executionArn=second)["events"], default=str)
+    versions = cloud.client("s3").list_object_versions(Bucket=cloud.name("ArchiveBucket")).get("Versions", [])
+    assert len(versions) == 1
+    assert len(cloud.catalogue().by_status("ARCHIVED")) == 1
+
+
+def test_transient_error_is_retried(cloud, tmp_path, monkeypatch):
+    import earchive.steps as steps
+
+    real = steps.seal_step
+    calls = {"n": 0}
+
+    def flaky(state, settings):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "Sign")
+        return real(state, settings)
+
+    monkeypatch.setitem(steps.STEPS, "seal", flaky)
+    (result,) = run(cloud, bundle(tmp_path, 130))
+    assert result["status"] == "SUCCEEDED"
+    assert calls["n"] == 2
+    types = history_types(cloud, result["executionArn"])
+    assert types.count("TaskFailed") == 1 and "ExecutionSucceeded" in types
+
+
+def test_crash_between_steps_then_rerun_finishes(cloud, tmp_path, monkeypatch):
+    import earchive.steps as steps
+
+    real = steps.register_step
+
+    def crash(state, settings):
+        raise RuntimeError("simulated crash of the register function")
+
+    monkeypatch.setitem(steps.STEPS, "register", crash)
+    path = bundle(tmp_path, 140)
+    (first,) = run(cloud, path)
+    assert first["status"] == "FAILED" and first["error"] == "RuntimeError"
+    item = cloud.catalogue().by_status("CHECKED")
+    assert len(item) == 1, "work so far is kept"
+    monkeypatch.setitem(steps.STEPS, "register", real)
+    up = item[0]["upload"]
+    (second,) = cloud.wait([cloud.start_direct(up, attempt=2)]).values()
+    assert second["status"] == "SUCCEEDED", second.get("cause")
+    assert cloud.catalogue().get(item[0]["package_id"])["status"] == "ARCHIVED"
+
+
+def test_twenty_concurrent_uploads(cloud, tmp_path):
+    paths = [bundle(tmp_path, 200 + i) for i in range(20)]
+    threads = [threading.Thread(target=cloud.upload, args=(p,)) for p in paths]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    arns = cloud.dispatch(wait=1.0)
+    assert len(arns) == 20
+    results = cloud.wait(arns, timeout=600)
+    failed = [r.get("cause", "")[:300] for r in results.values() if r["status"] != "SUCCEEDED"]
+    assert not failed, failed
+    archived = cloud.catalogue().by_status("ARCHIVED")
+    assert len(archived) == 20
+    codes = [i["package_id"] for i in archived]
+    assert len(set(codes)) == 20, "no two cases share a 电子文件号"
+
+
+def test_archived_package_cannot_be_deleted_or_overwritten(cloud, tmp_path):
+    (result,) = run(cloud, bundle(tmp_path, 150))
+    loc = json.loads(result["output"])["archive"]
+    s3 = cloud.client("s3")
+    with pytest.raises(ClientError) as exc:
+        s3.delete_object(Bucket=loc["bucket"], Key=loc["key"], VersionId=loc["version_id"])
+    assert exc.value.response["Error"]["Code"] == "AccessDenied"
+    s3.put_object(Bucket=loc["bucket"], Key=loc["key"], Body=b"overwrite attempt", ChecksumAlgorithm="SHA256")
+    original = s3.get_object(Bucket=loc["bucket"], Key=loc["key"], VersionId=loc["version_id"])["Body"].read()
+    assert original[:2] == b"PK" and len(original) > 1000, "the sealed version is kept intact"
+    s3.delete_object(Bucket=loc["bucket"], Key=loc["key"])  # only a delete marker
+    assert s3.get_object(Bucket=loc["bucket"], Key=loc["key"], VersionId=loc["version_id"])["Body"].read() == original
+
+
+def test_event_log_detects_an_edited_entry(cloud, tmp_path):
+    import boto3
+
+    from earchive.eventlog import EventLog
+
+    (result,) = run(cloud, bundle(tmp_path, 160))
+    stream = cloud.catalogue().get(json.loads(result["output"])["record_code"])["stream"]
+    table = boto3.resource("dynamodb", region_name="us-east-1").Table(cloud.name("EventLogTable"))
+    log = EventLog(table)
+    assert log.verify(stream) == []
+    table.update_item(Key={"stream": stream, "seq": 3}, UpdateExpression="SET #r = :r",
+                      ExpressionAttributeNames={"#r": "result"}, ExpressionAttributeValues={":r": "forged"})
+    problems = log.verify(stream)
+    assert any("entry 3" in p and "edited" in p for p in problems)
+    table.delete_item(Key={"stream": stream, "seq": 4})
+    assert any("missing" in p for p in log.verify(stream))
