@@ -5,7 +5,14 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint bench clean
+SAM_VENV  := .venv-sam
+SAM       := $(SAM_VENV)/bin/sam
+SAM_STAMP := $(SAM_VENV)/.installed
+NODE_STAMP := node_modules/.installed
+export SAM_CLI_TELEMETRY := 0
+export AWS_DEFAULT_REGION ?= us-east-1
+
+.PHONY: install demo test lint validate bench clean
 
 $(STAMP): layers/earchive/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,16 +20,35 @@ $(STAMP): layers/earchive/pyproject.toml
 	$(BIN)/pip install --quiet -e "layers/earchive[dev]"
 	touch $(STAMP)
 
+# SAM CLI pins its own boto3, so it lives in its own venv.
+$(SAM_STAMP):
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/pip install --quiet "aws-sam-cli>=1.120"
+	touch $(SAM_STAMP)
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
 install: $(STAMP)
 
 ## the main job on the local default (offline: generate cases, pack, seal, check)
 demo: $(STAMP)
 	$(BIN)/earchive demo --out out/demo
 
-## every test, with the linter first
-test: $(STAMP)
+## every test: lint, template and state machine validation, then pytest
+test: $(STAMP) validate
 	$(BIN)/ruff check .
 	$(BIN)/pytest
+
+## the SAM template (translator and cfn-lint) and the ASL (asl-validator)
+validate: $(SAM_STAMP) $(NODE_STAMP)
+	$(SAM) validate --template-file template.yaml
+	$(SAM) validate --lint --template-file template.yaml
+	npx --no-install asl-validator --json-path statemachine/archive.asl.json
+	$(SAM) build --template-file template.yaml --build-dir .aws-sam/build > .aws-sam-build.log 2>&1 || (cat .aws-sam-build.log; exit 1)
+	@echo "sam build (no container): ok"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -32,4 +58,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_pack_verify.py $(ARGS)
 
 clean:
-	rm -rf $(VENV) out .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) node_modules out .pytest_cache .ruff_cache .aws-sam

@@ -109,9 +109,39 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
+    from .demo import run_demo, run_offline_demo
 
+    if args.offline:
+        return run_offline_demo(Path(args.out), cases=args.cases)
     return run_demo(Path(args.out), cases=args.cases)
+
+
+def cmd_local_up(args: argparse.Namespace) -> int:
+    from .localcloud import serve
+
+    serve(args.host, args.port)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from .localcloud import catalogue_rows, state_file
+
+    if not args.table and not state_file().exists():
+        print("no local cloud is running (start one with `earchive local up`), and no --table given", file=sys.stderr)
+        return 1
+    rows = catalogue_rows(args.endpoint, args.table)
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2, default=str))
+        return 0
+    print(f"{'状态':<10} {'电子文件号 / upload':<44} {'办件编号':<22} 事项 / 原因")
+    for r in rows:
+        reasons = "; ".join(str(p.get("rule")) for p in r.get("problems", []))
+        print(f"{r.get('status', ''):<10} {str(r.get('package_id'))[:44]:<44} {r.get('project_id', '')!s:<22} {reasons or r.get('task_name', '')}")
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r.get("status", "?")] = counts.get(r.get("status", "?"), 0) + 1
+    print(", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) or "no cases yet")
+    return 0
 
 
 def cmd_tsa(args: argparse.Namespace) -> int:
@@ -174,10 +204,24 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--allowed-formats", help="comma-separated extensions (default ofd,pdf,jpg,jpeg,png,tif,tiff,xml)")
     s.set_defaults(func=cmd_verify)
 
-    s = sub.add_parser("demo", help="the main job on the local default")
-    s.add_argument("--out", default="out/demo", help="where to leave cases, packages and reports")
-    s.add_argument("--cases", type=int, default=6)
+    s = sub.add_parser("demo", help="the main job on the local default: a dozen cases through the serverless pipeline on moto")
+    s.add_argument("--out", default="out/demo", help="where to leave cases, packages, reports and the catalogue export")
+    s.add_argument("--cases", type=int, default=12)
+    s.add_argument("--offline", action="store_true", help="pack → verify round trip without the cloud")
     s.set_defaults(func=cmd_demo)
+
+    s = sub.add_parser("local", help="the local cloud (moto) on 127.0.0.1")
+    local_sub = s.add_subparsers(dest="local_command", required=True)
+    t = local_sub.add_parser("up", help="serve template.yaml + the real ASL on a moto server; any S3 client can drop cases in")
+    t.add_argument("--host", default="127.0.0.1")
+    t.add_argument("--port", type=int, default=4566)
+    t.set_defaults(func=cmd_local_up)
+
+    s = sub.add_parser("status", help="cases in the catalogue and their state (local cloud, or --table on AWS)")
+    s.add_argument("--table", help="the catalogue table on AWS (default: the running local cloud)")
+    s.add_argument("--endpoint", help="endpoint URL for --table")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_status)
 
     s = sub.add_parser("tsa", help="development RFC 3161 TSA")
     tsa_sub = s.add_subparsers(dest="tsa_command", required=True)

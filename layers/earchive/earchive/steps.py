@@ -81,10 +81,26 @@ class Settings:
     @classmethod
     def from_env(cls) -> Settings:
         e = os.environ.get
+        # Production: the seal key's certificate chain and the trust anchors live in SSM parameters.
+        if e("EARCHIVE_SIGNER_CERT_PARAMETER") and not e("EARCHIVE_SIGNER_CERT"):
+            os.environ["EARCHIVE_SIGNER_CERT"] = str(_ssm_to_file(e("EARCHIVE_SIGNER_CERT_PARAMETER", "")))
+        if e("EARCHIVE_TRUST_PARAMETER") and not e("EARCHIVE_TRUST"):
+            os.environ["EARCHIVE_TRUST"] = str(_ssm_to_file(e("EARCHIVE_TRUST_PARAMETER", "")))
         formats = tuple(f for f in (e("ALLOWED_FORMATS") or "").split(",") if f)
         return cls(e("INTAKE_BUCKET", ""), e("STAGING_BUCKET", ""), e("ARCHIVE_BUCKET", ""), e("REPORTS_BUCKET", ""),
                    e("CATALOGUE_TABLE", ""), e("FILEMAP_TABLE", ""), e("EVENTLOG_TABLE", ""), e("EARCHIVE_SIGNER"),
                    e("EARCHIVE_TSA"), e("EARCHIVE_SCANNER"), e("EARCHIVE_TRUST"), formats)
+
+
+def _ssm_to_file(name: str) -> Path:
+    """Write an SSM parameter (a PEM bundle) to /tmp once per container."""
+    import boto3
+
+    target = Path(tempfile.gettempdir()) / f"ssm-{hashlib.sha256(name.encode()).hexdigest()[:12]}.pem"
+    if not target.exists():
+        value = boto3.client("ssm").get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+        target.write_text(value, "utf-8")
+    return target
 
 
 class Aws:
