@@ -213,10 +213,16 @@ def test_event_log_detects_an_edited_entry(cloud, tmp_path):
     from earchive.eventlog import EventLog
 
     (result,) = run(cloud, bundle(tmp_path, 160))
-    stream = cloud.catalogue().get(json.loads(result["output"])["record_code"])["stream"]
+    item = cloud.catalogue().get(json.loads(result["output"])["record_code"])
+    stream, head = item["stream"], item["event_head"]
     table = boto3.resource("dynamodb", region_name="us-east-1").Table(cloud.name("EventLogTable"))
     log = EventLog(table)
-    assert log.verify(stream) == []
+    assert log.verify(stream, head) == []
+    last = int(head["seq"])
+    saved = table.get_item(Key={"stream": stream, "seq": last})["Item"]
+    table.delete_item(Key={"stream": stream, "seq": last})  # cut off the tail: only the anchor shows it
+    assert any("truncated" in p for p in log.verify(stream, head))
+    table.put_item(Item=saved)
     table.update_item(Key={"stream": stream, "seq": 3}, UpdateExpression="SET #r = :r",
                       ExpressionAttributeNames={"#r": "result"}, ExpressionAttributeValues={":r": "forged"})
     problems = log.verify(stream)

@@ -27,8 +27,13 @@ def entry_hash(entry: dict[str, Any]) -> str:
     return hashlib.sha256(canonical(entry)).hexdigest()
 
 
-def verify_entries(entries: list[dict[str, Any]]) -> list[str]:
-    """Problems in a stream's entries (in sequence order); empty means intact."""
+def verify_entries(entries: list[dict[str, Any]], head: dict[str, Any] | None = None) -> list[str]:
+    """Problems in a stream's entries (in sequence order); empty means intact.
+
+    The chain alone cannot show that its last entries were cut off; ``head``
+    (``{"seq", "hash"}`` recorded in the catalogue when the package was stored
+    or rejected) anchors it.
+    """
     problems = []
     prev = GENESIS
     for expected_seq, entry in enumerate(entries, 1):
@@ -40,6 +45,12 @@ def verify_entries(entries: list[dict[str, Any]]) -> list[str]:
         if entry_hash(entry) != entry.get("hash"):
             problems.append(f"entry {seq}: content does not match its hash (edited)")
         prev = entry.get("hash", "")
+    if head is not None:
+        anchored = next((e for e in entries if int(e.get("seq", 0)) == int(head["seq"])), None)
+        if anchored is None:
+            problems.append(f"entry {int(head['seq'])} recorded in the catalogue is missing (log truncated)")
+        elif anchored.get("hash") != head["hash"]:
+            problems.append(f"entry {int(head['seq'])} differs from the hash recorded in the catalogue")
     return problems
 
 
@@ -84,5 +95,5 @@ class EventLog:
                     raise
         raise RuntimeError(f"could not append to event stream {stream} (contention)")
 
-    def verify(self, stream: str) -> list[str]:
-        return verify_entries(sorted(self.entries(stream), key=lambda e: int(e["seq"])))
+    def verify(self, stream: str, head: dict[str, Any] | None = None) -> list[str]:
+        return verify_entries(sorted(self.entries(stream), key=lambda e: int(e["seq"])), head)

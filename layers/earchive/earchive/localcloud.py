@@ -41,8 +41,11 @@ ROLE = f"arn:aws:iam::{ACCOUNT}:role/earchive-local"
 
 
 def repo_root() -> Path:
-    """The checkout holding template.yaml (``EARCHIVE_REPO`` overrides)."""
-    return Path(os.environ.get("EARCHIVE_REPO") or REPO)
+    """The checkout holding template.yaml: ``EARCHIVE_REPO``, this source tree, or the working directory."""
+    for candidate in (os.environ.get("EARCHIVE_REPO"), REPO, Path.cwd()):
+        if candidate and (Path(candidate) / "template.yaml").exists():
+            return Path(candidate)
+    raise FileNotFoundError("template.yaml not found: run from the earchive checkout or set EARCHIVE_REPO")
 
 
 # ---------------------------------------------------------------- template reading

@@ -509,12 +509,13 @@ def reject_step(state: dict[str, Any], settings: Settings) -> dict[str, Any]:
     item = aws.catalogue.get(package_id)
     if item and item.get("status") == "ARCHIVED":
         raise RuntimeError(f"{package_id} is ARCHIVED; refusing to mark it REJECTED")
+    entry = aws.events.append(stream, actor=ACTOR, action="reject", result="rejected", detail={"stage": stage, "rules": [p.get("rule") for p in problems]})
     aws.catalogue.table.put_item(Item={
         **(item or {}), "package_id": package_id, "status": "REJECTED", "stage": stage, "upload": up, "stream": stream,
         "problems": problems[:50], "rejected_at": now, "project_id": report["project_id"] or "unknown",
         "report": f"s3://{up['bucket']}/{base}.rejected.json", **({"record_code": code} if code else {}),
+        "event_head": {"seq": entry["seq"], "hash": entry["hash"]},
     })
-    aws.events.append(stream, actor=ACTOR, action="reject", result="rejected", detail={"stage": stage, "rules": [p.get("rule") for p in problems]})
     _cleanup(aws, settings, state)
     _finish_claim(aws, up, "REJECTED")
     _tag_upload(aws, up, "rejected", package_id)

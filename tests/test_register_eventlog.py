@@ -1,0 +1,71 @@
+"""Pure parts of registration and the event log, without AWS."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from earchive.eventlog import GENESIS, entry_hash, verify_entries
+from earchive.register import retention_for
+from earchive.steps import stream_id, upload_from_event
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_sample_eventbridge_event_names_the_upload():
+    event = json.loads((ROOT / "events" / "object-created.json").read_text("utf-8"))
+    up = upload_from_event(event)
+    assert up["bucket"] == "earchive-intake" and up["key"].endswith(".zip") and up["version"]
+    assert stream_id(up) == stream_id(dict(up)) and stream_id(up) != stream_id({**up, "version": "other"})
+
+
+@pytest.mark.parametrize(("period", "year", "until_year", "hold"), [("D10", 2026, 2037, False), ("D30", 2026, 2057, False)])
+def test_fixed_term_retention_counts_from_next_january(period, year, until_year, hold):
+    r = retention_for(period, year, dt.datetime(2026, 11, 25, tzinfo=dt.UTC))
+    assert r.retain_until == dt.datetime(until_year, 1, 1, tzinfo=dt.UTC) and r.legal_hold is hold and r.mode == "COMPLIANCE"
+
+
+def test_permanent_retention_is_a_legal_hold_and_a_century():
+    r = retention_for("Y", 2026, dt.datetime(2026, 11, 25, tzinfo=dt.UTC))
+    assert r.legal_hold and r.retain_until.year == 2126
+
+
+def test_retention_never_in_the_past():
+    r = retention_for("D10", 1990, dt.datetime(2026, 11, 25, tzinfo=dt.UTC))
+    assert r.retain_until > dt.datetime(2026, 11, 25, tzinfo=dt.UTC)
+
+
+def _chain(n: int) -> list[dict]:
+    entries, prev = [], GENESIS
+    for i in range(1, n + 1):
+        e = {"stream": "s", "seq": i, "action": f"step{i}", "result": "ok", "prev_hash": prev}
+        e["hash"] = entry_hash(e)
+        entries.append(e)
+        prev = e["hash"]
+    return entries
+
+
+@given(st.integers(2, 12), st.data())
+def test_any_edit_or_removal_breaks_the_chain(n, data):
+    entries = _chain(n)
+    head = {"seq": entries[-1]["seq"], "hash": entries[-1]["hash"]}  # what the catalogue records
+    assert verify_entries(entries, head) == []
+    i = data.draw(st.integers(0, n - 1))
+    if data.draw(st.booleans()):
+        entries[i] = {**entries[i], "result": "forged"}
+    else:
+        del entries[i]
+    assert verify_entries(entries, head) != []
+
+
+def test_without_the_anchor_a_cut_tail_goes_unseen():
+    """Why the catalogue keeps event_head: the chain alone cannot show truncation at its end."""
+    entries = _chain(4)
+    head = {"seq": 4, "hash": entries[-1]["hash"]}
+    assert verify_entries(entries[:-1]) == []
+    assert verify_entries(entries[:-1], head) == ["entry 4 recorded in the catalogue is missing (log truncated)"]
