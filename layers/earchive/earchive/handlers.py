@@ -25,14 +25,22 @@ tracer = Tracer(service="earchive")
 metrics = Metrics(namespace="earchive", service="earchive")
 
 
+# What makes two invocations "the same" for each step: the upload version and the execution.
+# Collect sees the raw EventBridge event; Reject may see it too (when Collect rejected).
+IDEMPOTENCY_KEYS = {
+    "collect": '[event.detail.bucket.name, event.detail.object.key, event.detail.object."version-id", execution]',
+    "reject": '[upload.key || detail.object.key, upload.version || detail.object."version-id", error.Error, check.report]',
+}
+DEFAULT_KEY = "[upload.bucket, upload.key, upload.version, execution]"
+
+
 @lru_cache(maxsize=64)
 def _idempotent(step: str, table: str, fn: Callable[[dict, Any], dict]) -> Callable[[dict, Any], dict]:
     """``fn`` behind Powertools Idempotency on ``table`` (built on first use, per table)."""
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig, idempotent_function
 
     persistence = DynamoDBPersistenceLayer(table_name=table)
-    config = IdempotencyConfig(event_key_jmespath="[upload.bucket, upload.key, upload.version, execution]",
-                               expires_after_seconds=3600)
+    config = IdempotencyConfig(event_key_jmespath=IDEMPOTENCY_KEYS.get(step, DEFAULT_KEY), expires_after_seconds=3600)
 
     @idempotent_function(data_keyword_argument="event", persistence_store=persistence, config=config, key_prefix=f"earchive-{step}")
     def run(event: dict, context: Any = None) -> dict:
@@ -58,7 +66,7 @@ def make_handler(step: str) -> Callable[[dict, Any], dict]:
 
     def guarded(event: dict, context: Any) -> dict:
         table = os.environ.get("IDEMPOTENCY_TABLE")
-        if not table or step in ("collect", "reject"):  # collect claims the upload itself; reject must always write
+        if not table:
             return body(event, context)
         return _idempotent(step, table, body)(event, context)
 
