@@ -67,21 +67,14 @@ def run_demo(out: Path, cases: int = 12) -> int:
               f"{sum(1 for u in uploads.values() if u['defect'])} defective)", file=sys.stderr)
         arns = cloud.dispatch(wait=0.5)
         sfn = cloud.client("stepfunctions")
-        results: dict[str, dict[str, Any]] = {}
-        shown = -1
-        while len(results) < len(arns):
-            for arn in arns:
-                if arn not in results:
-                    d = sfn.describe_execution(executionArn=arn)
-                    if d["status"] != "RUNNING":
-                        results[arn] = d
-            counts = defaultdict(int)
-            for d in results.values():
+
+        def show(done: dict[str, dict[str, Any]]) -> None:
+            counts: dict[str, int] = defaultdict(int)
+            for d in done.values():
                 counts["ARCHIVED" if d["status"] == "SUCCEEDED" else "REJECTED"] += 1
-            if len(results) != shown:
-                _progress(len(results), len(arns), counts)
-                shown = len(results)
-            time.sleep(0.2)
+            _progress(len(done), len(arns), counts)
+
+        results = cloud.wait(arns, timeout=1800, progress=show)
         print(file=sys.stderr)
         rows, step_sum, step_n = [], defaultdict(float), defaultdict(int)
         s3 = cloud.client("s3")

@@ -412,16 +412,20 @@ class LocalCloud:
         return self.client("stepfunctions").start_execution(stateMachineArn=self.state_machine_arn, name=execution_name(up, attempt),
                                                             input=json.dumps(event))["executionArn"]
 
-    def wait(self, arns: list[str], timeout: float = 300) -> dict[str, dict[str, Any]]:
+    def wait(self, arns: list[str], timeout: float = 300, progress=None) -> dict[str, dict[str, Any]]:
+        """Wait for the executions to end; ``progress(done)`` is called whenever one more has ended."""
         sfn = self.client("stepfunctions")
         deadline = time.monotonic() + timeout
         done: dict[str, dict[str, Any]] = {}
         while len(done) < len(arns):
+            before = len(done)
             for arn in arns:
                 if arn not in done:
                     d = sfn.describe_execution(executionArn=arn)
                     if d["status"] != "RUNNING":
                         done[arn] = d
+            if progress and len(done) != before:
+                progress(done)
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{len(arns) - len(done)} executions still running after {timeout}s")
             time.sleep(0.05)

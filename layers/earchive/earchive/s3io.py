@@ -7,21 +7,22 @@ member through :class:`S3ReadFile`, one open-ended ranged GET per member.
 
 from __future__ import annotations
 
-import hashlib
-import io
 from pathlib import Path
 from typing import Any
+
+from .digests import MultiDigest
+from .safezip import SeekableReader
 
 CHUNK = 8 * 1024 * 1024
 
 
-class S3ReadFile(io.RawIOBase):
+class S3ReadFile(SeekableReader):
     """A read-only, seekable file over one S3 object version."""
 
     def __init__(self, s3, bucket: str, key: str, version_id: str | None = None):
         self._s3, self.bucket, self.key, self.version_id = s3, bucket, key, version_id
         head = s3.head_object(**self._ref())
-        self.size = head["ContentLength"]
+        self.size = self._length = head["ContentLength"]
         self._pos = 0
         self._body: Any = None
         self._body_pos = -1
@@ -32,20 +33,6 @@ class S3ReadFile(io.RawIOBase):
         if self.version_id:
             ref["VersionId"] = self.version_id
         return ref
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self.size}[whence]
-        self._pos = max(0, base + offset)
-        return self._pos
 
     def readinto(self, buffer) -> int:  # type: ignore[override]
         if self._pos >= self.size:
@@ -68,18 +55,16 @@ class S3ReadFile(io.RawIOBase):
         super().close()
 
 
-def download(s3, bucket: str, key: str, target: Path, version_id: str | None = None) -> tuple[int, str]:
-    """Stream an object to ``target``; returns (bytes, SHA-256 hex) computed on the way."""
+def download(s3, bucket: str, key: str, target: Path, version_id: str | None = None) -> tuple[int, dict[str, str]]:
+    """Stream an object to ``target``; returns (bytes, {"SM3", "SHA-256"}) computed on the way."""
     ref = {"Bucket": bucket, "Key": key, **({"VersionId": version_id} if version_id else {})}
     body = s3.get_object(**ref)["Body"]
-    h = hashlib.sha256()
-    n = 0
+    md = MultiDigest()
     with open(target, "wb") as f:
         for chunk in body.iter_chunks(CHUNK):
             f.write(chunk)
-            h.update(chunk)
-            n += len(chunk)
-    return n, h.hexdigest()
+            md.update(chunk)
+    return md.size, md.hexdigests()
 
 
 def upload(s3, path: Path, bucket: str, key: str, **extra: Any) -> dict:

@@ -270,11 +270,11 @@ class SafeZip:
         self.close()
 
 
-class RangeFile(io.RawIOBase):
-    """A read-only, seekable window [start, start+length) of an open file."""
+class SeekableReader(io.RawIOBase):
+    """Read-only, seekable raw I/O over something of known ``_length``; subclasses provide readinto."""
 
-    def __init__(self, fp: BinaryIO, start: int, length: int):
-        self._fp, self._start, self._length, self._pos = fp, start, length, 0
+    _length: int
+    _pos: int = 0
 
     def readable(self) -> bool:
         return True
@@ -289,6 +289,13 @@ class RangeFile(io.RawIOBase):
         base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._length}[whence]
         self._pos = max(0, base + offset)
         return self._pos
+
+
+class RangeFile(SeekableReader):
+    """A read-only, seekable window [start, start+length) of an open file."""
+
+    def __init__(self, fp: BinaryIO, start: int, length: int):
+        self._fp, self._start, self._length, self._pos = fp, start, length, 0
 
     def readinto(self, buffer) -> int:  # type: ignore[override]
         n = min(len(buffer), self._length - self._pos)

@@ -29,7 +29,6 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .check import CheckOptions, check_package
 from .collect import collect
-from .digests import MultiDigest
 from .errors import EarchiveError, Problem
 from .eventlog import EventLog
 from .organise import organise, serial_prefix
@@ -37,7 +36,7 @@ from .package import seal_package, write_package
 from .pki import load_trust_anchors
 from .register import Catalogue, ConflictError, FileMap, retention_for
 from .report import to_html, to_json
-from .s3io import S3ReadFile, upload
+from .s3io import S3ReadFile, download, upload
 from .seal import make_signer, make_tsa
 from .virus import make_scanner
 
@@ -288,8 +287,6 @@ def pack_step(state: dict[str, Any], settings: Settings) -> dict[str, Any]:
 
 def seal_step(state: dict[str, Any], settings: Settings) -> dict[str, Any]:
     """Append manifests, signature and timestamp; the sealed package goes back to staging."""
-    from .s3io import download
-
     aws = Aws(settings)
     code = state["record_code"]
     work = _work(settings, "seal")
@@ -316,13 +313,7 @@ def check_step(state: dict[str, Any], settings: Settings) -> dict[str, Any]:
     work = _work(settings, "check")
     try:
         path = work / f"{code}.zip"
-        body = aws.s3.get_object(Bucket=settings.staging_bucket, Key=state["staging"]["sealed"])["Body"]
-        md = MultiDigest()
-        with open(path, "wb") as f:
-            for chunk in body.iter_chunks(8 * 1024 * 1024):
-                f.write(chunk)
-                md.update(chunk)
-        digests = md.hexdigests()
+        size, digests = download(aws.s3, settings.staging_bucket, state["staging"]["sealed"], path)
         options = CheckOptions(stage="archiving", scanner=make_scanner(settings.scanner),
                                catalogue_reader=lambda c: aws.catalogue.get(c) is not None)
         if settings.trust:
@@ -339,11 +330,11 @@ def check_step(state: dict[str, Any], settings: Settings) -> dict[str, Any]:
                       ContentType="text/html; charset=utf-8")
     failed = [{"id": r.id, "name": r.name, "detail": r.detail[:300], "objects": r.objects[:5]} for r in report.failures][:40]
     aws.catalogue.move(code, "CHECKED", allowed_from=("SEALED",), check_passed=report.passed, check_report=report_key,
-                       package_sha256=digests["SHA-256"], package_sm3=digests["SM3"], package_size=md.size)
+                       package_sha256=digests["SHA-256"], package_sm3=digests["SM3"], package_size=size)
     aws.events.append(state["stream"], actor=ACTOR, action="check", result="pass" if report.passed else "fail",
                       detail={"report": report_key, "failed": [f["id"] for f in failed]})
     return {**state, "check": {"passed": report.passed, "failed": failed, "report": report_key},
-            "package": {"sha256": digests["SHA-256"], "sm3": digests["SM3"], "size": md.size}}
+            "package": {"sha256": digests["SHA-256"], "sm3": digests["SM3"], "size": size}}
 
 
 # -- register (归档登记) ----------------------------------------------------------------------------
