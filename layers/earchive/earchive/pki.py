@@ -154,6 +154,15 @@ class DevPKI:
         return serialization.load_pem_private_key((self.dir / "ca.key.pem").read_bytes(), None)
 
     def pair(self, name: str) -> KeyPair:
+        """A development key and certificate; names beyond the built-in ones are issued on first use."""
+        if not (self.dir / f"{name}.pem").exists():
+            key = ec.generate_private_key(ec.SECP256R1())
+            cert = issue_certificate(f"earchive 开发用证书 {name}", key.public_key(), self.ca_key(), self.ca_cert())
+            tmp = self.dir / f".{name}.{os.getpid()}.key.pem"
+            tmp.write_bytes(_pem_key(key))
+            tmp.chmod(0o600)
+            tmp.rename(self.dir / f"{name}.key.pem")
+            (self.dir / f"{name}.pem").write_bytes(_pem_cert(cert))
         key = serialization.load_pem_private_key((self.dir / f"{name}.key.pem").read_bytes(), None)
         cert = x509.load_pem_x509_certificate((self.dir / f"{name}.pem").read_bytes())
         return KeyPair(key=key, cert=cert)

@@ -233,17 +233,29 @@ def organise_step(state: dict[str, Any], settings: Settings) -> dict[str, Any]:
         raise _rejected("organise", exc.with_case(record.project_id).problems) from None
     code = plan.record_code
     existing = aws.catalogue.get(code)
-    if existing and existing.get("status") == "ARCHIVED" and existing.get("upload") != state["upload"]:
-        raise _rejected("organise", [Problem("CASE-ALREADY-ARCHIVED", f"{code} is archived already (version {existing.get('archive', {}).get('version_id')}); "
-                                     "a corrected case is a new version, sent through a transfer return", record.project_id)])
-    if not existing or existing.get("status") != "ARCHIVED":
+    if existing and existing.get("status") in ("ARCHIVED", "ACCEPTED") and existing.get("upload") != state["upload"]:
+        raise _rejected("organise", [Problem("CASE-ALREADY-ARCHIVED", f"{code} is {existing['status']} already "
+                                     f"(version {existing.get('package_version', 1)}); a correction is accepted only after the "
+                                     "receiving institution returns the package", record.project_id)])
+    version = int((existing or {}).get("package_version", 1))
+    history: list[dict[str, Any]] = list((existing or {}).get("versions", []))
+    if existing and existing.get("status") == "RETURNED":  # the corrected case: a new version, the old one kept
+        aws.catalogue.table.put_item(Item={**existing, "package_id": f"{code}#v{version}", "superseded_by": version + 1})
+        old_files = aws.filemap.of_package(code)
+        with aws.filemap.table.batch_writer() as batch:
+            for f in old_files:
+                batch.put_item(Item={**f, "package_id": f"{code}#v{version}"})
+        history.append({"version": version, "archive": existing.get("archive"), "returned_batch": existing.get("returned_batch"),
+                        "return_reason": existing.get("return_reason")})
+        version += 1
+    if not existing or existing.get("status") not in ("ARCHIVED", "ACCEPTED"):
         aws.catalogue.table.put_item(Item={
             "package_id": code, "record_code": code, "project_id": record.project_id, "status": "RECEIVED",
             "upload": state["upload"], "stream": state["stream"], "execution": state.get("execution", ""),
             "task_code": record.case["task_code"], "task_name": record.case["task_name"], "task_type": record.case["task_type"],
             "region_code": record.case["region_code"], "fonds_identifier": record.case["fonds_identifier"], "year": plan.year,
             "retention_period": record.case["retention_period"], "total_number": len(plan.files),
-            "total_bytes": sum(f.material.declared_size for f in plan.files),
+            "total_bytes": sum(f.material.declared_size for f in plan.files), "package_version": version, "versions": history,
             "received_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         })
     aws.events.append(state["stream"], actor=ACTOR, action="organise", result="ok", detail={"record_code": code, "serial": serial})

@@ -1,0 +1,178 @@
+"""Transfer and receipt on the local cloud: the loop, exclusivity, tampering caught, return → fix → accept, exports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import zipfile
+from pathlib import Path
+
+import boto3
+import pytest
+
+from earchive.eventlog import EventLog
+from earchive.localcloud import LocalCloud
+from earchive.pki import DevPKI
+from earchive.sample import sample_case, zip_case
+from earchive.steps import Settings
+from earchive.transfer import Selection, TransferError, Transfers, transfer_list
+from earchive.transfer_steps import STEPS
+
+
+@pytest.fixture
+def cloud(earchive_home):
+    with LocalCloud() as c:
+        yield c
+
+
+def archive(cloud: LocalCloud, tmp_path: Path, seeds: list[int], files: int = 5, key_suffix: str = "") -> list[dict]:
+    for seed in seeds:
+        case = sample_case(tmp_path / f"cases{key_suffix}", seed=seed, files=files)
+        cloud.upload(zip_case(case.folder, tmp_path / f"{case.project_id}{key_suffix}.zip"))
+    results = list(cloud.wait(cloud.dispatch(wait=0.5), timeout=300).values())
+    assert all(r["status"] == "SUCCEEDED" for r in results), [r.get("cause", "")[:300] for r in results]
+    return [json.loads(r["output"]) for r in results]
+
+
+def transfers(cloud: LocalCloud) -> Transfers:
+    ddb = boto3.resource("dynamodb", region_name="us-east-1")
+    return Transfers(ddb.Table(cloud.name("TransferTable")), cloud.catalogue(), EventLog(ddb.Table(cloud.name("EventLogTable"))))
+
+
+def run_transfer(cloud: LocalCloud, batch_id: str, *, tamper: str | None = None, returns: dict | None = None) -> dict:
+    """submit → copy → (tamper) → receiving check → wait → decide, calling the steps in order."""
+    settings = Settings.from_env()
+    sub = STEPS["submit"]({"batch_id": batch_id, "actor": "窗口 李敏"}, settings)
+    for item in sub["packages"]:
+        STEPS["copy"](item, settings)
+    if tamper:
+        t = transfers(cloud)
+        copy = next(p for p in t.packages(batch_id) if p["package_id"] == tamper)["transfer_copy"]
+        s3 = cloud.client("s3")
+        data = bytearray(s3.get_object(Bucket=copy["bucket"], Key=copy["key"])["Body"].read())
+        data[len(data) // 3] ^= 0xFF
+        s3.put_object(Bucket=copy["bucket"], Key=copy["key"], Body=bytes(data))
+        t.set_package(batch_id, tamper, transfer_copy={**copy, "version_id": ""})
+    for item in sub["packages"]:
+        STEPS["receive_check"](item, settings)
+    STEPS["await_decision"]({"batch_id": batch_id, "token": "local-token"}, settings)
+    return STEPS["decide"]({"batch_id": batch_id, "receiver": "区行政审批局 王芳", "returns": returns or {}}, settings)
+
+
+def test_transfer_loop_with_return_fix_and_acceptance(cloud, tmp_path):
+    archived = archive(cloud, tmp_path, [401, 402, 403])
+    t = transfers(cloud)
+    codes = sorted(a["record_code"] for a in archived)
+    batch = t.create(Selection(), institution="430102001", institution_name="长沙市芙蓉区行政审批服务局", transferor="窗口 李敏")
+    assert batch["status"] == "DRAFT" and int(batch["package_count"]) == 3
+    assert len(batch["batch_id"]) == 12 and batch["batch_id"].isdigit()
+
+    # a package cannot go in two batches
+    with pytest.raises(TransferError, match="already in transfer batch"):
+        t.create(Selection(package_ids=(codes[0],)), institution="x", institution_name="x", transferor="x")
+
+    # tampered in transit → caught at receipt with the right YJ tests; another returned by the institution's choice
+    tampered, returned_by_choice = codes[0], codes[1]
+    out = run_transfer(cloud, batch["batch_id"], tamper=tampered, returns={returned_by_choice: "申请表扫描件不清晰，请补正"})
+    assert out == {"batch_id": batch["batch_id"], "status": "PARTLY_RETURNED", "accepted": 1, "returned": 2}
+    pk = {p["package_id"]: p for p in t.packages(batch["batch_id"])}
+    failed_ids = {f["id"] for f in pk[tampered]["receipt"]["failed"]}
+    assert "YJ-1-14" in failed_ids, "the package digest differs from the signed transfer list"
+    assert failed_ids & {"YJ-1-1-1", "YJ-2-7", "YJ-1-13"}, failed_ids
+    assert pk[returned_by_choice]["receipt"]["passed"] is True and pk[returned_by_choice]["state"] == "RETURNED"
+    cat = cloud.catalogue()
+    assert cat.get(codes[2])["status"] == "ACCEPTED"
+    assert cat.get(tampered)["status"] == "RETURNED" and "YJ-1-14" in " ".join(cat.get(tampered)["return_failed_tests"])
+    assert cat.get(returned_by_choice)["return_reason"] == "申请表扫描件不清晰，请补正"
+
+    # resubmitting before the fix is refused
+    with pytest.raises(TransferError, match="not corrected"):
+        t.resubmit(batch["batch_id"], transferor="窗口 李敏")
+
+    # the window corrects both cases (a metadata correction) and uploads them again: new versions, old ones kept
+    for code in (tampered, returned_by_choice):
+        project_id = cat.get(code)["project_id"]
+        folder = tmp_path / "cases" / f"case-{project_id}"
+        data = json.loads((folder / "case.json").read_text("utf-8"))
+        data["case"]["remarks"] = "补正：按接收单位退回意见重新扫描申请表"
+        data["materials"][0]["title"] += "（补正）"
+        (folder / "case.json").write_text(json.dumps(data, ensure_ascii=False), "utf-8")
+        cloud.upload(zip_case(folder, tmp_path / f"{project_id}-v2.zip"))
+    v2 = [json.loads(r["output"]) for r in cloud.wait(cloud.dispatch(wait=0.5)).values()]
+    assert sorted(a["record_code"] for a in v2) == sorted((tampered, returned_by_choice))
+    for a in v2:
+        item = cat.get(a["record_code"])
+        assert item["status"] == "ARCHIVED" and int(item["package_version"]) == 2
+        assert item["versions"][0]["return_reason"], "the history says why version 1 was returned"
+        assert cat.get(a["record_code"] + "#v1")["status"] == "RETURNED", "the returned version is kept in the catalogue"
+        versions = cloud.client("s3").list_object_versions(Bucket=a["archive"]["bucket"], Prefix=a["archive"]["key"])["Versions"]
+        assert len(versions) == 2, "both package versions are kept in the archive bucket"
+
+    again = t.resubmit(batch["batch_id"], transferor="窗口 李敏")
+    assert again["resubmits"] == batch["batch_id"] and int(again["package_count"]) == 2
+    out2 = run_transfer(cloud, again["batch_id"])
+    assert out2["status"] == "ACCEPTED" and out2["accepted"] == 2
+    assert all(cat.get(c)["status"] == "ACCEPTED" for c in codes)
+
+    # both parties' signatures verify with stock OpenSSL
+    s3 = cloud.client("s3")
+    base = f"institutions/430102001/batches/{again['batch_id']}/"
+    bucket = cloud.name("TransferBucket")
+    for doc, sig in (("transfer-list.json", "transfer-list.json.sender.p7s"), ("receipt.json", "receipt.json.receiver.p7s")):
+        (tmp_path / doc).write_bytes(s3.get_object(Bucket=bucket, Key=base + doc)["Body"].read())
+        (tmp_path / sig).write_bytes(s3.get_object(Bucket=bucket, Key=base + sig)["Body"].read())
+        proc = subprocess.run(["openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", str(tmp_path / sig),
+                               "-content", str(tmp_path / doc), "-CAfile", str(DevPKI().ca_path), "-out", "/dev/null"],
+                              capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+
+    # every move is in the batch's event log, intact
+    log = EventLog(boto3.resource("dynamodb", region_name="us-east-1").Table(cloud.name("EventLogTable")))
+    moves = [e["action"] for e in sorted(log.entries(f"batch#{batch['batch_id']}"), key=lambda e: int(e["seq"]))]
+    assert moves == ["create", "move:SUBMITTED", "move:RECEIVING", "move:PARTLY_RETURNED"]
+    assert log.verify(f"batch#{batch['batch_id']}") == []
+
+
+def test_states_cannot_be_skipped_or_repeated(cloud, tmp_path):
+    archive(cloud, tmp_path, [411])
+    t = transfers(cloud)
+    batch = t.create(Selection(), institution="i1", institution_name="机构", transferor="窗口")
+    with pytest.raises(TransferError, match="cannot move to RECEIVING"):
+        t.move(batch["batch_id"], "RECEIVING", allowed_from=("SUBMITTED",), actor="x")
+    t.move(batch["batch_id"], "SUBMITTED", allowed_from=("DRAFT",), actor="x")
+    with pytest.raises(TransferError, match="is SUBMITTED"):
+        t.move(batch["batch_id"], "SUBMITTED", allowed_from=("DRAFT",), actor="second clerk")
+
+
+def test_exports_read_back(cloud, tmp_path):
+    from openpyxl import load_workbook
+    from pypdf import PdfReader
+
+    from earchive.exports import catalogue_csv, catalogue_xlsx, transfer_list_pdf, transfer_list_xlsx
+
+    archive(cloud, tmp_path, [421, 422, 423, 424])
+    t = transfers(cloud)
+    batch = t.create(Selection(), institution="i1", institution_name="芙蓉区行政审批服务局", transferor="窗口 李敏")
+    doc = transfer_list(batch, t.packages(batch["batch_id"]))
+    xlsx = transfer_list_xlsx(doc, tmp_path / "list.xlsx")
+    ws = load_workbook(xlsx)["移交清单"]
+    values = [[c.value for c in row] for row in ws.iter_rows()]
+    assert values[0][0] == "政务服务电子档案移交清单"
+    assert values[2] == ["序号", "批次编号", "办理事项名称", "事项类型", "归档信息包数量", "检测意见", "备注"]
+    rows = [r for r in values[3:] if isinstance(r[0], int)]
+    assert sum(r[4] for r in rows) == 4 and all(r[1] == batch["batch_id"] for r in rows)
+    assert {r[3] for r in rows} <= {"行政权力事项", "公共服务事项"}
+    assert any("移交人：窗口 李敏" == (v or "") for v in values[-1])
+    pdf = transfer_list_pdf(doc, tmp_path / "list.pdf")
+    # pypdf pads the two-byte codes of this CID font with NULs; the text layer itself is right (pdftotext agrees)
+    text = "".join(page.extract_text() for page in PdfReader(pdf).pages).replace("\x00", "").replace(" ", "")
+    assert "政务服务电子档案移交清单" in text and batch["batch_id"] in text and "移交人" in text and "接收人" in text
+    for row in doc["rows"]:
+        assert row["办理事项名称"] in text
+    items = cloud.catalogue().by_status("ARCHIVED")
+    cx = load_workbook(catalogue_xlsx(items, tmp_path / "cat.xlsx"))["归档目录清单"]
+    assert cx.max_row == 5 and cx["B1"].value == "电子文件号"
+    csv_text = catalogue_csv(items, tmp_path / "cat.csv").read_text("utf-8-sig")
+    assert csv_text.splitlines()[0].startswith("序号,电子文件号") and len(csv_text.splitlines()) == 5
+    with zipfile.ZipFile(xlsx) as zf:  # a real OOXML workbook
+        assert "xl/workbook.xml" in zf.namelist()
