@@ -43,7 +43,10 @@ def run_transfer(cloud: LocalCloud, batch_id: str, *, tamper: str | None = None,
     """submit → copy → (tamper) → receiving check → wait → decide, calling the steps in order."""
     settings = Settings.from_env()
     sub = STEPS["submit"]({"batch_id": batch_id, "actor": "窗口 李敏"}, settings)
-    for item in sub["packages"]:
+    s3 = cloud.client("s3")
+    items = json.loads(s3.get_object(Bucket=sub["items"]["bucket"], Key=sub["items"]["key"])["Body"].read())
+    assert len(items) == sub["count"]
+    for item in items:
         STEPS["copy"](item, settings)
     if tamper:
         t = transfers(cloud)
@@ -53,7 +56,7 @@ def run_transfer(cloud: LocalCloud, batch_id: str, *, tamper: str | None = None,
         data[len(data) // 3] ^= 0xFF
         s3.put_object(Bucket=copy["bucket"], Key=copy["key"], Body=bytes(data))
         t.set_package(batch_id, tamper, transfer_copy={**copy, "version_id": ""})
-    for item in sub["packages"]:
+    for item in items:
         STEPS["receive_check"](item, settings)
     STEPS["await_decision"]({"batch_id": batch_id, "token": "local-token"}, settings)
     return STEPS["decide"]({"batch_id": batch_id, "receiver": "区行政审批局 王芳", "returns": returns or {}}, settings)
@@ -176,3 +179,45 @@ def test_exports_read_back(cloud, tmp_path):
     assert csv_text.splitlines()[0].startswith("序号,电子文件号") and len(csv_text.splitlines()) == 5
     with zipfile.ZipFile(xlsx) as zf:  # a real OOXML workbook
         assert "xl/workbook.xml" in zf.namelist()
+
+
+def test_the_real_transfer_state_machine(cloud, tmp_path):
+    """create → submit (Distributed Map copy + YJ checks) → the machine waits → return one → fix → resubmit → accept."""
+    from earchive.transfer_ops import TransferService
+
+    archived = archive(cloud, tmp_path, [431, 432])
+    svc = TransferService.from_cloud(cloud)
+    batch = svc.create(Selection(), institution="430102001", institution_name="芙蓉区行政审批服务局", transferor="窗口 李敏")
+    arn = svc.submit(batch["batch_id"], actor="窗口 李敏")
+    waiting = svc.wait_for_decision(batch["batch_id"])
+    assert waiting["status"] == "RECEIVING"
+    assert cloud.client("stepfunctions").describe_execution(executionArn=arn)["status"] == "RUNNING", "sleeping on the task token"
+    shown = svc.show(batch["batch_id"])
+    assert all(p["receipt"]["passed"] for p in shown["packages"]) and {p["state"] for p in shown["packages"]} == {"CHECKED"}
+    assert sum(r["归档信息包数量"] for r in shown["rows"]) == 2 and {r["检测意见"] for r in shown["rows"]} == {"合格"}
+    back = archived[0]["record_code"]
+    done = svc.decide(batch["batch_id"], receiver="王芳", returns={back: "缺少现场照片"})
+    assert done["status"] == "PARTLY_RETURNED"
+    assert cloud.client("stepfunctions").describe_execution(executionArn=arn)["status"] == "SUCCEEDED"
+    with pytest.raises(TransferError):
+        svc.decide(batch["batch_id"], receiver="王芳")  # decided once only
+
+    # the window fixes the returned case, the pipeline archives version 2, the batch is resubmitted and accepted
+    project_id = cloud.catalogue().get(back)["project_id"]
+    folder = tmp_path / "cases" / f"case-{project_id}"
+    data = json.loads((folder / "case.json").read_text("utf-8"))
+    data["case"]["remarks"] = "补正：补充现场照片"
+    (folder / "case.json").write_text(json.dumps(data, ensure_ascii=False), "utf-8")
+    cloud.upload(zip_case(folder, tmp_path / f"{project_id}-fixed.zip"))
+    (fixed,) = cloud.wait(cloud.dispatch(wait=0.5)).values()
+    assert fixed["status"] == "SUCCEEDED"
+    again = svc.resubmit(batch["batch_id"], transferor="窗口 李敏")
+    svc.submit(again["batch_id"], actor="窗口 李敏")
+    svc.wait_for_decision(again["batch_id"])
+    assert svc.decide(again["batch_id"], receiver="王芳")["status"] == "ACCEPTED"
+    item = cloud.catalogue().get(back)
+    assert item["status"] == "ACCEPTED" and int(item["package_version"]) == 2 and item["accepted_batch"] == again["batch_id"]
+    paths = svc.export(again["batch_id"], tmp_path / "export")
+    names = {p.name for p in paths}
+    assert {"transfer-list.json.sender.p7s", "receipt.json.receiver.p7s"} <= names
+    assert any(n.endswith(".pdf") for n in names) and any(n.endswith(".xlsx") for n in names)

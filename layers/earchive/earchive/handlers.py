@@ -32,6 +32,22 @@ IDEMPOTENCY_KEYS = {
     "reject": '[upload.key || detail.object.key, upload.version || detail.object."version-id", error.Error, check.report]',
 }
 DEFAULT_KEY = "[upload.bucket, upload.key, upload.version, execution]"
+TRANSFER_KEYS = {
+    "transfer.submit": "[batch_id]",
+    "transfer.copy": "[batch_id, package_id]",
+    "transfer.receive_check": "[batch_id, package_id]",
+    "transfer.await_decision": "[batch_id, token]",
+    "transfer.decide": "[batch_id, receiver, returns]",
+}
+
+
+def _step_function(step: str) -> Callable[..., dict]:
+    """The step's function, looked up per call (tests inject faults in the registries)."""
+    if step.startswith("transfer."):
+        from . import transfer_steps
+
+        return transfer_steps.STEPS[step.split(".", 1)[1]]
+    return steps.STEPS[step]
 
 
 @lru_cache(maxsize=64)
@@ -40,7 +56,8 @@ def _idempotent(step: str, table: str, fn: Callable[[dict, Any], dict]) -> Calla
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig, idempotent_function
 
     persistence = DynamoDBPersistenceLayer(table_name=table)
-    config = IdempotencyConfig(event_key_jmespath=IDEMPOTENCY_KEYS.get(step, DEFAULT_KEY), expires_after_seconds=3600)
+    config = IdempotencyConfig(event_key_jmespath=TRANSFER_KEYS.get(step) or IDEMPOTENCY_KEYS.get(step, DEFAULT_KEY),
+                               expires_after_seconds=3600)
 
     @idempotent_function(data_keyword_argument="event", persistence_store=persistence, config=config, key_prefix=f"earchive-{step}")
     def run(event: dict, context: Any = None) -> dict:
@@ -55,10 +72,10 @@ def _idempotent(step: str, table: str, fn: Callable[[dict, Any], dict]) -> Calla
 
 def make_handler(step: str) -> Callable[[dict, Any], dict]:
     """The Lambda handler for one pipeline step."""
-    steps.STEPS[step]  # fail at import for an unknown step
+    _step_function(step)  # fail at import for an unknown step
 
     def body(event: dict, context: Any) -> dict:
-        func = steps.STEPS[step]  # looked up per call: tests inject faults here
+        func = _step_function(step)
         settings = steps.Settings.from_env()
         if step == "collect":
             return func(event.get("event", event), settings, event.get("execution", ""))
@@ -76,7 +93,7 @@ def make_handler(step: str) -> Callable[[dict, Any], dict]:
     def handler(event: dict, context: Any) -> dict:
         upload = steps.upload_from_event(event.get("event", event)) if isinstance(event, dict) else {}
         logger.append_keys(step=step, upload_key=upload.get("key"), record_code=event.get("record_code"),
-                           execution=event.get("execution"))
+                           execution=event.get("execution"), batch_id=event.get("batch_id"), package_id=event.get("package_id"))
         started = time.monotonic()
         try:
             result = guarded(event, context)

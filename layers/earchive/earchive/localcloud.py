@@ -211,6 +211,7 @@ class LocalCloud:
         self._mock = None
         self.queue_url = ""
         self.state_machine_arn = ""
+        self.state_machines: dict[str, str] = {}
         self.env: dict[str, str] = {}
         self.log_level = log_level
 
@@ -286,6 +287,8 @@ class LocalCloud:
                                                     Description=props.get("Description", ""))["KeyMetadata"]
                 r.names[logical], r.arns[logical] = key["KeyId"], key["Arn"]
         for logical, res in resources.items():
+            if "Condition" in res and not r.condition(res["Condition"]):
+                continue
             handler = getattr(self, "_create_" + res["Type"].split("::")[-1].lower(), None)
             if handler and res["Type"] != "AWS::KMS::Key":
                 handler(logical, res)
@@ -348,8 +351,10 @@ class LocalCloud:
         for key, value in props.get("DefinitionSubstitutions", {}).items():
             definition = definition.replace("${" + key + "}", str(value))
         sfn = self.client("stepfunctions")
-        self.state_machine_arn = sfn.create_state_machine(name=self._physical(logical), definition=definition, roleArn=ROLE)["stateMachineArn"]
-        r.names[logical] = r.arns[logical] = self.state_machine_arn
+        arn = sfn.create_state_machine(name=self._physical(logical), definition=definition, roleArn=ROLE)["stateMachineArn"]
+        r.names[logical] = r.arns[logical] = self.state_machines[logical] = arn
+        if props.get("Events"):  # the machine uploads start
+            self.state_machine_arn = arn
         # The functions' environment applies process-wide: the handlers run in this process, in
         # threads, so a per-invocation environment would race. The template gives all of them the same one.
         os.environ.update(self.env)

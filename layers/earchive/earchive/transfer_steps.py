@@ -57,7 +57,10 @@ def submit_step(state: dict[str, Any], settings: Settings) -> dict[str, Any]:
     manifest = [{"record_code": p["record_code"], "key": f"{base}packages/{p['record_code']}.zip",
                  "digest": p["package_sm3"], "digest_algorithm": "SM3", "sha256": p["package_sha256"]} for p in packages]
     aws.s3.put_object(Bucket=bucket, Key=base + "manifest.json", Body=json.dumps(manifest, ensure_ascii=False, indent=1).encode())
-    return {"batch_id": batch_id, "packages": [{"batch_id": batch_id, "package_id": p["package_id"]} for p in packages]}
+    # The Distributed Map reads its items from S3: the state stays small however large the batch.
+    items = [{"batch_id": batch_id, "package_id": p["package_id"]} for p in packages]
+    aws.s3.put_object(Bucket=bucket, Key=base + "items.json", Body=json.dumps(items).encode())
+    return {"batch_id": batch_id, "count": len(items), "items": {"bucket": bucket, "key": base + "items.json"}}
 
 
 def copy_step(item: dict[str, Any], settings: Settings) -> dict[str, Any]:

@@ -1,0 +1,148 @@
+"""Transfer operations as clerks and institutions drive them: the CLI, the demo and tests use this.
+
+The work itself runs in the transfer state machine; this module starts it,
+waits for the receiving checks, hands the institution's decision back through
+the task token, and reads and exports what DynamoDB and the transfer bucket hold.
+It talks to the running local cloud (``earchive local up``), to a LocalCloud in
+this process, or to a deployed stack on AWS.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .eventlog import EventLog
+from .exports import catalogue_csv, catalogue_xlsx, transfer_list_pdf, transfer_list_xlsx
+from .register import Catalogue
+from .transfer import Selection, TransferError, Transfers, table_a1_rows, transfer_list
+
+
+@dataclass
+class TransferService:
+    names: dict[str, str]  # logical resource id -> physical name / ARN
+    endpoint: str | None = None
+
+    @classmethod
+    def from_local_state(cls) -> TransferService:
+        from .localcloud import state_file
+
+        if not state_file().exists():
+            raise TransferError("no local cloud is running: start one with `earchive local up`, or pass --stack for AWS")
+        info = json.loads(state_file().read_text("utf-8"))
+        os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+        os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+        return cls(info["resources"], info["endpoint"])
+
+    @classmethod
+    def from_stack(cls, stack: str) -> TransferService:
+        import boto3
+
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in boto3.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]["Outputs"]}
+        names = {"TransferTable": outputs["TransferTableName"], "CatalogueTable": outputs["CatalogueTableName"],
+                 "EventLogTable": outputs["EventLogTableName"], "TransferBucket": outputs["TransferBucketName"],
+                 "TransferStateMachine": outputs["TransferStateMachineArn"]}
+        return cls(names)
+
+    @classmethod
+    def from_cloud(cls, cloud) -> TransferService:
+        return cls({**cloud.resolver.names, **cloud.state_machines}, cloud.endpoint)
+
+    # -- clients
+    def _resource(self):
+        import boto3
+
+        return boto3.resource("dynamodb", endpoint_url=self.endpoint, region_name=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
+
+    def client(self, service: str):
+        import boto3
+
+        return boto3.client(service, endpoint_url=self.endpoint, region_name=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
+
+    @property
+    def transfers(self) -> Transfers:
+        ddb = self._resource()
+        return Transfers(ddb.Table(self.names["TransferTable"]), Catalogue(ddb.Table(self.names["CatalogueTable"])),
+                         EventLog(ddb.Table(self.names["EventLogTable"])))
+
+    # -- the window (综合受理窗口)
+    def create(self, selection: Selection, **kwargs: Any) -> dict[str, Any]:
+        return self.transfers.create(selection, **kwargs)
+
+    def submit(self, batch_id: str, actor: str, attempt: int = 1) -> str:
+        """Start the transfer state machine for a DRAFT batch; returns the execution ARN."""
+        batch = self.transfers.batch(batch_id)
+        if batch["status"] != "DRAFT":
+            raise TransferError(f"batch {batch_id} is {batch['status']}; only a DRAFT batch can be submitted")
+        return self.client("stepfunctions").start_execution(
+            stateMachineArn=self.names["TransferStateMachine"], name=f"transfer-{batch_id}-a{attempt}",
+            input=json.dumps({"batch_id": batch_id, "actor": actor}, ensure_ascii=False))["executionArn"]
+
+    def resubmit(self, batch_id: str, transferor: str) -> dict[str, Any]:
+        return self.transfers.resubmit(batch_id, transferor=transferor)
+
+    # -- the institution (政务服务实施机构)
+    def wait_for_decision(self, batch_id: str, timeout: float = 600) -> dict[str, Any]:
+        """Wait until every package is checked and the machine waits for the institution."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            batch = self.transfers.batch(batch_id)
+            if batch["status"] == "RECEIVING" and batch.get("task_token"):
+                return batch
+            self._raise_if_failed(batch_id)
+            time.sleep(0.2)
+        raise TimeoutError(f"batch {batch_id} did not reach RECEIVING within {timeout}s")
+
+    def decide(self, batch_id: str, receiver: str, returns: dict[str, str] | None = None, timeout: float = 300) -> dict[str, Any]:
+        """Accept the batch, returning ``returns`` (package → reason); the state machine finishes the job."""
+        batch = self.transfers.batch(batch_id)
+        if batch["status"] != "RECEIVING" or not batch.get("task_token"):
+            raise TransferError(f"batch {batch_id} is {batch['status']}: it is not waiting for a decision")
+        decision = {"batch_id": batch_id, "receiver": receiver, "returns": returns or {}}
+        self.client("stepfunctions").send_task_success(taskToken=batch["task_token"], output=json.dumps(decision, ensure_ascii=False))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            batch = self.transfers.batch(batch_id)
+            if batch["status"] in ("ACCEPTED", "PARTLY_RETURNED", "RETURNED"):
+                return batch
+            self._raise_if_failed(batch_id)
+            time.sleep(0.2)
+        raise TimeoutError(f"batch {batch_id}: no decision recorded within {timeout}s")
+
+    def _raise_if_failed(self, batch_id: str) -> None:
+        sfn = self.client("stepfunctions")
+        for e in sfn.list_executions(stateMachineArn=self.names["TransferStateMachine"])["executions"]:
+            if e["name"].startswith(f"transfer-{batch_id}-") and e["status"] in ("FAILED", "ABORTED", "TIMED_OUT"):
+                d = sfn.describe_execution(executionArn=e["executionArn"])
+                raise TransferError(f"transfer of batch {batch_id} {e['status']}: {d.get('error')} {str(d.get('cause', ''))[:300]}")
+
+    # -- reading and printing
+    def show(self, batch_id: str) -> dict[str, Any]:
+        t = self.transfers
+        batch, packages = t.batch(batch_id), t.packages(batch_id)
+        return {"batch": {k: v for k, v in batch.items() if k != "task_token"}, "rows": table_a1_rows(batch, packages), "packages": packages}
+
+    def export(self, batch_id: str, out: Path) -> list[Path]:
+        """移交清单 as XLSX and PDF (with both parties' names), the signatures, and the 归档目录清单."""
+        t = self.transfers
+        batch, packages = t.batch(batch_id), t.packages(batch_id)
+        document = {**transfer_list(batch, packages), "receiver": batch.get("receiver")}
+        out.mkdir(parents=True, exist_ok=True)
+        paths = [transfer_list_xlsx(document, out / f"移交清单-{batch_id}.xlsx"), transfer_list_pdf(document, out / f"移交清单-{batch_id}.pdf")]
+        items = [t.catalogue.get(p["package_id"]) or {} for p in packages]
+        paths += [catalogue_xlsx(items, out / f"归档目录清单-{batch_id}.xlsx"), catalogue_csv(items, out / f"归档目录清单-{batch_id}.csv")]
+        s3 = self.client("s3")
+        base = f"institutions/{batch['institution']}/batches/{batch_id}/"
+        for name in ("transfer-list.json", "transfer-list.json.sender.p7s", "receipt.json", "receipt.json.receiver.p7s"):
+            try:
+                body = s3.get_object(Bucket=self.names["TransferBucket"], Key=base + name)["Body"].read()
+            except s3.exceptions.NoSuchKey:
+                continue
+            (out / name).write_bytes(body)
+            paths.append(out / name)
+        return paths
