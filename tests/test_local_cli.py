@@ -82,8 +82,14 @@ def test_cloud_demo_archives_the_good_and_rejects_the_bad(tmp_path, capsys, rest
     demo = tmp_path / "demo"
     assert len(list((demo / "packages").glob("*.zip"))) == 3
     assert list((demo / "rejections").glob("*.rejected.json"))
-    assert (demo / "catalogue.csv").read_text("utf-8-sig").count("ARCHIVED") == 3
+    catalogue = (demo / "catalogue.csv").read_text("utf-8-sig")
+    assert catalogue.count(",ACCEPTED,") == 3, "after the transfer loop every archived package is accepted"
+    assert catalogue.count(",RETURNED,") == 1, "the returned version 1 is kept beside its accepted version 2"
     assert list((demo / "reports").glob("*.html"))
+    assert "PARTLY_RETURNED" in out and "ACCEPTED — both parties signed" in out
+    batches = sorted((demo / "transfer").iterdir())
+    assert len(batches) == 2
+    assert {p.suffix for p in batches[1].iterdir()} >= {".xlsx", ".pdf", ".p7s", ".csv"}
 
 
 def test_transfer_loop_through_the_cli(tmp_path, restore_env, capsys):

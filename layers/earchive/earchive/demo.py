@@ -105,15 +105,59 @@ def run_demo(out: Path, cases: int = 12) -> int:
         for obj in s3.list_objects_v2(Bucket=cloud.name("ReportsBucket")).get("Contents", []):
             target = out / "reports" / obj["Key"].replace("reports/", "").replace("/", "_")
             s3.download_file(cloud.name("ReportsBucket"), obj["Key"], str(target))
-        items = cloud.catalogue().by_status()
-        _export_catalogue(items, out)
-    _print_table(rows, step_sum, step_n)
-    archived = sum(1 for r in rows if r[2].startswith("归档"))
-    print(f"\n{archived} archived under Object Lock, {len(rows) - archived} rejected with reasons, in {time.monotonic() - started:.1f}s")
-    print(f"packages, check reports, rejection reports and catalogue.csv/json are in {out.resolve()}")
+        _print_table(rows, step_sum, step_n)
+        archived = sum(1 for r in rows if r[2].startswith("归档"))
+        print(f"\n{archived} archived under Object Lock, {len(rows) - archived} rejected with reasons, in {time.monotonic() - started:.1f}s")
+        transfer_ok = _transfer_loop(cloud, out, uploads) if archived else False
+        _export_catalogue(cloud.catalogue().by_status(), out)
+    print(f"packages, check reports, rejection reports, the signed transfer lists and catalogue.csv/json are in {out.resolve()}")
     print(out.resolve())
-    expected_ok = archived == len(plan) - 1
+    expected_ok = archived == len(plan) - 1 and transfer_ok
     return 0 if expected_ok else 1
+
+
+def _transfer_loop(cloud, out: Path, uploads: dict[str, Any]) -> bool:
+    """Walk the seed's second stage: submit a batch, return one package, fix it, resubmit, accept."""
+    from .transfer import Selection
+    from .transfer_ops import TransferService
+
+    svc = TransferService.from_cloud(cloud)
+    def say(msg: str) -> None:
+        print(msg, file=sys.stderr)
+
+    print("\n移交 transfer to the implementing institution (政务服务实施机构)")
+    batch = svc.create(Selection(), institution="430102001", institution_name="长沙市芙蓉区行政审批服务局", transferor="综合受理窗口 李敏")
+    bid = batch["batch_id"]
+    say(f"  batch {bid}: {int(batch['package_count'])} packages, DRAFT → submitted (the window signs the list)")
+    svc.submit(bid, actor="综合受理窗口 李敏")
+    svc.wait_for_decision(bid, timeout=1800)
+    view = svc.show(bid)
+    say(f"  receiving check (YJ tests, institution's trust anchors): {sum(1 for p in view['packages'] if p['receipt']['passed'])}"
+        f"/{len(view['packages'])} passed; the state machine now sleeps on its task token")
+    back = view["packages"][0]
+    reason = "申请表扫描件模糊，请重新扫描后补正"
+    done = svc.decide(bid, receiver="区行政审批局 王芳", returns={back["package_id"]: reason})
+    print(f"  batch {bid}: {done['status']} — accepted {int(done['accepted_count'])}, returned {back['record_code']}: {reason}")
+    # the window corrects the case and uploads it again: a new version, the returned one kept
+    key = next(k for k, u in uploads.items() if u["case"].project_id == back["project_id"])
+    folder = uploads[key]["case"].folder
+    data = json.loads((folder / "case.json").read_text("utf-8"))
+    data["case"]["remarks"] = "补正：按接收单位意见重新扫描申请表"
+    (folder / "case.json").write_text(json.dumps(data, ensure_ascii=False, indent=2), "utf-8")
+    cloud.upload(zip_case(folder, out / "cases" / f"{back['project_id']}-补正.zip"))
+    (fixed,) = cloud.wait(cloud.dispatch(wait=0.5), timeout=600).values()
+    item = cloud.catalogue().get(back["package_id"])
+    print(f"  corrected case re-archived: {back['record_code']} version {int(item['package_version'])} "
+          f"({fixed['status']}); version 1 kept under Object Lock")
+    again = svc.resubmit(bid, transferor="综合受理窗口 李敏")
+    svc.submit(again["batch_id"], actor="综合受理窗口 李敏")
+    svc.wait_for_decision(again["batch_id"], timeout=1800)
+    final = svc.decide(again["batch_id"], receiver="区行政审批局 王芳")
+    print(f"  batch {again['batch_id']} (resubmits {bid}): {final['status']} — both parties signed; packages received into storage")
+    for b in (bid, again["batch_id"]):
+        svc.export(b, out / "transfer" / b)
+    print(f"  transfer lists (XLSX, PDF), signatures and 归档目录清单 in {out / 'transfer'}")
+    return final["status"] == "ACCEPTED" and done["status"] == "PARTLY_RETURNED"
 
 
 def _export_catalogue(items: list[dict[str, Any]], out: Path) -> None:

@@ -174,6 +174,13 @@ def install_patches() -> None:
     from moto.awslambda.models import LambdaFunction
 
     LambdaFunction._invoke_lambda = _invoke_in_process
+    try:  # moto's mocks swap os.environ while handlers run in other threads, so a Powertools
+        # metrics flush can miss POWERTOOLS_METRICS_DISABLED for an instant: pin it off here.
+        import aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch as emf
+
+        emf.is_metrics_disabled = lambda: True
+    except ImportError:
+        pass
     try:  # retries back off in real seconds inside moto's interpreter; keep them short locally
         import moto.stepfunctions.parser.asl.component.common.retry.retrier_decl as rd
 
