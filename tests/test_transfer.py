@@ -50,7 +50,7 @@ def run_transfer(cloud: LocalCloud, batch_id: str, *, tamper: str | None = None,
         STEPS["copy"](item, settings)
     if tamper:
         t = transfers(cloud)
-        copy = next(p for p in t.packages(batch_id) if p["package_id"] == tamper)["transfer_copy"]
+        copy = t.package(batch_id, tamper)["transfer_copy"]
         s3 = cloud.client("s3")
         data = bytearray(s3.get_object(Bucket=copy["bucket"], Key=copy["key"])["Body"].read())
         data[len(data) // 3] ^= 0xFF
@@ -217,6 +217,19 @@ def test_the_real_transfer_state_machine(cloud, tmp_path):
     assert svc.decide(again["batch_id"], receiver="王芳")["status"] == "ACCEPTED"
     item = cloud.catalogue().get(back)
     assert item["status"] == "ACCEPTED" and int(item["package_version"]) == 2 and item["accepted_batch"] == again["batch_id"]
+    # the institution pulls its prefix and verifies offline with its own anchors
+    from earchive.cli import main
+
+    s3 = cloud.client("s3")
+    prefix = f"institutions/430102001/batches/{again['batch_id']}/"
+    local = tmp_path / "pulled"
+    for obj in s3.list_objects_v2(Bucket=cloud.name("TransferBucket"), Prefix=prefix)["Contents"]:
+        target = local / obj["Key"][len(prefix):]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        s3.download_file(cloud.name("TransferBucket"), obj["Key"], str(target))
+    assert main(["verify-batch", str(local), "--trust", str(DevPKI().ca_path)]) == 0
+    other_ca = DevPKI(tmp_path / "stranger").ca_path  # anchors the sender does not chain to
+    assert main(["verify-batch", str(local), "--trust", str(other_ca)]) == 1
     paths = svc.export(again["batch_id"], tmp_path / "export")
     names = {p.name for p in paths}
     assert {"transfer-list.json.sender.p7s", "receipt.json.receiver.p7s"} <= names

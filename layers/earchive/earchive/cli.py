@@ -108,6 +108,40 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0 if report.passed else 1
 
 
+def cmd_verify_batch(args: argparse.Namespace) -> int:
+    """An institution's offline check of a downloaded batch, trusting only its own anchors."""
+    from asn1crypto import cms as acms
+
+    from .check import CheckOptions, check_package
+    from .cms import verify_signed_data
+    from .pki import load_trust_anchors
+    from .virus import make_scanner
+
+    folder = Path(args.folder)
+    anchors = [c for t in args.trust for c in load_trust_anchors(t)]
+    failed = 0
+    listing = folder / "transfer-list.json"
+    signature = folder / "transfer-list.json.sender.p7s"
+    if not listing.exists() or not signature.exists():
+        print(f"✗ {folder}: transfer-list.json and its .sender.p7s are required", file=sys.stderr)
+        return 1
+    check = verify_signed_data(acms.ContentInfo.load(signature.read_bytes()), anchors, content=listing.read_bytes())
+    print(f"{'✓' if check.ok else '✗'} transfer list signed by {check.signer_subject or '?'}"
+          + ("" if check.ok else f": {'; '.join(check.errors + check.chain_errors)}"))
+    failed += not check.ok
+    document = json.loads(listing.read_text("utf-8"))
+    for p in document["packages"]:
+        path = folder / "packages" / f"{p['record_code']}.zip"
+        options = CheckOptions(stage="receiving", trust=anchors, trust_label=list(args.trust), scanner=make_scanner(args.scanner),
+                               expected_digest=(p["digest"]["algorithm"], p["digest"]["value"]))
+        report = check_package(path, options)
+        failed += not report.passed
+        detail = "; ".join(f"{r.id} {r.detail[:80]}" for r in report.failures)
+        print(f"{'✓' if report.passed else '✗'} {p['record_code']}" + (f": {detail}" if detail else ""))
+    print(f"{len(document['packages']) + 1 - failed}/{len(document['packages']) + 1} verified: batch {document['batch_id']}")
+    return 0 if not failed else 1
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo, run_offline_demo
 
@@ -273,6 +307,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--scanner", help="builtin (default), builtin:DB.ndb, clamav, clamav:DB, none")
     s.add_argument("--allowed-formats", help="comma-separated extensions (default ofd,pdf,jpg,jpeg,png,tif,tiff,xml)")
     s.set_defaults(func=cmd_verify)
+
+    s = sub.add_parser("verify-batch", help="verify a downloaded transfer batch offline: list signature, then YJ tests on every package")
+    s.add_argument("folder", help="the batch folder (transfer-list.json, its .sender.p7s, packages/)")
+    s.add_argument("--trust", action="append", required=True, metavar="CA.pem", help="the institution's own trust anchors")
+    s.add_argument("--scanner", help="builtin (default), clamav, none")
+    s.set_defaults(func=cmd_verify_batch)
 
     s = sub.add_parser("demo", help="the main job on the local default: a dozen cases through the serverless pipeline on moto")
     s.add_argument("--out", default="out/demo", help="where to leave cases, packages, reports and the catalogue export")

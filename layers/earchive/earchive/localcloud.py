@@ -174,11 +174,14 @@ def install_patches() -> None:
     from moto.awslambda.models import LambdaFunction
 
     LambdaFunction._invoke_lambda = _invoke_in_process
-    try:  # moto's mocks swap os.environ while handlers run in other threads, so a Powertools
-        # metrics flush can miss POWERTOOLS_METRICS_DISABLED for an instant: pin it off here.
-        import aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch as emf
+    try:  # Locally no metrics are published. Powertools, with metrics disabled, never flushes
+        # its (process-wide) metric set, and prints it anyway once it holds 100 values.
+        from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
 
-        emf.is_metrics_disabled = lambda: True
+        AmazonCloudWatchEMFProvider.add_metric = lambda self, *args, **kwargs: None
+        import warnings
+
+        warnings.filterwarnings("ignore", message="No application metrics to publish")
     except ImportError:
         pass
     try:  # retries back off in real seconds inside moto's interpreter; keep them short locally

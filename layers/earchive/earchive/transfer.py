@@ -71,6 +71,13 @@ class Transfers:
             raise TransferError(f"no transfer batch {batch_id}")
         return item
 
+    def package(self, batch_id: str, package_id: str) -> dict[str, Any]:
+        """One package of a batch (a single read: the Map's branches must not scan the batch)."""
+        item = self.table.get_item(Key={"batch_id": batch_id, "item": f"PKG#{package_id}"}, ConsistentRead=True).get("Item")
+        if not item:
+            raise TransferError(f"{package_id} is not in batch {batch_id}")
+        return item
+
     def packages(self, batch_id: str) -> list[dict[str, Any]]:
         from boto3.dynamodb.conditions import Key
 

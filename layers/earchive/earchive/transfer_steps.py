@@ -67,7 +67,7 @@ def copy_step(item: dict[str, Any], settings: Settings) -> dict[str, Any]:
     """Server-side copy of one archived package version to the institution's prefix."""
     aws, transfers = _transfers(settings)
     batch = transfers.batch(item["batch_id"])
-    p = next(x for x in transfers.packages(item["batch_id"]) if x["package_id"] == item["package_id"])
+    p = transfers.package(item["batch_id"], item["package_id"])
     src = p["archive"]
     key = f"{prefix(batch)}packages/{p['record_code']}.zip"
     bucket = os.environ["TRANSFER_BUCKET"]
@@ -81,7 +81,7 @@ def copy_step(item: dict[str, Any], settings: Settings) -> dict[str, Any]:
 def receive_check_step(item: dict[str, Any], settings: Settings) -> dict[str, Any]:
     """The YJ tests on the copy the institution received, with the institution's trust anchors."""
     aws, transfers = _transfers(settings)
-    p = next(x for x in transfers.packages(item["batch_id"]) if x["package_id"] == item["package_id"])
+    p = transfers.package(item["batch_id"], item["package_id"])
     copy = p["transfer_copy"]
     work = Path(tempfile.mkdtemp(prefix="earchive-receive-", dir=settings.work_dir))
     try:
