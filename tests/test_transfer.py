@@ -185,19 +185,50 @@ def test_the_real_transfer_state_machine(cloud, tmp_path):
     """create → submit (Distributed Map copy + YJ checks) → the machine waits → return one → fix → resubmit → accept."""
     from earchive.transfer_ops import TransferService
 
-    archived = archive(cloud, tmp_path, [431, 432])
+    archived = archive(cloud, tmp_path, [431, 432, 433])
     svc = TransferService.from_cloud(cloud)
+    import earchive.transfer_steps as ts
+
+    real_copy = ts.STEPS["copy"]
+    corrupted = archived[2]["record_code"]
+
+    def copy_corrupting_one(item, settings):  # a bit flipped in transit, for one package
+        out = real_copy(item, settings)
+        if item["package_id"] == corrupted:
+            p = svc.transfers.package(item["batch_id"], item["package_id"])["transfer_copy"]
+            s3 = cloud.client("s3")
+            data = bytearray(s3.get_object(Bucket=p["bucket"], Key=p["key"], VersionId=p["version_id"])["Body"].read())
+            data[len(data) // 2] ^= 0x01
+            v = s3.put_object(Bucket=p["bucket"], Key=p["key"], Body=bytes(data))["VersionId"]
+            svc.transfers.set_package(item["batch_id"], item["package_id"], transfer_copy={**p, "version_id": v})
+        return out
+
+    ts.STEPS["copy"] = copy_corrupting_one
     batch = svc.create(Selection(), institution="430102001", institution_name="芙蓉区行政审批服务局", transferor="窗口 李敏")
     arn = svc.submit(batch["batch_id"], actor="窗口 李敏")
     waiting = svc.wait_for_decision(batch["batch_id"])
     assert waiting["status"] == "RECEIVING"
     assert cloud.client("stepfunctions").describe_execution(executionArn=arn)["status"] == "RUNNING", "sleeping on the task token"
+    ts.STEPS["copy"] = real_copy
     shown = svc.show(batch["batch_id"])
-    assert all(p["receipt"]["passed"] for p in shown["packages"]) and {p["state"] for p in shown["packages"]} == {"CHECKED"}
-    assert sum(r["归档信息包数量"] for r in shown["rows"]) == 2 and {r["检测意见"] for r in shown["rows"]} == {"合格"}
+    receipts = {p["package_id"]: p["receipt"] for p in shown["packages"]}
+    assert {p["state"] for p in shown["packages"]} == {"CHECKED"}
+    assert receipts[corrupted]["passed"] is False and "YJ-1-14" in {f["id"] for f in receipts[corrupted]["failed"]}
+    assert all(r["passed"] for pid, r in receipts.items() if pid != corrupted)
+    assert sum(r["归档信息包数量"] for r in shown["rows"]) == 3
+    assert svc.transfers.rows(batch["batch_id"])[0]["批次编号"] == batch["batch_id"], "DynamoDB holds the rows"
     back = archived[0]["record_code"]
     done = svc.decide(batch["batch_id"], receiver="王芳", returns={back: "缺少现场照片"})
-    assert done["status"] == "PARTLY_RETURNED"
+    assert done["status"] == "PARTLY_RETURNED" and int(done["returned_count"]) == 2, "the corrupted one is returned too"
+    assert "YJ-1-14" in " ".join(cloud.catalogue().get(corrupted)["return_failed_tests"])
+    opinions = " ".join(r["检测意见"] + r["备注"] for r in svc.transfers.rows(batch["batch_id"]))
+    assert "不合格" in opinions and "退回" in opinions
+    accepted = archived[1]["record_code"]
+    from earchive.register import FileMap
+
+    fmap = FileMap(boto3.resource("dynamodb", region_name="us-east-1").Table(cloud.name("FileMapTable")))
+    assert all(f["accepted_copy"]["key"].startswith("institutions/430102001/") for f in fmap.of_package(accepted)), \
+        "every electronic file maps to the copy the institution received"
     assert cloud.client("stepfunctions").describe_execution(executionArn=arn)["status"] == "SUCCEEDED"
     with pytest.raises(TransferError):
         svc.decide(batch["batch_id"], receiver="王芳")  # decided once only
@@ -211,7 +242,10 @@ def test_the_real_transfer_state_machine(cloud, tmp_path):
     cloud.upload(zip_case(folder, tmp_path / f"{project_id}-fixed.zip"))
     (fixed,) = cloud.wait(cloud.dispatch(wait=0.5)).values()
     assert fixed["status"] == "SUCCEEDED"
-    again = svc.resubmit(batch["batch_id"], transferor="窗口 李敏")
+    with pytest.raises(TransferError, match="not corrected"):
+        svc.resubmit(batch["batch_id"], transferor="窗口 李敏")  # the corrupted one is not re-sent yet
+    again = svc.resubmit(batch["batch_id"], transferor="窗口 李敏", ready_only=True)
+    assert int(again["package_count"]) == 1
     svc.submit(again["batch_id"], actor="窗口 李敏")
     svc.wait_for_decision(again["batch_id"])
     assert svc.decide(again["batch_id"], receiver="王芳")["status"] == "ACCEPTED"

@@ -170,6 +170,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"{'状态':<10} {'电子文件号 / upload':<44} {'办件编号':<22} 事项 / 原因")
     for r in rows:
         reasons = "; ".join(str(p.get("rule")) for p in r.get("problems", []))
+        if r.get("status") == "RETURNED":
+            reasons = f"退回 ({r.get('returned_batch')}): {r.get('return_reason', '')}"
         print(f"{r.get('status', ''):<10} {str(r.get('package_id'))[:44]:<44} {r.get('project_id', '')!s:<22} {reasons or r.get('task_name', '')}")
     counts: dict[str, int] = {}
     for r in rows:
@@ -247,7 +249,7 @@ def cmd_transfer(args: argparse.Namespace) -> int:
             batch = svc.decide(args.batch, receiver=args.receiver, returns=dict(zip(args.package, args.reason)))
             print(f"batch {args.batch}: {batch['status']} (accepted {int(batch['accepted_count'])}, returned {int(batch['returned_count'])})")
         elif args.transfer_command == "resubmit":
-            batch = svc.resubmit(args.batch, transferor=args.transferor)
+            batch = svc.resubmit(args.batch, transferor=args.transferor, ready_only=args.ready_only)
             print(f"created batch {batch['batch_id']} (DRAFT), resubmitting {args.batch}", file=sys.stderr)
             print(batch["batch_id"])
         elif args.transfer_command == "export":
@@ -360,6 +362,8 @@ def build_parser() -> argparse.ArgumentParser:
         t.add_argument("batch", help="批次编号")
         if name in ("submit", "resubmit"):
             t.add_argument("--transferor", required=True, help="移交人")
+        if name == "resubmit":
+            t.add_argument("--ready-only", action="store_true", help="send the packages already re-archived, the rest later")
         if name in ("accept", "return"):
             t.add_argument("--receiver", required=True, help="接收人")
         if name == "return":

@@ -61,8 +61,8 @@ def _now() -> str:
 class Transfers:
     """Transfer batches in DynamoDB (HASH ``batch_id``, RANGE ``item``)."""
 
-    def __init__(self, table, catalogue: Catalogue, events: EventLog):
-        self.table, self.catalogue, self.events = table, catalogue, events
+    def __init__(self, table, catalogue: Catalogue, events: EventLog, filemap=None):
+        self.table, self.catalogue, self.events, self.filemap = table, catalogue, events, filemap
 
     # -- reading
     def batch(self, batch_id: str) -> dict[str, Any]:
@@ -89,6 +89,22 @@ class Transfers:
             if "LastEvaluatedKey" not in page:
                 return sorted(items, key=lambda i: (i.get("task_name", ""), i["package_id"]))
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def save_rows(self, batch_id: str) -> list[dict[str, Any]]:
+        """Store the batch's Table A.1 rows (``ROW#NNN``) as they stand now: at submission and at the decision."""
+        rows = table_a1_rows(self.batch(batch_id), self.packages(batch_id))
+        with self.table.batch_writer() as batch:
+            for row in rows:
+                batch.put_item(Item={"batch_id": batch_id, "item": f"ROW#{row['序号']:03d}", **row})
+        return rows
+
+    def rows(self, batch_id: str) -> list[dict[str, Any]]:
+        from boto3.dynamodb.conditions import Key
+
+        items = self.table.query(KeyConditionExpression=Key("batch_id").eq(batch_id) & Key("item").begins_with("ROW#"),
+                                 ConsistentRead=True)["Items"]
+        return [{k: (int(v) if k in ("序号", "归档信息包数量") else v) for k, v in i.items() if k not in ("batch_id", "item")}
+                for i in sorted(items, key=lambda i: i["item"])]
 
     def batches(self) -> list[dict[str, Any]]:
         items, kwargs = [], {}
@@ -224,6 +240,7 @@ class Transfers:
                 decided.append(("ACCEPTED", p))
         returned = sum(1 for d, _ in decided if d == "RETURNED")
         outcome = "ACCEPTED" if returned == 0 else "RETURNED" if returned == len(decided) else "PARTLY_RETURNED"
+        self.save_rows(batch_id)
         return self.move(batch_id, outcome, allowed_from=("RECEIVING",), actor=receiver, receiver=receiver,
                          decided_at=_now(), accepted_count=len(decided) - returned, returned_count=returned,
                          receiver_signature_key=receiver_signature_key)
@@ -232,6 +249,12 @@ class Transfers:
         self.set_package(batch_id, p["package_id"], state="ACCEPTED", decided_at=_now())
         self.catalogue.move(p["package_id"], "ACCEPTED", allowed_from=("ARCHIVED",), accepted_by=receiver, accepted_at=_now(),
                             accepted_batch=batch_id, accepted_copy=p.get("transfer_copy", {}))
+        if self.filemap is not None and p.get("transfer_copy"):  # every electronic file → the copy the institution received
+            for f in self.filemap.of_package(p["package_id"]):
+                self.filemap.table.update_item(
+                    Key={"package_id": f["package_id"], "member": f["member"]},
+                    UpdateExpression="SET accepted_copy = :c, accepted_batch = :b",
+                    ExpressionAttributeValues={":c": p["transfer_copy"], ":b": batch_id})
 
     def _return_package(self, batch_id: str, p: dict[str, Any], reason: str, failed: list[str], receiver: str) -> None:
         self.set_package(batch_id, p["package_id"], state="RETURNED", return_reason=reason, failed_tests=failed, decided_at=_now())
@@ -240,14 +263,21 @@ class Transfers:
         # out of the batch: the corrected version may travel in a new one
         self.catalogue.table.update_item(Key={"package_id": p["package_id"]}, UpdateExpression="REMOVE transfer_batch")
 
-    def resubmit(self, old_batch_id: str, *, transferor: str) -> dict[str, Any]:
-        """A new batch with the corrected (re-archived) versions of the packages returned in ``old_batch_id``."""
+    def resubmit(self, old_batch_id: str, *, transferor: str, ready_only: bool = False) -> dict[str, Any]:
+        """A new batch with the corrected (re-archived) versions of the packages returned in ``old_batch_id``.
+
+        ``ready_only`` sends those already re-archived and leaves the rest for a later resubmission.
+        """
         old = self.batch(old_batch_id)
         if old["status"] not in ("PARTLY_RETURNED", "RETURNED"):
             raise TransferError(f"batch {old_batch_id} is {old['status']}: nothing was returned")
         returned = [p["package_id"] for p in self.packages(old_batch_id) if p.get("state") == "RETURNED"]
         not_ready = [pid for pid in returned if (self.catalogue.get(pid) or {}).get("status") != "ARCHIVED"]
-        if not_ready:
+        if ready_only:
+            returned = [pid for pid in returned if pid not in not_ready]
+            if not returned:
+                raise TransferError(f"none of the packages returned in {old_batch_id} is re-archived yet")
+        elif not_ready:
             raise TransferError(f"not corrected and re-archived yet: {', '.join(not_ready)} (upload the corrected case first)")
         return self.create(Selection(package_ids=tuple(returned)), institution=old["institution"],
                            institution_name=old["institution_name"], transferor=transferor,

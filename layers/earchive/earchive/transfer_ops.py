@@ -46,7 +46,7 @@ class TransferService:
         outputs = {o["OutputKey"]: o["OutputValue"] for o in boto3.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]["Outputs"]}
         names = {"TransferTable": outputs["TransferTableName"], "CatalogueTable": outputs["CatalogueTableName"],
                  "EventLogTable": outputs["EventLogTableName"], "TransferBucket": outputs["TransferBucketName"],
-                 "TransferStateMachine": outputs["TransferStateMachineArn"]}
+                 "TransferStateMachine": outputs["TransferStateMachineArn"], "FileMapTable": outputs["FileMapTableName"]}
         return cls(names)
 
     @classmethod
@@ -67,8 +67,11 @@ class TransferService:
     @property
     def transfers(self) -> Transfers:
         ddb = self._resource()
+        from .register import FileMap
+
+        filemap = FileMap(ddb.Table(self.names["FileMapTable"])) if "FileMapTable" in self.names else None
         return Transfers(ddb.Table(self.names["TransferTable"]), Catalogue(ddb.Table(self.names["CatalogueTable"])),
-                         EventLog(ddb.Table(self.names["EventLogTable"])))
+                         EventLog(ddb.Table(self.names["EventLogTable"])), filemap)
 
     # -- the window (综合受理窗口)
     def create(self, selection: Selection, **kwargs: Any) -> dict[str, Any]:
@@ -83,8 +86,8 @@ class TransferService:
             stateMachineArn=self.names["TransferStateMachine"], name=f"transfer-{batch_id}-a{attempt}",
             input=json.dumps({"batch_id": batch_id, "actor": actor}, ensure_ascii=False))["executionArn"]
 
-    def resubmit(self, batch_id: str, transferor: str) -> dict[str, Any]:
-        return self.transfers.resubmit(batch_id, transferor=transferor)
+    def resubmit(self, batch_id: str, transferor: str, ready_only: bool = False) -> dict[str, Any]:
+        return self.transfers.resubmit(batch_id, transferor=transferor, ready_only=ready_only)
 
     # -- the institution (政务服务实施机构)
     def wait_for_decision(self, batch_id: str, timeout: float = 600) -> dict[str, Any]:

@@ -33,7 +33,7 @@ def _transfers(settings: Settings) -> tuple[Aws, Transfers]:
 
     aws = Aws(settings)
     table = boto3.resource("dynamodb").Table(os.environ["TRANSFER_TABLE"])
-    return aws, Transfers(table, aws.catalogue, aws.events)
+    return aws, Transfers(table, aws.catalogue, aws.events, aws.filemap)
 
 
 def prefix(batch: dict[str, Any]) -> str:
@@ -48,6 +48,7 @@ def submit_step(state: dict[str, Any], settings: Settings) -> dict[str, Any]:
     batch = transfers.move(batch_id, "SUBMITTED", allowed_from=("DRAFT",), actor=state.get("actor", "window"),
                            submitted_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
     packages = transfers.packages(batch_id)
+    transfers.save_rows(batch_id)
     document = transfer_list(batch, packages)
     body = canonical(document)
     signature = signed_data(make_signer(settings.signer), content=body).dump()
