@@ -29,41 +29,45 @@ def restore_env():
     os.environ.update(saved)
 
 
-def test_local_up_accepts_a_case_from_any_s3_client(tmp_path, restore_env, capsys):
+@pytest.fixture
+def local_up(restore_env):
+    """`earchive local up` on a free loopback port, in a thread; yields (info, s3 client); stops it after."""
     from earchive.localcloud import serve, state_file
 
-    port = free_port()
     stop = threading.Event()
-    t = threading.Thread(target=serve, args=("127.0.0.1", port, 0.2, stop), daemon=True)
+    t = threading.Thread(target=serve, args=("127.0.0.1", free_port(), 0.2, stop), daemon=True)
     t.start()
     deadline = time.monotonic() + 60
     while not state_file().exists() and time.monotonic() < deadline:
         time.sleep(0.1)
     info = json.loads(state_file().read_text("utf-8"))
-    try:
-        s3 = boto3.client("s3", endpoint_url=info["endpoint"], region_name="us-east-1",
-                          aws_access_key_id="x", aws_secret_access_key="x")
-        case = sample_case(tmp_path / "c", seed=301)
-        bundle = zip_case(case.folder, tmp_path / "case.zip")
-        s3.upload_file(str(bundle), info["resources"]["IntakeBucket"], "case.zip")  # as `aws s3 cp` would
-        from earchive.localcloud import catalogue_rows
+    s3 = boto3.client("s3", endpoint_url=info["endpoint"], region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    yield info, s3
+    stop.set()
+    t.join(timeout=30)
+    assert not state_file().exists(), "local up removes its state file when it stops"
 
-        status = None
-        while time.monotonic() < deadline + 120:
-            rows = catalogue_rows()
-            status = next((r["status"] for r in rows if r.get("project_id") == case.project_id), None)
-            if status in ("ARCHIVED", "REJECTED"):
-                break
-            time.sleep(0.3)
-        assert status == "ARCHIVED"
-        capsys.readouterr()
-        assert main(["status"]) == 0
-        out = capsys.readouterr().out
-        assert "ARCHIVED: 1" in out and case.project_id in out
-    finally:
-        stop.set()
-        t.join(timeout=30)
-    assert not state_file().exists()
+
+def test_local_up_accepts_a_case_from_any_s3_client(tmp_path, local_up, capsys):
+    info, s3 = local_up
+    case = sample_case(tmp_path / "c", seed=301)
+    bundle = zip_case(case.folder, tmp_path / "case.zip")
+    s3.upload_file(str(bundle), info["resources"]["IntakeBucket"], "case.zip")  # as `aws s3 cp` would
+    from earchive.localcloud import catalogue_rows
+
+    status = None
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        rows = catalogue_rows()
+        status = next((r["status"] for r in rows if r.get("project_id") == case.project_id), None)
+        if status in ("ARCHIVED", "REJECTED"):
+            break
+        time.sleep(0.3)
+    assert status == "ARCHIVED"
+    capsys.readouterr()
+    assert main(["status"]) == 0
+    out = capsys.readouterr().out
+    assert "ARCHIVED: 1" in out and case.project_id in out
 
 
 def test_status_without_a_cloud_says_so(tmp_path, capsys, restore_env):
@@ -92,19 +96,11 @@ def test_cloud_demo_archives_the_good_and_rejects_the_bad(tmp_path, capsys, rest
     assert {p.suffix for p in batches[1].iterdir()} >= {".xlsx", ".pdf", ".p7s", ".csv"}
 
 
-def test_transfer_loop_through_the_cli(tmp_path, restore_env, capsys):
+def test_transfer_loop_through_the_cli(tmp_path, local_up, capsys):
     """The window and the institution use only the CLI, against `earchive local up`."""
-    from earchive.localcloud import catalogue_rows, serve, state_file
+    from earchive.localcloud import catalogue_rows
 
-    port = free_port()
-    stop = threading.Event()
-    t = threading.Thread(target=serve, args=("127.0.0.1", port, 0.2, stop), daemon=True)
-    t.start()
-    deadline = time.monotonic() + 60
-    while not state_file().exists() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    info = json.loads(state_file().read_text("utf-8"))
-    s3 = boto3.client("s3", endpoint_url=info["endpoint"], region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    info, s3 = local_up
     intake = info["resources"]["IntakeBucket"]
 
     def wait_archived(n: int) -> list[dict]:
@@ -123,49 +119,45 @@ def test_transfer_loop_through_the_cli(tmp_path, restore_env, capsys):
         assert code == 0, out.err[-2000:]
         return out.out.strip().splitlines()[-1] if out.out.strip() else ""
 
-    try:
-        cases = [sample_case(tmp_path / "c", seed=s) for s in (501, 502)]
-        for case in cases:
-            s3.upload_file(str(zip_case(case.folder, tmp_path / f"{case.project_id}.zip")), intake, f"{case.project_id}.zip")
-        archived = wait_archived(2)
-        batch = cli("transfer", "create", "--institution", "430102001", "--institution-name", "芙蓉区行政审批服务局", "--transferor", "李敏")
-        assert len(batch) == 12
-        cli("transfer", "submit", batch, "--transferor", "李敏", "--wait", "--timeout", "180")
-        capsys.readouterr()
-        assert main(["transfer", "receive", batch, "--json"]) == 0
-        view = json.loads(capsys.readouterr().out)
-        assert view["batch"]["status"] == "RECEIVING" and all(p["receipt"]["passed"] for p in view["packages"])
-        back = archived[0]["package_id"]
-        cli("transfer", "return", batch, "--receiver", "王芳", "--package", back, "--reason", "申请表模糊")
-        capsys.readouterr()
-        assert main(["transfer", "show", batch]) == 0
-        shown = capsys.readouterr().out
-        assert "PARTLY_RETURNED" in shown and "退回：申请表模糊" in shown
-        # the window corrects the returned case and uploads it again
-        case = next(c for c in cases if c.project_id == archived[0]["project_id"])
-        data = json.loads((case.folder / "case.json").read_text("utf-8"))
-        data["case"]["remarks"] = "补正"
-        (case.folder / "case.json").write_text(json.dumps(data, ensure_ascii=False), "utf-8")
-        s3.upload_file(str(zip_case(case.folder, tmp_path / "fixed.zip")), intake, f"{case.project_id}-fixed.zip")
-        wait_archived(1)
-        end = time.monotonic() + 120
-        while (next(r for r in catalogue_rows() if r["package_id"] == back)).get("status") != "ARCHIVED" and time.monotonic() < end:
-            time.sleep(0.3)
-        again = cli("transfer", "resubmit", batch, "--transferor", "李敏")
-        cli("transfer", "submit", again, "--transferor", "李敏", "--wait", "--timeout", "180")
-        assert "ACCEPTED" in cli("transfer", "accept", again, "--receiver", "王芳")
-        capsys.readouterr()
-        assert main(["transfer", "export", again, "--out", str(tmp_path / "export")]) == 0
-        exported = capsys.readouterr().out
-        assert "移交清单-" in exported and "receipt.json.receiver.p7s" in exported
-        capsys.readouterr()
-        assert main(["transfer", "list"]) == 0
-        listing = capsys.readouterr().out
-        assert batch in listing and again in listing
-        # a wrong state is a clear error, exit 1
-        capsys.readouterr()
-        assert main(["transfer", "accept", again, "--receiver", "王芳"]) == 1
-        assert "not waiting for a decision" in capsys.readouterr().err
-    finally:
-        stop.set()
-        t.join(timeout=30)
+    cases = [sample_case(tmp_path / "c", seed=s) for s in (501, 502)]
+    for case in cases:
+        s3.upload_file(str(zip_case(case.folder, tmp_path / f"{case.project_id}.zip")), intake, f"{case.project_id}.zip")
+    archived = wait_archived(2)
+    batch = cli("transfer", "create", "--institution", "430102001", "--institution-name", "芙蓉区行政审批服务局", "--transferor", "李敏")
+    assert len(batch) == 12
+    cli("transfer", "submit", batch, "--transferor", "李敏", "--wait", "--timeout", "180")
+    capsys.readouterr()
+    assert main(["transfer", "receive", batch, "--json"]) == 0
+    view = json.loads(capsys.readouterr().out)
+    assert view["batch"]["status"] == "RECEIVING" and all(p["receipt"]["passed"] for p in view["packages"])
+    back = archived[0]["package_id"]
+    cli("transfer", "return", batch, "--receiver", "王芳", "--package", back, "--reason", "申请表模糊")
+    capsys.readouterr()
+    assert main(["transfer", "show", batch]) == 0
+    shown = capsys.readouterr().out
+    assert "PARTLY_RETURNED" in shown and "退回：申请表模糊" in shown
+    # the window corrects the returned case and uploads it again
+    case = next(c for c in cases if c.project_id == archived[0]["project_id"])
+    data = json.loads((case.folder / "case.json").read_text("utf-8"))
+    data["case"]["remarks"] = "补正"
+    (case.folder / "case.json").write_text(json.dumps(data, ensure_ascii=False), "utf-8")
+    s3.upload_file(str(zip_case(case.folder, tmp_path / "fixed.zip")), intake, f"{case.project_id}-fixed.zip")
+    wait_archived(1)
+    end = time.monotonic() + 120
+    while (next(r for r in catalogue_rows() if r["package_id"] == back)).get("status") != "ARCHIVED" and time.monotonic() < end:
+        time.sleep(0.3)
+    again = cli("transfer", "resubmit", batch, "--transferor", "李敏")
+    cli("transfer", "submit", again, "--transferor", "李敏", "--wait", "--timeout", "180")
+    assert "ACCEPTED" in cli("transfer", "accept", again, "--receiver", "王芳")
+    capsys.readouterr()
+    assert main(["transfer", "export", again, "--out", str(tmp_path / "export")]) == 0
+    exported = capsys.readouterr().out
+    assert "移交清单-" in exported and "receipt.json.receiver.p7s" in exported
+    capsys.readouterr()
+    assert main(["transfer", "list"]) == 0
+    listing = capsys.readouterr().out
+    assert batch in listing and again in listing
+    # a wrong state is a clear error, exit 1
+    capsys.readouterr()
+    assert main(["transfer", "accept", again, "--receiver", "王芳"]) == 1
+    assert "not waiting for a decision" in capsys.readouterr().err
