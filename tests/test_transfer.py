@@ -128,6 +128,18 @@ def test_transfer_loop_with_return_fix_and_acceptance(cloud, tmp_path):
                                "-content", str(tmp_path / doc), "-CAfile", str(DevPKI().ca_path), "-out", "/dev/null"],
                               capture_output=True, text=True)
         assert proc.returncode == 0, proc.stderr
+    from asn1crypto import cms as acms
+
+    from earchive.cms import verify_signed_data
+    from earchive.pki import load_trust_anchors
+
+    signers = set()
+    for doc, sig in (("transfer-list.json", "transfer-list.json.sender.p7s"), ("receipt.json", "receipt.json.receiver.p7s")):
+        result = verify_signed_data(acms.ContentInfo.load((tmp_path / sig).read_bytes()), load_trust_anchors(DevPKI().ca_path),
+                                    content=(tmp_path / doc).read_bytes())
+        assert result.ok
+        signers.add(result.signer_subject)
+    assert len(signers) == 2, f"each party signs with its own key: {signers}"
 
     # every move is in the batch's event log, intact
     log = EventLog(boto3.resource("dynamodb", region_name="us-east-1").Table(cloud.name("EventLogTable")))

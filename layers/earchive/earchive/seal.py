@@ -16,6 +16,8 @@ command line, in Lambda environment variables and in tests:
 ``kms:KEY_ID``            AWS KMS asymmetric key, RAW signing; certificate
                           from ``EARCHIVE_SIGNER_CERT`` (PEM, leaf first)
 ``file:KEY.pem,CERT.pem`` a key and certificate chain held in files
+``dev:NAME``              a development ECDSA key of its own for party NAME
+                          (e.g. the receiving institution), by the dev CA
 ========================  ==================================================
 
 TSA specs: ``local`` (the development TSA, in process) or an ``http(s)://`` URL.
@@ -138,6 +140,10 @@ def make_signer(spec: str | None = None, pki: DevPKI | None = None, kms_client=N
         return LocalKeySigner(pair.key, pair.cert, [pki.ca_cert()], f"development {spec[6:].upper()} key")
     if spec == "local-sm2":
         return _dev_sm2(pki or DevPKI())
+    if spec.startswith("dev:") and spec[4:].replace("-", "").isalnum():
+        pki = pki or DevPKI()
+        pair = pki.pair(f"party-{spec[4:]}")
+        return LocalKeySigner(pair.key, pair.cert, [pki.ca_cert()], f"development key of {spec[4:]}")
     if spec.startswith("kms:"):
         key_id = spec[4:]
         cert_path = os.environ.get("EARCHIVE_SIGNER_CERT")
@@ -157,7 +163,7 @@ def make_signer(spec: str | None = None, pki: DevPKI | None = None, kms_client=N
         except (OSError, ValueError) as exc:
             raise reject("SEAL-CONFIG", f"cannot load signer key/certificate: {exc}") from None
         return LocalKeySigner(key, certs[0], certs[1:], f"key file {key_path}")
-    raise reject("SEAL-CONFIG", f"unknown signer spec {spec!r} (local-ec, local-rsa, local-sm2, kms:ID, file:KEY,CERT)")
+    raise reject("SEAL-CONFIG", f"unknown signer spec {spec!r} (local-ec, local-rsa, local-sm2, kms:ID, file:KEY,CERT, dev:NAME)")
 
 
 def _dev_cert_for_public_key(pki: DevPKI, public_der: bytes, cn: str) -> x509.Certificate:

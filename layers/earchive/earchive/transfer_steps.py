@@ -120,7 +120,8 @@ def decide_step(decision: dict[str, Any], settings: Settings) -> dict[str, Any]:
     receiver = decision.get("receiver", "receiving institution")
     document = {**transfer_list(batch, transfers.packages(batch_id)), "receiver": receiver,
                 "decisions": {pid: f"退回：{why}" for pid, why in (decision.get("returns") or {}).items()}}
-    signer = make_signer(os.environ.get("EARCHIVE_INSTITUTION_SIGNER") or "local-ec")
+    # The institution's own key (production: its KMS key or key file); never the window's.
+    signer = make_signer(os.environ.get("EARCHIVE_INSTITUTION_SIGNER") or "dev:institution")
     bucket, base = os.environ["TRANSFER_BUCKET"], prefix(batch)
     body = canonical(document)
     aws.s3.put_object(Bucket=bucket, Key=base + "receipt.json", Body=body, ContentType="application/json")
