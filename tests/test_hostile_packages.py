@@ -181,3 +181,37 @@ def test_copy_is_unchanged_by_check(package_copy):
     check_package(package_copy)
     assert tree_digest(package_copy) == before
     shutil.rmtree(package_copy.parent / "never", ignore_errors=True)
+
+
+def test_clamav_adapter_parses_and_places_findings(package_copy, tmp_path, monkeypatch):
+    """Our integration with clamscan (command line, output parsing, attribution), with a stand-in binary.
+
+    Real ClamAV needs a signature database these machines cannot download; see ADR 0004.
+    """
+    name = first_member(package_copy, "申报文件/", ".jpg")
+    fake = tmp_path / "bin" / "clamscan"
+    fake.parent.mkdir()
+    log = tmp_path / "args.txt"
+    fake.write_text(f"""#!/bin/sh
+echo "$@" > {log}
+for last; do true; done
+echo "$last!{name}: Win.Test.EICAR_HDB-1 FOUND"
+echo "$last: Heuristics.Encrypted.Zip FOUND"
+exit 1
+""", "utf-8")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:{__import__('os').environ['PATH']}")
+    report = check_package(package_copy, CheckOptions(scanner=make_scanner("clamav:/var/lib/clamav")))
+    r = next(r for r in report.results if r.id == "GD-4-2")
+    assert r.status == "fail"
+    args = log.read_text("utf-8")
+    assert "--max-filesize=4000M" in args and "--database=/var/lib/clamav" in args, "ClamAV's 100 MB default would skip big files"
+    assert next(r for r in report.results if r.id == "GD-4-1").status == "pass"
+    assert "Heuristics.Encrypted.Zip" in r.detail and "Win.Test.EICAR_HDB-1" in r.detail and r.objects == [name]
+
+
+def test_clamav_missing_is_a_failed_scan_not_a_pass(package_copy, monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    report = check_package(package_copy, CheckOptions(scanner=make_scanner("clamav")))
+    r = next(r for r in report.results if r.id == "GD-4-2")
+    assert r.status == "fail" and "not installed" in r.detail

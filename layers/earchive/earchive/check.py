@@ -216,6 +216,7 @@ class _Run:
         self.package, self.opt = package, options
         self.prefix = STAGES[options.stage]
         self.results: dict[str, TestResult] = {}
+        self.package_findings: list[str] = []  # scanner findings not tied to one member
 
     def add(self, code: str, status: str, detail: str, objects: list[str] | None = None) -> None:
         name, _ = CATALOGUE[code]
@@ -320,13 +321,16 @@ def _read_members(run: _Run, z: SafeZip, path: Path) -> dict[str, MemberFacts]:
         facts[member.path] = f
     if scanner is not None and not getattr(scanner, "streaming", False):
         hits, error = scanner.scan_file(str(path))
+        unplaced = []
         for obj, sig in hits:
             inner = obj.split("!", 1)[-1] if "!" in obj else obj
-            target = facts.get(inner) or next(iter(facts.values()), None)
-            if target:
-                target.virus.append(sig)
+            if inner in facts:
+                facts[inner].virus.append(sig)
+            else:  # clamscan names the zip itself, or something nested deeper
+                unplaced.append(f"{Path(obj).name}: {sig}")
         if error:
             run.add("4-2", FAIL, f"the scanner failed: {error}")
+        run.package_findings = unplaced
     return facts
 
 
@@ -709,6 +713,7 @@ def _security(run: _Run, z: SafeZip, facts: dict[str, MemberFacts], meta: md.Par
             run.add("4-1", MANUAL, label + " — development signatures only, production needs a real database")
         if "4-2" not in run.results:
             infected = [(p, f"matches {', '.join(f.virus)}") for p, f in facts.items() if f.virus]
+            infected += [("", f"in the package: {finding}") for finding in run.package_findings]
             run.verdict("4-2", infected, f"{len(facts)} files scanned, nothing found")
     declared = {e.fields.get("computer_file_name", "") for e in meta.files}
     extra = [(p, "not declared in the metadata (extra file)") for p in z.members

@@ -148,8 +148,13 @@ class Transfers:
         self.table.put_item(Item=header, ConditionExpression="attribute_not_exists(batch_id)")
         added = 0
         for item in candidates:
-            self._add(batch_id, item)
-            added += 1
+            try:
+                self._add(batch_id, item)
+                added += 1
+            except TransferError:
+                if selection.package_ids:  # named explicitly: the clerk must hear about it
+                    raise
+                # chosen by criteria and claimed by another batch meanwhile: leave it to that batch
         self.table.update_item(Key={"batch_id": batch_id, "item": "BATCH"}, UpdateExpression="SET package_count = :n",
                                ExpressionAttributeValues={":n": added})
         self.events.append(f"batch#{batch_id}", actor=transferor, action="create", result="DRAFT",
