@@ -46,7 +46,7 @@ test: $(STAMP) validate
 validate: $(SAM_STAMP) $(NODE_STAMP)
 	$(SAM) validate --template-file template.yaml
 	$(SAM) validate --lint --template-file template.yaml
-	npx --no-install asl-validator --json-path statemachine/archive.asl.json
+	npx --no-install asl-validator --json-path statemachine/archive.asl.json --json-path statemachine/transfer.asl.json
 	$(SAM) build --template-file template.yaml --build-dir .aws-sam/build > .aws-sam-build.log 2>&1 || (cat .aws-sam-build.log; exit 1)
 	@echo "sam build (no container): ok"
 

@@ -60,7 +60,6 @@ def test_happy_path_archives_under_object_lock(cloud, tmp_path):
     local.write_bytes(s3.get_object(Bucket=loc["bucket"], Key=loc["key"], VersionId=loc["version_id"])["Body"].read())
     assert check_package(local).passed
     # file mapping, both ways
-    files = cloud.catalogue().table.meta.client  # noqa: F841 - same resource family
     import boto3
 
     from earchive.register import FileMap
