@@ -220,3 +220,19 @@ def test_zip_of_the_case_folder_itself_is_accepted(tmp_path, signer, tsa):
             if p.is_file():
                 zf.write(p, f"{folder.name}/{p.relative_to(folder).as_posix()}")
     assert pack(bundle, tmp_path / "out", signer=signer, tsa=tsa).path.exists()
+
+
+def test_folder_with_gbk_file_names_on_disk(tmp_path, signer, tsa):
+    """An old unzip leaves GBK bytes as file names; the folder bundle still finds the declared materials."""
+    import os
+
+    folder, data = _case_zip(tmp_path, seed=23)
+    first = data["materials"][0]
+    src = folder / first["file_name"]
+    gbk_name = "申请表（扫描件）.pdf"
+    os.rename(os.fsencode(src), os.fsencode(src.parent) + b"/" + gbk_name.encode("gbk"))
+    first["file_name"] = f"materials/{gbk_name}"
+    (folder / "case.json").write_text(json.dumps(data, ensure_ascii=False), "utf-8")
+    assert not (src.parent / gbk_name).exists(), "on disk the name is GBK bytes, not UTF-8"
+    result = pack(folder, tmp_path / "out", signer=signer, tsa=tsa)
+    assert result.files[0]["member"] == f"申报文件/001-{gbk_name}"
