@@ -14,6 +14,7 @@ stay where they were until the package is stored.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -21,6 +22,7 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -264,18 +266,22 @@ def organise_step(state: dict[str, Any], settings: Settings) -> dict[str, Any]:
 
 # -- pack (形成信息包) ----------------------------------------------------------------------------
 
-def _work(settings: Settings, name: str) -> Path:
+@contextlib.contextmanager
+def workdir(settings: Settings, name: str) -> Iterator[Path]:
+    """A private folder in /tmp for one step's package, removed whatever happens."""
     d = Path(tempfile.mkdtemp(prefix=f"earchive-{name}-", dir=settings.work_dir))
-    return d
+    try:
+        yield d
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def pack_step(state: dict[str, Any], settings: Settings) -> dict[str, Any]:
     """Stream the bundle's materials into the (unsealed) package; keep the digests for the seal."""
     aws = Aws(settings)
     record, bundle = _open_bundle(aws, state["upload"])
-    work = _work(settings, "pack")
     code = state["record_code"]
-    try:
+    with workdir(settings, "pack") as work, contextlib.closing(bundle):
         plan = organise(record, state["serial"])
         try:
             result = write_package(plan, work, sealed=False, overwrite=True)
@@ -286,9 +292,6 @@ def pack_step(state: dict[str, Any], settings: Settings) -> dict[str, Any]:
         manifest = {"entries": result.entries, "files": result.files}
         aws.s3.put_object(Bucket=settings.staging_bucket, Key=f"unsealed/{code}.entries.json",
                           Body=json.dumps(manifest, ensure_ascii=False).encode("utf-8"), ChecksumAlgorithm="SHA256")
-    finally:
-        bundle.close()
-        shutil.rmtree(work, ignore_errors=True)
     aws.catalogue.move(code, "PACKED", allowed_from=("RECEIVED",), packed_bytes=result.total_bytes)
     aws.events.append(state["stream"], actor=ACTOR, action="pack", result="ok",
                       detail={"files": len(result.files), "bytes": result.total_bytes, "seconds": round(result.seconds, 3)})
@@ -301,16 +304,13 @@ def seal_step(state: dict[str, Any], settings: Settings) -> dict[str, Any]:
     """Append manifests, signature and timestamp; the sealed package goes back to staging."""
     aws = Aws(settings)
     code = state["record_code"]
-    work = _work(settings, "seal")
-    try:
+    with workdir(settings, "seal") as work:
         path = work / f"{code}.zip"
         download(aws.s3, settings.staging_bucket, state["staging"]["unsealed"], path)
         entries = json.loads(aws.s3.get_object(Bucket=settings.staging_bucket, Key=state["staging"]["entries"])["Body"].read())["entries"]
         sealed = seal_package(path, [tuple(e) for e in entries], signer=make_signer(settings.signer), tsa=make_tsa(settings.tsa))
         key = f"sealed/{code}.zip"
         upload(aws.s3, path, settings.staging_bucket, key)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     aws.catalogue.move(code, "SEALED", allowed_from=("PACKED",), signer=sealed.signer, tsa=sealed.tsa)
     aws.events.append(state["stream"], actor=ACTOR, action="seal", result="ok", detail={"signer": sealed.signer, "tsa": sealed.tsa})
     return {**state, "staging": {**state["staging"], "sealed": key}}
@@ -322,8 +322,7 @@ def check_step(state: dict[str, Any], settings: Settings) -> dict[str, Any]:
     """Run the archiving check (GD tests) on the sealed package; write the report."""
     aws = Aws(settings)
     code = state["record_code"]
-    work = _work(settings, "check")
-    try:
+    with workdir(settings, "check") as work:
         path = work / f"{code}.zip"
         size, digests = download(aws.s3, settings.staging_bucket, state["staging"]["sealed"], path)
         options = CheckOptions(stage="archiving", scanner=make_scanner(settings.scanner),
@@ -333,8 +332,6 @@ def check_step(state: dict[str, Any], settings: Settings) -> dict[str, Any]:
         if settings.allowed_formats:
             options.allowed_formats = settings.allowed_formats
         report = check_package(path, options)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     report_key = f"reports/{code}/{stamp}-archiving.json"
     aws.s3.put_object(Bucket=settings.reports_bucket, Key=report_key, Body=to_json(report).encode("utf-8"), ContentType="application/json")

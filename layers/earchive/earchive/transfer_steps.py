@@ -12,8 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +21,7 @@ from .pki import load_trust_anchors
 from .report import to_html, to_json
 from .s3io import download
 from .seal import make_signer
-from .steps import Aws, Settings
+from .steps import Aws, Settings, workdir
 from .transfer import Transfers, canonical, transfer_list
 from .virus import make_scanner
 
@@ -84,8 +82,7 @@ def receive_check_step(item: dict[str, Any], settings: Settings) -> dict[str, An
     aws, transfers = _transfers(settings)
     p = transfers.package(item["batch_id"], item["package_id"])
     copy = p["transfer_copy"]
-    work = Path(tempfile.mkdtemp(prefix="earchive-receive-", dir=settings.work_dir))
-    try:
+    with workdir(settings, "receive") as work:
         path = work / Path(copy["key"]).name
         download(aws.s3, copy["bucket"], copy["key"], path, copy.get("version_id") or None)
         options = CheckOptions(stage="receiving", scanner=make_scanner(settings.scanner), expected_digest=("SM3", p["package_sm3"]))
@@ -93,8 +90,6 @@ def receive_check_step(item: dict[str, Any], settings: Settings) -> dict[str, An
         if trust:  # the institution's own anchors; never what the package or the sender says
             options.trust, options.trust_label = load_trust_anchors(trust), [trust]
         report = check_package(path, options)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     report_key = copy["key"].replace("/packages/", "/receiving-reports/").replace(".zip", ".json")
     aws.s3.put_object(Bucket=copy["bucket"], Key=report_key, Body=to_json(report).encode(), ContentType="application/json")
     aws.s3.put_object(Bucket=copy["bucket"], Key=report_key.replace(".json", ".html"), Body=to_html(report).encode(),
