@@ -236,3 +236,17 @@ def test_folder_with_gbk_file_names_on_disk(tmp_path, signer, tsa):
     assert not (src.parent / gbk_name).exists(), "on disk the name is GBK bytes, not UTF-8"
     result = pack(folder, tmp_path / "out", signer=signer, tsa=tsa)
     assert result.files[0]["member"] == f"申报文件/001-{gbk_name}"
+
+
+def test_member_damaged_in_transit_fails_its_crc(tmp_path, signer, tsa):
+    folder, data = _case_zip(tmp_path, seed=24)
+    bundle = _rezip(folder, tmp_path / "b.zip")
+    target = data["materials"][0]["file_name"]  # a deflated member: one flipped byte breaks its CRC or its stream
+    raw = bytearray(bundle.read_bytes())
+    with zipfile.ZipFile(bundle) as zf:
+        info = zf.getinfo(target)
+    start = info.header_offset + 30 + len(info.orig_filename.encode()) + len(info.extra)
+    raw[start + info.compress_size // 2] ^= 0x55
+    bundle.write_bytes(bytes(raw))
+    err = _pack_rejects(bundle, tmp_path / "out", signer, tsa)
+    assert err.rule == "MATERIAL-CORRUPT" and err.problems[0].file == target

@@ -72,6 +72,7 @@ RULES: dict[str, str] = {
     "MATERIAL-EMPTY": "材料为零字节 / a material is zero bytes",
     "MATERIAL-SIZE": "材料大小与声明不符（截断或损坏） / size differs from the declared size",
     "MATERIAL-DIGEST": "材料数字摘要与声明不符 / digest differs from the declared digest",
+    "MATERIAL-CORRUPT": "材料在办件包中已损坏（CRC 校验失败或无法解压） / the member fails its CRC or does not decompress",
     "MATERIAL-NAME": "材料文件名不合规 / the material file name breaks the naming rules",
     "MATERIAL-SEQUENCE": "材料顺序号不连续或重复 / material sequence numbers have gaps or repeats",
     "PROCESS-INCOMPLETE": "办理过程记录不完整 / the process record is incomplete",

@@ -14,6 +14,7 @@ import logging
 import os
 import time
 import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -172,8 +173,11 @@ def write_package(
                     if progress:
                         progress(member, done, total)
 
-                with m.source.open() as src, zf.open(info, "w", force_zip64=m.declared_size > 2**31) as dst:
-                    values, size = digest_stream(src, sinks=(dst.write, writeback), progress=tick)
+                try:
+                    with m.source.open() as src, zf.open(info, "w", force_zip64=m.declared_size > 2**31) as dst:
+                        values, size = digest_stream(src, sinks=(dst.write, writeback), progress=tick)
+                except (zipfile.BadZipFile, EOFError, zlib.error) as exc:
+                    raise reject("MATERIAL-CORRUPT", f"damaged in the bundle: {exc}", case=case_id, file=m.file_name) from None
                 if size != m.declared_size:
                     raise reject("MATERIAL-SIZE", f"read {size} bytes, {m.declared_size} declared (truncated or damaged)",
                                  case=case_id, file=m.file_name)
