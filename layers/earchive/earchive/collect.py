@@ -12,6 +12,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -203,8 +205,11 @@ def _collect(bundle: Bundle) -> CaseRecord:
         raise reject("CASE-JSON-MISSING", "the bundle has no case.json at its top level", file=bundle.label)
     if source.size > 16 * 1024**2:
         raise reject("CASE-JSON-SYNTAX", "case.json is larger than 16 MiB", file=CASE_JSON)
-    with source.open() as f:
-        raw = f.read()
+    try:
+        with source.open() as f:
+            raw = f.read()
+    except (zipfile.BadZipFile, EOFError, zlib.error) as exc:
+        raise reject("CASE-JSON-SYNTAX", f"case.json is damaged in the bundle: {exc}", file=CASE_JSON) from None
     try:
         data = json.loads(raw.decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
