@@ -148,6 +148,28 @@ def test_transfer_loop_with_return_fix_and_acceptance(cloud, tmp_path):
     assert log.verify(f"batch#{batch['batch_id']}") == []
 
 
+def test_the_machines_own_retries_are_idempotent(cloud, tmp_path):
+    """Submit, AwaitDecision and Decide retried by Step Functions do not fail or repeat work."""
+    archive(cloud, tmp_path, [412])
+    t = transfers(cloud)
+    settings = Settings.from_env()
+    batch = t.create(Selection(), institution="i1", institution_name="机构", transferor="窗口")
+    bid = batch["batch_id"]
+    first = STEPS["submit"]({"batch_id": bid, "actor": "窗口"}, settings)
+    assert STEPS["submit"]({"batch_id": bid, "actor": "窗口"}, settings) == first
+    items = json.loads(cloud.client("s3").get_object(Bucket=first["items"]["bucket"], Key=first["items"]["key"])["Body"].read())
+    for item in items:
+        STEPS["copy"](item, settings)
+        STEPS["receive_check"](item, settings)
+    STEPS["await_decision"]({"batch_id": bid, "token": "t1"}, settings)
+    STEPS["await_decision"]({"batch_id": bid, "token": "t2"}, settings)
+    assert t.batch(bid)["task_token"] == "t2"
+    decided = STEPS["decide"]({"batch_id": bid, "receiver": "王芳", "returns": {}}, settings)
+    assert STEPS["decide"]({"batch_id": bid, "receiver": "王芳", "returns": {}}, settings) == decided
+    moves = [e["action"] for e in EventLog(boto3.resource("dynamodb", region_name="us-east-1").Table(cloud.name("EventLogTable"))).entries(f"batch#{bid}")]
+    assert moves.count("move:SUBMITTED") == 1 and moves.count("move:ACCEPTED") == 1
+
+
 def test_states_cannot_be_skipped_or_repeated(cloud, tmp_path):
     archive(cloud, tmp_path, [411])
     t = transfers(cloud)

@@ -43,8 +43,10 @@ def submit_step(state: dict[str, Any], settings: Settings) -> dict[str, Any]:
     """DRAFT → SUBMITTED; the window's signature over the transfer list; list and manifest to the transfer bucket."""
     aws, transfers = _transfers(settings)
     batch_id = state["batch_id"]
-    batch = transfers.move(batch_id, "SUBMITTED", allowed_from=("DRAFT",), actor=state.get("actor", "window"),
-                           submitted_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+    batch = transfers.batch(batch_id)
+    if batch["status"] != "SUBMITTED":  # SUBMITTED already: this is the machine retrying its own step
+        batch = transfers.move(batch_id, "SUBMITTED", allowed_from=("DRAFT",), actor=state.get("actor", "window"),
+                               submitted_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
     packages = transfers.packages(batch_id)
     transfers.save_rows(batch_id)
     document = transfer_list(batch, packages)
@@ -103,7 +105,12 @@ def receive_check_step(item: dict[str, Any], settings: Settings) -> dict[str, An
 def await_decision_step(state: dict[str, Any], settings: Settings) -> dict[str, Any]:
     """SUBMITTED → RECEIVING, keeping the task token: the machine sleeps until the institution decides."""
     _, transfers = _transfers(settings)
-    transfers.move(state["batch_id"], "RECEIVING", allowed_from=("SUBMITTED",), actor="earchive-transfer", task_token=state["token"])
+    if transfers.batch(state["batch_id"])["status"] == "RECEIVING":  # a retried task brings a new token
+        transfers.table.update_item(Key={"batch_id": state["batch_id"], "item": "BATCH"}, UpdateExpression="SET task_token = :t",
+                                    ConditionExpression="#st = :r", ExpressionAttributeNames={"#st": "status"},
+                                    ExpressionAttributeValues={":t": state["token"], ":r": "RECEIVING"})
+    else:
+        transfers.move(state["batch_id"], "RECEIVING", allowed_from=("SUBMITTED",), actor="earchive-transfer", task_token=state["token"])
     return {"batch_id": state["batch_id"], "waiting": True}
 
 
@@ -112,6 +119,9 @@ def decide_step(decision: dict[str, Any], settings: Settings) -> dict[str, Any]:
     aws, transfers = _transfers(settings)
     batch_id = decision["batch_id"]
     batch = transfers.batch(batch_id)
+    if batch["status"] in ("ACCEPTED", "PARTLY_RETURNED", "RETURNED"):  # decided already: the machine retried
+        return {"batch_id": batch_id, "status": batch["status"], "accepted": int(batch.get("accepted_count", 0)),
+                "returned": int(batch.get("returned_count", 0))}
     receiver = decision.get("receiver", "receiving institution")
     document = {**transfer_list(batch, transfers.packages(batch_id)), "receiver": receiver,
                 "decisions": {pid: f"退回：{why}" for pid, why in (decision.get("returns") or {}).items()}}
