@@ -76,6 +76,8 @@ def test_status_without_a_cloud_says_so(tmp_path, capsys, restore_env):
     state_file().unlink(missing_ok=True)
     assert main(["status"]) == 1
     assert "earchive local up" in capsys.readouterr().err
+    assert main(["transfer", "list"]) == 1
+    assert "earchive local up" in capsys.readouterr().err
 
 
 def test_cloud_demo_archives_the_good_and_rejects_the_bad(tmp_path, capsys, restore_env):

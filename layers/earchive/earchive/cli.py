@@ -218,8 +218,8 @@ def _print_batch(view: dict) -> None:
 def cmd_transfer(args: argparse.Namespace) -> int:
     from .transfer import Selection, TransferError
 
-    svc = _service(args)
     try:
+        svc = _service(args)
         if args.transfer_command == "create":
             sel = Selection(args.archived_from, args.archived_to, args.task_code, args.task_type, tuple(args.package or ()))
             batch = svc.create(sel, institution=args.institution, institution_name=args.institution_name, transferor=args.transferor)
