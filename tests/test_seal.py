@@ -7,6 +7,7 @@ import zipfile
 import boto3
 import pytest
 from asn1crypto import cms
+from cryptography.hazmat.primitives import hashes
 from moto import mock_aws
 
 from earchive.check import check_package
@@ -86,3 +87,26 @@ def test_tampered_signature_bytes_reported(signer):
     der[-10] ^= 0xFF
     result = verify_signed_data(cms.ContentInfo.load(bytes(der)), load_trust_anchors(DevPKI().ca_path), content=b"manifest")
     assert not result.ok
+
+
+@pytest.mark.parametrize("spec", ["dev:institution-x", "local-sm2"])
+def test_lazily_created_keys_are_safe_under_concurrency(tmp_path, spec):
+    """Twenty concurrent pipeline steps once loaded a half-written certificate; now one thread creates, all agree."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pki = DevPKI(tmp_path / "home")
+    with ThreadPoolExecutor(8) as pool:
+        signers = list(pool.map(lambda _: make_signer(spec, pki=pki), range(16)))
+    assert len({s.certificate.fingerprint(hashes.SHA256()) for s in signers}) == 1
+
+
+@mock_aws
+def test_kms_certificate_cache_is_safe_under_concurrency(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    kms = boto3.client("kms", region_name="us-east-1")
+    key_id = kms.create_key(KeyUsage="SIGN_VERIFY", KeySpec="ECC_NIST_P256")["KeyMetadata"]["KeyId"]
+    pki = DevPKI(tmp_path / "home")
+    with ThreadPoolExecutor(8) as pool:
+        certs = list(pool.map(lambda _: make_signer(f"kms:{key_id}", pki=pki, kms_client=kms).certificate, range(16)))
+    assert len({c.serial_number for c in certs}) == 1

@@ -9,7 +9,9 @@ worth retrying become ``TransientError``, which the state machine retries.
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 import time
 from collections.abc import Callable
 from functools import lru_cache
@@ -20,7 +22,20 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from . import steps
 
-logger = Logger(service="earchive")
+
+class _StdoutHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stdout`` is at the time (Lambda's stdout; a test's capture, not a stale one)."""
+
+    @property  # type: ignore[override]
+    def stream(self):
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
+logger = Logger(service="earchive", logger_handler=_StdoutHandler())
 tracer = Tracer(service="earchive")
 metrics = Metrics(namespace="earchive", service="earchive")
 

@@ -8,10 +8,13 @@ seal and verify packages with nothing downloaded. Every subject says
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import os
 import shutil
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +25,26 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 PKI_DIRNAME = "dev-pki"
 _VALID_YEARS = 20
+
+
+@contextlib.contextmanager
+def locked(folder: Path):
+    """An exclusive lock on ``folder`` across threads and processes (for lazily created keys)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """Readers see the old file or the whole new one, never half of it."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.write_bytes(data)
+    tmp.chmod(mode)
+    os.replace(tmp, path)
 
 
 def earchive_home() -> Path:
@@ -156,13 +179,12 @@ class DevPKI:
     def pair(self, name: str) -> KeyPair:
         """A development key and certificate; names beyond the built-in ones are issued on first use."""
         if not (self.dir / f"{name}.pem").exists():
-            key = ec.generate_private_key(ec.SECP256R1())
-            cert = issue_certificate(f"earchive 开发用证书 {name}", key.public_key(), self.ca_key(), self.ca_cert())
-            tmp = self.dir / f".{name}.{os.getpid()}.key.pem"
-            tmp.write_bytes(_pem_key(key))
-            tmp.chmod(0o600)
-            tmp.rename(self.dir / f"{name}.key.pem")
-            (self.dir / f"{name}.pem").write_bytes(_pem_cert(cert))
+            with locked(self.dir):
+                if not (self.dir / f"{name}.pem").exists():  # another thread or process may have made it meanwhile
+                    key = ec.generate_private_key(ec.SECP256R1())
+                    cert = issue_certificate(f"earchive 开发用证书 {name}", key.public_key(), self.ca_key(), self.ca_cert())
+                    write_atomic(self.dir / f"{name}.key.pem", _pem_key(key), 0o600)
+                    write_atomic(self.dir / f"{name}.pem", _pem_cert(cert))  # last: its presence means "complete"
         key = serialization.load_pem_private_key((self.dir / f"{name}.key.pem").read_bytes(), None)
         cert = x509.load_pem_x509_certificate((self.dir / f"{name}.pem").read_bytes())
         return KeyPair(key=key, cert=cert)

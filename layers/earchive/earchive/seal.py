@@ -25,6 +25,7 @@ TSA specs: ``local`` (the development TSA, in process) or an ``http(s)://`` URL.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +37,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from . import sm2
 from .cms import signed_data
 from .errors import reject
-from .pki import DevPKI, earchive_home
+from .pki import DevPKI, earchive_home, locked, write_atomic
 from .timestamp import HttpTSA, LocalTSA, TimestampAuthority, timestamp
 
 MANIFEST_SM3 = "manifest-sm3.txt"
@@ -120,13 +121,12 @@ class KmsSigner:
 def _dev_sm2(pki: DevPKI) -> Sm2Signer:
     key_file, cert_file = pki.dir / "signer-sm2.key.hex", pki.dir / "signer-sm2.pem"
     if not cert_file.exists():
-        d = sm2.generate_private_key()
-        cert = sm2.issue_certificate(sm2.public_key_hex(d), "earchive 开发用签名证书 Package Signer (SM2)", pki.ca_key(), pki.ca_cert())
-        tmp = key_file.with_suffix(".tmp")
-        tmp.write_text(d)
-        tmp.chmod(0o600)
-        tmp.rename(key_file)
-        cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        with locked(pki.dir):
+            if not cert_file.exists():
+                d = sm2.generate_private_key()
+                cert = sm2.issue_certificate(sm2.public_key_hex(d), "earchive 开发用签名证书 Package Signer (SM2)", pki.ca_key(), pki.ca_cert())
+                write_atomic(key_file, d.encode(), 0o600)
+                write_atomic(cert_file, cert.public_bytes(serialization.Encoding.PEM))
     cert = x509.load_pem_x509_certificate(cert_file.read_bytes())
     return Sm2Signer(key_file.read_text().strip(), cert, [pki.ca_cert()], "development SM2 key")
 
@@ -170,13 +170,13 @@ def _dev_cert_for_public_key(pki: DevPKI, public_der: bytes, cn: str) -> x509.Ce
     """Dev CA certificate for a KMS public key, cached per key (development only)."""
     from .pki import issue_certificate
 
-    cache = pki.dir / f"kms-{__import__('hashlib').sha256(public_der).hexdigest()[:16]}.pem"
-    if cache.exists():
-        return x509.load_pem_x509_certificate(cache.read_bytes())
-    public_key = serialization.load_der_public_key(public_der)
-    cert = issue_certificate(cn, public_key, pki.ca_key(), pki.ca_cert())
-    cache.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    return cert
+    cache = pki.dir / f"kms-{hashlib.sha256(public_der).hexdigest()[:16]}.pem"
+    if not cache.exists():
+        with locked(pki.dir):
+            if not cache.exists():
+                cert = issue_certificate(cn, serialization.load_der_public_key(public_der), pki.ca_key(), pki.ca_cert())
+                write_atomic(cache, cert.public_bytes(serialization.Encoding.PEM))
+    return x509.load_pem_x509_certificate(cache.read_bytes())
 
 
 def make_tsa(spec: str | None = None, pki: DevPKI | None = None) -> TimestampAuthority:
