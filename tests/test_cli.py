@@ -32,6 +32,14 @@ def test_sample_pack_verify_round_trip(tmp_path, capsys):
     assert "检测合格" in html and "GD-1-1-2" in html
 
 
+def test_pack_json_is_one_document(tmp_path, capsys):
+    main(["sample-case", str(tmp_path / "c"), "--seed", "6"])
+    folder = capsys.readouterr().out.strip().splitlines()[-1]
+    assert main(["pack", folder, "--out", str(tmp_path / "out"), "--json", "--signer", "local-sm2"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert Path(result["package"]).exists() and result["signer"] == "development SM2 key" and len(result["files"]) == 5
+
+
 def test_sample_case_zip_and_size(tmp_path, capsys):
     assert main(["sample-case", str(tmp_path), "--seed", "3", "--size-mb", "3", "--zip"]) == 0
     out = Path(capsys.readouterr().out.strip().splitlines()[-1])

@@ -59,12 +59,12 @@ def cmd_pack(args: argparse.Namespace) -> int:
     show = args.progress or (args.progress is None and sys.stderr.isatty())
     result = pack(args.case, args.out, serial=args.serial, signer=signer, tsa=tsa, overwrite=args.force,
                   progress=_progress_printer(bool(show)))
-    if args.json:
+    if args.json:  # one JSON document (it holds the package path)
         print(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
-    else:
-        print(f"packed {result.project_id} as {result.record_code}: {len(result.files)} files, "
-              f"{result.total_bytes:,} bytes in {result.seconds:.2f}s; signed by {result.signer}, "
-              f"timestamped by {result.tsa}", file=sys.stderr)
+        return 0
+    print(f"packed {result.project_id} as {result.record_code}: {len(result.files)} files, "
+          f"{result.total_bytes:,} bytes in {result.seconds:.2f}s; signed by {result.signer}, "
+          f"timestamped by {result.tsa}", file=sys.stderr)
     print(result.path)
     return 0
 
@@ -271,6 +271,13 @@ def cmd_dev_ca(args: argparse.Namespace) -> int:
     return 0
 
 
+def _server(parser: argparse.ArgumentParser, port: int, func) -> None:
+    """A command that serves on loopback by default."""
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=port)
+    parser.set_defaults(func=func)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="earchive", description="政务服务电子档案归档 — archive government-service e-records")
     p.add_argument("--version", action="version", version=f"earchive {__version__}")
@@ -294,7 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--signer", help="local-ec (default), local-rsa, local-sm2, kms:KEY_ID, file:KEY.pem,CERT.pem")
     s.add_argument("--tsa", help="local (default) or an http(s) RFC 3161 URL")
     s.add_argument("--force", action="store_true", help="replace a package of the same name")
-    s.add_argument("--json", action="store_true", help="print the pack result as JSON")
+    s.add_argument("--json", action="store_true", help="print the pack result as one JSON document (instead of the path)")
     s.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None, help="progress on stderr")
     s.set_defaults(func=cmd_pack)
 
@@ -324,10 +331,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("local", help="the local cloud (moto) on 127.0.0.1")
     local_sub = s.add_subparsers(dest="local_command", required=True)
-    t = local_sub.add_parser("up", help="serve template.yaml + the real ASL on a moto server; any S3 client can drop cases in")
-    t.add_argument("--host", default="127.0.0.1")
-    t.add_argument("--port", type=int, default=4566)
-    t.set_defaults(func=cmd_local_up)
+    _server(local_sub.add_parser("up", help="serve template.yaml + the real ASL on a moto server; any S3 client can drop cases in"),
+            4566, cmd_local_up)
 
     s = sub.add_parser("status", help="cases in the catalogue and their state (local cloud, or --table on AWS)")
     s.add_argument("--table", help="the catalogue table on AWS (default: the running local cloud)")
@@ -337,10 +342,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("tsa", help="development RFC 3161 TSA")
     tsa_sub = s.add_subparsers(dest="tsa_command", required=True)
-    t = tsa_sub.add_parser("serve", help="serve the development TSA over HTTP")
-    t.add_argument("--host", default="127.0.0.1")
-    t.add_argument("--port", type=int, default=3161)
-    t.set_defaults(func=cmd_tsa)
+    _server(tsa_sub.add_parser("serve", help="serve the development TSA over HTTP"), 3161, cmd_tsa)
 
     s = sub.add_parser("transfer", help="transfer batches to the receiving institution (移交清单, 接收检测, 接收/退回)")
     s.add_argument("--stack", help="a deployed stack on AWS (default: the running local cloud)")
