@@ -107,6 +107,15 @@ def test_each_kind_of_rejection(cloud, tmp_path, defect, stage, rule):
     assert not s3.list_object_versions(Bucket=cloud.name("ArchiveBucket")).get("Versions")
 
 
+def test_case_outside_the_deployments_region_is_rejected(cloud, tmp_path, monkeypatch):
+    monkeypatch.setenv("EARCHIVE_REGION_CODE", "440000")  # a Guangdong archive receiving a Hunan case
+    path = bundle(tmp_path, 115)
+    (result,) = run(cloud, path)
+    assert result["error"] == "Rejected"
+    report = json.loads(cloud.client("s3").get_object(Bucket=cloud.name("IntakeBucket"), Key=f"{path.name}.rejected.json")["Body"].read())
+    assert report["stage"] == "collect" and report["problems"][0]["rule"] == "CASE-OUT-OF-SCOPE"
+
+
 def test_not_a_zip_is_rejected_with_a_report(cloud, tmp_path):
     junk = tmp_path / "junk.zip"
     junk.write_bytes(b"not a zip")

@@ -69,3 +69,21 @@ def test_without_the_anchor_a_cut_tail_goes_unseen():
     head = {"seq": 4, "hash": entries[-1]["hash"]}
     assert verify_entries(entries[:-1]) == []
     assert verify_entries(entries[:-1], head) == ["entry 4 recorded in the catalogue is missing (log truncated)"]
+
+
+@pytest.mark.parametrize(("region", "fonds", "case_region", "case_fonds", "ok"), [
+    ("430000", "", "430102", "0102", True),     # the province takes all its cities and counties
+    ("430100", "", "430102", "0102", True),     # Changsha takes Furong district
+    ("430100", "", "430203", "0203", False),    # … not Zhuzhou
+    ("431000", "", "431002", "0001", True),     # Chenzhou (trailing zero of the city code kept)
+    ("430000", "0102,0203", "430102", "0102", True),
+    ("430000", "0102,0203", "430302", "0302", False),
+    ("", "", "110101", "0001", True),           # nothing configured: anything goes
+])
+def test_deployment_scope(region, fonds, case_region, case_fonds, ok):
+    from earchive.steps import scope_problems
+
+    case = {"region_code": case_region, "fonds_identifier": case_fonds, "project_id": "P1"}
+    problems = scope_problems(case, region, fonds)
+    assert (not problems) is ok
+    assert all(p.rule == "CASE-OUT-OF-SCOPE" and p.case == "P1" for p in problems)

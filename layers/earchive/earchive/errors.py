@@ -75,6 +75,7 @@ RULES: dict[str, str] = {
     "MATERIAL-CORRUPT": "材料在办件包中已损坏（CRC 校验失败或无法解压） / the member fails its CRC or does not decompress",
     "MATERIAL-NAME": "材料文件名不合规 / the material file name breaks the naming rules",
     "MATERIAL-SEQUENCE": "材料顺序号不连续或重复 / material sequence numbers have gaps or repeats",
+    "CASE-OUT-OF-SCOPE": "办件不属于本档案系统的行政区划或全宗 / the case belongs to another region or fonds",
     "PROCESS-INCOMPLETE": "办理过程记录不完整 / the process record is incomplete",
     "SEAL-CONFIG": "固化配置错误（签名或时间戳服务） / seal configuration error",
     "SEAL-TSA": "时间戳服务失败 / the timestamp authority failed",

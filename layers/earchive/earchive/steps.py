@@ -172,6 +172,9 @@ def collect_step(event: dict[str, Any], settings: Settings, execution: str = "")
     record, bundle = _open_bundle(aws, up)
     bundle.close()
     case = record.case
+    out_of_scope = scope_problems(case, os.environ.get("EARCHIVE_REGION_CODE", ""), os.environ.get("EARCHIVE_FONDS", ""))
+    if out_of_scope:
+        raise _rejected("collect", out_of_scope)
     summary = {
         "project_id": record.project_id, "task_code": case["task_code"], "task_name": case["task_name"],
         "task_type": case["task_type"], "region_code": case["region_code"], "fonds_identifier": case["fonds_identifier"],
@@ -180,6 +183,21 @@ def collect_step(event: dict[str, Any], settings: Settings, execution: str = "")
     }
     aws.events.append(stream, actor=ACTOR, action="collect", result="ok", detail=summary)
     return {"upload": up, "stream": stream, "execution": execution, "case": summary}
+
+
+def scope_problems(case: dict[str, Any], region: str, fonds: str) -> list[Problem]:
+    """A deployment archives the cases of its own region (and fonds, when configured)."""
+    problems = []
+    prefix = region.rstrip("0") if region else ""
+    prefix = prefix + "0" * (len(prefix) % 2)  # 430000 → 43, 430100 → 4301, 431000 → 4310
+    if prefix and not case["region_code"].startswith(prefix):
+        problems.append(Problem("CASE-OUT-OF-SCOPE", f"行政区划编码 {case['region_code']} is outside this archive's region {region}",
+                                case["project_id"], "case.json"))
+    allowed = [f for f in fonds.split(",") if f]
+    if allowed and case["fonds_identifier"] not in allowed:
+        problems.append(Problem("CASE-OUT-OF-SCOPE", f"全宗号 {case['fonds_identifier']} is not kept here ({', '.join(allowed)})",
+                                case["project_id"], "case.json"))
+    return problems
 
 
 def _claim_key(up: dict[str, Any]) -> str:
