@@ -115,24 +115,22 @@ class Bundle:
         self._zip: SafeZip | None = None
         if not isinstance(path, (str, os.PathLike)):  # a seekable stream, e.g. an S3 object read by ranges
             self.path, self.label = Path(label or "bundle.zip"), label or "bundle.zip"
-            self._zip = SafeZip(path, limits or ZipLimits())
-            self._zip.raise_problems()
-            for m in self._zip.iter_members():
-                self._add(SourceFile(m.path, m.size, (lambda m=m: self._zip.open(m))))  # type: ignore[union-attr]
-            self._strip_single_top_folder()
-            return
-        self.path = Path(path)
-        self.label = str(path)
-        if self.path.is_dir():
-            self._load_folder()
-        elif self.path.is_file():
-            self._zip = SafeZip(str(self.path), limits or ZipLimits())
-            self._zip.raise_problems()
-            for m in self._zip.iter_members():
-                self._add(SourceFile(m.path, m.size, (lambda m=m: self._zip.open(m))))  # type: ignore[union-attr]
+            self._load_zip(path, limits)
         else:
-            raise reject("BUNDLE-NOT-FOUND", "no such file or folder", file=self.label)
+            self.path, self.label = Path(path), str(path)
+            if self.path.is_dir():
+                self._load_folder()
+            elif self.path.is_file():
+                self._load_zip(str(self.path), limits)
+            else:
+                raise reject("BUNDLE-NOT-FOUND", "no such file or folder", file=self.label)
         self._strip_single_top_folder()
+
+    def _load_zip(self, source: str | BinaryIO, limits: ZipLimits | None) -> None:
+        self._zip = SafeZip(source, limits or ZipLimits())
+        self._zip.raise_problems()
+        for m in self._zip.iter_members():
+            self._add(SourceFile(m.path, m.size, (lambda m=m: self._zip.open(m))))  # type: ignore[union-attr]
 
     def _add(self, f: SourceFile) -> None:
         if _is_ignored(f.name):
