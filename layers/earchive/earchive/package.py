@@ -77,9 +77,12 @@ class _Writeback:
             self._since = 0
             self._pending = self._pool.submit(os.fdatasync, self._fd)
 
-    def close(self) -> None:
+    def __enter__(self) -> _Writeback:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
         if self._pending is not None:
-            self._pending.result()
+            self._pending.exception()  # wait; a failed early flush is redone by the final fsync
         self._pool.shutdown()
 
 
@@ -161,8 +164,8 @@ def write_package(
     done = 0
     digests: dict[str, metadata.FileDigests] = {}
     try:
-        with zipfile.ZipFile(part, "w", allowZip64=True) as zf:
-            writeback = _Writeback(zf.fp.fileno())  # type: ignore[union-attr]
+        # the writeback is closed (its flushes awaited) before the zip is, failure or not
+        with zipfile.ZipFile(part, "w", allowZip64=True) as zf, _Writeback(zf.fp.fileno()) as writeback:  # type: ignore[union-attr]
             for planned in plan.files:
                 m = planned.material
                 info = _zipinfo(planned.member, m.created or now, m.extension in STORED_FORMATS)
@@ -192,7 +195,6 @@ def write_package(
                 (f.member, digests[f.member].sm3, digests[f.member].sha256) for f in plan.files
             ]
             seal_result = _write_seal(zf, entries, signer, tsa, now) if sealed else None
-            writeback.close()
         with open(part, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(part, final)
