@@ -67,6 +67,11 @@ def test_receiving_stage_uses_yj_ids_and_checks_package_digest(packed):
     bad = check_package(result.path, CheckOptions(stage="receiving", expected_digest=("SM3", "0" * 64)))
     assert not bad.passed
     assert [r.id for r in bad.failures] == ["YJ-1-14"]
+    # a digest measured by the caller while writing the file (e.g. while downloading) is used, not re-read
+    measured = check_package(result.path, CheckOptions(stage="receiving", expected_digest=("SM3", digest), measured_digests={"SM3": digest}))
+    assert measured.passed
+    lying = check_package(result.path, CheckOptions(stage="receiving", expected_digest=("SM3", digest), measured_digests={"SM3": "1" * 64}))
+    assert [r.id for r in lying.failures] == ["YJ-1-14"]
 
 
 def _extract(package: Path, into: Path) -> Path:

@@ -86,8 +86,9 @@ def receive_check_step(item: dict[str, Any], settings: Settings) -> dict[str, An
     copy = p["transfer_copy"]
     with workdir(settings, "receive") as work:
         path = work / Path(copy["key"]).name
-        download(aws.s3, copy["bucket"], copy["key"], path, copy.get("version_id") or None)
-        options = CheckOptions(stage="receiving", scanner=make_scanner(settings.scanner), expected_digest=("SM3", p["package_sm3"]))
+        _, measured = download(aws.s3, copy["bucket"], copy["key"], path, copy.get("version_id") or None)
+        options = CheckOptions(stage="receiving", scanner=make_scanner(settings.scanner), expected_digest=("SM3", p["package_sm3"]),
+                               measured_digests=measured)
         trust = os.environ.get("EARCHIVE_INSTITUTION_TRUST") or settings.trust
         if trust:  # the institution's own anchors; never what the package or the sender says
             options.trust, options.trust_label = load_trust_anchors(trust), [trust]
