@@ -201,6 +201,12 @@ def _dummy_zip() -> bytes:
     return buf.getvalue()
 
 
+def object_created(up: dict[str, Any]) -> dict[str, Any]:
+    """The EventBridge 'Object Created' event S3 sends for an upload (the fields the pipeline reads)."""
+    return {"version": "0", "source": "aws.s3", "detail-type": "Object Created", "account": ACCOUNT, "region": REGION,
+            "detail": {"bucket": {"name": up["bucket"]}, "object": {"key": up["key"], "version-id": up.get("version")}}}
+
+
 def execution_name(upload: dict[str, Any], attempt: int = 1) -> str:
     """Unique per upload version and attempt: a duplicate delivery maps to the same name."""
     slug = re.sub(r"[^A-Za-z0-9_-]", "-", Path(upload["key"]).stem)[:40] or "case"
@@ -415,17 +421,12 @@ class LocalCloud:
 
     def deliver_again(self, up: dict[str, Any]) -> None:
         """Send the same 'Object Created' event a second time (EventBridge is at-least-once)."""
-        sqs = self.client("sqs")
-        event = {"version": "0", "source": "aws.s3", "detail-type": "Object Created", "account": ACCOUNT, "region": REGION,
-                 "detail": {"bucket": {"name": up["bucket"]}, "object": {"key": up["key"], "version-id": up.get("version")}}}
-        sqs.send_message(QueueUrl=self.queue_url, MessageBody=json.dumps(event))
+        self.client("sqs").send_message(QueueUrl=self.queue_url, MessageBody=json.dumps(object_created(up)))
 
     def start_direct(self, up: dict[str, Any], attempt: int) -> str:
         """Start an execution for an upload without the queue (a re-run after a crash uses attempt 2, 3 …)."""
-        event = {"source": "aws.s3", "detail-type": "Object Created",
-                 "detail": {"bucket": {"name": up["bucket"]}, "object": {"key": up["key"], "version-id": up.get("version")}}}
         return self.client("stepfunctions").start_execution(stateMachineArn=self.state_machine_arn, name=execution_name(up, attempt),
-                                                            input=json.dumps(event))["executionArn"]
+                                                            input=json.dumps(object_created(up)))["executionArn"]
 
     def wait(self, arns: list[str], timeout: float = 300, progress=None) -> dict[str, dict[str, Any]]:
         """Wait for the executions to end; ``progress(done)`` is called whenever one more has ended."""
