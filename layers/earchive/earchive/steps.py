@@ -316,6 +316,11 @@ def pack_step(state: dict[str, Any], settings: Settings) -> dict[str, Any]:
     return {**state, "staging": {"unsealed": key, "entries": f"unsealed/{code}.entries.json"}}
 
 
+def _staged_digests(aws: Aws, settings: Settings, state: dict[str, Any]) -> dict[str, Any]:
+    """What pack measured in its single read: manifest entries and per-file digests (kept beside the package)."""
+    return json.loads(aws.s3.get_object(Bucket=settings.staging_bucket, Key=state["staging"]["entries"])["Body"].read())
+
+
 # -- seal (固化) -----------------------------------------------------------------------------------
 
 def seal_step(state: dict[str, Any], settings: Settings) -> dict[str, Any]:
@@ -325,7 +330,7 @@ def seal_step(state: dict[str, Any], settings: Settings) -> dict[str, Any]:
     with workdir(settings, "seal") as work:
         path = work / f"{code}.zip"
         download(aws.s3, settings.staging_bucket, state["staging"]["unsealed"], path)
-        entries = json.loads(aws.s3.get_object(Bucket=settings.staging_bucket, Key=state["staging"]["entries"])["Body"].read())["entries"]
+        entries = _staged_digests(aws, settings, state)["entries"]
         sealed = seal_package(path, [tuple(e) for e in entries], signer=make_signer(settings.signer), tsa=make_tsa(settings.tsa))
         key = f"sealed/{code}.zip"
         upload(aws.s3, path, settings.staging_bucket, key)
@@ -371,8 +376,7 @@ def register_step(state: dict[str, Any], settings: Settings) -> dict[str, Any]:
     aws = Aws(settings)
     code = state["record_code"]
     item = aws.catalogue.get(code) or {}
-    manifest = json.loads(aws.s3.get_object(Bucket=settings.staging_bucket, Key=state["staging"]["entries"])["Body"].read())
-    files = manifest["files"]
+    files = _staged_digests(aws, settings, state)["files"]
     problems = []
     if int(item.get("total_number", -1)) != len(files):
         problems.append(f"catalogue says {item.get('total_number')} files, the package holds {len(files)}")
