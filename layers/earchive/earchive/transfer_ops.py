@@ -92,14 +92,8 @@ class TransferService:
     # -- the institution (政务服务实施机构)
     def wait_for_decision(self, batch_id: str, timeout: float = 600) -> dict[str, Any]:
         """Wait until every package is checked and the machine waits for the institution."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            batch = self.transfers.batch(batch_id)
-            if batch["status"] == "RECEIVING" and batch.get("task_token"):
-                return batch
-            self._raise_if_failed(batch_id)
-            time.sleep(0.2)
-        raise TimeoutError(f"batch {batch_id} did not reach RECEIVING within {timeout}s")
+        return self._poll_batch(batch_id, lambda b: b["status"] == "RECEIVING" and bool(b.get("task_token")), timeout,
+                                "did not reach RECEIVING")
 
     def decide(self, batch_id: str, receiver: str, returns: dict[str, str] | None = None, timeout: float = 300) -> dict[str, Any]:
         """Accept the batch, returning ``returns`` (package → reason); the state machine finishes the job."""
@@ -108,14 +102,19 @@ class TransferService:
             raise TransferError(f"batch {batch_id} is {batch['status']}: it is not waiting for a decision")
         decision = {"batch_id": batch_id, "receiver": receiver, "returns": returns or {}}
         self.client("stepfunctions").send_task_success(taskToken=batch["task_token"], output=json.dumps(decision, ensure_ascii=False))
+        return self._poll_batch(batch_id, lambda b: b["status"] in ("ACCEPTED", "PARTLY_RETURNED", "RETURNED"), timeout,
+                                "recorded no decision")
+
+    def _poll_batch(self, batch_id: str, done, timeout: float, what: str) -> dict[str, Any]:
+        """The batch once ``done(batch)`` holds; a failed transfer execution ends the wait with its cause."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             batch = self.transfers.batch(batch_id)
-            if batch["status"] in ("ACCEPTED", "PARTLY_RETURNED", "RETURNED"):
+            if done(batch):
                 return batch
             self._raise_if_failed(batch_id)
             time.sleep(0.2)
-        raise TimeoutError(f"batch {batch_id}: no decision recorded within {timeout}s")
+        raise TimeoutError(f"batch {batch_id} {what} within {timeout}s")
 
     def _raise_if_failed(self, batch_id: str) -> None:
         sfn = self.client("stepfunctions")
