@@ -17,7 +17,6 @@ from collections.abc import Callable
 from typing import BinaryIO, Protocol
 
 CHUNK = 1 << 20
-ALGORITHMS = ("SM3", "SHA-256")
 
 
 class _Hasher(Protocol):

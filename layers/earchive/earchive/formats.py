@@ -10,7 +10,6 @@ lxml for XML.
 from __future__ import annotations
 
 import io
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -146,7 +145,3 @@ def _image(opener: Opener) -> Readability:
             img.draft("L", (max(1, size[0] // 8), max(1, size[1] // 8)))  # decode every block, at 1/8 scale
         img.load()
     return Readability(True, f"{fmt} {size[0]}x{size[1]} decodes")
-
-
-def zip_member_encrypted(info: zipfile.ZipInfo) -> bool:
-    return bool(info.flag_bits & 0x1)

@@ -15,8 +15,6 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-# Status moves allowed in the archive pipeline (a rejected case may come back fixed).
-STATUSES = ("RECEIVED", "PACKED", "SEALED", "CHECKED", "REGISTERED", "ARCHIVED", "REJECTED")
 RETENTION_YEARS = {"D10": 10, "D30": 30}
 PERMANENT_YEARS = 100  # Y: a legal hold plus the longest retention we set
 

@@ -25,7 +25,6 @@ from .eventlog import EventLog
 from .register import Catalogue, ConflictError
 
 TABLE_A1 = ("序号", "批次编号", "办理事项名称", "事项类型", "归档信息包数量", "检测意见", "备注")
-STATES = ("DRAFT", "SUBMITTED", "RECEIVING", "ACCEPTED", "PARTLY_RETURNED", "RETURNED")
 ACTOR = "earchive-transfer"
 
 
