@@ -14,10 +14,11 @@ export AWS_DEFAULT_REGION ?= us-east-1
 
 .PHONY: install demo test lint validate bench clean
 
-$(STAMP): layers/earchive/pyproject.toml
+# The library (also the Lambda layer) and, apart from it, the development tools (local cloud, demo, samples).
+$(STAMP): layers/earchive/pyproject.toml devtools/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e "layers/earchive[dev]"
+	$(BIN)/pip install --quiet -e "layers/earchive[dev]" -e devtools
 	touch $(STAMP)
 
 # SAM CLI pins its own boto3, so it lives in its own venv.
@@ -48,7 +49,9 @@ validate: $(SAM_STAMP) $(NODE_STAMP)
 	$(SAM) validate --lint --template-file template.yaml
 	npx --no-install asl-validator --json-path statemachine/archive.asl.json --json-path statemachine/transfer.asl.json
 	$(SAM) build --template-file template.yaml --build-dir .aws-sam/build > .aws-sam-build.log 2>&1 || (cat .aws-sam-build.log; exit 1)
-	@echo "sam build (no container): ok"
+	@test -d .aws-sam/build/EarchiveLayer/python/earchive/pipeline || (echo "the layer lacks earchive"; exit 1)
+	@! ls -d .aws-sam/build/EarchiveLayer/python/earchive_devtools .aws-sam/build/EarchiveLayer/python/moto 2>/dev/null || (echo "development tools leaked into the Lambda layer"; exit 1)
+	@echo "sam build (no container): ok; the layer holds earchive and no development tools"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

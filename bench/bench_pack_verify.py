@@ -50,10 +50,10 @@ def main() -> int:
     args = ap.parse_args()
 
     from earchive.check import CheckOptions, check_package
-    from earchive.package import pack
-    from earchive.sample import sample_case
-    from earchive.seal import make_signer, make_tsa
-    from earchive.virus import make_scanner
+    from earchive.check.virus import make_scanner
+    from earchive.crypto.signers import make_signer, make_tsa
+    from earchive.domain.pack import pack
+    from earchive_devtools.sample import sample_case
 
     work = Path(args.work or tempfile.mkdtemp(prefix="earchive-bench-"))
     work.mkdir(parents=True, exist_ok=True)

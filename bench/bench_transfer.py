@@ -29,13 +29,13 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="earchive-bench-transfer-"))
     os.environ["EARCHIVE_HOME"] = str(work / "home")
 
-    from earchive.digests import MultiDigest
-    from earchive.localcloud import LocalCloud
-    from earchive.package import pack
-    from earchive.sample import sample_case
-    from earchive.seal import make_signer, make_tsa
-    from earchive.transfer import Selection
-    from earchive.transfer_ops import TransferService
+    from earchive.client import TransferService
+    from earchive.crypto.digests import MultiDigest
+    from earchive.crypto.signers import make_signer, make_tsa
+    from earchive.domain.pack import pack
+    from earchive.domain.transfer import Selection
+    from earchive_devtools.localcloud import LocalCloud
+    from earchive_devtools.sample import sample_case
 
     signer, tsa = make_signer(), make_tsa()
     with LocalCloud(log_level="ERROR") as cloud:

@@ -17,7 +17,7 @@ def earchive_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     os.environ["EARCHIVE_HOME"] = str(home)
     for var in ("EARCHIVE_SIGNER", "EARCHIVE_TSA", "EARCHIVE_SCANNER", "EARCHIVE_SIGNER_CERT"):
         os.environ.pop(var, None)
-    from earchive.pki import DevPKI
+    from earchive.crypto.pki import DevPKI
 
     DevPKI()
     yield home
@@ -29,14 +29,14 @@ def earchive_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def signer():
-    from earchive.seal import make_signer
+    from earchive.crypto.signers import make_signer
 
     return make_signer("local-ec")
 
 
 @pytest.fixture(scope="session")
 def tsa():
-    from earchive.seal import make_tsa
+    from earchive.crypto.signers import make_tsa
 
     return make_tsa("local")
 
@@ -44,8 +44,8 @@ def tsa():
 @pytest.fixture(scope="session")
 def packed(tmp_path_factory: pytest.TempPathFactory, signer, tsa):
     """One good case, packed once per session: (case folder, package path)."""
-    from earchive.package import pack
-    from earchive.sample import sample_case
+    from earchive.domain.pack import pack
+    from earchive_devtools.sample import sample_case
 
     root = tmp_path_factory.mktemp("packed")
     case = sample_case(root / "cases", seed=7, files=8)

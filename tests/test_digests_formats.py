@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from earchive.digests import MultiDigest, digest_stream
-from earchive.formats import check_readable, identify
-from earchive.sample import jpeg_bytes, ofd_bytes, write_pdf
+from earchive.crypto.digests import MultiDigest, digest_stream
+from earchive.domain.formats import check_readable, identify
+from earchive_devtools.sample import jpeg_bytes, ofd_bytes, write_pdf
 
 
 @settings(max_examples=40, deadline=None)
@@ -43,7 +43,7 @@ def test_digest_stream_feeds_every_sink_in_order():
 def _pdf(lines=("办件编号：1",)) -> bytes:
     import random
 
-    from earchive.sample import _HashingWriter
+    from earchive_devtools.sample import _HashingWriter
 
     buf = io.BytesIO()
     write_pdf(_HashingWriter(buf), "准予许可决定书", list(lines), 0, random.Random(1))
@@ -95,7 +95,7 @@ def test_xml_with_entity_expansion_is_refused():
     # parsed without expanding entities: readable, and nothing was expanded
     from lxml import etree
 
-    from earchive.metadata import safe_parser
+    from earchive.domain.metadata import safe_parser
 
     tree = etree.fromstring(bomb, safe_parser())
     assert "aaaaaaaaaa" not in (tree.text or "")

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from earchive.domain.pack import pack
 from earchive.errors import EarchiveError
-from earchive.package import pack
-from earchive.sample import sample_case, zip_case
+from earchive_devtools.sample import sample_case, zip_case
 from tests.conftest import tree_digest
 
 
@@ -166,7 +166,7 @@ def test_duplicate_names_after_nfc_and_casefold(tmp_path, signer, tsa, twin):
 
 
 def test_undecodable_member_name(tmp_path, signer, tsa):
-    from earchive.sample import _LegacyNameInfo
+    from earchive_devtools.sample import _LegacyNameInfo
 
     folder, _ = _case_zip(tmp_path)
     info = _LegacyNameInfo(b"materials/\xff\xfe\xfd.pdf".decode("cp437"))

@@ -9,11 +9,10 @@ from pathlib import Path
 import pytest
 
 from earchive.check import CheckOptions, check_package
-from earchive.metadata import METADATA_NAME
-from earchive.package import pack
-from earchive.sample import sample_case
-from earchive.seal import SIGNATURE, TIMESTAMP
-from earchive.virus import make_scanner
+from earchive.check.virus import make_scanner
+from earchive.domain.layout import METADATA_NAME, SIGNATURE, TIMESTAMP
+from earchive.domain.pack import pack
+from earchive_devtools.sample import sample_case
 from tests.test_hostile_bundles import set_encrypted_flag
 
 
@@ -74,10 +73,10 @@ def test_swapped_timestamp_fails(package_copy, packed, tmp_path, signer, tsa):
 
 
 def test_untrusted_ca_fails_chain(package_copy, tmp_path):
-    from earchive.pki import DevPKI
+    from earchive.crypto.pki import DevPKI
 
     other_ca = DevPKI(tmp_path / "other-home").ca_path
-    report = check_package(package_copy, CheckOptions(trust=__import__("earchive.pki", fromlist=["x"]).load_trust_anchors(other_ca)))
+    report = check_package(package_copy, CheckOptions(trust=__import__("earchive.crypto.pki", fromlist=["x"]).load_trust_anchors(other_ca)))
     assert failed_ids(report) == {"GD-1-1-4"}
     assert "untrusted" in next(r for r in report.results if r.id == "GD-1-1-4").detail
 
@@ -96,8 +95,8 @@ def test_eicar_is_caught(tmp_path, signer, tsa):
 
 
 def test_eicar_split_across_chunk_boundary():
-    from earchive.sample import EICAR
-    from earchive.virus import BuiltinScanner
+    from earchive.check.virus import BuiltinScanner
+    from earchive_devtools.sample import EICAR
 
     session = BuiltinScanner().session()
     data = b"x" * 1000 + EICAR + b"y" * 1000

@@ -10,13 +10,11 @@ from pathlib import Path
 import pytest
 
 from earchive.check import CATALOGUE, CheckOptions, check_package
-from earchive.metadata import METADATA_NAME
-from earchive.organise import RECORD_CODE_RE
-from earchive.package import pack
-from earchive.pki import DevPKI
-from earchive.sample import sample_case, zip_case
-from earchive.seal import MANIFEST_SHA256, SIGNATURE, TIMESTAMP
-from earchive.virus import make_scanner
+from earchive.check.virus import make_scanner
+from earchive.crypto.pki import DevPKI
+from earchive.domain.layout import MANIFEST_SHA256, METADATA_NAME, RECORD_CODE_RE, SIGNATURE, TIMESTAMP
+from earchive.domain.pack import pack
+from earchive_devtools.sample import sample_case, zip_case
 
 
 def test_package_is_named_by_record_code_and_laid_out(packed):

@@ -11,8 +11,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from earchive.check import check_package
-from earchive.localcloud import LocalCloud
-from earchive.sample import sample_case, zip_case
+from earchive_devtools.localcloud import LocalCloud
+from earchive_devtools.sample import sample_case, zip_case
 
 
 @pytest.fixture
@@ -62,7 +62,7 @@ def test_happy_path_archives_under_object_lock(cloud, tmp_path):
     # file mapping, both ways
     import boto3
 
-    from earchive.register import FileMap
+    from earchive.aws.catalogue import FileMap
 
     fmap = FileMap(boto3.resource("dynamodb", region_name="us-east-1").Table(cloud.name("FileMapTable")))
     entries = fmap.of_package(code)
@@ -75,7 +75,7 @@ def test_happy_path_archives_under_object_lock(cloud, tmp_path):
     assert s3.list_objects_v2(Bucket=cloud.name("StagingBucket")).get("KeyCount", 0) == 0
     assert s3.head_object(Bucket=cloud.name("ReportsBucket"), Key=item["check_report"])["ContentLength"] > 0
     # every step is in the event log, and the chain is intact
-    from earchive.eventlog import EventLog
+    from earchive.aws.eventlog import EventLog
 
     log = EventLog(boto3.resource("dynamodb", region_name="us-east-1").Table(cloud.name("EventLogTable")))
     actions = [e["action"] for e in sorted(log.entries(item["stream"]), key=lambda e: int(e["seq"]))]
@@ -107,10 +107,14 @@ def test_each_kind_of_rejection(cloud, tmp_path, defect, stage, rule):
     assert not s3.list_object_versions(Bucket=cloud.name("ArchiveBucket")).get("Versions")
 
 
-def test_case_outside_the_deployments_region_is_rejected(cloud, tmp_path, monkeypatch):
-    monkeypatch.setenv("EARCHIVE_REGION_CODE", "440000")  # a Guangdong archive receiving a Hunan case
+def test_case_outside_the_deployments_region_is_rejected(cloud, tmp_path):
+    before = cloud.env.get("EARCHIVE_REGION_CODE")
+    cloud.update_environment({"EARCHIVE_REGION_CODE": "440000"})  # a Guangdong archive receiving a Hunan case
     path = bundle(tmp_path, 115)
-    (result,) = run(cloud, path)
+    try:
+        (result,) = run(cloud, path)
+    finally:
+        cloud.update_environment({"EARCHIVE_REGION_CODE": before})
     assert result["error"] == "Rejected"
     report = json.loads(cloud.client("s3").get_object(Bucket=cloud.name("IntakeBucket"), Key=f"{path.name}.rejected.json")["Body"].read())
     assert report["stage"] == "collect" and report["problems"][0]["rule"] == "CASE-OUT-OF-SCOPE"
@@ -142,41 +146,46 @@ def test_duplicate_delivery_is_archived_once(cloud, tmp_path):
     assert len(cloud.catalogue().by_status("ARCHIVED")) == 1
 
 
-def test_transient_error_is_retried(cloud, tmp_path, monkeypatch):
-    import earchive.steps as steps
+def test_transient_error_is_retried(cloud, tmp_path):
+    from earchive.pipeline.archive import seal
+    from earchive.pipeline.handler import make_handler
+    from earchive.pipeline.registry import Step
 
-    real = steps.seal_step
     calls = {"n": 0}
 
-    def flaky(state, settings):
+    def flaky(state, rt):
         calls["n"] += 1
         if calls["n"] == 1:
             raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "Sign")
-        return real(state, settings)
+        return seal.run(state, rt)
 
-    monkeypatch.setitem(steps.STEPS, "seal", flaky)
-    (result,) = run(cloud, bundle(tmp_path, 130))
+    cloud.deploy("SealFunction", make_handler("seal", Step(flaky)))
+    try:
+        (result,) = run(cloud, bundle(tmp_path, 130))
+    finally:
+        cloud.undeploy("SealFunction")
     assert result["status"] == "SUCCEEDED"
     assert calls["n"] == 2
     types = history_types(cloud, result["executionArn"])
     assert types.count("TaskFailed") == 1 and "ExecutionSucceeded" in types
 
 
-def test_crash_between_steps_then_rerun_finishes(cloud, tmp_path, monkeypatch):
-    import earchive.steps as steps
+def test_crash_between_steps_then_rerun_finishes(cloud, tmp_path):
+    from earchive.pipeline.handler import make_handler
+    from earchive.pipeline.registry import Step
 
-    real = steps.register_step
-
-    def crash(state, settings):
+    def crash(state, rt):
         raise RuntimeError("simulated crash of the register function")
 
-    monkeypatch.setitem(steps.STEPS, "register", crash)
+    cloud.deploy("RegisterFunction", make_handler("register", Step(crash)))
     path = bundle(tmp_path, 140)
-    (first,) = run(cloud, path)
+    try:
+        (first,) = run(cloud, path)
+    finally:
+        cloud.undeploy("RegisterFunction")
     assert first["status"] == "FAILED" and first["error"] == "RuntimeError"
     item = cloud.catalogue().by_status("CHECKED")
     assert len(item) == 1, "work so far is kept"
-    monkeypatch.setitem(steps.STEPS, "register", real)
     up = item[0]["upload"]
     (second,) = cloud.wait([cloud.start_direct(up, attempt=2)]).values()
     assert second["status"] == "SUCCEEDED", second.get("cause")
@@ -218,7 +227,7 @@ def test_archived_package_cannot_be_deleted_or_overwritten(cloud, tmp_path):
 def test_event_log_detects_an_edited_entry(cloud, tmp_path):
     import boto3
 
-    from earchive.eventlog import EventLog
+    from earchive.aws.eventlog import EventLog
 
     (result,) = run(cloud, bundle(tmp_path, 160))
     item = cloud.catalogue().get(json.loads(result["output"])["record_code"])

@@ -10,9 +10,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from earchive.check import check_package
+from earchive.domain.pack import pack
+from earchive.domain.safezip import decode_raw_name, safe_relative_path
 from earchive.errors import RULES, EarchiveError
-from earchive.package import pack
-from earchive.safezip import decode_raw_name, safe_relative_path
 
 NAME_ALPHABET = st.sampled_from(list("ab./\\:*?<>|") + ["..", "申请", "表", "é", "e\u0301", "Ω", "\x00", "\n", " ", "C:", "~"])
 names = st.lists(NAME_ALPHABET, min_size=1, max_size=8).map("".join)

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from earchive.eventlog import GENESIS, entry_hash, verify_entries
-from earchive.register import retention_for
-from earchive.steps import stream_id, upload_from_event
+from earchive.domain.eventlog import GENESIS, entry_hash, verify_entries
+from earchive.domain.retention import retention_for
+from earchive.pipeline.state import stream_id, upload_from_event
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -81,7 +81,7 @@ def test_without_the_anchor_a_cut_tail_goes_unseen():
     ("", "", "110101", "0001", True),           # nothing configured: anything goes
 ])
 def test_deployment_scope(region, fonds, case_region, case_fonds, ok):
-    from earchive.steps import scope_problems
+    from earchive.domain.collect import scope_problems
 
     case = {"region_code": case_region, "fonds_identifier": case_fonds, "project_id": "P1"}
     problems = scope_problems(case, region, fonds)

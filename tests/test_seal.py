@@ -11,12 +11,13 @@ from cryptography.hazmat.primitives import hashes
 from moto import mock_aws
 
 from earchive.check import check_package
-from earchive.cms import verify_signed_data
-from earchive.package import pack
-from earchive.pki import DevPKI, load_trust_anchors
-from earchive.sample import sample_case
-from earchive.seal import SIGNATURE, make_signer, make_tsa
-from earchive.timestamp import serve
+from earchive.crypto.cms import verify_signed_data
+from earchive.crypto.pki import DevPKI, load_trust_anchors
+from earchive.crypto.signers import make_signer, make_tsa
+from earchive.crypto.timestamp import serve
+from earchive.domain.layout import SIGNATURE
+from earchive.domain.pack import pack
+from earchive_devtools.sample import sample_case
 
 
 def _signature_algorithm(package) -> str:
@@ -81,7 +82,7 @@ def test_bad_signer_spec():
 
 
 def test_tampered_signature_bytes_reported(signer):
-    from earchive.cms import signed_data
+    from earchive.crypto.cms import signed_data
 
     der = bytearray(signed_data(signer, content=b"manifest").dump())
     der[-10] ^= 0xFF

@@ -10,13 +10,15 @@ from pathlib import Path
 import boto3
 import pytest
 
-from earchive.eventlog import EventLog
-from earchive.localcloud import LocalCloud
-from earchive.pki import DevPKI
-from earchive.sample import sample_case, zip_case
-from earchive.steps import Settings
-from earchive.transfer import Selection, TransferError, Transfers, transfer_list
-from earchive.transfer_steps import STEPS
+from earchive.aws.eventlog import EventLog
+from earchive.aws.transfers import Transfers
+from earchive.crypto.pki import DevPKI
+from earchive.domain.transfer import Selection, transfer_list
+from earchive.errors import TransferError
+from earchive.pipeline.registry import STEPS
+from earchive.pipeline.runtime import Runtime
+from earchive_devtools.localcloud import LocalCloud
+from earchive_devtools.sample import sample_case, zip_case
 
 
 @pytest.fixture
@@ -41,13 +43,13 @@ def transfers(cloud: LocalCloud) -> Transfers:
 
 def run_transfer(cloud: LocalCloud, batch_id: str, *, tamper: str | None = None, returns: dict | None = None) -> dict:
     """submit → copy → (tamper) → receiving check → wait → decide, calling the steps in order."""
-    settings = Settings.from_env()
-    sub = STEPS["submit"]({"batch_id": batch_id, "actor": "窗口 李敏"}, settings)
+    rt = Runtime.from_env()
+    sub = STEPS["transfer.submit"].run({"batch_id": batch_id, "actor": "窗口 李敏"}, rt)
     s3 = cloud.client("s3")
     items = json.loads(s3.get_object(Bucket=sub["items"]["bucket"], Key=sub["items"]["key"])["Body"].read())
     assert len(items) == sub["count"]
     for item in items:
-        STEPS["copy"](item, settings)
+        STEPS["transfer.copy"].run(item, rt)
     if tamper:
         t = transfers(cloud)
         copy = t.package(batch_id, tamper)["transfer_copy"]
@@ -57,9 +59,9 @@ def run_transfer(cloud: LocalCloud, batch_id: str, *, tamper: str | None = None,
         s3.put_object(Bucket=copy["bucket"], Key=copy["key"], Body=bytes(data))
         t.set_package(batch_id, tamper, transfer_copy={**copy, "version_id": ""})
     for item in items:
-        STEPS["receive_check"](item, settings)
-    STEPS["await_decision"]({"batch_id": batch_id, "token": "local-token"}, settings)
-    return STEPS["decide"]({"batch_id": batch_id, "receiver": "区行政审批局 王芳", "returns": returns or {}}, settings)
+        STEPS["transfer.receive_check"].run(item, rt)
+    STEPS["transfer.await_decision"].run({"batch_id": batch_id, "token": "local-token"}, rt)
+    return STEPS["transfer.decide"].run({"batch_id": batch_id, "receiver": "区行政审批局 王芳", "returns": returns or {}}, rt)
 
 
 def test_transfer_loop_with_return_fix_and_acceptance(cloud, tmp_path):
@@ -130,8 +132,8 @@ def test_transfer_loop_with_return_fix_and_acceptance(cloud, tmp_path):
         assert proc.returncode == 0, proc.stderr
     from asn1crypto import cms as acms
 
-    from earchive.cms import verify_signed_data
-    from earchive.pki import load_trust_anchors
+    from earchive.crypto.cms import verify_signed_data
+    from earchive.crypto.pki import load_trust_anchors
 
     signers = set()
     for doc, sig in (("transfer-list.json", "transfer-list.json.sender.p7s"), ("receipt.json", "receipt.json.receiver.p7s")):
@@ -152,20 +154,20 @@ def test_the_machines_own_retries_are_idempotent(cloud, tmp_path):
     """Submit, AwaitDecision and Decide retried by Step Functions do not fail or repeat work."""
     archive(cloud, tmp_path, [412])
     t = transfers(cloud)
-    settings = Settings.from_env()
+    rt = Runtime.from_env()
     batch = t.create(Selection(), institution="i1", institution_name="机构", transferor="窗口")
     bid = batch["batch_id"]
-    first = STEPS["submit"]({"batch_id": bid, "actor": "窗口"}, settings)
-    assert STEPS["submit"]({"batch_id": bid, "actor": "窗口"}, settings) == first
+    first = STEPS["transfer.submit"].run({"batch_id": bid, "actor": "窗口"}, rt)
+    assert STEPS["transfer.submit"].run({"batch_id": bid, "actor": "窗口"}, rt) == first
     items = json.loads(cloud.client("s3").get_object(Bucket=first["items"]["bucket"], Key=first["items"]["key"])["Body"].read())
     for item in items:
-        STEPS["copy"](item, settings)
-        STEPS["receive_check"](item, settings)
-    STEPS["await_decision"]({"batch_id": bid, "token": "t1"}, settings)
-    STEPS["await_decision"]({"batch_id": bid, "token": "t2"}, settings)
+        STEPS["transfer.copy"].run(item, rt)
+        STEPS["transfer.receive_check"].run(item, rt)
+    STEPS["transfer.await_decision"].run({"batch_id": bid, "token": "t1"}, rt)
+    STEPS["transfer.await_decision"].run({"batch_id": bid, "token": "t2"}, rt)
     assert t.batch(bid)["task_token"] == "t2"
-    decided = STEPS["decide"]({"batch_id": bid, "receiver": "王芳", "returns": {}}, settings)
-    assert STEPS["decide"]({"batch_id": bid, "receiver": "王芳", "returns": {}}, settings) == decided
+    decided = STEPS["transfer.decide"].run({"batch_id": bid, "receiver": "王芳", "returns": {}}, rt)
+    assert STEPS["transfer.decide"].run({"batch_id": bid, "receiver": "王芳", "returns": {}}, rt) == decided
     moves = [e["action"] for e in EventLog(boto3.resource("dynamodb", region_name="us-east-1").Table(cloud.name("EventLogTable"))).entries(f"batch#{bid}")]
     assert moves.count("move:SUBMITTED") == 1 and moves.count("move:ACCEPTED") == 1
 
@@ -185,7 +187,7 @@ def test_exports_read_back(cloud, tmp_path):
     from openpyxl import load_workbook
     from pypdf import PdfReader
 
-    from earchive.exports import catalogue_csv, catalogue_xlsx, transfer_list_pdf, transfer_list_xlsx
+    from earchive.domain.exports import catalogue_csv, catalogue_xlsx, transfer_list_pdf, transfer_list_xlsx
 
     archive(cloud, tmp_path, [421, 422, 423, 424])
     t = transfers(cloud)
@@ -217,17 +219,17 @@ def test_exports_read_back(cloud, tmp_path):
 
 def test_the_real_transfer_state_machine(cloud, tmp_path):
     """create → submit (Distributed Map copy + YJ checks) → the machine waits → return one → fix → resubmit → accept."""
-    from earchive.transfer_ops import TransferService
+    from earchive.client import TransferService
 
     archived = archive(cloud, tmp_path, [431, 432, 433])
     svc = TransferService.from_cloud(cloud)
-    import earchive.transfer_steps as ts
+    from earchive.pipeline.handler import make_handler
+    from earchive.pipeline.registry import Step
 
-    real_copy = ts.STEPS["copy"]
     corrupted = archived[2]["record_code"]
 
-    def copy_corrupting_one(item, settings):  # a bit flipped in transit, for one package
-        out = real_copy(item, settings)
+    def copy_corrupting_one(item, rt):  # a bit flipped in transit, for one package
+        out = STEPS["transfer.copy"].run(item, rt)
         if item["package_id"] == corrupted:
             p = svc.transfers.package(item["batch_id"], item["package_id"])["transfer_copy"]
             s3 = cloud.client("s3")
@@ -237,13 +239,13 @@ def test_the_real_transfer_state_machine(cloud, tmp_path):
             svc.transfers.set_package(item["batch_id"], item["package_id"], transfer_copy={**p, "version_id": v})
         return out
 
-    ts.STEPS["copy"] = copy_corrupting_one
+    cloud.deploy("TransferCopyFunction", make_handler("transfer.copy", Step(copy_corrupting_one, STEPS["transfer.copy"].idempotency_key)))
     batch = svc.create(Selection(), institution="430102001", institution_name="芙蓉区行政审批服务局", transferor="窗口 李敏")
     arn = svc.submit(batch["batch_id"], actor="窗口 李敏")
     waiting = svc.wait_for_decision(batch["batch_id"])
     assert waiting["status"] == "RECEIVING"
     assert cloud.client("stepfunctions").describe_execution(executionArn=arn)["status"] == "RUNNING", "sleeping on the task token"
-    ts.STEPS["copy"] = real_copy
+    cloud.undeploy("TransferCopyFunction")
     shown = svc.show(batch["batch_id"])
     receipts = {p["package_id"]: p["receipt"] for p in shown["packages"]}
     assert {p["state"] for p in shown["packages"]} == {"CHECKED"}
@@ -258,7 +260,7 @@ def test_the_real_transfer_state_machine(cloud, tmp_path):
     opinions = " ".join(r["检测意见"] + r["备注"] for r in svc.transfers.rows(batch["batch_id"]))
     assert "不合格" in opinions and "退回" in opinions
     accepted = archived[1]["record_code"]
-    from earchive.register import FileMap
+    from earchive.aws.catalogue import FileMap
 
     fmap = FileMap(boto3.resource("dynamodb", region_name="us-east-1").Table(cloud.name("FileMapTable")))
     assert all(f["accepted_copy"]["key"].startswith("institutions/430102001/") for f in fmap.of_package(accepted)), \

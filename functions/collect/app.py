@@ -1,5 +1,5 @@
-"""Lambda function for the archive pipeline's collect state; the logic is earchive.steps.collect_step."""
+"""Lambda function for the archive pipeline's collect state; the logic is earchive.pipeline.archive.collect.run."""
 
-from earchive.handlers import make_handler
+from earchive.pipeline.handler import make_handler
 
 handler = make_handler("collect")

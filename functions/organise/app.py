@@ -1,5 +1,5 @@
-"""Lambda function for the archive pipeline's organise state; the logic is earchive.steps.organise_step."""
+"""Lambda function for the archive pipeline's organise state; the logic is earchive.pipeline.archive.organise.run."""
 
-from earchive.handlers import make_handler
+from earchive.pipeline.handler import make_handler
 
 handler = make_handler("organise")

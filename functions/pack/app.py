@@ -1,5 +1,5 @@
-"""Lambda function for the archive pipeline's pack state; the logic is earchive.steps.pack_step."""
+"""Lambda function for the archive pipeline's pack state; the logic is earchive.pipeline.archive.pack.run."""
 
-from earchive.handlers import make_handler
+from earchive.pipeline.handler import make_handler
 
 handler = make_handler("pack")

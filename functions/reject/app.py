@@ -1,5 +1,5 @@
-"""Lambda function for the archive pipeline's reject state; the logic is earchive.steps.reject_step."""
+"""Lambda function for the archive pipeline's reject state; the logic is earchive.pipeline.archive.reject.run."""
 
-from earchive.handlers import make_handler
+from earchive.pipeline.handler import make_handler
 
 handler = make_handler("reject")

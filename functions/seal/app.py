@@ -1,5 +1,5 @@
-"""Lambda function for the archive pipeline's seal state; the logic is earchive.steps.seal_step."""
+"""Lambda function for the archive pipeline's seal state; the logic is earchive.pipeline.archive.seal.run."""
 
-from earchive.handlers import make_handler
+from earchive.pipeline.handler import make_handler
 
 handler = make_handler("seal")

@@ -1,5 +1,5 @@
-"""Lambda function for the archive pipeline's store state; the logic is earchive.steps.store_step."""
+"""Lambda function for the archive pipeline's store state; the logic is earchive.pipeline.archive.store.run."""
 
-from earchive.handlers import make_handler
+from earchive.pipeline.handler import make_handler
 
 handler = make_handler("store")

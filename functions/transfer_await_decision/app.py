@@ -1,5 +1,5 @@
-"""Lambda function for the transfer state machine's await_decision state; the logic is earchive.transfer_steps.await_decision_step."""
+"""Lambda function for the transfer state machine's await_decision state; the logic is earchive.pipeline.transfer.await_decision.run."""
 
-from earchive.handlers import make_handler
+from earchive.pipeline.handler import make_handler
 
 handler = make_handler("transfer.await_decision")

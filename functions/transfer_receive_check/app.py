@@ -1,5 +1,5 @@
-"""Lambda function for the transfer state machine's receive_check state; the logic is earchive.transfer_steps.receive_check_step."""
+"""Lambda function for the transfer state machine's receive_check state; the logic is earchive.pipeline.transfer.receive_check.run."""
 
-from earchive.handlers import make_handler
+from earchive.pipeline.handler import make_handler
 
 handler = make_handler("transfer.receive_check")

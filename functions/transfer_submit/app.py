@@ -1,5 +1,5 @@
-"""Lambda function for the transfer state machine's submit state; the logic is earchive.transfer_steps.submit_step."""
+"""Lambda function for the transfer state machine's submit state; the logic is earchive.pipeline.transfer.submit.run."""
 
-from earchive.handlers import make_handler
+from earchive.pipeline.handler import make_handler
 
 handler = make_handler("transfer.submit")

@@ -11,12 +11,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 import time
 from pathlib import Path
 
 from . import __version__
+from .config import current
 from .errors import EarchiveError
 
 
@@ -38,7 +38,7 @@ def _progress_printer(enabled: bool):
 
 
 def cmd_sample_case(args: argparse.Namespace) -> int:
-    from .sample import sample_case, zip_case
+    from earchive_devtools.sample import sample_case, zip_case
 
     case = sample_case(args.out_dir, seed=args.seed, files=args.files, size_mb=args.size_mb, defect=args.defect)
     print(f"case {case.project_id}: {case.case['task_name']} ({case.case['task_type']})", file=sys.stderr)
@@ -51,8 +51,8 @@ def cmd_sample_case(args: argparse.Namespace) -> int:
 
 
 def cmd_pack(args: argparse.Namespace) -> int:
-    from .package import pack
-    from .seal import make_signer, make_tsa
+    from .crypto.signers import make_signer, make_tsa
+    from .domain.pack import pack
 
     signer = make_signer(args.signer)
     tsa = make_tsa(args.tsa)
@@ -71,9 +71,9 @@ def cmd_pack(args: argparse.Namespace) -> int:
 
 def _check_options(args: argparse.Namespace):
     from .check import CheckOptions
-    from .formats import DEFAULT_ALLOWED
-    from .pki import load_trust_anchors
-    from .virus import make_scanner
+    from .check.virus import make_scanner
+    from .crypto.pki import load_trust_anchors
+    from .domain.formats import DEFAULT_ALLOWED
 
     options = CheckOptions(stage=args.stage, scanner=make_scanner(args.scanner))
     if args.trust:
@@ -90,7 +90,7 @@ def _check_options(args: argparse.Namespace):
 
 def cmd_verify(args: argparse.Namespace) -> int:
     from .check import check_package
-    from .report import to_json, write_html
+    from .check.report import to_json, write_html
 
     report = check_package(args.package, _check_options(args))
     if args.json:
@@ -113,9 +113,9 @@ def cmd_verify_batch(args: argparse.Namespace) -> int:
     from asn1crypto import cms as acms
 
     from .check import CheckOptions, check_package
-    from .cms import verify_signed_data
-    from .pki import load_trust_anchors
-    from .virus import make_scanner
+    from .check.virus import make_scanner
+    from .crypto.cms import verify_signed_data
+    from .crypto.pki import load_trust_anchors
 
     folder = Path(args.folder)
     anchors = [c for t in args.trust for c in load_trust_anchors(t)]
@@ -143,7 +143,7 @@ def cmd_verify_batch(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo, run_offline_demo
+    from earchive_devtools.demo import run_demo, run_offline_demo
 
     if args.offline:
         return run_offline_demo(Path(args.out), cases=args.cases)
@@ -151,14 +151,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_local_up(args: argparse.Namespace) -> int:
-    from .localcloud import serve
+    from earchive_devtools.localcloud import serve
 
     serve(args.host, args.port)
     return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from .localcloud import catalogue_rows, state_file
+    from earchive_devtools.localcloud import catalogue_rows, state_file
 
     if not args.table and not state_file().exists():
         print("no local cloud is running (start one with `earchive local up`), and no --table given", file=sys.stderr)
@@ -181,8 +181,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_tsa(args: argparse.Namespace) -> int:
-    from .seal import make_tsa
-    from .timestamp import serve
+    from .crypto.signers import make_tsa
+    from .crypto.timestamp import serve
 
     server = serve(make_tsa("local"), args.host, args.port)  # type: ignore[arg-type]
     print(f"development TSA on http://{args.host}:{server.server_address[1]}/ (Ctrl-C to stop)", file=sys.stderr)
@@ -195,7 +195,7 @@ def cmd_tsa(args: argparse.Namespace) -> int:
 
 
 def _service(args: argparse.Namespace):
-    from .transfer_ops import TransferService
+    from .client import TransferService
 
     return TransferService.from_stack(args.stack) if args.stack else TransferService.from_local_state()
 
@@ -216,7 +216,8 @@ def _print_batch(view: dict) -> None:
 
 
 def cmd_transfer(args: argparse.Namespace) -> int:
-    from .transfer import Selection, TransferError
+    from .domain.transfer import Selection
+    from .errors import TransferError
 
     try:
         svc = _service(args)
@@ -265,7 +266,7 @@ def cmd_transfer(args: argparse.Namespace) -> int:
 
 
 def cmd_dev_ca(args: argparse.Namespace) -> int:
-    from .pki import DevPKI
+    from .crypto.pki import DevPKI
 
     print(DevPKI().ca_path)
     return 0
@@ -397,7 +398,7 @@ def main(argv: list[str] | None = None) -> int:
         print("rejected / 拒收:", file=sys.stderr)
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
-        if os.environ.get("EARCHIVE_ERRORS_JSON"):
+        if current().errors_json:
             print(json.dumps([p.as_dict() for p in exc.problems], ensure_ascii=False))
         return 1
     except (OSError, ValueError) as exc:

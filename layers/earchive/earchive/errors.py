@@ -1,8 +1,13 @@
-"""Errors that name the case, the file and the rule broken.
+"""Every error earchive raises on purpose, in one place, under one base class.
 
 Every rejection in earchive carries a stable rule code (like Vitam's ingest
 checks) so that a clerk, a log search and a test can all point at the same
 thing. The message is written for people; the code is written for machines.
+
+The state machines catch errors by class name (``ErrorEquals`` in
+``statemachine/*.asl.json`` matches the Lambda's ``errorType``, which is
+``type(exc).__name__``), so the names below are a contract:
+tests/contract/test_names.py checks every ``ErrorEquals`` against this module.
 """
 
 from __future__ import annotations
@@ -32,7 +37,11 @@ class Problem:
         return {"rule": self.rule, "case": self.case, "file": self.file, "message": self.message}
 
 
-class EarchiveError(Exception):
+class BaseError(Exception):
+    """The base of every error earchive raises on purpose; anything else is a bug (and is reported as one)."""
+
+
+class EarchiveError(BaseError):
     """A rejection of input: one or more broken rules, never a bare traceback."""
 
     def __init__(self, problems: list[Problem] | Problem):
@@ -47,6 +56,26 @@ class EarchiveError(Exception):
         for p in self.problems:
             p.case = p.case or case
         return EarchiveError(self.problems)
+
+
+class BundleRejected(BaseError):
+    """The upload breaks a rule; the message is JSON the reject state turns into a report (ASL: Catch → Reject)."""
+
+
+class DuplicateDelivery(BaseError):
+    """This upload version is being, or has been, handled by another execution (ASL: Catch → AlreadyHandled)."""
+
+
+class TransientError(BaseError):
+    """Worth retrying (throttling, a network blip); the state machines retry it with back-off (ASL: Retry)."""
+
+
+class ConflictError(BaseError):
+    """A conditional write lost: the item is not in the state the caller expected."""
+
+
+class TransferError(BaseError):
+    """A transfer operation that breaks a rule (named in the message)."""
 
 
 def reject(rule: str, message: str, *, case: str | None = None, file: str | None = None) -> EarchiveError:

@@ -1,0 +1,539 @@
+"""The local cloud: the real template.yaml and ASL running on moto, no Docker, no AWS account.
+
+Resources are created from what ``template.yaml`` declares (buckets with
+versioning, Object Lock and EventBridge notifications; tables with their keys
+and indexes; the KMS seal key; the functions with their environment; the state
+machine from its ASL file with its substitutions), so the two cannot drift.
+Where moto falls short, the gap is bridged the way AWS would behave and said
+so here:
+
+* moto's Lambda would need Docker: invocations are routed to the handler in
+  ``functions/<step>/app.py``, imported in process.
+* moto's EventBridge cannot target Step Functions: the rule targets an SQS
+  queue and :meth:`LocalCloud.dispatch` starts one execution per message,
+  named by upload and attempt, as the rule would.
+* Step Functions' retry back-off sleeps are shortened so tests stay fast.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import io
+import json
+import os
+import re
+import sys
+import threading
+import time
+import traceback
+import types
+import uuid
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/earchive-local"
+
+
+def repo_root() -> Path:
+    """The checkout holding template.yaml: ``EARCHIVE_REPO``, this source tree, or the working directory."""
+    for candidate in (os.environ.get("EARCHIVE_REPO"), REPO, Path.cwd()):
+        if candidate and (Path(candidate) / "template.yaml").exists():
+            return Path(candidate)
+    raise FileNotFoundError("template.yaml not found: run from the earchive checkout or set EARCHIVE_REPO")
+
+
+# ---------------------------------------------------------------- template reading
+
+class _Tag:
+    def __init__(self, tag: str, value: Any):
+        self.tag, self.value = tag, value
+
+
+def load_template(path: Path) -> dict[str, Any]:
+    """template.yaml with CloudFormation short-form tags turned into {'Fn::X': …} / {'Ref': …}."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    def construct(loader, suffix, node):
+        if isinstance(node, yaml.ScalarNode):
+            value = loader.construct_scalar(node)
+        elif isinstance(node, yaml.SequenceNode):
+            value = loader.construct_sequence(node, deep=True)
+        else:
+            value = loader.construct_mapping(node, deep=True)
+        if suffix == "Ref":
+            return {"Ref": value}
+        if suffix == "GetAtt" and isinstance(value, str):
+            value = value.split(".", 1)
+        return {f"Fn::{suffix}": value}
+
+    Loader.add_multi_constructor("!", construct)
+    return yaml.load(path.read_text("utf-8"), Loader=Loader)  # noqa: S506 - SafeLoader subclass
+
+
+@dataclass
+class Resolver:
+    """Evaluates the intrinsic functions the template uses, against local names."""
+
+    template: dict[str, Any]
+    names: dict[str, str] = field(default_factory=dict)  # logical id -> physical name / id
+    arns: dict[str, str] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name, p in self.template.get("Parameters", {}).items():
+            self.params.setdefault(name, str(p.get("Default", "")))
+        self.params.update({"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws"})
+
+    def condition(self, name: str) -> bool:
+        return bool(self.value(self.template.get("Conditions", {})[name]))
+
+    def value(self, node: Any) -> Any:
+        if isinstance(node, list):
+            return [v for v in (self.value(n) for n in node) if v is not _NOVALUE]
+        if not isinstance(node, dict):
+            return node
+        if len(node) == 1:
+            (k, v), = node.items()
+            if k == "Ref":
+                if v == "AWS::NoValue":
+                    return _NOVALUE
+                return self.params[v] if v in self.params else self.names[v]
+            if k == "Fn::GetAtt":
+                logical, attr = v
+                return self.arns[logical] if attr == "Arn" else self.names[logical]
+            if k == "Fn::Sub":
+                return re.sub(r"\$\{([^}]+)\}", lambda m: self._sub(m.group(1)), v)
+            if k == "Fn::If":
+                cond, yes, no = v
+                return self.value(yes if self.condition(cond) else no)
+            if k == "Fn::Not":
+                return not self.value(v[0])
+            if k == "Fn::Equals":
+                return self.value(v[0]) == self.value(v[1])
+        return {k: v for k, v in ((k, self.value(v)) for k, v in node.items()) if v is not _NOVALUE}
+
+    def _sub(self, expr: str) -> str:
+        if expr in self.params:
+            return str(self.params[expr])
+        if "." in expr:
+            logical, attr = expr.split(".", 1)
+            return self.arns[logical] if attr == "Arn" else self.names[logical]
+        return self.names[expr]
+
+
+_NOVALUE = object()
+
+
+# ---------------------------------------------------------------- in-process Lambda
+
+_FUNCTIONS: dict[str, Path] = {}  # function name -> code dir
+_MODULES: dict[str, types.ModuleType] = {}  # function name -> its imported app.py: one per function, as a deployment
+_DEPLOYED: dict[str, Any] = {}  # function name -> a handler deployed in its place (LocalCloud.deploy)
+_IMPORT_LOCK = threading.Lock()
+
+
+def _handler_for(name: str, handler: str):
+    if name in _DEPLOYED:
+        return _DEPLOYED[name]
+    code = _FUNCTIONS[name]
+    module_file, func = handler.rsplit(".", 1)
+    key = f"earchive_fn_{name.replace('-', '_')}"
+    with _IMPORT_LOCK:
+        if key not in _MODULES:
+            spec = importlib.util.spec_from_file_location(key, code / f"{module_file}.py")
+            module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+            spec.loader.exec_module(module)  # type: ignore[union-attr]
+            _MODULES[key] = module
+    return getattr(_MODULES[key], func)
+
+
+def _invoke_in_process(self, event=None):  # replaces moto's LambdaFunction._invoke_lambda
+    if isinstance(event, (str, bytes)):
+        event = json.loads(event or "{}")
+    context = types.SimpleNamespace(
+        function_name=self.function_name, function_version="$LATEST", invoked_function_arn=self.function_arn,
+        memory_limit_in_mb=self.memory_size, aws_request_id=str(uuid.uuid4()), log_group_name=f"/aws/lambda/{self.function_name}",
+        log_stream_name="local", get_remaining_time_in_millis=lambda: 900_000,
+    )
+    try:
+        fn = _handler_for(self.function_name, self.handler)
+        out = io.StringIO()
+        return json.dumps(fn(event, context), ensure_ascii=False, default=str), False, out.getvalue()
+    except Exception as exc:  # noqa: BLE001 - becomes the Lambda FunctionError, as on AWS
+        tb = traceback.format_exc()
+        return json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc), "stackTrace": tb.splitlines()[-8:]}), True, tb
+
+
+def install_patches() -> None:
+    from moto.awslambda.models import LambdaFunction
+
+    LambdaFunction._invoke_lambda = _invoke_in_process
+    try:  # Locally no metrics are published. Powertools, with metrics disabled, never flushes
+        # its (process-wide) metric set, and prints it anyway once it holds 100 values.
+        from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
+
+        AmazonCloudWatchEMFProvider.add_metric = lambda self, *args, **kwargs: None
+        import warnings
+
+        warnings.filterwarnings("ignore", message="No application metrics to publish")
+    except ImportError:
+        pass
+    try:  # retries back off in real seconds inside moto's interpreter; keep them short locally
+        import moto.stepfunctions.parser.asl.component.common.retry.retrier_decl as rd
+
+        rd.time = types.SimpleNamespace(sleep=lambda s: time.sleep(min(s, 0.05)))
+    except ImportError:
+        pass
+
+
+# ---------------------------------------------------------------- the cloud
+
+def _dummy_zip() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("README", "code runs in process from functions/")
+    return buf.getvalue()
+
+
+def object_created(up: dict[str, Any]) -> dict[str, Any]:
+    """The EventBridge 'Object Created' event S3 sends for an upload (the fields the pipeline reads)."""
+    return {"version": "0", "source": "aws.s3", "detail-type": "Object Created", "account": ACCOUNT, "region": REGION,
+            "detail": {"bucket": {"name": up["bucket"]}, "object": {"key": up["key"], "version-id": up.get("version")}}}
+
+
+def execution_name(upload: dict[str, Any], attempt: int = 1) -> str:
+    """Unique per upload version and attempt: a duplicate delivery maps to the same name."""
+    slug = re.sub(r"[^A-Za-z0-9_-]", "-", Path(upload["key"]).stem)[:40] or "case"
+    digest = hashlib.sha256(f"{upload['bucket']}/{upload['key']}#{upload.get('version')}".encode()).hexdigest()[:12]
+    return f"{slug}-{digest}-a{attempt}"
+
+
+class LocalCloud:
+    """template.yaml on moto, in this process (tests) or behind a moto server (``earchive local up``)."""
+
+    def __init__(self, *, repo: Path | None = None, home: Path | None = None, endpoint: str | None = None, log_level: str = "WARNING"):
+        self.repo = repo or repo_root()
+        self.template = load_template(self.repo / "template.yaml")
+        self.resolver = Resolver(self.template)
+        self.endpoint = endpoint
+        self.suffix = uuid.uuid4().hex[:8]
+        self.home = home
+        self._mock = None
+        self.queue_url = ""
+        self.state_machine_arn = ""
+        self.state_machines: dict[str, str] = {}
+        self.env: dict[str, str] = {}
+        self.log_level = log_level
+
+    # -- lifecycle
+    def __enter__(self) -> LocalCloud:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+        os.environ["AWS_DEFAULT_REGION"] = REGION
+        os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+        os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+        os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+        if self.endpoint:
+            os.environ["AWS_ENDPOINT_URL"] = self.endpoint
+        else:
+            from moto import mock_aws
+
+            self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": True}})
+            self._mock.start()
+        install_patches()
+        import logging
+
+        logging.getLogger("moto").setLevel(logging.CRITICAL)  # moto logs every Fail state as an error
+        self.provision()
+        os.environ["POWERTOOLS_LOG_LEVEL"] = self.log_level
+
+    def stop(self) -> None:
+        if self._mock is not None:
+            self._mock.stop()
+            self._mock = None
+
+    def client(self, service: str):
+        import boto3
+
+        return boto3.client(service, region_name=REGION, endpoint_url=self.endpoint)
+
+    # -- provisioning from the template
+    def _physical(self, logical: str) -> str:
+        return re.sub(r"[^a-z0-9-]", "-", f"earchive-{logical.lower()}-{self.suffix}")[:63]
+
+    def provision(self) -> None:
+        resources = self.template["Resources"]
+        r = self.resolver
+        trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                 "Principal": {"Service": ["lambda.amazonaws.com", "states.amazonaws.com"]}}]}
+        try:
+            self.client("iam").create_role(RoleName="earchive-local", AssumeRolePolicyDocument=json.dumps(trust))
+        except self.client("iam").exceptions.EntityAlreadyExistsException:
+            pass
+        for logical, res in resources.items():  # names first, so every reference resolves
+            kind = res["Type"]
+            if kind == "AWS::S3::Bucket":
+                r.names[logical] = self._physical(logical)
+                r.arns[logical] = f"arn:aws:s3:::{r.names[logical]}"
+            elif kind == "AWS::DynamoDB::Table":
+                r.names[logical] = self._physical(logical)
+                r.arns[logical] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{r.names[logical]}"
+            elif kind == "AWS::Serverless::Function":
+                r.names[logical] = self._physical(logical)
+                r.arns[logical] = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{r.names[logical]}"
+            elif kind == "AWS::Serverless::LayerVersion":
+                r.names[logical] = r.arns[logical] = f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:earchive:1"
+        for logical, res in resources.items():
+            if res["Type"] == "AWS::KMS::Key":
+                props = r.value(res["Properties"])
+                key = self.client("kms").create_key(KeySpec=props["KeySpec"], KeyUsage=props["KeyUsage"],
+                                                    Description=props.get("Description", ""))["KeyMetadata"]
+                r.names[logical], r.arns[logical] = key["KeyId"], key["Arn"]
+        for logical, res in resources.items():
+            if "Condition" in res and not r.condition(res["Condition"]):
+                continue
+            handler = getattr(self, "_create_" + res["Type"].split("::")[-1].lower(), None)
+            if handler and res["Type"] != "AWS::KMS::Key":
+                handler(logical, res)
+
+    def _create_bucket(self, logical: str, res: dict[str, Any]) -> None:
+        s3 = self.client("s3")
+        name = self.resolver.names[logical]
+        props = self.resolver.value(res.get("Properties", {}))
+        s3.create_bucket(Bucket=name, ObjectLockEnabledForBucket=bool(props.get("ObjectLockEnabled")))
+        if props.get("VersioningConfiguration", {}).get("Status") == "Enabled":
+            s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+        lock = props.get("ObjectLockConfiguration")
+        if lock:
+            rule = lock["Rule"]["DefaultRetention"]
+            s3.put_object_lock_configuration(Bucket=name, ObjectLockConfiguration={
+                "ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {"Mode": rule["Mode"], "Days": int(rule["Days"])}}})
+        if props.get("NotificationConfiguration", {}).get("EventBridgeConfiguration", {}).get("EventBridgeEnabled"):
+            s3.put_bucket_notification_configuration(Bucket=name, NotificationConfiguration={"EventBridgeConfiguration": {}})
+        if "PublicAccessBlockConfiguration" in props:
+            s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration={k: bool(v) for k, v in props["PublicAccessBlockConfiguration"].items()})
+        if "BucketEncryption" in props:
+            default = props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+            s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={
+                "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": default["SSEAlgorithm"]}}]})
+
+    def _create_table(self, logical: str, res: dict[str, Any]) -> None:
+        props = self.resolver.value(res["Properties"])
+        args: dict[str, Any] = {"TableName": self.resolver.names[logical], "KeySchema": props["KeySchema"],
+                                "AttributeDefinitions": props["AttributeDefinitions"], "BillingMode": "PAY_PER_REQUEST"}
+        if props.get("GlobalSecondaryIndexes"):
+            args["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+        ddb = self.client("dynamodb")
+        ddb.create_table(**args)
+        if props.get("PointInTimeRecoverySpecification", {}).get("PointInTimeRecoveryEnabled"):
+            ddb.update_continuous_backups(TableName=args["TableName"],
+                                          PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
+
+    def _create_function(self, logical: str, res: dict[str, Any]) -> None:
+        r = self.resolver
+        glob = r.value(self.template.get("Globals", {}).get("Function", {}))
+        props = r.value(res["Properties"])
+        env = {**glob.get("Environment", {}).get("Variables", {}), **props.get("Environment", {}).get("Variables", {})}
+        env = {k: str(v) for k, v in env.items()}
+        # Lambda's /tmp home is replaced by the local one, so CLI and pipeline share the development PKI.
+        env.pop("EARCHIVE_HOME", None)
+        if self.home:
+            env["EARCHIVE_HOME"] = str(self.home)
+        self.env.update(env)
+        name = r.names[logical]
+        _FUNCTIONS[name] = self.repo / props["CodeUri"]
+        self.client("lambda").create_function(
+            FunctionName=name, Runtime=props.get("Runtime", glob.get("Runtime", "python3.11")), Role=ROLE,
+            Handler=props["Handler"], Code={"ZipFile": _dummy_zip()}, Environment={"Variables": env},
+            Timeout=int(props.get("Timeout", glob.get("Timeout", 900))), MemorySize=int(props.get("MemorySize", glob.get("MemorySize", 1024))))
+
+    def _create_statemachine(self, logical: str, res: dict[str, Any]) -> None:
+        r = self.resolver
+        props = r.value(res["Properties"])
+        definition = (self.repo / props["DefinitionUri"]).read_text("utf-8")
+        for key, value in props.get("DefinitionSubstitutions", {}).items():
+            definition = definition.replace("${" + key + "}", str(value))
+        sfn = self.client("stepfunctions")
+        arn = sfn.create_state_machine(name=self._physical(logical), definition=definition, roleArn=ROLE)["stateMachineArn"]
+        r.names[logical] = r.arns[logical] = self.state_machines[logical] = arn
+        if props.get("Events"):  # the machine uploads start
+            self.state_machine_arn = arn
+        # The functions' environment applies process-wide: the handlers run in this process, in
+        # threads, so a per-invocation environment would race. The template gives all of them the same one.
+        os.environ.update(self.env)
+        for event in props.get("Events", {}).values():
+            if event["Type"] == "EventBridgeRule":
+                self._rule_to_queue(event["Properties"]["Pattern"])
+
+    def _rule_to_queue(self, pattern: dict[str, Any]) -> None:
+        sqs, events = self.client("sqs"), self.client("events")
+        self.queue_url = sqs.create_queue(QueueName=f"earchive-dispatch-{self.suffix}")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        events.put_rule(Name=f"earchive-case-uploaded-{self.suffix}", EventPattern=json.dumps(pattern))
+        events.put_targets(Rule=f"earchive-case-uploaded-{self.suffix}", Targets=[{"Id": "dispatch", "Arn": arn}])
+
+    # -- using it
+    def name(self, logical: str) -> str:
+        return self.resolver.names[logical]
+
+    def upload(self, path: Path, key: str | None = None) -> dict[str, Any]:
+        key = key or Path(path).name
+        out = self.client("s3").put_object(Bucket=self.name("IntakeBucket"), Key=key, Body=Path(path).read_bytes())
+        return {"bucket": self.name("IntakeBucket"), "key": key, "version": out.get("VersionId")}
+
+    def dispatch(self, wait: float = 0.0) -> list[str]:
+        """Start one execution per queued 'Object Created' event, as the EventBridge rule would."""
+        from botocore.exceptions import ClientError
+
+        sqs, sfn = self.client("sqs"), self.client("stepfunctions")
+        started = []
+        deadline = time.monotonic() + wait
+        while True:
+            msgs = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
+            for m in msgs:
+                event = json.loads(m["Body"])
+                obj = event.get("detail", {}).get("object", {})
+                up = {"bucket": event["detail"]["bucket"]["name"], "key": obj.get("key"), "version": obj.get("version-id")}
+                try:
+                    arn = sfn.start_execution(stateMachineArn=self.state_machine_arn, name=execution_name(up), input=json.dumps(event))["executionArn"]
+                    started.append(arn)
+                except ClientError as exc:
+                    if exc.response["Error"]["Code"] != "ExecutionAlreadyExists":
+                        raise
+                sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=m["ReceiptHandle"])
+            if not msgs and time.monotonic() >= deadline:
+                return started
+            if not msgs:
+                time.sleep(0.05)
+
+    def deliver_again(self, up: dict[str, Any]) -> None:
+        """Send the same 'Object Created' event a second time (EventBridge is at-least-once)."""
+        self.client("sqs").send_message(QueueUrl=self.queue_url, MessageBody=json.dumps(object_created(up)))
+
+    def start_direct(self, up: dict[str, Any], attempt: int) -> str:
+        """Start an execution for an upload without the queue (a re-run after a crash uses attempt 2, 3 …)."""
+        return self.client("stepfunctions").start_execution(stateMachineArn=self.state_machine_arn, name=execution_name(up, attempt),
+                                                            input=json.dumps(object_created(up)))["executionArn"]
+
+    def wait(self, arns: list[str], timeout: float = 300, progress=None) -> dict[str, dict[str, Any]]:
+        """Wait for the executions to end; ``progress(done)`` is called whenever one more has ended."""
+        sfn = self.client("stepfunctions")
+        deadline = time.monotonic() + timeout
+        done: dict[str, dict[str, Any]] = {}
+        while len(done) < len(arns):
+            before = len(done)
+            for arn in arns:
+                if arn not in done:
+                    d = sfn.describe_execution(executionArn=arn)
+                    if d["status"] != "RUNNING":
+                        done[arn] = d
+            if progress and len(done) != before:
+                progress(done)
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{len(arns) - len(done)} executions still running after {timeout}s")
+            time.sleep(0.05)
+        return done
+
+    def catalogue(self):
+        import boto3
+
+        from earchive.aws.catalogue import Catalogue
+
+        return Catalogue(boto3.resource("dynamodb", region_name=REGION, endpoint_url=self.endpoint).Table(self.name("CatalogueTable")))
+
+    def settings(self):
+        from earchive.config import Settings
+
+        return Settings.from_env()
+
+    def update_environment(self, variables: dict[str, str | None]) -> None:
+        """Change the functions' environment (None removes a variable); their containers start cold, as on AWS."""
+        for k, v in variables.items():
+            if v is None:
+                os.environ.pop(k, None)
+                self.env.pop(k, None)
+            else:
+                os.environ[k] = self.env[k] = v
+        with _IMPORT_LOCK:
+            for name in [n for n, path in _FUNCTIONS.items() if n.endswith(self.suffix)]:
+                _MODULES.pop(f"earchive_fn_{name.replace('-', '_')}", None)
+
+    def deploy(self, logical: str, handler) -> None:
+        """Replace a function's code with ``handler`` (as a new deployment would); tests deploy a faulty state this way."""
+        _DEPLOYED[self.name(logical)] = handler
+
+    def undeploy(self, logical: str) -> None:
+        """Back to the function's own code (functions/<state>/app.py)."""
+        _DEPLOYED.pop(self.name(logical), None)
+
+
+
+# ---------------------------------------------------------------- `earchive local up` and `earchive status`
+
+def state_file() -> Path:
+    from earchive.client import local_state_file
+
+    return local_state_file()
+
+
+def serve(host: str = "127.0.0.1", port: int = 4566, poll: float = 0.5, stop: threading.Event | None = None) -> None:
+    """Run the local cloud behind a moto server until ``stop`` is set (or Ctrl-C)."""
+    from moto.server import ThreadedMotoServer
+
+    os.environ["MOTO_PORT"] = str(port)  # moto's Step Functions interpreter calls back to this port
+    server = ThreadedMotoServer(ip_address=host, port=port)
+    server.start()
+    endpoint = f"http://{host}:{port}"
+    import urllib.request
+
+    urllib.request.urlopen(urllib.request.Request(  # noqa: S310 - our own loopback server
+        f"{endpoint}/moto-api/config", data=json.dumps({"stepfunctions": {"execute_state_machine": True}}).encode(), method="POST"))
+    cloud = LocalCloud(endpoint=endpoint)
+    cloud.start()
+    info = {"endpoint": endpoint, "state_machine": cloud.state_machine_arn, "queue": cloud.queue_url,
+            "resources": dict(cloud.resolver.names), "pid": os.getpid()}
+    state_file().parent.mkdir(parents=True, exist_ok=True)
+    state_file().write_text(json.dumps(info, indent=2), "utf-8")
+    print(f"earchive local cloud on {endpoint}\n  intake bucket: {cloud.name('IntakeBucket')}\n"
+          f"  drop a case:   aws s3 cp CASE.zip s3://{cloud.name('IntakeBucket')}/ --endpoint-url {endpoint}\n"
+          f"  watch:         earchive status\n(Ctrl-C to stop)", file=sys.stderr, flush=True)
+    stop = stop or threading.Event()
+    try:
+        while not stop.is_set():
+            for arn in cloud.dispatch():
+                print(f"started {arn.rsplit(':', 1)[-1]}", file=sys.stderr, flush=True)
+            stop.wait(poll)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        state_file().unlink(missing_ok=True)
+        server.stop()
+
+
+def catalogue_rows(endpoint: str | None = None, table: str | None = None) -> list[dict[str, Any]]:
+    """Catalogue items of the running local cloud (or of ``table`` on AWS)."""
+    import boto3
+
+    from earchive.aws.catalogue import Catalogue
+
+    if table is None:
+        info = json.loads(state_file().read_text("utf-8"))
+        endpoint, table = info["endpoint"], info["resources"]["CatalogueTable"]
+    ddb = boto3.resource("dynamodb", endpoint_url=endpoint, region_name=os.environ.get("AWS_DEFAULT_REGION", REGION))
+    return sorted(Catalogue(ddb.Table(table)).by_status(), key=lambda i: str(i.get("updated_at") or i.get("rejected_at") or ""))

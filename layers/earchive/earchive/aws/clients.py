@@ -1,0 +1,88 @@
+"""One container's AWS: clients made once, the repositories over them, and which errors are worth a retry."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ..config import Settings, aws_region
+from .catalogue import Catalogue, FileMap
+from .eventlog import EventLog
+from .executions import Executions
+from .s3 import Objects
+from .transfers import Transfers
+
+TRANSIENT_CODES = {"Throttling", "ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded",
+                   "SlowDown", "ServiceUnavailable", "InternalError", "InternalServerError", "TransactionConflictException",
+                   "RequestTimeout", "503", "500"}
+
+
+def transient(exc: BaseException) -> bool:
+    """True for an AWS error worth retrying with back-off (throttling, a 5xx, a network blip)."""
+    if isinstance(exc, ClientError):
+        return exc.response.get("Error", {}).get("Code", "") in TRANSIENT_CODES
+    return isinstance(exc, BotoCoreError)
+
+
+_CREATE = threading.Lock()  # boto3 sessions are not thread safe: clients and resources are made one at a time
+
+
+def _session(local: bool) -> boto3.session.Session:
+    """boto3's default session (its loaded service models are shared), or one with dummy keys for the local cloud."""
+    if local:  # the local cloud (moto) takes any credentials; a newcomer's machine may have none configured
+        return boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=aws_region())  # noqa: S106 - moto
+    if boto3.DEFAULT_SESSION is None:
+        boto3.setup_default_session()
+    return boto3.DEFAULT_SESSION  # type: ignore[return-value]
+
+
+class Aws:
+    """The AWS side of one container (or one command): clients made once, repositories over them.
+
+    Clients are thread safe and shared; the DynamoDB resource is not, so each
+    Aws has its own and serves one invocation at a time (the local cloud, which
+    runs invocations in threads, gives each concurrent one its own container).
+    """
+
+    def __init__(self, settings: Settings, *, endpoint: str | None = None, region: str | None = None, local: bool = False):
+        self.settings = settings
+        self._session = _session(local)
+        self._endpoint, self._region = endpoint, region
+        self._clients: dict[str, Any] = {}
+        self.s3 = Objects(self.client("s3"))
+        with _CREATE:
+            ddb = self._session.resource("dynamodb", endpoint_url=endpoint, region_name=region)
+        self.catalogue = Catalogue(ddb.Table(settings.catalogue_table or "unset-catalogue"))
+        self.filemap = FileMap(ddb.Table(settings.filemap_table or "unset-filemap"))
+        self.events = EventLog(ddb.Table(settings.eventlog_table or "unset-eventlog"))
+        self.transfers = Transfers(ddb.Table(settings.transfer_table or "unset-transfers"), self.catalogue, self.events, self.filemap)
+
+    def client(self, service: str) -> Any:
+        """The boto3 client for ``service``, made on first use."""
+        with _CREATE:
+            if service not in self._clients:
+                self._clients[service] = self._session.client(service, endpoint_url=self._endpoint, region_name=self._region)
+            return self._clients[service]
+
+    @property
+    def executions(self) -> Executions:
+        return Executions(self.client("stepfunctions"))
+
+    @property
+    def kms(self) -> Any:
+        return self.client("kms")
+
+    def parameter_file(self, name: str) -> str:
+        """An SSM parameter (a PEM bundle) as a file in /tmp, fetched once per container."""
+        from .ssm import parameter_to_file
+
+        return str(parameter_to_file(self.client("ssm"), name))
+
+
+def stack_outputs(stack: str) -> dict[str, str]:
+    """The outputs of a deployed CloudFormation stack (``earchive … --stack NAME``)."""
+    cfn = boto3.client("cloudformation", region_name=aws_region())
+    return {o["OutputKey"]: o["OutputValue"] for o in cfn.describe_stacks(StackName=stack)["Stacks"][0]["Outputs"]}

@@ -1,0 +1,52 @@
+"""The event log table: appends (conditional on the next sequence number) and reads of one stream."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
+
+from ..domain.eventlog import GENESIS, entry_hash, verify_entries
+
+
+class EventLog:
+    """A DynamoDB table with HASH ``stream`` and RANGE ``seq`` (number)."""
+
+    def __init__(self, table):
+        self.table = table
+
+    def entries(self, stream: str) -> list[dict[str, Any]]:
+        items, kwargs = [], {"KeyConditionExpression": Key("stream").eq(stream), "ConsistentRead": True}
+        while True:
+            page = self.table.query(**kwargs)
+            items += page["Items"]
+            if "LastEvaluatedKey" not in page:
+                return items
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def append(self, stream: str, *, actor: str, action: str, result: str, detail: dict | None = None) -> dict[str, Any]:
+        """Append one entry; retries on a concurrent append to the same stream."""
+        for _ in range(50):
+            last = self.table.query(KeyConditionExpression=Key("stream").eq(stream), ScanIndexForward=False,
+                                    Limit=1, ConsistentRead=True)["Items"]
+            seq = int(last[0]["seq"]) + 1 if last else 1
+            entry = {
+                "stream": stream, "seq": seq, "at": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
+                "actor": actor, "action": action, "result": result,
+                "detail": json.dumps(detail or {}, ensure_ascii=False, sort_keys=True, default=str),
+                "prev_hash": last[0]["hash"] if last else GENESIS,
+            }
+            entry["hash"] = entry_hash(entry)
+            try:
+                self.table.put_item(Item=entry, ConditionExpression="attribute_not_exists(#s)", ExpressionAttributeNames={"#s": "seq"})
+                return entry
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                    raise
+        raise RuntimeError(f"could not append to event stream {stream} (contention)")
+
+    def verify(self, stream: str, head: dict[str, Any] | None = None) -> list[str]:
+        return verify_entries(sorted(self.entries(stream), key=lambda e: int(e["seq"])), head)

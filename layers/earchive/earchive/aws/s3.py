@@ -1,0 +1,168 @@
+"""S3 as the pipeline uses it: a seekable reader over ranged GETs, streamed download/upload, locked copies.
+
+Lambda's /tmp is the package's size at most (issue: no step needs more), so a
+bundle is never downloaded: zipfile reads its central directory and then each
+member through :class:`S3ReadFile`, one open-ended ranged GET per member.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from boto3.s3.transfer import TransferConfig
+from botocore.exceptions import ClientError
+
+from ..crypto.digests import MultiDigest
+from ..domain.safezip import SeekableReader
+
+CHUNK = 8 * 1024 * 1024
+log = logging.getLogger(__name__)
+
+
+class S3ReadFile(SeekableReader):
+    """A read-only, seekable file over one S3 object version."""
+
+    def __init__(self, s3, bucket: str, key: str, version_id: str | None = None):
+        self._s3, self.bucket, self.key, self.version_id = s3, bucket, key, version_id
+        head = s3.head_object(**self._ref())
+        self.size = self._length = head["ContentLength"]
+        self._pos = 0
+        self._body: Any = None
+        self._body_pos = -1
+        self.name = f"s3://{bucket}/{key}"
+
+    def _ref(self) -> dict[str, str]:
+        ref = {"Bucket": self.bucket, "Key": self.key}
+        if self.version_id:
+            ref["VersionId"] = self.version_id
+        return ref
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        if self._pos >= self.size:
+            return 0
+        if self._body is None or self._body_pos != self._pos:
+            if self._body is not None:
+                self._body.close()
+            self._body = self._s3.get_object(**self._ref(), Range=f"bytes={self._pos}-")["Body"]
+            self._body_pos = self._pos
+        data = self._body.read(len(buffer))
+        buffer[: len(data)] = data
+        self._pos += len(data)
+        self._body_pos = self._pos
+        return len(data)
+
+    def close(self) -> None:
+        if self._body is not None:
+            self._body.close()
+            self._body = None
+        super().close()
+
+
+def download(s3, bucket: str, key: str, target: Path, version_id: str | None = None) -> tuple[int, dict[str, str]]:
+    """Stream an object to ``target``; returns (bytes, {"SM3", "SHA-256"}) computed on the way."""
+    ref = {"Bucket": bucket, "Key": key, **({"VersionId": version_id} if version_id else {})}
+    body = s3.get_object(**ref)["Body"]
+    md = MultiDigest()
+    with open(target, "wb") as f:
+        for chunk in body.iter_chunks(CHUNK):
+            f.write(chunk)
+            md.update(chunk)
+    return md.size, md.hexdigests()
+
+
+def upload(s3, path: Path, bucket: str, key: str, **extra: Any) -> dict:
+    """Upload a file (multipart when large) with an S3 SHA-256 checksum; returns the head of the result."""
+    args = {"ChecksumAlgorithm": "SHA256", **extra}
+    s3.upload_file(str(path), bucket, key, ExtraArgs=args, Config=TransferConfig(multipart_threshold=64 * 1024**2,
+                                                                               multipart_chunksize=64 * 1024**2))
+    return s3.head_object(Bucket=bucket, Key=key)
+
+
+class Objects:
+    """Every S3 call of the states and the transfer client, over one client made once per container."""
+
+    def __init__(self, client: Any):
+        self.client = client
+
+    def reader(self, bucket: str, key: str, version_id: str | None = None) -> S3ReadFile:
+        return S3ReadFile(self.client, bucket, key, version_id)
+
+    def download(self, bucket: str, key: str, target: Path, version_id: str | None = None) -> tuple[int, dict[str, str]]:
+        return download(self.client, bucket, key, target, version_id)
+
+    def upload(self, path: Path, bucket: str, key: str, **extra: Any) -> dict:
+        return upload(self.client, path, bucket, key, **extra)
+
+    def put(self, bucket: str, key: str, body: bytes, content_type: str | None = None, **extra: Any) -> None:
+        """Write a small object (a report, a list, a signature)."""
+        self.client.put_object(Bucket=bucket, Key=key, Body=body, **({"ContentType": content_type} if content_type else {}), **extra)
+
+    def get_bytes(self, bucket: str, key: str) -> bytes | None:
+        """A small object's bytes, or None when there is no such key."""
+        try:
+            return self.client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except self.client.exceptions.NoSuchKey:
+            return None
+
+    def get_json(self, bucket: str, key: str) -> Any:
+        return json.loads(self.client.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+    def head(self, bucket: str, key: str, version_id: str | None = None, *, checksum: bool = False) -> dict[str, Any]:
+        ref = {"Bucket": bucket, "Key": key, **({"VersionId": version_id} if version_id else {})}
+        return self.client.head_object(**ref, **({"ChecksumMode": "ENABLED"} if checksum else {}))
+
+    def copy_version(self, src: dict[str, str], bucket: str, key: str) -> str:
+        """Server-side copy of one object version; returns the new version id ('' if unversioned)."""
+        self.client.copy({"Bucket": src["bucket"], "Key": src["key"], "VersionId": src["version_id"]}, bucket, key)
+        return self.client.head_object(Bucket=bucket, Key=key).get("VersionId", "")
+
+    def copy_locked(self, src_bucket: str, src_key: str, bucket: str, key: str, extra: dict[str, Any]) -> str:
+        """Server-side copy (multipart above 5 GB) with Object Lock settings; returns the new version id.
+
+        moto refuses CopyObject with Object Lock headers (it wants an SDK checksum
+        header CopyObject does not send); only then is the package streamed through
+        this function instead (multipart upload, same lock settings).
+        """
+        try:
+            self.client.copy({"Bucket": src_bucket, "Key": src_key}, bucket, key, ExtraArgs={**extra, "MetadataDirective": "REPLACE"})
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "MissingUploadObjectWithObjectLockHeaders":
+                raise
+            body = self.client.get_object(Bucket=src_bucket, Key=src_key)["Body"]
+            self.client.upload_fileobj(body, bucket, key, ExtraArgs=extra)
+        versions = [v for v in self.client.list_object_versions(Bucket=bucket, Prefix=key).get("Versions", [])
+                    if v["Key"] == key and v["IsLatest"]]
+        return versions[0]["VersionId"]
+
+    def stored_version(self, bucket: str, key: str, sha256: str) -> str | None:
+        """The version of ``key`` already holding this package (a retried store), if any."""
+        try:
+            versions = self.client.list_object_versions(Bucket=bucket, Prefix=key).get("Versions", [])
+        except ClientError:
+            return None
+        for v in versions:
+            if v["Key"] != key:
+                continue
+            head = self.client.head_object(Bucket=bucket, Key=key, VersionId=v["VersionId"])
+            if head.get("Metadata", {}).get("earchive-sha256") == sha256:
+                return v["VersionId"]
+        return None
+
+    def delete_quietly(self, bucket: str, keys: list[str]) -> None:
+        """Remove staging objects; a failure is logged, never raised (they are only copies)."""
+        for key in keys:
+            try:
+                self.client.delete_object(Bucket=bucket, Key=key)
+            except ClientError as exc:
+                log.warning("could not delete staging object %s: %s", key, exc)
+
+    def tag_quietly(self, bucket: str, key: str, version_id: str | None, tags: dict[str, str]) -> None:
+        """Tag an object (the upload: archived or rejected); a failure is logged, never raised."""
+        ref = {"Bucket": bucket, "Key": key, **({"VersionId": version_id} if version_id else {})}
+        try:
+            self.client.put_object_tagging(**ref, Tagging={"TagSet": [{"Key": k, "Value": v} for k, v in tags.items()]})
+        except ClientError as exc:
+            log.warning("could not tag %s: %s", key, exc)

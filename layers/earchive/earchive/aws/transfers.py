@@ -1,0 +1,239 @@
+"""The transfer table: batches (``BATCH``), their packages (``PKG#<id>``) and Table A.1 rows (``ROW#NNN``).
+
+Every DynamoDB expression on the transfer table is here; the rules and the
+documents are :mod:`earchive.domain.transfer`. Every state move is a
+conditional write and goes to the event log.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
+
+from ..domain.transfer import Selection, decisions, next_batch_day, now, outcome, table_a1_rows
+from ..errors import ConflictError, TransferError
+from .catalogue import Catalogue, FileMap
+from .eventlog import EventLog
+
+ACTOR = "earchive-transfer"
+
+
+class Transfers:
+    """Transfer batches in DynamoDB (HASH ``batch_id``, RANGE ``item``)."""
+
+    def __init__(self, table: Any, catalogue: Catalogue, events: EventLog, filemap: FileMap | None = None):
+        self.table, self.catalogue, self.events, self.filemap = table, catalogue, events, filemap
+
+    # -- reading
+    def batch(self, batch_id: str) -> dict[str, Any]:
+        item = self.table.get_item(Key={"batch_id": batch_id, "item": "BATCH"}, ConsistentRead=True).get("Item")
+        if not item:
+            raise TransferError(f"no transfer batch {batch_id}")
+        return item
+
+    def package(self, batch_id: str, package_id: str) -> dict[str, Any]:
+        """One package of a batch (a single read: the Map's branches must not scan the batch)."""
+        item = self.table.get_item(Key={"batch_id": batch_id, "item": f"PKG#{package_id}"}, ConsistentRead=True).get("Item")
+        if not item:
+            raise TransferError(f"{package_id} is not in batch {batch_id}")
+        return item
+
+    def packages(self, batch_id: str) -> list[dict[str, Any]]:
+        items, kwargs = [], {"KeyConditionExpression": Key("batch_id").eq(batch_id) & Key("item").begins_with("PKG#"),
+                             "ConsistentRead": True}
+        while True:
+            page = self.table.query(**kwargs)
+            items += page["Items"]
+            if "LastEvaluatedKey" not in page:
+                return sorted(items, key=lambda i: (i.get("task_name", ""), i["package_id"]))
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def save_rows(self, batch_id: str) -> list[dict[str, Any]]:
+        """Store the batch's Table A.1 rows (``ROW#NNN``) as they stand now: at submission and at the decision."""
+        rows = table_a1_rows(self.batch(batch_id), self.packages(batch_id))
+        with self.table.batch_writer() as batch:
+            for row in rows:
+                batch.put_item(Item={"batch_id": batch_id, "item": f"ROW#{row['序号']:03d}", **row})
+        return rows
+
+    def rows(self, batch_id: str) -> list[dict[str, Any]]:
+        items = self.table.query(KeyConditionExpression=Key("batch_id").eq(batch_id) & Key("item").begins_with("ROW#"),
+                                 ConsistentRead=True)["Items"]
+        return [{k: (int(v) if k in ("序号", "归档信息包数量") else v) for k, v in i.items() if k not in ("batch_id", "item")}
+                for i in sorted(items, key=lambda i: i["item"])]
+
+    def batches(self) -> list[dict[str, Any]]:
+        items, kwargs = [], {}
+        while True:
+            page = self.table.scan(**kwargs)
+            items += [i for i in page["Items"] if i["item"] == "BATCH"]
+            if "LastEvaluatedKey" not in page:
+                return sorted(items, key=lambda i: i["batch_id"])
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    # -- creating
+    def next_batch_id(self, day: dt.date | None = None) -> str:
+        """YYYYMMDD + 4-digit sequence: unique, and sorting by id sorts by date."""
+        day = day or next_batch_day()
+        n = self.table.update_item(Key={"batch_id": f"counter#{day:%Y%m%d}", "item": "COUNTER"},
+                                   UpdateExpression="ADD next_seq :one", ExpressionAttributeValues={":one": 1},
+                                   ReturnValues="UPDATED_NEW")["Attributes"]["next_seq"]
+        return f"{day:%Y%m%d}{int(n):04d}"
+
+    def create(self, selection: Selection, *, institution: str, institution_name: str, transferor: str,
+               note: str = "", resubmits: str | None = None) -> dict[str, Any]:
+        """A DRAFT batch with every ARCHIVED package the selection matches that is in no other batch."""
+        candidates = [i for i in self.catalogue.by_status("ARCHIVED") if not i.get("transfer_batch") and selection.matches(i)]
+        if selection.package_ids:
+            missing = set(selection.package_ids) - {i["package_id"] for i in candidates}
+            for pid in sorted(missing):
+                item = self.catalogue.get(pid)
+                if item is None:
+                    raise TransferError(f"{pid}: no such package in the catalogue")
+                if item.get("transfer_batch"):
+                    raise TransferError(f"{pid}: already in transfer batch {item['transfer_batch']} (a package goes in one batch only)")
+                raise TransferError(f"{pid}: status {item.get('status')}, only ARCHIVED packages can be transferred")
+        if not candidates:
+            raise TransferError("no archived package matches the selection (or all are in batches already)")
+        batch_id = self.next_batch_id()
+        header = {"batch_id": batch_id, "item": "BATCH", "status": "DRAFT", "institution": institution,
+                  "institution_name": institution_name, "transferor": transferor, "note": note, "created_at": now(),
+                  "selection": json.dumps(selection.__dict__, ensure_ascii=False, default=list), "package_count": 0}
+        if resubmits:
+            header["resubmits"] = resubmits
+        self.table.put_item(Item=header, ConditionExpression="attribute_not_exists(batch_id)")
+        added = 0
+        for item in candidates:
+            try:
+                self._add(batch_id, item)
+                added += 1
+            except TransferError:
+                if selection.package_ids:  # named explicitly: the clerk must hear about it
+                    raise
+                # chosen by criteria and claimed by another batch meanwhile: leave it to that batch
+        self.table.update_item(Key={"batch_id": batch_id, "item": "BATCH"}, UpdateExpression="SET package_count = :n",
+                               ExpressionAttributeValues={":n": added})
+        self.events.append(f"batch#{batch_id}", actor=transferor, action="create", result="DRAFT",
+                           detail={"packages": added, "institution": institution, "resubmits": resubmits})
+        return self.batch(batch_id)
+
+    def _add(self, batch_id: str, item: dict[str, Any]) -> None:
+        """Claim the package for this batch on its catalogue item, then list it in the batch.
+
+        The conditional write on the catalogue item is what makes a package join
+        one batch only; repeating it for the same batch (a retry) is allowed.
+        """
+        try:
+            self.catalogue.claim_for_batch(item["package_id"], batch_id)
+        except ConflictError:
+            current = self.catalogue.get(item["package_id"]) or {}
+            raise TransferError(f"{item['package_id']}: already in transfer batch {current.get('transfer_batch')} "
+                                f"(a package goes in one batch only)") from None
+        self.table.put_item(Item={
+            "batch_id": batch_id, "item": f"PKG#{item['package_id']}", "package_id": item["package_id"],
+            "record_code": item.get("record_code", item["package_id"]), "project_id": item.get("project_id", ""),
+            "task_code": item.get("task_code", ""), "task_name": item.get("task_name", ""), "task_type": item.get("task_type", ""),
+            "archive": item["archive"], "package_sha256": item["package_sha256"], "package_sm3": item["package_sm3"],
+            "size": item.get("package_size", 0), "package_version": item.get("package_version", 1), "state": "LISTED",
+        })
+
+    # -- moving
+    def move(self, batch_id: str, to: str, *, allowed_from: tuple[str, ...], actor: str, **attrs: Any) -> dict[str, Any]:
+        """Move the batch to ``to`` only from ``allowed_from``: two clerks or two retries cannot skip a state."""
+        names = {"#st": "status"}
+        values: dict[str, Any] = {":to": to}
+        sets = ["#st = :to"]
+        for i, (k, v) in enumerate(attrs.items()):
+            names[f"#a{i}"], values[f":v{i}"] = k, v
+            sets.append(f"#a{i} = :v{i}")
+        values.update({f":f{i}": s for i, s in enumerate(allowed_from)})
+        try:
+            out = self.table.update_item(
+                Key={"batch_id": batch_id, "item": "BATCH"}, UpdateExpression="SET " + ", ".join(sets),
+                ConditionExpression="#st IN (" + ", ".join(f":f{i}" for i in range(len(allowed_from))) + ")",
+                ExpressionAttributeNames=names, ExpressionAttributeValues=values, ReturnValues="ALL_NEW")["Attributes"]
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                current = self.batch(batch_id)["status"]
+                raise TransferError(f"batch {batch_id} is {current}; it cannot move to {to} (allowed from {', '.join(allowed_from)})") from None
+            raise
+        self.events.append(f"batch#{batch_id}", actor=actor, action=f"move:{to}", result=to,
+                           detail={k: v for k, v in attrs.items() if k != "task_token"})
+        return out
+
+    def refresh_token(self, batch_id: str, token: str) -> None:
+        """A retried AwaitDecision brings a new task token: keep the newest while the batch is RECEIVING."""
+        self.table.update_item(Key={"batch_id": batch_id, "item": "BATCH"}, UpdateExpression="SET task_token = :t",
+                               ConditionExpression="#st = :r", ExpressionAttributeNames={"#st": "status"},
+                               ExpressionAttributeValues={":t": token, ":r": "RECEIVING"})
+
+    def set_package(self, batch_id: str, package_id: str, **attrs: Any) -> None:
+        names, values, sets = {}, {}, []
+        for i, (k, v) in enumerate(attrs.items()):
+            names[f"#a{i}"], values[f":v{i}"] = k, v
+            sets.append(f"#a{i} = :v{i}")
+        self.table.update_item(Key={"batch_id": batch_id, "item": f"PKG#{package_id}"}, UpdateExpression="SET " + ", ".join(sets),
+                               ConditionExpression="attribute_exists(batch_id)", ExpressionAttributeNames=names,
+                               ExpressionAttributeValues=values)
+
+    # -- decisions
+    def decide(self, batch_id: str, returns: dict[str, str], *, receiver: str, receiver_signature_key: str = "") -> dict[str, Any]:
+        """Accept every package not in ``returns`` (package_id → reasons); return the others.
+
+        A package whose receiving check failed cannot be accepted: it is returned
+        with its failed tests even if the institution gave no reason.
+        """
+        packages = self.packages(batch_id)
+        known = {p["package_id"] for p in packages}
+        unknown = set(returns) - known
+        if unknown:
+            raise TransferError(f"not in batch {batch_id}: {', '.join(sorted(unknown))}")
+        decided = decisions(packages, returns)
+        for verdict, p, reason, failed in decided:
+            if verdict == "RETURNED":
+                self._return_package(batch_id, p, reason or "", failed, receiver)
+            else:
+                self._accept_package(batch_id, p, receiver)
+        status, accepted, returned = outcome(decided)
+        self.save_rows(batch_id)
+        return self.move(batch_id, status, allowed_from=("RECEIVING",), actor=receiver, receiver=receiver,
+                         decided_at=now(), accepted_count=accepted, returned_count=returned,
+                         receiver_signature_key=receiver_signature_key)
+
+    def _accept_package(self, batch_id: str, p: dict[str, Any], receiver: str) -> None:
+        self.set_package(batch_id, p["package_id"], state="ACCEPTED", decided_at=now())
+        self.catalogue.move(p["package_id"], "ACCEPTED", allowed_from=("ARCHIVED",), accepted_by=receiver, accepted_at=now(),
+                            accepted_batch=batch_id, accepted_copy=p.get("transfer_copy", {}))
+        if self.filemap is not None and p.get("transfer_copy"):  # every electronic file → the copy the institution received
+            self.filemap.mark_accepted(p["package_id"], p["transfer_copy"], batch_id)
+
+    def _return_package(self, batch_id: str, p: dict[str, Any], reason: str, failed: list[str], receiver: str) -> None:
+        self.set_package(batch_id, p["package_id"], state="RETURNED", return_reason=reason, failed_tests=failed, decided_at=now())
+        self.catalogue.move(p["package_id"], "RETURNED", allowed_from=("ARCHIVED",), returned_by=receiver, returned_at=now(),
+                            return_reason=reason, return_failed_tests=failed, returned_batch=batch_id)
+        # out of the batch: the corrected version may travel in a new one
+        self.catalogue.release_from_batch(p["package_id"])
+
+    def resubmit(self, old_batch_id: str, *, transferor: str, ready_only: bool = False) -> dict[str, Any]:
+        """A new batch with the corrected (re-archived) versions of the packages returned in ``old_batch_id``.
+
+        ``ready_only`` sends those already re-archived and leaves the rest for a later resubmission.
+        """
+        old = self.batch(old_batch_id)
+        if old["status"] not in ("PARTLY_RETURNED", "RETURNED"):
+            raise TransferError(f"batch {old_batch_id} is {old['status']}: nothing was returned")
+        returned = [p["package_id"] for p in self.packages(old_batch_id) if p.get("state") == "RETURNED"]
+        not_ready = [pid for pid in returned if (self.catalogue.get(pid) or {}).get("status") != "ARCHIVED"]
+        if ready_only:
+            returned = [pid for pid in returned if pid not in not_ready]
+            if not returned:
+                raise TransferError(f"none of the packages returned in {old_batch_id} is re-archived yet")
+        elif not_ready:
+            raise TransferError(f"not corrected and re-archived yet: {', '.join(not_ready)} (upload the corrected case first)")
+        return self.create(Selection(package_ids=tuple(returned)), institution=old["institution"],
+                           institution_name=old["institution_name"], transferor=transferor,
+                           note=f"resubmission of batch {old_batch_id}", resubmits=old_batch_id)

@@ -1,0 +1,142 @@
+"""Transfer operations as clerks and institutions drive them: the CLI, the demo and tests use this.
+
+The work itself runs in the transfer state machine; this module starts it,
+waits for the receiving checks, hands the institution's decision back through
+the task token, and reads and exports what DynamoDB and the transfer bucket hold.
+It talks to the running local cloud (``earchive local up``), to a LocalCloud in
+this process, or to a deployed stack on AWS.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .aws.clients import Aws, stack_outputs
+from .aws.transfers import Transfers
+from .config import Settings, earchive_home
+from .domain.exports import catalogue_csv, catalogue_xlsx, transfer_list_pdf, transfer_list_xlsx
+from .domain.transfer import DECIDED, Selection, table_a1_rows, transfer_list
+from .errors import TransferError
+
+
+def local_state_file() -> Path:
+    """Where ``earchive local up`` writes the running local cloud's endpoint and resource names."""
+    return earchive_home() / "local-cloud.json"
+
+
+@dataclass
+class TransferService:
+    """The transfer loop as clerks and institutions drive it, against one stack (local or on AWS)."""
+
+    names: dict[str, str]  # logical resource id -> physical name / ARN
+    endpoint: str | None = None
+    local: bool = False
+    _aws: Aws | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_local_state(cls) -> TransferService:
+        if not local_state_file().exists():
+            raise TransferError("no local cloud is running: start one with `earchive local up`, or pass --stack for AWS")
+        info = json.loads(local_state_file().read_text("utf-8"))
+        return cls(info["resources"], info["endpoint"], local=True)
+
+    @classmethod
+    def from_stack(cls, stack: str) -> TransferService:
+        outputs = stack_outputs(stack)
+        names = {"TransferTable": outputs["TransferTableName"], "CatalogueTable": outputs["CatalogueTableName"],
+                 "EventLogTable": outputs["EventLogTableName"], "TransferBucket": outputs["TransferBucketName"],
+                 "TransferStateMachine": outputs["TransferStateMachineArn"], "FileMapTable": outputs["FileMapTableName"]}
+        return cls(names)
+
+    @classmethod
+    def from_cloud(cls, cloud: Any) -> TransferService:
+        return cls({**cloud.resolver.names, **cloud.state_machines}, cloud.endpoint)
+
+    # -- AWS (clients made once per service)
+    @property
+    def aws(self) -> Aws:
+        if self._aws is None:
+            n = self.names
+            settings = Settings(transfer_table=n["TransferTable"], catalogue_table=n["CatalogueTable"], eventlog_table=n["EventLogTable"],
+                                filemap_table=n.get("FileMapTable", ""), transfer_bucket=n.get("TransferBucket", ""))
+            self._aws = Aws(settings, endpoint=self.endpoint, local=self.local)
+        return self._aws
+
+    @property
+    def transfers(self) -> Transfers:
+        t = self.aws.transfers
+        return t if "FileMapTable" in self.names else Transfers(t.table, t.catalogue, t.events, None)
+
+    # -- the window (综合受理窗口)
+    def create(self, selection: Selection, **kwargs: Any) -> dict[str, Any]:
+        return self.transfers.create(selection, **kwargs)
+
+    def submit(self, batch_id: str, actor: str, attempt: int = 1) -> str:
+        """Start the transfer state machine for a DRAFT batch; returns the execution ARN."""
+        batch = self.transfers.batch(batch_id)
+        if batch["status"] != "DRAFT":
+            raise TransferError(f"batch {batch_id} is {batch['status']}; only a DRAFT batch can be submitted")
+        return self.aws.executions.start(self.names["TransferStateMachine"], f"transfer-{batch_id}-a{attempt}",
+                                         {"batch_id": batch_id, "actor": actor})
+
+    def resubmit(self, batch_id: str, transferor: str, ready_only: bool = False) -> dict[str, Any]:
+        return self.transfers.resubmit(batch_id, transferor=transferor, ready_only=ready_only)
+
+    # -- the institution (政务服务实施机构)
+    def wait_for_decision(self, batch_id: str, timeout: float = 600) -> dict[str, Any]:
+        """Wait until every package is checked and the machine waits for the institution."""
+        return self._poll_batch(batch_id, lambda b: b["status"] == "RECEIVING" and bool(b.get("task_token")), timeout,
+                                "did not reach RECEIVING")
+
+    def decide(self, batch_id: str, receiver: str, returns: dict[str, str] | None = None, timeout: float = 300) -> dict[str, Any]:
+        """Accept the batch, returning ``returns`` (package → reason); the state machine finishes the job."""
+        batch = self.transfers.batch(batch_id)
+        if batch["status"] != "RECEIVING" or not batch.get("task_token"):
+            raise TransferError(f"batch {batch_id} is {batch['status']}: it is not waiting for a decision")
+        decision = {"batch_id": batch_id, "receiver": receiver, "returns": returns or {}}
+        self.aws.executions.send_success(batch["task_token"], decision)
+        return self._poll_batch(batch_id, lambda b: b["status"] in DECIDED, timeout,
+                                "recorded no decision")
+
+    def _poll_batch(self, batch_id: str, done, timeout: float, what: str) -> dict[str, Any]:
+        """The batch once ``done(batch)`` holds; a failed transfer execution ends the wait with its cause."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            batch = self.transfers.batch(batch_id)
+            if done(batch):
+                return batch
+            self._raise_if_failed(batch_id)
+            time.sleep(0.2)
+        raise TimeoutError(f"batch {batch_id} {what} within {timeout}s")
+
+    def _raise_if_failed(self, batch_id: str) -> None:
+        for e in self.aws.executions.failures(self.names["TransferStateMachine"], f"transfer-{batch_id}-"):
+            raise TransferError(f"transfer of batch {batch_id} {e['status']}: {e['error']} {str(e['cause'] or '')[:300]}")
+
+    # -- reading and printing
+    def show(self, batch_id: str) -> dict[str, Any]:
+        t = self.transfers
+        batch, packages = t.batch(batch_id), t.packages(batch_id)
+        return {"batch": {k: v for k, v in batch.items() if k != "task_token"}, "rows": table_a1_rows(batch, packages), "packages": packages}
+
+    def export(self, batch_id: str, out: Path) -> list[Path]:
+        """移交清单 as XLSX and PDF (with both parties' names), the signatures, and the 归档目录清单."""
+        t = self.transfers
+        batch, packages = t.batch(batch_id), t.packages(batch_id)
+        document = {**transfer_list(batch, packages), "receiver": batch.get("receiver")}
+        out.mkdir(parents=True, exist_ok=True)
+        paths = [transfer_list_xlsx(document, out / f"移交清单-{batch_id}.xlsx"), transfer_list_pdf(document, out / f"移交清单-{batch_id}.pdf")]
+        items = [t.catalogue.get(p["package_id"]) or {} for p in packages]
+        paths += [catalogue_xlsx(items, out / f"归档目录清单-{batch_id}.xlsx"), catalogue_csv(items, out / f"归档目录清单-{batch_id}.csv")]
+        base = f"institutions/{batch['institution']}/batches/{batch_id}/"
+        for name in ("transfer-list.json", "transfer-list.json.sender.p7s", "receipt.json", "receipt.json.receiver.p7s"):
+            body = self.aws.s3.get_bytes(self.names["TransferBucket"], base + name)
+            if body is None:
+                continue
+            (out / name).write_bytes(body)
+            paths.append(out / name)
+        return paths

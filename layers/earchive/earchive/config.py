@@ -1,0 +1,121 @@
+"""Configuration: one typed object, read from the environment in one place.
+
+Every environment variable earchive reads is a field below, with the name
+``template.yaml`` gives it and a line saying what it is for; the README's
+table is generated from these fields (tests/contract checks that it is, and
+that no other module reads ``os.environ``). A Lambda container reads its
+``Settings`` once, when its first invocation arrives
+(:mod:`earchive.pipeline.handler`); a command-line run reads them once per
+command. Nothing here talks to AWS: SSM parameters named here are resolved
+by the AWS adapters (:mod:`earchive.aws.ssm`).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+
+def _env(name: str, doc: str, *, where: str = "Lambda") -> dict[str, str]:
+    return {"env": name, "doc": doc, "where": where}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Names and options of one deployment (set by template.yaml) or one command-line run."""
+
+    intake_bucket: str = field(default="", metadata=_env("INTAKE_BUCKET", "bucket the platforms upload finished cases to"))
+    staging_bucket: str = field(default="", metadata=_env("STAGING_BUCKET", "bucket for packages between pack and store"))
+    archive_bucket: str = field(default="", metadata=_env("ARCHIVE_BUCKET", "the archive: versioned, Object Lock COMPLIANCE"))
+    reports_bucket: str = field(default="", metadata=_env("REPORTS_BUCKET", "bucket for the check reports (JSON and HTML)"))
+    catalogue_table: str = field(default="", metadata=_env("CATALOGUE_TABLE", "DynamoDB catalogue (one item per package, claims, serials)"))
+    filemap_table: str = field(default="", metadata=_env("FILEMAP_TABLE", "DynamoDB file map (platform file ↔ package member ↔ S3)"))
+    eventlog_table: str = field(default="", metadata=_env("EVENTLOG_TABLE", "DynamoDB hash-chained event log"))
+    transfer_table: str = field(default="", metadata=_env("TRANSFER_TABLE", "DynamoDB transfer batches, their packages and Table A.1 rows"))
+    transfer_bucket: str = field(default="", metadata=_env("TRANSFER_BUCKET", "bucket institutions pull their batches from"))
+    idempotency_table: str = field(default="", metadata=_env("IDEMPOTENCY_TABLE", "DynamoDB table of Powertools Idempotency (unset: off)"))
+    signer: str | None = field(default=None, metadata=_env(
+        "EARCHIVE_SIGNER", "the seal's signer: local-ec, local-rsa, local-sm2, dev:NAME, kms:KEY, file:KEY,CERT (default local-ec)",
+        where="Lambda, CLI"))
+    signer_cert: str | None = field(default=None, metadata=_env(
+        "EARCHIVE_SIGNER_CERT", "PEM file: certificate (and chain) of a kms: signer", where="Lambda, CLI"))
+    signer_cert_parameter: str | None = field(default=None, metadata=_env(
+        "EARCHIVE_SIGNER_CERT_PARAMETER", "SSM parameter holding that PEM (production; read once per container)"))
+    tsa: str | None = field(default=None, metadata=_env("EARCHIVE_TSA", "timestamp authority: local or an http(s) URL (default local)",
+                                                        where="Lambda, CLI"))
+    scanner: str | None = field(default=None, metadata=_env("EARCHIVE_SCANNER", "virus scanner: builtin, clamav or none (default builtin)",
+                                                            where="Lambda, CLI"))
+    trust: str | None = field(default=None, metadata=_env("EARCHIVE_TRUST", "PEM file of trust anchors for the checks (default: development CA)"))
+    trust_parameter: str | None = field(default=None, metadata=_env("EARCHIVE_TRUST_PARAMETER", "SSM parameter holding those anchors (production)"))
+    institution_signer: str | None = field(default=None, metadata=_env(
+        "EARCHIVE_INSTITUTION_SIGNER", "signer of the receiving institution's receipt (default dev:institution)"))
+    institution_trust: str | None = field(default=None, metadata=_env(
+        "EARCHIVE_INSTITUTION_TRUST", "the institution's own trust anchors for the receiving check (default EARCHIVE_TRUST)"))
+    region_code: str = field(default="", metadata=_env("EARCHIVE_REGION_CODE", "行政区划 this deployment archives (empty: any)"))
+    fonds: str = field(default="", metadata=_env("EARCHIVE_FONDS", "全宗号s this deployment keeps, comma-separated (empty: any)"))
+    allowed_formats: tuple[str, ...] = field(default=(), metadata=_env("ALLOWED_FORMATS", "archival formats allowed, comma-separated (empty: defaults)"))
+    home: str | None = field(default=None, metadata=_env(
+        "EARCHIVE_HOME", "folder of the development PKI, serial counters and the local cloud's state (default ~/.local/share/earchive)",
+        where="Lambda, CLI"))
+    pdf_font: str | None = field(default=None, metadata=_env("EARCHIVE_PDF_FONT", "a CJK font file for the printed lists (default Noto Sans CJK)",
+                                                             where="Lambda, CLI"))
+    errors_json: bool = field(default=False, metadata=_env("EARCHIVE_ERRORS_JSON", "set: the CLI prints rejections as JSON on stderr", where="CLI"))
+    work_dir: str = field(default_factory=tempfile.gettempdir)  # Lambda: /tmp (not an environment variable)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """The settings the environment gives (``os.environ`` unless another mapping is passed)."""
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            name = f.metadata.get("env")
+            if not name or name not in env:
+                continue
+            raw = env[name]
+            if f.name == "allowed_formats":
+                values[f.name] = tuple(x for x in raw.split(",") if x)
+            elif f.name == "errors_json":
+                values[f.name] = bool(raw)
+            elif f.type in ("str", str):
+                values[f.name] = raw
+            else:
+                values[f.name] = raw or None
+        return cls(**values)  # type: ignore[arg-type]
+
+    def with_(self, **changes: object) -> Settings:
+        """A copy with some fields changed (e.g. an SSM parameter resolved to a file)."""
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def variables() -> list[tuple[str, str, str, str]]:
+    """(variable, field, read by, what it is for) for every environment variable, in field order."""
+    return [(f.metadata["env"], f.name, f.metadata["where"], f.metadata["doc"]) for f in fields(Settings) if "env" in f.metadata]
+
+
+def environment_markdown() -> str:
+    """The README's table of environment variables."""
+    lines = ["| variable | read by | what it is for |", "|---|---|---|"]
+    lines += [f"| `{var}` | {where} | {doc} |" for var, _, where, doc in variables()]
+    return "\n".join(lines) + "\n"
+
+
+def current() -> Settings:
+    """The environment's settings now (command-line runs; a Lambda container keeps its own)."""
+    return Settings.from_env()
+
+
+def earchive_home() -> Path:
+    """Where earchive keeps local state (development PKI, serial counters): ``EARCHIVE_HOME`` or the XDG data folder."""
+    home = current().home
+    if home:
+        return Path(home)
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "earchive"
+
+
+def aws_region(default: str = "us-east-1") -> str:
+    """The AWS region the command line talks to (``AWS_DEFAULT_REGION``, read by boto3 too)."""
+    return os.environ.get("AWS_DEFAULT_REGION") or default

@@ -1,0 +1,240 @@
+"""Pack (形成信息包): one compressed archive information package per case.
+
+Each material is read once: the same chunk feeds SM3, SHA-256, the
+platform-digest comparison and the zip writer. The package is written to a
+hidden ``.part`` file in the output folder and renamed into place only when
+it is complete and sealed, so a failure leaves nothing half-written and the
+bundle is never modified.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import time
+import zipfile
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..crypto.digests import digest_stream, hexdigest
+from ..crypto.signers import make_signer, make_tsa
+from ..errors import EarchiveError, Problem, reject
+from . import metadata
+from .collect import CaseRecord, collect
+from .layout import METADATA_NAME
+from .organise import LocalSerials, Plan, organise, serial_prefix
+from .safezip import ZipLimits
+from .seal import MANIFEST_SHA256, MANIFEST_SM3, SEAL_FILES, SIGNATURE, TIMESTAMP, Seal, manifest_text, seal
+
+log = logging.getLogger(__name__)
+
+# Already-compressed formats are stored: deflating them costs ~10x and saves nothing.
+STORED_FORMATS = {"pdf", "ofd", "jpg", "jpeg", "png", "tif", "tiff", "zip", "mp4", "mp3"}
+Progress = Callable[[str, int, int], None]  # (member, bytes done in package, total bytes)
+
+
+@dataclass
+class PackResult:
+    """What pack made: where, under which code, and the digest of every file."""
+
+    path: Path
+    record_code: str
+    project_id: str
+    files: list[dict] = field(default_factory=list)
+    total_bytes: int = 0
+    seconds: float = 0.0
+    signer: str = ""
+    tsa: str = ""
+    entries: list[tuple[str, str, str]] = field(default_factory=list)  # (name, sm3, sha256), manifest order
+
+    def as_dict(self) -> dict:
+        return {
+            "package": str(self.path), "record_code": self.record_code, "project_id": self.project_id,
+            "total_bytes": self.total_bytes, "seconds": round(self.seconds, 3), "signer": self.signer,
+            "tsa": self.tsa, "files": self.files,
+        }
+
+
+class _Writeback:
+    """Start writing the package to disk while hashing goes on (fdatasync every 64 MiB in a thread).
+
+    The package is fsync'ed before it is renamed into place; without this the
+    final fsync would write gigabytes at disk speed after all the CPU work.
+    """
+
+    STEP = 64 * 1024**2
+
+    def __init__(self, fileno: int):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._fd, self._since, self._pending = fileno, 0, None
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="writeback")
+
+    def __call__(self, chunk: bytes) -> None:
+        self._since += len(chunk)
+        if self._since >= self.STEP and (self._pending is None or self._pending.done()):
+            self._since = 0
+            self._pending = self._pool.submit(os.fdatasync, self._fd)
+
+    def __enter__(self) -> _Writeback:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pending is not None:
+            self._pending.exception()  # wait; a failed early flush is redone by the final fsync
+        self._pool.shutdown()
+
+
+def _zip_time(when: dt.datetime) -> tuple[int, int, int, int, int, int]:
+    local = when.astimezone(dt.timezone(dt.timedelta(hours=8)))
+    return (max(local.year, 1980), local.month, local.day, local.hour, local.minute, local.second)
+
+
+def _zipinfo(name: str, when: dt.datetime, stored: bool) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name, date_time=_zip_time(when))
+    info.compress_type = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
+    info.external_attr = 0o100644 << 16
+    info.create_system = 3  # Unix: permissions above are meaningful
+    return info
+
+
+def _write_bytes(zf: zipfile.ZipFile, name: str, data: bytes, when: dt.datetime, stored: bool = False) -> None:
+    zf.writestr(_zipinfo(name, when, stored), data)
+
+
+def _write_seal(zf: zipfile.ZipFile, entries: list[tuple[str, str, str]], signer, tsa, now: dt.datetime) -> Seal:
+    """Write manifests, signature and timestamp for ``entries`` into an open package."""
+    sm3_manifest = manifest_text([(sm3, name) for name, sm3, _ in entries])
+    sha_manifest = manifest_text([(sha, name) for name, _, sha in entries] + [(hexdigest("SHA-256", sm3_manifest), MANIFEST_SM3)])
+    sealed = seal(sm3_manifest, sha_manifest, signer, tsa)
+    _write_bytes(zf, MANIFEST_SM3, sealed.manifest_sm3, now)
+    _write_bytes(zf, MANIFEST_SHA256, sealed.manifest_sha256, now)
+    _write_bytes(zf, SIGNATURE, sealed.signature, now, stored=True)
+    _write_bytes(zf, TIMESTAMP, sealed.timestamp, now, stored=True)
+    return sealed
+
+
+def seal_package(path: Path, entries: list[tuple[str, str, str]], *, signer=None, tsa=None, now: dt.datetime | None = None) -> Seal:
+    """Seal (固化) a package written with ``sealed=False``: append manifests, signature, timestamp.
+
+    ``entries`` are the digests pack computed in its single read; the check
+    step recomputes everything independently, so a wrong entry cannot pass.
+    """
+    with zipfile.ZipFile(path) as zf:
+        names = set(zf.namelist())
+    if names & set(SEAL_FILES):
+        raise reject("SEAL-CONFIG", "the package is sealed already", file=str(path))
+    missing = [name for name, _, _ in entries if name not in names]
+    if missing:
+        raise reject("SEAL-CONFIG", f"entries not in the package: {missing[:3]}", file=str(path))
+    with zipfile.ZipFile(path, "a", allowZip64=True) as zf:
+        return _write_seal(zf, entries, signer or make_signer(), tsa or make_tsa(), now or dt.datetime.now(dt.UTC))
+
+
+def write_package(
+    plan: Plan,
+    out_dir: Path,
+    *,
+    signer=None,
+    tsa=None,
+    overwrite: bool = False,
+    progress: Progress | None = None,
+    now: dt.datetime | None = None,
+    sealed: bool = True,
+) -> PackResult:
+    """Write the package of an organised case into ``out_dir``; sealed unless ``sealed=False``.
+
+    The pipeline packs and seals in two steps (two Lambdas): it packs with
+    ``sealed=False`` and passes ``PackResult.entries`` to :func:`seal_package`.
+    """
+    started = time.monotonic()
+    record: CaseRecord = plan.record
+    case_id = record.project_id
+    if sealed:
+        signer = signer or make_signer()
+        tsa = tsa or make_tsa()
+    now = now or dt.datetime.now(dt.UTC)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    final = out_dir / plan.package_name
+    if final.exists() and not overwrite:
+        raise reject("OUTPUT-EXISTS", f"{final} exists already (use --force to replace it)", case=case_id, file=str(final))
+    part = out_dir / f".{plan.package_name}.{os.getpid()}.part"
+    total = sum(f.material.declared_size for f in plan.files)
+    done = 0
+    digests: dict[str, metadata.FileDigests] = {}
+    try:
+        # the writeback is closed (its flushes awaited) before the zip is, failure or not
+        with zipfile.ZipFile(part, "w", allowZip64=True) as zf, _Writeback(zf.fp.fileno()) as writeback:  # type: ignore[union-attr]
+            for planned in plan.files:
+                m = planned.material
+                info = _zipinfo(planned.member, m.created or now, m.extension in STORED_FORMATS)
+
+                def tick(n: int, member: str = planned.member) -> None:
+                    nonlocal done
+                    done += n
+                    if progress:
+                        progress(member, done, total)
+
+                try:
+                    with m.source.open() as src, zf.open(info, "w", force_zip64=m.declared_size > 2**31) as dst:
+                        values, size = digest_stream(src, sinks=(dst.write, writeback), progress=tick)
+                except (zipfile.BadZipFile, EOFError, zlib.error) as exc:
+                    raise reject("MATERIAL-CORRUPT", f"damaged in the bundle: {exc}", case=case_id, file=m.file_name) from None
+                if size != m.declared_size:
+                    raise reject("MATERIAL-SIZE", f"read {size} bytes, {m.declared_size} declared (truncated or damaged)",
+                                 case=case_id, file=m.file_name)
+                if values[m.digest_algorithm] != m.digest_value:
+                    raise reject("MATERIAL-DIGEST", f"{m.digest_algorithm} is {values[m.digest_algorithm]}, "
+                                 f"the platform declared {m.digest_value} (corrupted in transit?)", case=case_id, file=m.file_name)
+                digests[planned.member] = metadata.FileDigests(values["SM3"], values["SHA-256"], size)
+            xml = metadata.build(plan, digests, now)
+            _write_bytes(zf, METADATA_NAME, xml, now)
+            xml_digests = metadata.FileDigests(hexdigest("SM3", xml), hexdigest("SHA-256", xml), len(xml))
+            entries = [(METADATA_NAME, xml_digests.sm3, xml_digests.sha256)] + [
+                (f.member, digests[f.member].sm3, digests[f.member].sha256) for f in plan.files
+            ]
+            seal_result = _write_seal(zf, entries, signer, tsa, now) if sealed else None
+        with open(part, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(part, final)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+    files = [
+        {"seq": f.material.seq, "category": f.material.category, "source": f.material.file_name, "member": f.member,
+         "size": digests[f.member].size, "sm3": digests[f.member].sm3, "sha256": digests[f.member].sha256}
+        for f in plan.files
+    ]
+    result = PackResult(final, plan.record_code, case_id, files, done, time.monotonic() - started,
+                        seal_result.signer if seal_result else "", seal_result.tsa if seal_result else "", entries)
+    log.info("packed %s (%s): %d files, %d bytes in %.2fs", plan.record_code, case_id, len(files), done, result.seconds)
+    return result
+
+
+def pack(
+    bundle: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    serial: int | None = None,
+    signer=None,
+    tsa=None,
+    overwrite: bool = False,
+    progress: Progress | None = None,
+    limits: ZipLimits | None = None,
+) -> PackResult:
+    """Collect, organise, pack and seal one case bundle (folder or zip)."""
+    record, opened = collect(bundle, limits)
+    try:
+        if serial is None:
+            serial = record.case.get("archive_serial") or LocalSerials().allocate(serial_prefix(record.case), record.project_id)
+        plan = organise(record, serial)
+        return write_package(plan, Path(out_dir), signer=signer, tsa=tsa, overwrite=overwrite, progress=progress)
+    except EarchiveError as exc:
+        raise exc.with_case(record.project_id) from None
+    except (OSError, zipfile.BadZipFile, EOFError) as exc:  # a member that fails its CRC or vanishes mid-read
+        raise EarchiveError(Problem("BUNDLE-NOT-ZIP", f"could not read the bundle: {exc}", record.project_id, str(bundle))) from None
+    finally:
+        opened.close()

@@ -1,0 +1,127 @@
+"""Transfer and receipt (申请移交, 接收检测, 接收入库): batches, the 移交清单, decisions.
+
+A transfer batch (批次) gathers archived packages chosen by the window
+(综合受理窗口). Its list follows the seed's Table A.1 — one row per service
+item: 序号, 批次编号, 办理事项名称, 事项类型, 归档信息包数量, 检测意见, 备注 — with
+移交人 / 接收人 / 移交日期. DynamoDB holds the batch (``BATCH``) and one item per
+package (``PKG#<id>``); every state move is a conditional write and goes to
+the event log, and a package joins a batch by one conditional write on its
+catalogue item (not a transaction, ADR 0007), so it can never be in two batches.
+
+States: DRAFT → SUBMITTED → RECEIVING → ACCEPTED | PARTLY_RETURNED | RETURNED.
+This module holds the rules and documents (pure); the table's reads and
+writes are :class:`earchive.aws.transfers.Transfers`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from .collect import CHINA_TZ
+
+TABLE_A1 = ("序号", "批次编号", "办理事项名称", "事项类型", "归档信息包数量", "检测意见", "备注")
+DECIDED = ("ACCEPTED", "PARTLY_RETURNED", "RETURNED")
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which archived packages a batch gathers; all given criteria must hold."""
+
+    archived_from: str | None = None  # ISO date, inclusive
+    archived_to: str | None = None  # ISO date, inclusive
+    task_code: str | None = None
+    task_type: str | None = None  # 行政权力事项 / 公共服务事项
+    package_ids: tuple[str, ...] = ()
+
+    def matches(self, item: dict[str, Any]) -> bool:
+        day = str(item.get("archived_at", ""))[:10]
+        return all([
+            not self.package_ids or item["package_id"] in self.package_ids,
+            not self.archived_from or day >= self.archived_from,
+            not self.archived_to or day <= self.archived_to,
+            not self.task_code or item.get("task_code") == self.task_code,
+            not self.task_type or item.get("task_type") == self.task_type,
+        ])
+
+
+def now() -> str:
+    """The time stamps of batch moves: UTC, seconds."""
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def next_batch_day() -> dt.date:
+    """Batch ids carry the day in Beijing time (YYYYMMDD + sequence)."""
+    return dt.datetime.now(CHINA_TZ).date()
+
+
+def decisions(packages: list[dict[str, Any]], returns: dict[str, str]) -> list[tuple[str, dict[str, Any], str | None, list[str]]]:
+    """(ACCEPTED | RETURNED, package, reason, failed tests) for every package of a batch.
+
+    Every package not in ``returns`` (package_id → reasons) is accepted, except
+    one whose receiving check failed: it is returned with its failed tests even
+    if the institution gave no reason.
+    """
+    out = []
+    for p in packages:
+        failed = [f"{f['id']} {f['name']}: {f['detail']}" for f in (p.get("receipt") or {}).get("failed", [])]
+        reason = returns.get(p["package_id"])
+        if reason is None and failed:
+            reason = "接收检测不合格 / failed the receiving check"
+        out.append(("RETURNED" if reason is not None else "ACCEPTED", p, reason, failed))
+    return out
+
+
+def outcome(decided: list[tuple[str, dict[str, Any], str | None, list[str]]]) -> tuple[str, int, int]:
+    """(batch status, accepted, returned) after the decisions."""
+    returned = sum(1 for d in decided if d[0] == "RETURNED")
+    status = "ACCEPTED" if returned == 0 else "RETURNED" if returned == len(decided) else "PARTLY_RETURNED"
+    return status, len(decided) - returned, returned
+
+
+def table_a1_rows(batch: dict[str, Any], packages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows of Table A.1: one per service item (办理事项), in a stable order."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for p in packages:
+        groups.setdefault((p.get("task_name", ""), p.get("task_type", "")), []).append(p)
+    rows = []
+    for n, ((task_name, task_type), items) in enumerate(sorted(groups.items()), 1):
+        checked = [i for i in items if i.get("receipt")]
+        passed = sum(1 for i in checked if i["receipt"].get("passed"))
+        if not checked:
+            opinion = "待检测"
+        elif passed == len(items):
+            opinion = "合格"
+        else:
+            opinion = f"合格 {passed} 件，不合格 {len(checked) - passed} 件"
+        returned = [i for i in items if i.get("state") == "RETURNED"]
+        note = f"退回 {len(returned)} 件：" + "、".join(i["record_code"] for i in returned) if returned else ""
+        if batch.get("resubmits") and not note:
+            note = f"补交（原批次 {batch['resubmits']}）"
+        rows.append({"序号": n, "批次编号": batch["batch_id"], "办理事项名称": task_name, "事项类型": task_type,
+                     "归档信息包数量": len(items), "检测意见": opinion, "备注": note})
+    return rows
+
+
+def transfer_list(batch: dict[str, Any], packages: list[dict[str, Any]]) -> dict[str, Any]:
+    """The transfer list document both parties sign (canonical JSON of this)."""
+    return {
+        "title": "政务服务电子档案移交清单",
+        "batch_id": batch["batch_id"], "institution": batch["institution"], "institution_name": batch["institution_name"],
+        "transferor": batch["transferor"], "transfer_date": str(batch.get("submitted_at") or batch["created_at"])[:10],
+        "resubmits": batch.get("resubmits"),
+        "rows": table_a1_rows(batch, packages),
+        "packages": [{"record_code": p["record_code"], "project_id": p["project_id"], "task_name": p["task_name"],
+                      "digest": {"algorithm": "SM3", "value": p["package_sm3"]}, "sha256": p["package_sha256"],
+                      "size": int(p.get("size", 0)), "version": int(p.get("package_version", 1)),
+                      "key": (p.get("transfer_copy") or {}).get("key")} for p in packages],
+    }
+
+
+def canonical(document: dict[str, Any]) -> bytes:
+    return json.dumps(document, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str).encode("utf-8")
+
+
+__all__ = ["DECIDED", "TABLE_A1", "Selection", "canonical", "decisions", "outcome", "table_a1_rows", "transfer_list"]

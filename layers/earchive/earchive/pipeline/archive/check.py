@@ -1,0 +1,44 @@
+"""Check (归档检测): the DA/T 70 archiving tests (GD-…) on the sealed package; the report goes to the reports bucket.
+
+Input :class:`~earchive.pipeline.state.Sealed`; output :class:`~earchive.pipeline.state.Checked`.
+A failed check is not an error: the Archivable choice sends it to Reject.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from ...check import CheckOptions, check_package
+from ...check.report import to_html, to_json
+from ...check.virus import make_scanner
+from ...crypto.pki import load_trust_anchors
+from ..runtime import Runtime, workdir
+from ..state import Checked, Sealed
+from .common import ACTOR
+
+
+def run(state: Sealed, rt: Runtime) -> Checked:
+    """Run the archiving check (GD tests) on the sealed package; write the report."""
+    aws, settings = rt.aws, rt.settings
+    code = state["record_code"]
+    with workdir(settings, "check") as work:
+        path = work / f"{code}.zip"
+        size, digests = aws.s3.download(settings.staging_bucket, state["staging"]["sealed"], path)
+        options = CheckOptions(stage="archiving", scanner=make_scanner(settings.scanner),
+                               catalogue_reader=lambda c: aws.catalogue.get(c) is not None)
+        if settings.trust:
+            options.trust, options.trust_label = load_trust_anchors(settings.trust), [settings.trust]
+        if settings.allowed_formats:
+            options.allowed_formats = settings.allowed_formats
+        report = check_package(path, options)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    report_key = f"reports/{code}/{stamp}-archiving.json"
+    aws.s3.put(settings.reports_bucket, report_key, to_json(report).encode("utf-8"), "application/json")
+    aws.s3.put(settings.reports_bucket, report_key.replace(".json", ".html"), to_html(report).encode("utf-8"), "text/html; charset=utf-8")
+    failed = [{"id": r.id, "name": r.name, "detail": r.detail[:300], "objects": r.objects[:5]} for r in report.failures][:40]
+    aws.catalogue.move(code, "CHECKED", allowed_from=("SEALED",), check_passed=report.passed, check_report=report_key,
+                       package_sha256=digests["SHA-256"], package_sm3=digests["SM3"], package_size=size)
+    aws.events.append(state["stream"], actor=ACTOR, action="check", result="pass" if report.passed else "fail",
+                      detail={"report": report_key, "failed": [f["id"] for f in failed]})
+    return {**state, "check": {"passed": report.passed, "failed": failed, "report": report_key},  # type: ignore[typeddict-item]
+            "package": {"sha256": digests["SHA-256"], "sm3": digests["SM3"], "size": size}}

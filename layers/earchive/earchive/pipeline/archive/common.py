@@ -1,0 +1,45 @@
+"""What several archive states share: reading the bundle, turning problems into a rejection, finishing an upload."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ...domain.collect import CaseRecord, collect
+from ...errors import BundleRejected, EarchiveError, Problem
+from ..runtime import Runtime
+from ..state import Upload
+
+ACTOR = "earchive-pipeline"
+
+
+def rejected(stage: str, problems: list[Problem]) -> BundleRejected:
+    """The error the ASL catches into Reject: JSON naming the stage and every broken rule."""
+    return BundleRejected(json.dumps({"stage": stage, "problems": [p.as_dict() for p in problems]}, ensure_ascii=False))
+
+
+def open_bundle(rt: Runtime, upload: Upload) -> tuple[CaseRecord, Any]:
+    """Read the uploaded bundle in place (ranged GETs, nothing downloaded); a broken rule is a rejection."""
+    reader = rt.aws.s3.reader(upload["bucket"], upload["key"], upload.get("version"))
+    try:
+        return collect(reader, label=f"s3://{upload['bucket']}/{upload['key']}")
+    except EarchiveError as exc:
+        reader.close()
+        raise rejected("collect", exc.problems) from None
+
+
+def claim_key(up: Upload) -> str:
+    """The catalogue item that says which execution handles this upload version."""
+    return f"claim#{up['bucket']}/{up['key']}#{up.get('version') or ''}"
+
+
+def staged_digests(rt: Runtime, state: dict[str, Any]) -> dict[str, Any]:
+    """What pack measured in its single read: manifest entries and per-file digests (kept beside the package)."""
+    return rt.aws.s3.get_json(rt.settings.staging_bucket, state["staging"]["entries"])
+
+
+def finish_upload(rt: Runtime, state: dict[str, Any], up: Upload, outcome: str, package: str) -> None:
+    """Remove the staging copies, close the claim and tag the upload with its outcome."""
+    rt.aws.s3.delete_quietly(rt.settings.staging_bucket, list((state.get("staging") or {}).values()))
+    rt.aws.catalogue.finish_claim(claim_key(up), outcome)
+    rt.aws.s3.tag_quietly(up["bucket"], up["key"], up.get("version"), {"earchive-status": outcome.lower(), "earchive-package": package})

@@ -1,0 +1,77 @@
+"""Reject: the rejection report beside the upload (JSON and HTML), the catalogue item REJECTED; the upload stays.
+
+Input :class:`~earchive.pipeline.state.RejectInput` (any state's input plus the
+caught error, or a failed check); output :class:`~earchive.pipeline.state.Rejected`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+from typing import Any
+
+from ..runtime import Runtime
+from ..state import Rejected, RejectInput, stream_id, upload_from_event
+from .common import ACTOR, finish_upload
+
+
+def reasons(state: RejectInput) -> tuple[str, list[dict[str, Any]]]:
+    """(stage, problems) from a caught error or from the failed check."""
+    error = state.get("error")
+    if error:
+        cause = error.get("Cause", "")
+        try:
+            message = json.loads(cause).get("errorMessage", cause)
+        except (json.JSONDecodeError, AttributeError):
+            message = cause
+        try:
+            parsed = json.loads(message)
+            return parsed["stage"], parsed["problems"]
+        except (json.JSONDecodeError, KeyError, TypeError):
+            return "pipeline", [{"rule": error.get("Error", "ERROR"), "message": str(message)[:1000], "case": None, "file": None}]
+    failed = (state.get("check") or {}).get("failed", [])
+    return "check", [{"rule": f["id"], "message": f"{f['name']}: {f['detail']}", "case": state.get("case", {}).get("project_id"),
+                      "file": (f.get("objects") or [None])[0]} for f in failed]
+
+
+def run(state: RejectInput, rt: Runtime) -> Rejected:
+    """Write the rejection report beside the upload, mark the catalogue REJECTED; the upload stays."""
+    aws = rt.aws
+    up = upload_from_event(state)  # type: ignore[arg-type]
+    stream = state.get("stream") or stream_id(up)
+    stage, problems = reasons(state)
+    code = state.get("record_code")
+    package_id = code or stream
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    report = {"upload": up, "status": "REJECTED", "stage": stage, "rejected_at": now, "record_code": code,
+              "project_id": (state.get("case") or {}).get("project_id") or next((p.get("case") for p in problems if p.get("case")), None),
+              "problems": problems, "check_report": (state.get("check") or {}).get("report")}
+    base = up["key"]
+    aws.s3.put(up["bucket"], f"{base}.rejected.json", json.dumps(report, ensure_ascii=False, indent=2).encode("utf-8"), "application/json")
+    aws.s3.put(up["bucket"], f"{base}.rejected.html", rejection_html(report).encode("utf-8"), "text/html; charset=utf-8")
+    item = aws.catalogue.get(package_id)
+    if item and item.get("status") == "ARCHIVED":
+        raise RuntimeError(f"{package_id} is ARCHIVED; refusing to mark it REJECTED")
+    entry = aws.events.append(stream, actor=ACTOR, action="reject", result="rejected", detail={"stage": stage, "rules": [p.get("rule") for p in problems]})
+    aws.catalogue.mark_rejected({
+        **(item or {}), "package_id": package_id, "status": "REJECTED", "stage": stage, "upload": up, "stream": stream,
+        "problems": problems[:50], "rejected_at": now, "project_id": report["project_id"] or "unknown",
+        "report": f"s3://{up['bucket']}/{base}.rejected.json", **({"record_code": code} if code else {}),
+        "event_head": {"seq": entry["seq"], "hash": entry["hash"]},
+    })
+    finish_upload(rt, state, up, "REJECTED", package_id)  # type: ignore[arg-type]
+    return {**state, "status": "REJECTED", "rejection": {"stage": stage, "problems": problems[:20], "report": f"{base}.rejected.json"}}  # type: ignore[typeddict-item]
+
+
+def rejection_html(report: dict[str, Any]) -> str:
+    """The rejection notice (拒收通知) a platform operator opens beside the upload."""
+    rows = "".join(f"<tr><td>{html.escape(str(p.get('rule')))}</td><td>{html.escape(str(p.get('file') or ''))}</td>"
+                   f"<td>{html.escape(str(p.get('message')))}</td></tr>" for p in report["problems"])
+    return (f'<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8"><title>拒收通知 {html.escape(report["upload"]["key"])}</title>'
+            '<style>body{font-family:"Noto Sans CJK SC","Microsoft YaHei",sans-serif;margin:2em}table{border-collapse:collapse}'
+            'td,th{border:1px solid #999;padding:.3em .5em;text-align:left}</style></head><body>'
+            f'<h1>办件归档拒收通知 / Rejection</h1><p>上传文件：{html.escape(report["upload"]["key"])}<br>办件编号：{html.escape(str(report["project_id"]))}'
+            f'<br>环节：{html.escape(report["stage"])}<br>时间：{report["rejected_at"]}</p>'
+            f'<table><tr><th>规则</th><th>文件</th><th>原因</th></tr>{rows}</table>'
+            '<p>原上传文件保留未动；请修正后重新上传。The upload was left as it was; fix and upload again.</p></body></html>')

@@ -1,0 +1,206 @@
+"""The input and output of every state, typed (docs/pipeline.md is generated from these).
+
+States pass small JSON documents (references, never content); each state
+returns its input with its own part added, so a later state and the Reject
+state see everything before them. Sample documents: ``events/<machine>/<state>.json``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Literal, NotRequired, TypedDict
+
+
+class Upload(TypedDict):
+    """One version of one uploaded bundle in the intake bucket."""
+
+    bucket: str
+    key: str
+    version: str | None
+    size: NotRequired[int | None]
+    etag: NotRequired[str | None]
+
+
+class CaseSummary(TypedDict):
+    project_id: str
+    task_code: str
+    task_name: str
+    task_type: str
+    region_code: str
+    fonds_identifier: str
+    retention_period: str
+    files: int
+    bytes: int
+    ignored: list[str]
+
+
+class CollectInput(TypedDict):
+    """What the state machine passes to Collect: S3's EventBridge event and the execution's ARN."""
+
+    event: dict[str, Any]
+    execution: str
+
+
+class Collected(TypedDict):
+    upload: Upload
+    stream: str  # the event-log stream of this upload
+    execution: str
+    case: CaseSummary
+
+
+class Organised(Collected):
+    record_code: str  # 电子文件号
+    serial: int
+    year: int
+
+
+class Staging(TypedDict, total=False):
+    unsealed: str
+    entries: str  # pack's manifest entries and per-file digests
+    sealed: str
+
+
+class Packed(Organised):
+    staging: Staging
+
+
+class Sealed(Packed):
+    """Packed, with ``staging.sealed`` set."""
+
+
+class FailedTest(TypedDict):
+    id: str
+    name: str
+    detail: str
+    objects: NotRequired[list[str]]
+
+
+class CheckOutcome(TypedDict):
+    passed: bool
+    failed: list[FailedTest]
+    report: str
+
+
+class PackageDigest(TypedDict):
+    sha256: str
+    sm3: str
+    size: int
+
+
+class Checked(Sealed):
+    check: CheckOutcome
+    package: PackageDigest
+
+
+class RetentionSet(TypedDict):
+    until: str
+    legal_hold: bool
+
+
+class Registered(Checked):
+    retention: RetentionSet
+
+
+class Location(TypedDict):
+    bucket: str
+    key: str
+    version_id: str
+
+
+class Stored(Registered):
+    archive: Location
+    status: Literal["ARCHIVED"]
+
+
+class CaughtError(TypedDict):
+    Error: str
+    Cause: str
+
+
+class RejectInput(TypedDict, total=False):
+    """Whatever state failed, plus the caught error (or a failed check), or S3's event when Collect rejected."""
+
+    upload: Upload
+    detail: dict[str, Any]
+    stream: str
+    record_code: str
+    case: CaseSummary
+    check: CheckOutcome
+    staging: Staging
+    error: CaughtError
+
+
+class Rejection(TypedDict):
+    stage: str
+    problems: list[dict[str, Any]]
+    report: str
+
+
+class Rejected(RejectInput):
+    status: Literal["REJECTED"]
+    rejection: Rejection
+
+
+# -- the transfer machine
+
+class BatchRef(TypedDict):
+    batch_id: str
+    actor: NotRequired[str]
+
+
+class ItemsRef(TypedDict):
+    bucket: str
+    key: str
+
+
+class Submitted(TypedDict):
+    batch_id: str
+    count: int
+    items: ItemsRef  # the Distributed Map reads its items from here
+
+
+class BatchItem(TypedDict):
+    batch_id: str
+    package_id: str
+
+
+class ReceiveChecked(BatchItem):
+    passed: bool
+
+
+class AwaitInput(TypedDict):
+    batch_id: str
+    token: str  # the task token the institution's decision resumes
+
+
+class Waiting(TypedDict):
+    batch_id: str
+    waiting: bool
+
+
+class Decision(TypedDict):
+    batch_id: str
+    receiver: str
+    returns: dict[str, str]  # package_id → reasons
+
+
+class Decided(TypedDict):
+    batch_id: str
+    status: str
+    accepted: int
+    returned: int
+
+
+def stream_id(upload: Upload) -> str:
+    """The event-log stream of one upload version."""
+    return "upload#" + hashlib.sha256(f"{upload['bucket']}/{upload['key']}#{upload.get('version') or ''}".encode()).hexdigest()[:24]
+
+
+def upload_from_event(event: dict[str, Any]) -> Upload:
+    """The upload an EventBridge 'Object Created' event (or a re-run's state) refers to."""
+    if "upload" in event:
+        return event["upload"]
+    detail = event.get("detail", {})
+    obj = detail.get("object", {})
+    return {"bucket": detail.get("bucket", {}).get("name"), "key": obj.get("key"), "version": obj.get("version-id"),
+            "size": obj.get("size"), "etag": obj.get("etag")}

@@ -1,0 +1,1 @@
+"""The transfer state machine's states (statemachine/transfer.asl.json), one module each."""

@@ -1,0 +1,38 @@
+"""ReceiveCheck (接收检测, one Map item): the YJ tests on the copy the institution received, with its own trust anchors.
+
+Input :class:`~earchive.pipeline.state.BatchItem`; output :class:`~earchive.pipeline.state.ReceiveChecked`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ...check import CheckOptions, check_package
+from ...check.report import to_html, to_json
+from ...check.virus import make_scanner
+from ...crypto.pki import load_trust_anchors
+from ..runtime import Runtime, workdir
+from ..state import BatchItem, ReceiveChecked
+
+
+def run(item: BatchItem, rt: Runtime) -> ReceiveChecked:
+    """The YJ tests on the copy the institution received, with the institution's trust anchors."""
+    aws, settings, transfers = rt.aws, rt.settings, rt.aws.transfers
+    p = transfers.package(item["batch_id"], item["package_id"])
+    copy = p["transfer_copy"]
+    with workdir(settings, "receive") as work:
+        path = work / Path(copy["key"]).name
+        _, measured = aws.s3.download(copy["bucket"], copy["key"], path, copy.get("version_id") or None)
+        options = CheckOptions(stage="receiving", scanner=make_scanner(settings.scanner), expected_digest=("SM3", p["package_sm3"]),
+                               measured_digests=measured)
+        trust = settings.institution_trust or settings.trust
+        if trust:  # the institution's own anchors; never what the package or the sender says
+            options.trust, options.trust_label = load_trust_anchors(trust), [trust]
+        report = check_package(path, options)
+    report_key = copy["key"].replace("/packages/", "/receiving-reports/").replace(".zip", ".json")
+    aws.s3.put(copy["bucket"], report_key, to_json(report).encode(), "application/json")
+    aws.s3.put(copy["bucket"], report_key.replace(".json", ".html"), to_html(report).encode(), "text/html; charset=utf-8")
+    failed = [{"id": r.id, "name": r.name, "detail": r.detail[:300]} for r in report.failures]
+    transfers.set_package(item["batch_id"], item["package_id"], state="CHECKED",
+                          receipt={"passed": report.passed, "failed": failed, "report": report_key, "checked_at": report.checked_at})
+    return {**item, "passed": report.passed}  # type: ignore[typeddict-item]

@@ -1,0 +1,44 @@
+"""Submit (申请移交): DRAFT → SUBMITTED; the window signs the transfer list; list, manifest and Map items go to the transfer bucket.
+
+Input :class:`~earchive.pipeline.state.BatchRef`; output :class:`~earchive.pipeline.state.Submitted`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from ...crypto.cms import signed_data
+from ...crypto.signers import make_signer
+from ...domain.transfer import canonical, transfer_list
+from ..runtime import Runtime
+from ..state import BatchRef, Submitted
+from .common import prefix
+
+
+def run(state: BatchRef, rt: Runtime) -> Submitted:
+    """DRAFT → SUBMITTED; the window's signature over the transfer list; list and manifest to the transfer bucket."""
+    aws, settings = rt.aws, rt.settings
+    transfers = aws.transfers
+    batch_id = state["batch_id"]
+    batch = transfers.batch(batch_id)
+    if batch["status"] != "SUBMITTED":  # SUBMITTED already: this is the machine retrying its own step
+        batch = transfers.move(batch_id, "SUBMITTED", allowed_from=("DRAFT",), actor=state.get("actor", "window"),
+                               submitted_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+    packages = transfers.packages(batch_id)
+    transfers.save_rows(batch_id)
+    document = transfer_list(batch, packages)
+    body = canonical(document)
+    signer = make_signer(settings.signer, kms_client=aws.kms if (settings.signer or "").startswith("kms:") else None,
+                         cert_path=settings.signer_cert)
+    signature = signed_data(signer, content=body).dump()
+    bucket, base = settings.transfer_bucket, prefix(batch)
+    aws.s3.put(bucket, base + "transfer-list.json", body, "application/json")
+    aws.s3.put(bucket, base + "transfer-list.json.sender.p7s", signature)
+    manifest = [{"record_code": p["record_code"], "key": f"{base}packages/{p['record_code']}.zip",
+                 "digest": p["package_sm3"], "digest_algorithm": "SM3", "sha256": p["package_sha256"]} for p in packages]
+    aws.s3.put(bucket, base + "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1).encode())
+    # The Distributed Map reads its items from S3: the state stays small however large the batch.
+    items = [{"batch_id": batch_id, "package_id": p["package_id"]} for p in packages]
+    aws.s3.put(bucket, base + "items.json", json.dumps(items).encode())
+    return {"batch_id": batch_id, "count": len(items), "items": {"bucket": bucket, "key": base + "items.json"}}
