@@ -13,7 +13,7 @@ from earchive.check.virus import make_scanner
 from earchive.domain.layout import METADATA_NAME, SIGNATURE, TIMESTAMP
 from earchive.domain.pack import pack
 from earchive_devtools.sample import sample_case
-from tests.test_hostile_bundles import set_encrypted_flag
+from tests.unit.test_hostile_bundles import set_encrypted_flag
 
 
 def rewrite(package: Path, *, replace: dict[str, bytes] | None = None, drop: set[str] = frozenset(),

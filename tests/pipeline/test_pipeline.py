@@ -14,6 +14,8 @@ from earchive.check import check_package
 from earchive_devtools.localcloud import LocalCloud
 from earchive_devtools.sample import sample_case, zip_case
 
+pytestmark = pytest.mark.slow  # end to end: the real ASL on the local cloud
+
 
 @pytest.fixture
 def cloud(earchive_home):

@@ -14,11 +14,11 @@ from earchive.domain.eventlog import GENESIS, entry_hash, verify_entries
 from earchive.domain.retention import retention_for
 from earchive.pipeline.state import stream_id, upload_from_event
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_sample_eventbridge_event_names_the_upload():
-    event = json.loads((ROOT / "events" / "object-created.json").read_text("utf-8"))
+    event = json.loads((ROOT / "events" / "archive" / "object-created.json").read_text("utf-8"))
     up = upload_from_event(event)
     assert up["bucket"] == "earchive-intake" and up["key"].endswith(".zip") and up["version"]
     assert stream_id(up) == stream_id(dict(up)) and stream_id(up) != stream_id({**up, "version": "other"})

@@ -20,6 +20,8 @@ from earchive.pipeline.runtime import Runtime
 from earchive_devtools.localcloud import LocalCloud
 from earchive_devtools.sample import sample_case, zip_case
 
+pytestmark = pytest.mark.slow  # end to end: the real ASL on the local cloud
+
 
 @pytest.fixture
 def cloud(earchive_home):

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from earchive.check import CATALOGUE, catalogue_markdown
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_checks_md_matches_catalogue():

@@ -14,6 +14,8 @@ import pytest
 from earchive.cli import main
 from earchive_devtools.sample import sample_case, zip_case
 
+pytestmark = pytest.mark.slow  # end to end: the real ASL on the local cloud
+
 
 def free_port() -> int:
     with socket.socket() as s:
