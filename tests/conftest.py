@@ -9,6 +9,11 @@ from pathlib import Path
 
 import pytest
 
+# Powertools' Logger (service "earchive") is process-wide and reads its level when the handler module
+# is first imported: keep it at WARNING in tests, as the local cloud does, so that library INFO lines
+# never reach the stdout of a CLI command under test.
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+
 
 @pytest.fixture(scope="session", autouse=True)
 def earchive_home(tmp_path_factory: pytest.TempPathFactory) -> Path:

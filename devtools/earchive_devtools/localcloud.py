@@ -23,20 +23,19 @@ import io
 import json
 import os
 import re
-import sys
 import threading
 import time
 import traceback
 import types
 import uuid
 import zipfile
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .template import ACCOUNT, REGION, Resolver, load_template
+
 REPO = Path(__file__).resolve().parents[2]
-ACCOUNT = "123456789012"
-REGION = "us-east-1"
+
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/earchive-local"
 
 
@@ -46,91 +45,6 @@ def repo_root() -> Path:
         if candidate and (Path(candidate) / "template.yaml").exists():
             return Path(candidate)
     raise FileNotFoundError("template.yaml not found: run from the earchive checkout or set EARCHIVE_REPO")
-
-
-# ---------------------------------------------------------------- template reading
-
-class _Tag:
-    def __init__(self, tag: str, value: Any):
-        self.tag, self.value = tag, value
-
-
-def load_template(path: Path) -> dict[str, Any]:
-    """template.yaml with CloudFormation short-form tags turned into {'Fn::X': …} / {'Ref': …}."""
-    import yaml
-
-    class Loader(yaml.SafeLoader):
-        pass
-
-    def construct(loader, suffix, node):
-        if isinstance(node, yaml.ScalarNode):
-            value = loader.construct_scalar(node)
-        elif isinstance(node, yaml.SequenceNode):
-            value = loader.construct_sequence(node, deep=True)
-        else:
-            value = loader.construct_mapping(node, deep=True)
-        if suffix == "Ref":
-            return {"Ref": value}
-        if suffix == "GetAtt" and isinstance(value, str):
-            value = value.split(".", 1)
-        return {f"Fn::{suffix}": value}
-
-    Loader.add_multi_constructor("!", construct)
-    return yaml.load(path.read_text("utf-8"), Loader=Loader)  # noqa: S506 - SafeLoader subclass
-
-
-@dataclass
-class Resolver:
-    """Evaluates the intrinsic functions the template uses, against local names."""
-
-    template: dict[str, Any]
-    names: dict[str, str] = field(default_factory=dict)  # logical id -> physical name / id
-    arns: dict[str, str] = field(default_factory=dict)
-    params: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        for name, p in self.template.get("Parameters", {}).items():
-            self.params.setdefault(name, str(p.get("Default", "")))
-        self.params.update({"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws"})
-
-    def condition(self, name: str) -> bool:
-        return bool(self.value(self.template.get("Conditions", {})[name]))
-
-    def value(self, node: Any) -> Any:
-        if isinstance(node, list):
-            return [v for v in (self.value(n) for n in node) if v is not _NOVALUE]
-        if not isinstance(node, dict):
-            return node
-        if len(node) == 1:
-            (k, v), = node.items()
-            if k == "Ref":
-                if v == "AWS::NoValue":
-                    return _NOVALUE
-                return self.params[v] if v in self.params else self.names[v]
-            if k == "Fn::GetAtt":
-                logical, attr = v
-                return self.arns[logical] if attr == "Arn" else self.names[logical]
-            if k == "Fn::Sub":
-                return re.sub(r"\$\{([^}]+)\}", lambda m: self._sub(m.group(1)), v)
-            if k == "Fn::If":
-                cond, yes, no = v
-                return self.value(yes if self.condition(cond) else no)
-            if k == "Fn::Not":
-                return not self.value(v[0])
-            if k == "Fn::Equals":
-                return self.value(v[0]) == self.value(v[1])
-        return {k: v for k, v in ((k, self.value(v)) for k, v in node.items()) if v is not _NOVALUE}
-
-    def _sub(self, expr: str) -> str:
-        if expr in self.params:
-            return str(self.params[expr])
-        if "." in expr:
-            logical, attr = expr.split(".", 1)
-            return self.arns[logical] if attr == "Arn" else self.names[logical]
-        return self.names[expr]
-
-
-_NOVALUE = object()
 
 
 # ---------------------------------------------------------------- in-process Lambda
@@ -243,6 +157,9 @@ class LocalCloud:
         self.stop()
 
     def start(self) -> None:
+        # The functions' environment is process-wide while the cloud runs (see _create_statemachine);
+        # stop() puts back what was there, so a test or command after it sees its own environment.
+        self._saved_env = dict(os.environ)
         os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
         os.environ["AWS_DEFAULT_REGION"] = REGION
@@ -267,6 +184,10 @@ class LocalCloud:
         if self._mock is not None:
             self._mock.stop()
             self._mock = None
+        if getattr(self, "_saved_env", None) is not None:
+            os.environ.clear()
+            os.environ.update(self._saved_env)
+            self._saved_env = None
 
     def client(self, service: str):
         import boto3
@@ -481,59 +402,3 @@ class LocalCloud:
     def undeploy(self, logical: str) -> None:
         """Back to the function's own code (functions/<state>/app.py)."""
         _DEPLOYED.pop(self.name(logical), None)
-
-
-
-# ---------------------------------------------------------------- `earchive local up` and `earchive status`
-
-def state_file() -> Path:
-    from earchive.client import local_state_file
-
-    return local_state_file()
-
-
-def serve(host: str = "127.0.0.1", port: int = 4566, poll: float = 0.5, stop: threading.Event | None = None) -> None:
-    """Run the local cloud behind a moto server until ``stop`` is set (or Ctrl-C)."""
-    from moto.server import ThreadedMotoServer
-
-    os.environ["MOTO_PORT"] = str(port)  # moto's Step Functions interpreter calls back to this port
-    server = ThreadedMotoServer(ip_address=host, port=port)
-    server.start()
-    endpoint = f"http://{host}:{port}"
-    import urllib.request
-
-    urllib.request.urlopen(urllib.request.Request(  # noqa: S310 - our own loopback server
-        f"{endpoint}/moto-api/config", data=json.dumps({"stepfunctions": {"execute_state_machine": True}}).encode(), method="POST"))
-    cloud = LocalCloud(endpoint=endpoint)
-    cloud.start()
-    info = {"endpoint": endpoint, "state_machine": cloud.state_machine_arn, "queue": cloud.queue_url,
-            "resources": dict(cloud.resolver.names), "pid": os.getpid()}
-    state_file().parent.mkdir(parents=True, exist_ok=True)
-    state_file().write_text(json.dumps(info, indent=2), "utf-8")
-    print(f"earchive local cloud on {endpoint}\n  intake bucket: {cloud.name('IntakeBucket')}\n"
-          f"  drop a case:   aws s3 cp CASE.zip s3://{cloud.name('IntakeBucket')}/ --endpoint-url {endpoint}\n"
-          f"  watch:         earchive status\n(Ctrl-C to stop)", file=sys.stderr, flush=True)
-    stop = stop or threading.Event()
-    try:
-        while not stop.is_set():
-            for arn in cloud.dispatch():
-                print(f"started {arn.rsplit(':', 1)[-1]}", file=sys.stderr, flush=True)
-            stop.wait(poll)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        state_file().unlink(missing_ok=True)
-        server.stop()
-
-
-def catalogue_rows(endpoint: str | None = None, table: str | None = None) -> list[dict[str, Any]]:
-    """Catalogue items of the running local cloud (or of ``table`` on AWS)."""
-    import boto3
-
-    from earchive.aws.catalogue import Catalogue
-
-    if table is None:
-        info = json.loads(state_file().read_text("utf-8"))
-        endpoint, table = info["endpoint"], info["resources"]["CatalogueTable"]
-    ddb = boto3.resource("dynamodb", endpoint_url=endpoint, region_name=os.environ.get("AWS_DEFAULT_REGION", REGION))
-    return sorted(Catalogue(ddb.Table(table)).by_status(), key=lambda i: str(i.get("updated_at") or i.get("rejected_at") or ""))

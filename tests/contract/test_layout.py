@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from earchive.config import Settings, environment_markdown
-from earchive_devtools.localcloud import load_template
+from earchive_devtools.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 LIB = ROOT / "layers" / "earchive" / "earchive"

@@ -18,7 +18,7 @@ import pytest
 
 from earchive import errors
 from earchive.pipeline.registry import STEPS
-from earchive_devtools.localcloud import load_template
+from earchive_devtools.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 MACHINES = {"archive": ROOT / "statemachine" / "archive.asl.json", "transfer": ROOT / "statemachine" / "transfer.asl.json"}

@@ -34,7 +34,7 @@ def restore_env():
 @pytest.fixture
 def local_up(restore_env):
     """`earchive local up` on a free loopback port, in a thread; yields (info, s3 client); stops it after."""
-    from earchive_devtools.localcloud import serve, state_file
+    from earchive_devtools.server import serve, state_file
 
     stop = threading.Event()
     t = threading.Thread(target=serve, args=("127.0.0.1", free_port(), 0.2, stop), daemon=True)
@@ -55,7 +55,7 @@ def test_local_up_accepts_a_case_from_any_s3_client(tmp_path, local_up, capsys):
     case = sample_case(tmp_path / "c", seed=301)
     bundle = zip_case(case.folder, tmp_path / "case.zip")
     s3.upload_file(str(bundle), info["resources"]["IntakeBucket"], "case.zip")  # as `aws s3 cp` would
-    from earchive_devtools.localcloud import catalogue_rows
+    from earchive_devtools.server import catalogue_rows
 
     status = None
     deadline = time.monotonic() + 180
@@ -73,7 +73,7 @@ def test_local_up_accepts_a_case_from_any_s3_client(tmp_path, local_up, capsys):
 
 
 def test_status_without_a_cloud_says_so(tmp_path, capsys, restore_env):
-    from earchive_devtools.localcloud import state_file
+    from earchive_devtools.server import state_file
 
     state_file().unlink(missing_ok=True)
     assert main(["status"]) == 1
@@ -102,7 +102,7 @@ def test_cloud_demo_archives_the_good_and_rejects_the_bad(tmp_path, capsys, rest
 
 def test_transfer_loop_through_the_cli(tmp_path, local_up, capsys):
     """The window and the institution use only the CLI, against `earchive local up`."""
-    from earchive_devtools.localcloud import catalogue_rows
+    from earchive_devtools.server import catalogue_rows
 
     info, s3 = local_up
     intake = info["resources"]["IntakeBucket"]

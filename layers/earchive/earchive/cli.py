@@ -151,14 +151,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_local_up(args: argparse.Namespace) -> int:
-    from earchive_devtools.localcloud import serve
+    from earchive_devtools.server import serve
 
     serve(args.host, args.port)
     return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from earchive_devtools.localcloud import catalogue_rows, state_file
+    from earchive_devtools.server import catalogue_rows, state_file
 
     if not args.table and not state_file().exists():
         print("no local cloud is running (start one with `earchive local up`), and no --table given", file=sys.stderr)

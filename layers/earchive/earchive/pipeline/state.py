@@ -5,8 +5,7 @@ returns its input with its own part added, so a later state and the Reject
 state see everything before them. Sample documents: ``events/<machine>/<state>.json``.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations`` here: TypedDict must see NotRequired[...] itself (Python 3.11).
 import hashlib
 from typing import Any, Literal, NotRequired, TypedDict
 
