@@ -78,3 +78,13 @@ def test_missing_package_exits_1_not_traceback(tmp_path):
 def test_dev_ca_prints_path(capsys):
     assert main(["dev-ca"]) == 0
     assert capsys.readouterr().out.strip().endswith("ca.pem")
+
+
+def test_a_development_command_without_the_devtools_says_what_to_install(tmp_path):
+    """An office PC with only the library installed: `sample-case` explains itself, no traceback."""
+    script = ("import sys; sys.modules['earchive_devtools'] = None\n"
+              "from earchive.cli import main\n"
+              f"sys.exit(main(['sample-case', {str(tmp_path / 'c')!r}]))")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert out.returncode == 1
+    assert "development tools" in out.stderr and "Traceback" not in out.stderr

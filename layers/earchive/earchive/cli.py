@@ -38,6 +38,7 @@ def _progress_printer(enabled: bool):
 
 
 def cmd_sample_case(args: argparse.Namespace) -> int:
+    """`earchive sample-case`: a realistic case folder (or zip), optionally with one defect (development tools)."""
     from earchive_devtools.sample import sample_case, zip_case
 
     case = sample_case(args.out_dir, seed=args.seed, files=args.files, size_mb=args.size_mb, defect=args.defect)
@@ -51,6 +52,7 @@ def cmd_sample_case(args: argparse.Namespace) -> int:
 
 
 def cmd_pack(args: argparse.Namespace) -> int:
+    """`earchive pack`: collect, organise, pack and seal one case offline; prints the package path."""
     from .crypto.signers import make_signer, make_tsa
     from .domain.pack import pack
 
@@ -89,6 +91,7 @@ def _check_options(args: argparse.Namespace):
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    """`earchive verify`: the DA/T 70 tests on a package; exit 1 when any test fails."""
     from .check import check_package
     from .check.report import to_json, write_html
 
@@ -143,6 +146,7 @@ def cmd_verify_batch(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    """`earchive demo`: the main job on the local cloud (or `--offline`: pack and verify only)."""
     from earchive_devtools.demo import run_demo, run_offline_demo
 
     if args.offline:
@@ -151,6 +155,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_local_up(args: argparse.Namespace) -> int:
+    """`earchive local up`: the local cloud behind a moto server on loopback, until Ctrl-C."""
     from earchive_devtools.server import serve
 
     serve(args.host, args.port)
@@ -158,6 +163,7 @@ def cmd_local_up(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    """`earchive status`: every case in the catalogue with its state and reasons."""
     from earchive_devtools.server import catalogue_rows, state_file
 
     if not args.table and not state_file().exists():
@@ -181,6 +187,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_tsa(args: argparse.Namespace) -> int:
+    """`earchive tsa serve`: the development RFC 3161 TSA over HTTP on loopback."""
     from .crypto.signers import make_tsa
     from .crypto.timestamp import serve
 
@@ -195,6 +202,7 @@ def cmd_tsa(args: argparse.Namespace) -> int:
 
 
 def _service(args: argparse.Namespace):
+    """The transfer client for the running local cloud, or for `--stack` on AWS."""
     from .client import TransferService
 
     return TransferService.from_stack(args.stack) if args.stack else TransferService.from_local_state()
@@ -216,6 +224,7 @@ def _print_batch(view: dict) -> None:
 
 
 def cmd_transfer(args: argparse.Namespace) -> int:
+    """`earchive transfer …`: create, submit, show, decide, resubmit and export transfer batches."""
     from .domain.transfer import Selection
     from .errors import TransferError
 
@@ -266,6 +275,7 @@ def cmd_transfer(args: argparse.Namespace) -> int:
 
 
 def cmd_dev_ca(args: argparse.Namespace) -> int:
+    """`earchive dev-ca`: the path of the development CA certificate (what `verify` trusts by default)."""
     from .crypto.pki import DevPKI
 
     print(DevPKI().ca_path)
@@ -280,6 +290,7 @@ def _server(parser: argparse.ArgumentParser, port: int, func) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """Every command and option of `earchive`."""
     p = argparse.ArgumentParser(prog="earchive", description="政务服务电子档案归档 — archive government-service e-records")
     p.add_argument("--version", action="version", version=f"earchive {__version__}")
     p.add_argument("-v", "--verbose", action="store_true", help="log what happens to stderr")
@@ -388,6 +399,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; the exit code says how it ended (0 done, 1 rejected or failed, 2 a wrong command line)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
@@ -400,6 +412,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {problem}", file=sys.stderr)
         if current().errors_json:
             print(json.dumps([p.as_dict() for p in exc.problems], ensure_ascii=False))
+        return 1
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] != "earchive_devtools":
+            raise
+        print("error: this command needs earchive's development tools (local cloud, demo, sample cases): "
+              "pip install -e devtools (make install does)", file=sys.stderr)
         return 1
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
