@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from .localcloud import LocalCloud
-from .template import REGION
 
 
 def state_file() -> Path:
@@ -54,13 +53,7 @@ def serve(host: str = "127.0.0.1", port: int = 4566, poll: float = 0.5, stop: th
 
 
 def catalogue_rows(endpoint: str | None = None, table: str | None = None) -> list[dict[str, Any]]:
-    """Catalogue items of the running local cloud (or of ``table`` on AWS)."""
-    import boto3
+    """Catalogue items of the running local cloud (or of ``table`` on AWS): earchive.client.catalogue_rows."""
+    from earchive.client import catalogue_rows as rows
 
-    from earchive.aws.catalogue import Catalogue
-
-    if table is None:
-        info = json.loads(state_file().read_text("utf-8"))
-        endpoint, table = info["endpoint"], info["resources"]["CatalogueTable"]
-    ddb = boto3.resource("dynamodb", endpoint_url=endpoint, region_name=os.environ.get("AWS_DEFAULT_REGION", REGION))
-    return sorted(Catalogue(ddb.Table(table)).by_status(), key=lambda i: str(i.get("updated_at") or i.get("rejected_at") or ""))
+    return rows(endpoint, table)

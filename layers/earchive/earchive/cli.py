@@ -164,9 +164,9 @@ def cmd_local_up(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     """`earchive status`: every case in the catalogue with its state and reasons."""
-    from earchive_devtools.server import catalogue_rows, state_file
+    from .client import catalogue_rows, local_state_file
 
-    if not args.table and not state_file().exists():
+    if not args.table and not local_state_file().exists():
         print("no local cloud is running (start one with `earchive local up`), and no --table given", file=sys.stderr)
         return 1
     rows = catalogue_rows(args.endpoint, args.table)

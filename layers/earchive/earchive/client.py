@@ -28,6 +28,16 @@ def local_state_file() -> Path:
     return earchive_home() / "local-cloud.json"
 
 
+def catalogue_rows(endpoint: str | None = None, table: str | None = None) -> list[dict[str, Any]]:
+    """Catalogue items of the running local cloud (or of ``table`` on AWS), oldest change first (`earchive status`)."""
+    local = table is None
+    if local:
+        info = json.loads(local_state_file().read_text("utf-8"))
+        endpoint, table = info["endpoint"], info["resources"]["CatalogueTable"]
+    aws = Aws(Settings(catalogue_table=table or ""), endpoint=endpoint, local=local)
+    return sorted(aws.catalogue.by_status(), key=lambda i: str(i.get("updated_at") or i.get("rejected_at") or ""))
+
+
 @dataclass
 class TransferService:
     """The transfer loop as clerks and institutions drive it, against one stack (local or on AWS)."""
