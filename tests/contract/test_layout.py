@@ -143,3 +143,16 @@ def test_the_lambda_layer_holds_no_development_tools():
     if built.exists():  # `make test` builds it first (sam build)
         assert (built / "earchive" / "pipeline" / "handler.py").exists()
         assert not (built / "earchive_devtools").exists() and not (built / "moto").exists()
+
+
+def test_every_check_code_is_one_function_in_the_module_of_its_property():
+    """GD-2-5 is integrity.t_2_5_…: the file name is the property, so the code says which file to open."""
+    import importlib
+
+    from earchive.check.catalogue import CATALOGUE, PROPERTIES
+
+    for code in CATALOGUE:
+        module = importlib.import_module(f"earchive.check.{PROPERTIES[code[0]]}")
+        prefix = "t_" + code.replace("-", "_") + "_"
+        found = [name for name in dir(module) if name.startswith(prefix) and callable(getattr(module, name))]
+        assert len(found) == 1, f"{code}: expected one function {prefix}… in earchive.check.{PROPERTIES[code[0]]}, found {found}"

@@ -15,8 +15,12 @@ import subprocess
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..config import current
+
+if TYPE_CHECKING:
+    from .model import Scanner
 
 
 @dataclass
@@ -66,6 +70,9 @@ class BuiltinScanner:
     databases: list[str] = field(default_factory=list)
     name: str = "earchive built-in signature scanner"
     streaming: bool = True
+    # Set from the databases in __post_init__; declared so the class visibly satisfies check.model.Scanner.
+    production_grade: bool = field(init=False, default=False)
+    database_info: str = field(init=False, default="")
 
     def __post_init__(self) -> None:
         self.signatures: list[Signature] = []
@@ -82,6 +89,10 @@ class BuiltinScanner:
     def session(self) -> ScanSession:
         return ScanSession(self.signatures)
 
+    def scan_file(self, path: str) -> tuple[list[tuple[str, str]], str | None]:
+        """Not used: a streaming scanner sees every member during the check's single read (see session())."""
+        raise NotImplementedError("the built-in scanner streams: use session()")
+
 
 @dataclass
 class ClamAVScanner:
@@ -91,10 +102,15 @@ class ClamAVScanner:
     name: str = "ClamAV clamscan"
     streaming: bool = False
     production_grade: bool = True
+    database_info: str = field(init=False, default="")  # set in __post_init__
 
     def __post_init__(self) -> None:
         self.binary = shutil.which("clamscan")
         self.database_info = f"database {self.database or 'default (/var/lib/clamav)'}"
+
+    def session(self) -> ScanSession:
+        """Not used: clamscan reads the package file itself (see scan_file())."""
+        raise NotImplementedError("clamscan does not stream: use scan_file()")
 
     def scan_file(self, path: str) -> tuple[list[tuple[str, str]], str | None]:
         """[(object, signature)] found, and an error text if the scan itself failed."""
@@ -115,7 +131,7 @@ class ClamAVScanner:
         return hits, None
 
 
-def make_scanner(spec: str | None = None):
+def make_scanner(spec: str | None = None) -> Scanner | None:
     """``builtin`` (default), ``builtin:DB.ndb[,DB2.ndb]``, ``clamav`` or ``clamav:DB``, or ``none``."""
     spec = spec or current().scanner or "builtin"
     if spec == "none":
