@@ -7,10 +7,17 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from ..aws.clients import Aws
+from ..check.model import Scanner
+from ..check.virus import make_scanner
 from ..config import Settings
+from ..crypto.pki import load_trust_anchors
+from ..crypto.signers import make_signer, make_tsa
+from ..crypto.timestamp import TimestampAuthority
 
 
 @dataclass
@@ -32,6 +39,39 @@ class Runtime:
             settings = settings.with_(trust=aws.parameter_file(settings.trust_parameter))
         aws.settings = settings
         return cls(settings, aws)
+
+    # The plug-ins the settings name, made on first use and kept for the container's life.
+    @cached_property
+    def signer(self) -> Any:
+        """The window's seal key (KMS in production): signs packages and transfer lists."""
+        kms = self.aws.kms if (self.settings.signer or "").startswith("kms:") else None
+        return make_signer(self.settings.signer, kms_client=kms, cert_path=self.settings.signer_cert)
+
+    @cached_property
+    def institution_signer(self) -> Any:
+        """The receiving institution's key (its receipt); never the window's."""
+        return make_signer(self.settings.institution_signer or "dev:institution")
+
+    @cached_property
+    def tsa(self) -> TimestampAuthority:
+        return make_tsa(self.settings.tsa)
+
+    @cached_property
+    def scanner(self) -> Scanner | None:
+        return make_scanner(self.settings.scanner)
+
+    def trust(self, *, institution: bool = False) -> tuple[list[Any], list[str]] | None:
+        """(anchors, label) the check trusts: the deployment's, or the institution's own; None for the default."""
+        path = (self.settings.institution_trust or self.settings.trust) if institution else self.settings.trust
+        if not path:
+            return None
+        if path not in self._anchors:
+            self._anchors[path] = load_trust_anchors(path)
+        return self._anchors[path], [path]
+
+    @cached_property
+    def _anchors(self) -> dict[str, list[Any]]:
+        return {}
 
 
 @contextlib.contextmanager

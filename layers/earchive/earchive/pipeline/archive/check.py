@@ -10,8 +10,6 @@ import datetime as dt
 
 from ...check import CheckOptions, check_package
 from ...check.report import to_html, to_json
-from ...check.virus import make_scanner
-from ...crypto.pki import load_trust_anchors
 from ..runtime import Runtime, workdir
 from ..state import Checked, Sealed
 from .common import ACTOR
@@ -24,10 +22,10 @@ def run(state: Sealed, rt: Runtime) -> Checked:
     with workdir(settings, "check") as work:
         path = work / f"{code}.zip"
         size, digests = aws.s3.download(settings.staging_bucket, state["staging"]["sealed"], path)
-        options = CheckOptions(stage="archiving", scanner=make_scanner(settings.scanner),
-                               catalogue_reader=lambda c: aws.catalogue.get(c) is not None)
-        if settings.trust:
-            options.trust, options.trust_label = load_trust_anchors(settings.trust), [settings.trust]
+        options = CheckOptions(stage="archiving", scanner=rt.scanner, catalogue_reader=lambda c: aws.catalogue.get(c) is not None)
+        trust = rt.trust()
+        if trust:
+            options.trust, options.trust_label = trust
         if settings.allowed_formats:
             options.allowed_formats = settings.allowed_formats
         report = check_package(path, options)

@@ -5,7 +5,6 @@ Input :class:`~earchive.pipeline.state.Packed`; output :class:`~earchive.pipelin
 
 from __future__ import annotations
 
-from ...crypto.signers import make_signer, make_tsa
 from ...domain.pack import seal_package
 from ..runtime import Runtime, workdir
 from ..state import Packed, Sealed
@@ -20,9 +19,7 @@ def run(state: Packed, rt: Runtime) -> Sealed:
         path = work / f"{code}.zip"
         aws.s3.download(settings.staging_bucket, state["staging"]["unsealed"], path)
         entries = staged_digests(rt, state)["entries"]
-        signer = make_signer(settings.signer, kms_client=aws.kms if (settings.signer or "").startswith("kms:") else None,
-                             cert_path=settings.signer_cert)
-        sealed = seal_package(path, [tuple(e) for e in entries], signer=signer, tsa=make_tsa(settings.tsa))
+        sealed = seal_package(path, [tuple(e) for e in entries], signer=rt.signer, tsa=rt.tsa)
         key = f"sealed/{code}.zip"
         aws.s3.upload(path, settings.staging_bucket, key)
     aws.catalogue.move(code, "SEALED", allowed_from=("PACKED",), signer=sealed.signer, tsa=sealed.tsa)

@@ -6,7 +6,6 @@ Input :class:`~earchive.pipeline.state.Decision`; output :class:`~earchive.pipel
 from __future__ import annotations
 
 from ...crypto.cms import signed_data
-from ...crypto.signers import make_signer
 from ...domain.transfer import DECIDED, canonical, transfer_list
 from ..runtime import Runtime
 from ..state import Decided, Decision
@@ -25,10 +24,9 @@ def run(decision: Decision, rt: Runtime) -> Decided:
     document = {**transfer_list(batch, transfers.packages(batch_id)), "receiver": receiver,
                 "decisions": {pid: f"退回：{why}" for pid, why in (decision.get("returns") or {}).items()}}
     # The institution's own key (production: its KMS key or key file); never the window's.
-    signer = make_signer(settings.institution_signer or "dev:institution")
     bucket, base = settings.transfer_bucket, prefix(batch)
     body = canonical(document)
     aws.s3.put(bucket, base + "receipt.json", body, "application/json")
-    aws.s3.put(bucket, base + "receipt.json.receiver.p7s", signed_data(signer, content=body).dump())
+    aws.s3.put(bucket, base + "receipt.json.receiver.p7s", signed_data(rt.institution_signer, content=body).dump())
     out = transfers.decide(batch_id, decision.get("returns") or {}, receiver=receiver, receiver_signature_key=base + "receipt.json.receiver.p7s")
     return {"batch_id": batch_id, "status": out["status"], "accepted": int(out["accepted_count"]), "returned": int(out["returned_count"])}

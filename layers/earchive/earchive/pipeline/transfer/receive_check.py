@@ -9,8 +9,6 @@ from pathlib import Path
 
 from ...check import CheckOptions, check_package
 from ...check.report import to_html, to_json
-from ...check.virus import make_scanner
-from ...crypto.pki import load_trust_anchors
 from ..runtime import Runtime, workdir
 from ..state import BatchItem, ReceiveChecked
 
@@ -23,11 +21,10 @@ def run(item: BatchItem, rt: Runtime) -> ReceiveChecked:
     with workdir(settings, "receive") as work:
         path = work / Path(copy["key"]).name
         _, measured = aws.s3.download(copy["bucket"], copy["key"], path, copy.get("version_id") or None)
-        options = CheckOptions(stage="receiving", scanner=make_scanner(settings.scanner), expected_digest=("SM3", p["package_sm3"]),
-                               measured_digests=measured)
-        trust = settings.institution_trust or settings.trust
+        options = CheckOptions(stage="receiving", scanner=rt.scanner, expected_digest=("SM3", p["package_sm3"]), measured_digests=measured)
+        trust = rt.trust(institution=True)
         if trust:  # the institution's own anchors; never what the package or the sender says
-            options.trust, options.trust_label = load_trust_anchors(trust), [trust]
+            options.trust, options.trust_label = trust
         report = check_package(path, options)
     report_key = copy["key"].replace("/packages/", "/receiving-reports/").replace(".zip", ".json")
     aws.s3.put(copy["bucket"], report_key, to_json(report).encode(), "application/json")

@@ -9,7 +9,6 @@ import datetime as dt
 import json
 
 from ...crypto.cms import signed_data
-from ...crypto.signers import make_signer
 from ...domain.transfer import canonical, transfer_list
 from ..runtime import Runtime
 from ..state import BatchRef, Submitted
@@ -29,9 +28,7 @@ def run(state: BatchRef, rt: Runtime) -> Submitted:
     transfers.save_rows(batch_id)
     document = transfer_list(batch, packages)
     body = canonical(document)
-    signer = make_signer(settings.signer, kms_client=aws.kms if (settings.signer or "").startswith("kms:") else None,
-                         cert_path=settings.signer_cert)
-    signature = signed_data(signer, content=body).dump()
+    signature = signed_data(rt.signer, content=body).dump()
     bucket, base = settings.transfer_bucket, prefix(batch)
     aws.s3.put(bucket, base + "transfer-list.json", body, "application/json")
     aws.s3.put(bucket, base + "transfer-list.json.sender.p7s", signature)
