@@ -50,7 +50,7 @@ validate: $(SAM_STAMP) $(NODE_STAMP)
 	npx --no-install asl-validator --json-path statemachine/archive.asl.json --json-path statemachine/transfer.asl.json
 	$(SAM) build --template-file template.yaml --build-dir .aws-sam/build > .aws-sam-build.log 2>&1 || (cat .aws-sam-build.log; exit 1)
 	@test -d .aws-sam/build/EarchiveLayer/python/earchive/pipeline || (echo "the layer lacks earchive"; exit 1)
-	@! ls -d .aws-sam/build/EarchiveLayer/python/earchive_devtools .aws-sam/build/EarchiveLayer/python/moto 2>/dev/null || (echo "development tools leaked into the Lambda layer"; exit 1)
+	@for d in earchive_devtools moto yaml; do test ! -e .aws-sam/build/EarchiveLayer/python/$$d || { echo "development tool $$d leaked into the Lambda layer"; exit 1; }; done
 	@echo "sam build (no container): ok; the layer holds earchive and no development tools"
 
 lint: $(STAMP)

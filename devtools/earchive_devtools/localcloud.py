@@ -184,6 +184,11 @@ class LocalCloud:
         if self._mock is not None:
             self._mock.stop()
             self._mock = None
+        with _IMPORT_LOCK:  # this cloud's functions and their containers go with it
+            for name in [n for n in _FUNCTIONS if n.endswith(self.suffix)]:
+                _MODULES.pop(f"earchive_fn_{name.replace('-', '_')}", None)
+                _DEPLOYED.pop(name, None)
+                _FUNCTIONS.pop(name, None)
         if getattr(self, "_saved_env", None) is not None:
             os.environ.clear()
             os.environ.update(self._saved_env)
@@ -384,7 +389,10 @@ class LocalCloud:
         return Settings.from_env()
 
     def update_environment(self, variables: dict[str, str | None]) -> None:
-        """Change the functions' environment (None removes a variable); their containers start cold, as on AWS."""
+        """Change the functions' environment (None removes a variable); their containers start cold, as on AWS.
+
+        A handler put in place with :meth:`deploy` keeps its own containers: deploy it again after this.
+        """
         for k, v in variables.items():
             if v is None:
                 os.environ.pop(k, None)

@@ -233,12 +233,12 @@ def test_the_real_transfer_state_machine(cloud, tmp_path):
     def copy_corrupting_one(item, rt):  # a bit flipped in transit, for one package
         out = STEPS["transfer.copy"].run(item, rt)
         if item["package_id"] == corrupted:
-            p = svc.transfers.package(item["batch_id"], item["package_id"])["transfer_copy"]
+            p = rt.aws.transfers.package(item["batch_id"], item["package_id"])["transfer_copy"]
             s3 = cloud.client("s3")
             data = bytearray(s3.get_object(Bucket=p["bucket"], Key=p["key"], VersionId=p["version_id"])["Body"].read())
             data[len(data) // 2] ^= 0x01
             v = s3.put_object(Bucket=p["bucket"], Key=p["key"], Body=bytes(data))["VersionId"]
-            svc.transfers.set_package(item["batch_id"], item["package_id"], transfer_copy={**p, "version_id": v})
+            rt.aws.transfers.set_package(item["batch_id"], item["package_id"], transfer_copy={**p, "version_id": v})
         return out
 
     cloud.deploy("TransferCopyFunction", make_handler("transfer.copy", Step(copy_corrupting_one, STEPS["transfer.copy"].idempotency_key)))

@@ -156,3 +156,20 @@ def test_every_state_has_a_sample_event_with_its_typed_input(machine):
             assert required_keys(typed) <= set(sample), f"{path.name} lacks {required_keys(typed) - set(sample)}"
         else:
             assert "error" in sample or "check" in sample
+
+
+def test_a_throttled_ssm_read_at_cold_start_stays_retryable(tmp_path):
+    """The seal's certificate comes from SSM on a container's first invocation: a throttle there is retried, not fatal."""
+    from botocore.exceptions import ParamValidationError
+
+    from earchive.aws.clients import transient
+    from earchive.aws.ssm import parameter_to_file
+
+    class Throttled:
+        def get_parameter(self, **kwargs: Any) -> dict[str, Any]:
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "GetParameter")
+
+    with pytest.raises(ClientError) as caught:
+        parameter_to_file(Throttled(), f"/earchive/test/{tmp_path.name}/seal-chain")
+    assert transient(caught.value)
+    assert not transient(ParamValidationError(report="Invalid bucket name \"\""))  # a bad call never heals

@@ -40,7 +40,11 @@ def catalogue_rows(endpoint: str | None = None, table: str | None = None) -> lis
 
 @dataclass
 class TransferService:
-    """The transfer loop as clerks and institutions drive it, against one stack (local or on AWS)."""
+    """The transfer loop as clerks and institutions drive it, against one stack (local or on AWS).
+
+    One service holds one :class:`Aws` (its DynamoDB resource is not thread safe): use a service
+    from one thread at a time.
+    """
 
     names: dict[str, str]  # logical resource id -> physical name / ARN
     endpoint: str | None = None

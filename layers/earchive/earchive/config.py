@@ -4,10 +4,11 @@ Every environment variable earchive reads is a field below, with the name
 ``template.yaml`` gives it and a line saying what it is for; the README's
 table is generated from these fields (tests/contract checks that it is, and
 that no other module reads ``os.environ``). A Lambda container reads its
-``Settings`` once, when its first invocation arrives
-(:mod:`earchive.pipeline.handler`); a command-line run reads them once per
-command. Nothing here talks to AWS: SSM parameters named here are resolved
-by the AWS adapters (:mod:`earchive.aws.ssm`).
+``Settings`` once, when its first invocation arrives, and passes them to every
+state (:mod:`earchive.pipeline.handler`). On the command line, the defaults of
+the signer, TSA, scanner, home folder and PDF font are read through
+:func:`current` when they are needed. Nothing here talks to AWS: SSM
+parameters named here are resolved by the AWS adapters (:mod:`earchive.aws.ssm`).
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ class Settings:
         "EARCHIVE_SIGNER_CERT_PARAMETER", "SSM parameter holding that PEM (production; read once per container)"))
     tsa: str | None = field(default=None, metadata=_env("EARCHIVE_TSA", "timestamp authority: local or an http(s) URL (default local)",
                                                         where="Lambda, CLI"))
-    scanner: str | None = field(default=None, metadata=_env("EARCHIVE_SCANNER", "virus scanner: builtin, clamav or none (default builtin)",
+    scanner: str | None = field(default=None, metadata=_env("EARCHIVE_SCANNER", "virus scanner: builtin[:DB.ndb], clamav[:DB] or none (default builtin)",
                                                             where="Lambda, CLI"))
     trust: str | None = field(default=None, metadata=_env("EARCHIVE_TRUST", "PEM file of trust anchors for the checks (default: development CA)"))
     trust_parameter: str | None = field(default=None, metadata=_env("EARCHIVE_TRUST_PARAMETER", "SSM parameter holding those anchors (production)"))
@@ -62,7 +63,7 @@ class Settings:
         where="Lambda, CLI"))
     pdf_font: str | None = field(default=None, metadata=_env("EARCHIVE_PDF_FONT", "a CJK font file for the printed lists (default Noto Sans CJK)",
                                                              where="Lambda, CLI"))
-    errors_json: bool = field(default=False, metadata=_env("EARCHIVE_ERRORS_JSON", "set: the CLI prints rejections as JSON on stderr", where="CLI"))
+    errors_json: bool = field(default=False, metadata=_env("EARCHIVE_ERRORS_JSON", "set: the CLI also prints rejections as JSON on stdout", where="CLI"))
     work_dir: str = field(default_factory=tempfile.gettempdir)  # Lambda: /tmp (not an environment variable)
 
     @classmethod
@@ -117,5 +118,5 @@ def earchive_home() -> Path:
 
 
 def aws_region(default: str = "us-east-1") -> str:
-    """The AWS region the command line talks to (``AWS_DEFAULT_REGION``, read by boto3 too)."""
-    return os.environ.get("AWS_DEFAULT_REGION") or default
+    """The AWS region every client uses: ``AWS_DEFAULT_REGION``, then ``AWS_REGION`` (Lambda sets both), then us-east-1."""
+    return os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION") or default

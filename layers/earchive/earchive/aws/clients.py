@@ -6,7 +6,7 @@ import threading
 from typing import Any
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
 from ..config import Settings, aws_region
 from .catalogue import Catalogue, FileMap
@@ -24,7 +24,7 @@ def transient(exc: BaseException) -> bool:
     """True for an AWS error worth retrying with back-off (throttling, a 5xx, a network blip)."""
     if isinstance(exc, ClientError):
         return exc.response.get("Error", {}).get("Code", "") in TRANSIENT_CODES
-    return isinstance(exc, BotoCoreError)
+    return isinstance(exc, BotoCoreError) and not isinstance(exc, ParamValidationError)  # a bad call never heals
 
 
 _CREATE = threading.Lock()  # boto3 sessions are not thread safe: clients and resources are made one at a time
@@ -50,7 +50,7 @@ class Aws:
     def __init__(self, settings: Settings, *, endpoint: str | None = None, region: str | None = None, local: bool = False):
         self.settings = settings
         self._session = _session(local)
-        self._endpoint, self._region = endpoint, region
+        self._endpoint, self._region = endpoint, region or aws_region()
         self._clients: dict[str, Any] = {}
         self.s3 = Objects(self.client("s3"))
         with _CREATE:

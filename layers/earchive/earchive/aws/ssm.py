@@ -7,13 +7,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from aws_lambda_powertools.utilities.parameters import SSMProvider
-
 
 def parameter_to_file(client: Any, name: str) -> Path:
     """Write an SSM parameter (a PEM bundle) to /tmp once per container; the signer and the check read files."""
     target = Path(tempfile.gettempdir()) / f"ssm-{hashlib.sha256(name.encode()).hexdigest()[:12]}.pem"
     if not target.exists():
-        value = SSMProvider(boto3_client=client).get(name, decrypt=True)
-        target.write_text(str(value), "utf-8")
+        # boto3 directly (not Powertools' SSMProvider): a throttled or failed read stays a ClientError,
+        # which the handler classifies as transient and the state machine retries.
+        value = client.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+        target.write_text(value, "utf-8")
     return target

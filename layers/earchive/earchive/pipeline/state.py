@@ -1,8 +1,10 @@
 """The input and output of every state, typed (docs/pipeline.md is generated from these).
 
-States pass small JSON documents (references, never content); each state
-returns its input with its own part added, so a later state and the Reject
-state see everything before them. Sample documents: ``events/<machine>/<state>.json``.
+States pass small JSON documents (references, never content). From Organise
+to Store each archive state returns its input with its own part added, so a
+later state and the Reject state see everything before them; Collect makes the
+first document from S3's event, and the transfer states return small documents
+of their own. Sample documents: ``events/<machine>/<state>.json``.
 """
 
 # No ``from __future__ import annotations`` here: TypedDict must see NotRequired[...] itself (Python 3.11).
