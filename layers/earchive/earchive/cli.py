@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from . import __version__
+from .cli_transfer import add_transfer_parser
 from .config import current
 from .errors import EarchiveError
 
@@ -71,18 +72,37 @@ def cmd_pack(args: argparse.Namespace) -> int:
     return 0
 
 
+def _seal_identity(args: argparse.Namespace):
+    """Who may seal, from --seal-cert / --seal-policy (default: $EARCHIVE_SEAL_CERTS / $EARCHIVE_SEAL_POLICY, else development)."""
+    from .crypto.identity import SealIdentity
+
+    settings = current()
+    certs = list(args.seal_cert or []) or ([settings.seal_certs] if settings.seal_certs else [])
+    policies = list(args.seal_policy or []) or [p for p in (settings.seal_policy or "").split(",") if p]
+    return SealIdentity.from_files(certs, policies) if certs or policies else SealIdentity.development()
+
+
+def _identity_options(s: argparse.ArgumentParser) -> None:
+    """The options that say whom a verifier trusts, shared by verify and verify-batch."""
+    s.add_argument("--tsa-trust", action="append", metavar="CA.pem", help="trust anchors of the TSA (default: the --trust ones)")
+    s.add_argument("--seal-cert", action="append", metavar="SEAL.pem",
+                   help="the archive's seal certificate(s), pinned (default $EARCHIVE_SEAL_CERTS; else the development seal policy)")
+    s.add_argument("--seal-policy", action="append", metavar="OID", help="a certificate policy every seal certificate carries")
+
+
 def _check_options(args: argparse.Namespace):
     from .check import CheckOptions
     from .check.virus import make_scanner
     from .crypto.pki import load_trust_anchors
     from .domain.formats import DEFAULT_ALLOWED
 
-    options = CheckOptions(stage=args.stage, scanner=make_scanner(args.scanner))
+    options = CheckOptions(stage=args.stage, scanner=make_scanner(args.scanner), seal_identity=_seal_identity(args))
     if args.trust:
-        options.trust = []
-        for t in args.trust:
-            options.trust += load_trust_anchors(t)
+        options.trust = [c for t in args.trust for c in load_trust_anchors(t)]
         options.trust_label = list(args.trust)
+    if args.tsa_trust:
+        options.tsa_trust = [c for t in args.tsa_trust for c in load_trust_anchors(t)]
+        options.tsa_trust_label = list(args.tsa_trust)
     if args.package_digest:
         algorithm, _, value = args.package_digest.partition(":")
         options.expected_digest = (algorithm.upper().replace("SHA256", "SHA-256"), value)
@@ -128,15 +148,21 @@ def cmd_verify_batch(args: argparse.Namespace) -> int:
     if not listing.exists() or not signature.exists():
         print(f"✗ {folder}: transfer-list.json and its .sender.p7s are required", file=sys.stderr)
         return 1
+    identity = _seal_identity(args)
     check = verify_signed_data(acms.ContentInfo.load(signature.read_bytes()), anchors, content=listing.read_bytes())
-    print(f"{'✓' if check.ok else '✗'} transfer list signed by {check.signer_subject or '?'}"
-          + ("" if check.ok else f": {'; '.join(check.errors + check.chain_errors)}"))
-    failed += not check.ok
+    # The sender is pinned: the list must be signed by the archive's seal identity, not by anyone the CA certifies.
+    sender = identity.problems(check.signer_cert) if check.signer_cert is not None else []
+    ok = check.ok and not sender
+    print(f"{'✓' if ok else '✗'} transfer list signed by {check.signer_subject or '?'}"
+          + ("" if ok else f": {'; '.join(check.errors + check.chain_errors + sender)}"))
+    failed += not ok
+    tsa_anchors = [c for t in (args.tsa_trust or []) for c in load_trust_anchors(t)] or None
     document = json.loads(listing.read_text("utf-8"))
     for p in document["packages"]:
         path = folder / "packages" / f"{p['record_code']}.zip"
         options = CheckOptions(stage="receiving", trust=anchors, trust_label=list(args.trust), scanner=make_scanner(args.scanner),
-                               expected_digest=(p["digest"]["algorithm"], p["digest"]["value"]))
+                               expected_digest=(p["digest"]["algorithm"], p["digest"]["value"]), seal_identity=identity,
+                               tsa_trust=tsa_anchors, tsa_trust_label=list(args.tsa_trust or []))
         report = check_package(path, options)
         failed += not report.passed
         detail = "; ".join(f"{r.id} {r.detail[:80]}" for r in report.failures)
@@ -201,79 +227,6 @@ def cmd_tsa(args: argparse.Namespace) -> int:
     return 0
 
 
-def _service(args: argparse.Namespace):
-    """The transfer client for the running local cloud, or for `--stack` on AWS."""
-    from .client import TransferService
-
-    return TransferService.from_stack(args.stack) if args.stack else TransferService.from_local_state()
-
-
-def _print_batch(view: dict) -> None:
-    b = view["batch"]
-    print(f"批次 {b['batch_id']}  状态 {b['status']}  接收单位 {b['institution_name']} ({b['institution']})  "
-          f"移交人 {b['transferor']}  接收人 {b.get('receiver') or '—'}" + (f"  补交自 {b['resubmits']}" if b.get("resubmits") else ""))
-    print("序号  办理事项名称                      事项类型        数量  检测意见              备注")
-    for r in view["rows"]:
-        print(f"{r['序号']:<4}  {r['办理事项名称']:<28}  {r['事项类型']:<12}  {r['归档信息包数量']:>4}  {r['检测意见']:<18}  {r['备注']}")
-    for p in view["packages"]:
-        receipt = p.get("receipt") or {}
-        failed = "; ".join(f"{f['id']} {f['detail'][:80]}" for f in receipt.get("failed", []))
-        verdict = "—" if not receipt else ("合格" if receipt.get("passed") else "不合格")
-        print(f"  {p['record_code']}  v{int(p.get('package_version', 1))}  {p.get('state', ''):<9} 接收检测 {verdict}"
-              + (f"  {failed}" if failed else "") + (f"  退回：{p['return_reason']}" if p.get("return_reason") else ""))
-
-
-def cmd_transfer(args: argparse.Namespace) -> int:
-    """`earchive transfer …`: create, submit, show, decide, resubmit and export transfer batches."""
-    from .domain.transfer import Selection
-    from .errors import TransferError
-
-    try:
-        svc = _service(args)
-        if args.transfer_command == "create":
-            sel = Selection(args.archived_from, args.archived_to, args.task_code, args.task_type, tuple(args.package or ()))
-            batch = svc.create(sel, institution=args.institution, institution_name=args.institution_name, transferor=args.transferor)
-            print(f"created batch {batch['batch_id']} (DRAFT) with {int(batch['package_count'])} package(s)", file=sys.stderr)
-            print(batch["batch_id"])
-        elif args.transfer_command == "submit":
-            arn = svc.submit(args.batch, actor=args.transferor)
-            print(f"submitted: {arn}", file=sys.stderr)
-            if args.wait:
-                svc.wait_for_decision(args.batch, timeout=args.timeout)
-                _print_batch(svc.show(args.batch))
-        elif args.transfer_command in ("show", "receive"):
-            if args.transfer_command == "receive" and args.wait:
-                svc.wait_for_decision(args.batch, timeout=args.timeout)
-            view = svc.show(args.batch)
-            if args.json:
-                print(json.dumps(view, ensure_ascii=False, indent=2, default=str))
-            else:
-                _print_batch(view)
-        elif args.transfer_command == "accept":
-            batch = svc.decide(args.batch, receiver=args.receiver, returns={})
-            print(f"batch {args.batch}: {batch['status']} (accepted {int(batch['accepted_count'])}, returned {int(batch['returned_count'])})")
-        elif args.transfer_command == "return":
-            if len(args.package) != len(args.reason):
-                print("give one --reason per --package", file=sys.stderr)
-                return 2
-            batch = svc.decide(args.batch, receiver=args.receiver, returns=dict(zip(args.package, args.reason)))
-            print(f"batch {args.batch}: {batch['status']} (accepted {int(batch['accepted_count'])}, returned {int(batch['returned_count'])})")
-        elif args.transfer_command == "resubmit":
-            batch = svc.resubmit(args.batch, transferor=args.transferor, ready_only=args.ready_only)
-            print(f"created batch {batch['batch_id']} (DRAFT), resubmitting {args.batch}", file=sys.stderr)
-            print(batch["batch_id"])
-        elif args.transfer_command == "export":
-            for path in svc.export(args.batch, Path(args.out)):
-                print(path)
-        elif args.transfer_command == "list":
-            for b in svc.transfers.batches():
-                print(f"{b['batch_id']}  {b['status']:<16} {int(b.get('package_count', 0)):>5} 件  {b['institution_name']}")
-    except (TransferError, TimeoutError) as exc:
-        print(f"transfer: {exc}", file=sys.stderr)
-        return 1
-    return 0
-
-
 def cmd_dev_ca(args: argparse.Namespace) -> int:
     """`earchive dev-ca`: the path of the development CA certificate (what `verify` trusts by default)."""
     from .crypto.pki import DevPKI
@@ -327,12 +280,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--package-digest", metavar="ALG:HEX", help="the sender's digest of the package, e.g. SM3:ab12…")
     s.add_argument("--scanner", help="builtin (default), builtin:DB.ndb, clamav, clamav:DB, none")
     s.add_argument("--allowed-formats", help="comma-separated extensions (default ofd,pdf,jpg,jpeg,png,tif,tiff,xml)")
+    _identity_options(s)
     s.set_defaults(func=cmd_verify)
 
     s = sub.add_parser("verify-batch", help="verify a downloaded transfer batch offline: list signature, then YJ tests on every package")
     s.add_argument("folder", help="the batch folder (transfer-list.json, its .sender.p7s, packages/)")
     s.add_argument("--trust", action="append", required=True, metavar="CA.pem", help="the institution's own trust anchors")
     s.add_argument("--scanner", help="builtin (default), clamav, none")
+    _identity_options(s)
     s.set_defaults(func=cmd_verify_batch)
 
     s = sub.add_parser("demo", help="the main job on the local default: a dozen cases through the serverless pipeline on moto")
@@ -356,42 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     tsa_sub = s.add_subparsers(dest="tsa_command", required=True)
     _server(tsa_sub.add_parser("serve", help="serve the development TSA over HTTP"), 3161, cmd_tsa)
 
-    s = sub.add_parser("transfer", help="transfer batches to the receiving institution (移交清单, 接收检测, 接收/退回)")
-    s.add_argument("--stack", help="a deployed stack on AWS (default: the running local cloud)")
-    tsub = s.add_subparsers(dest="transfer_command", required=True)
-    t = tsub.add_parser("create", help="a DRAFT batch of archived packages (by date range, service item, category, or ids)")
-    t.add_argument("--institution", required=True, help="receiving institution code (its prefix in the transfer bucket)")
-    t.add_argument("--institution-name", required=True, help="政务服务实施机构名称")
-    t.add_argument("--transferor", required=True, help="移交人")
-    t.add_argument("--from", dest="archived_from", help="archived on or after (YYYY-MM-DD)")
-    t.add_argument("--to", dest="archived_to", help="archived on or before (YYYY-MM-DD)")
-    t.add_argument("--task-code", help="事项编码")
-    t.add_argument("--task-type", choices=["行政权力事项", "公共服务事项"])
-    t.add_argument("--package", action="append", help="电子文件号 (repeat)")
-    for name, helptext in (("submit", "sign the list and start the transfer state machine"), ("show", "the batch, its Table A.1 rows and packages"),
-                           ("receive", "the receiving-check results the institution decides on"), ("accept", "accept the batch"),
-                           ("return", "return packages with reasons (the rest are accepted)"), ("resubmit", "a new batch with the corrected versions"),
-                           ("export", "移交清单 XLSX/PDF, signatures, 归档目录清单 XLSX/CSV")):
-        t = tsub.add_parser(name, help=helptext)
-        t.add_argument("batch", help="批次编号")
-        if name in ("submit", "resubmit"):
-            t.add_argument("--transferor", required=True, help="移交人")
-        if name == "resubmit":
-            t.add_argument("--ready-only", action="store_true", help="send the packages already re-archived, the rest later")
-        if name in ("accept", "return"):
-            t.add_argument("--receiver", required=True, help="接收人")
-        if name == "return":
-            t.add_argument("--package", action="append", required=True, help="电子文件号 to return (repeat)")
-            t.add_argument("--reason", action="append", required=True, help="退回原因, one per --package")
-        if name in ("submit", "receive"):
-            t.add_argument("--wait", action="store_true", help="wait until every package is checked")
-            t.add_argument("--timeout", type=float, default=1800)
-        if name in ("show", "receive"):
-            t.add_argument("--json", action="store_true")
-        if name == "export":
-            t.add_argument("--out", required=True)
-    tsub.add_parser("list", help="all batches")
-    s.set_defaults(func=cmd_transfer)
+    add_transfer_parser(sub)
 
     s = sub.add_parser("dev-ca", help="print the path of the development CA certificate")
     s.set_defaults(func=cmd_dev_ca)

@@ -51,6 +51,15 @@ class Settings:
                                                             where="Lambda, CLI"))
     trust: str | None = field(default=None, metadata=_env("EARCHIVE_TRUST", "PEM file of trust anchors for the checks (default: development CA)"))
     trust_parameter: str | None = field(default=None, metadata=_env("EARCHIVE_TRUST_PARAMETER", "SSM parameter holding those anchors (production)"))
+    tsa_trust: str | None = field(default=None, metadata=_env("EARCHIVE_TSA_TRUST", "PEM file of the TSA's trust anchors (default: EARCHIVE_TRUST)",
+                                                               where="Lambda, CLI"))
+    tsa_trust_parameter: str | None = field(default=None, metadata=_env("EARCHIVE_TSA_TRUST_PARAMETER", "SSM parameter holding those anchors"))
+    seal_certs: str | None = field(default=None, metadata=_env(
+        "EARCHIVE_SEAL_CERTS", "PEM file of the seal certificate(s) a package must be signed with (pinned)", where="Lambda, CLI"))
+    seal_certs_parameter: str | None = field(default=None, metadata=_env(
+        "EARCHIVE_SEAL_CERTS_PARAMETER", "SSM parameter holding them (production: the seal's own certificate)"))
+    seal_policy: str | None = field(default=None, metadata=_env(
+        "EARCHIVE_SEAL_POLICY", "certificate policy OID(s) every seal certificate carries, comma-separated", where="Lambda, CLI"))
     institution_signer: str | None = field(default=None, metadata=_env(
         "EARCHIVE_INSTITUTION_SIGNER", "signer of the receiving institution's receipt (default dev:institution)"))
     institution_trust: str | None = field(default=None, metadata=_env(

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from asn1crypto import cms as acms
 from cryptography import x509
 
+from ..crypto.identity import SealIdentity
 from ..crypto.pki import load_trust_anchors
 from ..domain import metadata as md
 from ..domain.identifiers import id_card_valid, uscc_valid
@@ -71,6 +72,10 @@ def t_1_1_1_manifest_digests(run: Run, facts: dict[str, MemberFacts]) -> None:
     for p in facts:
         if p not in covered and p not in (MANIFEST_SHA256, SIGNATURE, TIMESTAMP):
             problems.append((p, f"not covered by {MANIFEST_SHA256}"))
+    if MANIFEST_SM3 in listed:  # the SM3 manifest is the 国密 fixity: it must cover every file too, not just exist
+        for p in facts:
+            if p not in listed[MANIFEST_SM3] and p not in SEAL_FILES:
+                problems.append((p, f"not covered by {MANIFEST_SM3}"))
     run.verdict("1-1-1", problems, f"{len(facts) - 3} files match the SHA-256 and SM3 manifests")
 
 
@@ -81,6 +86,7 @@ class SealEvidence:
     signature: SignatureCheck | None  # None when the signature is not DER CMS
     not_der: str | None  # why the signature could not even be parsed
     timestamp: TimestampCheck
+    identity: list[str]  # why the signer is not the seal identity (empty: it is)
 
 
 def _anchors(run: Run) -> list[x509.Certificate]:
@@ -100,24 +106,30 @@ def verify_seal(run: Run, facts: dict[str, MemberFacts]) -> SealEvidence:
     from ..crypto.timestamp import verify_timestamp
 
     anchors = _anchors(run)
+    tsa_anchors = run.opt.tsa_trust if run.opt.tsa_trust is not None else anchors
     manifest_bytes, signature = facts[MANIFEST_SHA256].data or b"", facts[SIGNATURE].data or b""
+    # The timestamp first: its time is the trusted one, at which the signer's whole chain must be valid.
+    ts = verify_timestamp(signature, facts[TIMESTAMP].data or b"", tsa_anchors)
+    trusted_time = ts.gen_time if not ts.errors and not ts.chain_errors else None
     sig, not_der = None, None
     try:
-        sig = verify_signed_data(acms.ContentInfo.load(signature), anchors, content=manifest_bytes)
+        sig = verify_signed_data(acms.ContentInfo.load(signature), anchors, content=manifest_bytes, at=trusted_time)
     except (ValueError, TypeError) as exc:
         not_der = str(exc)
-    ts = verify_timestamp(signature, facts[TIMESTAMP].data or b"", anchors)
-    return SealEvidence(sig, not_der, ts)
+    identity = run.opt.seal_identity or SealIdentity.development()
+    who = identity.problems(sig.signer_cert) if sig is not None and sig.signer_cert is not None else []
+    return SealEvidence(sig, not_der, ts, who)
 
 
 def t_1_1_2_signature(run: Run, seal: SealEvidence) -> None:
     sig = seal.signature
     if sig is None:
         run.add("1-1-2", FAIL, f"signature is not DER CMS: {seal.not_der}", [SIGNATURE])
-    elif sig.errors:
-        run.add("1-1-2", FAIL, "; ".join(sig.errors), [SIGNATURE])
+    elif sig.errors or seal.identity:
+        run.add("1-1-2", FAIL, "; ".join(sig.errors + seal.identity), [SIGNATURE])
     else:
-        run.add("1-1-2", PASS, f"{sig.algorithm} by {sig.signer_subject}, signed {sig.signing_time}")
+        run.add("1-1-2", PASS, f"{sig.algorithm} by {sig.signer_subject}, signed {sig.signing_time}; the seal identity "
+                               f"({(run.opt.seal_identity or SealIdentity.development()).describe()})")
 
 
 def t_1_1_3_timestamp(run: Run, seal: SealEvidence) -> None:
@@ -134,15 +146,18 @@ def t_1_1_3_timestamp(run: Run, seal: SealEvidence) -> None:
 def t_1_1_4_certificate_chain(run: Run, seal: SealEvidence) -> None:
     """Signer and TSA chain to the anchors, and the signer's certificate was valid when stamped."""
     sig, ts = seal.signature, seal.timestamp
-    if sig is None:
-        run.add("1-1-4", FAIL, "no signer certificate to check", [SIGNATURE])
+    if sig is None or sig.signer_cert is None:  # nothing examined is never a pass
+        run.add("1-1-4", FAIL, "no signer certificate to check: " + ("; ".join(sig.errors) if sig else "the signature is not DER CMS"),
+                [SIGNATURE])
         return
     chain = [f"signer: {e}" for e in sig.chain_errors] + [f"TSA: {e}" for e in ts.chain_errors]
     if sig.signer_cert is not None and ts.gen_time is not None:
         c = sig.signer_cert
         if not c.not_valid_before_utc <= ts.gen_time <= c.not_valid_after_utc:
             chain.append("signer: certificate not valid at the timestamp time")
-    run.verdict("1-1-4", [("", e) for e in chain], f"signer and TSA chain to {', '.join(run.opt.trust_label) or 'the trust anchors'}")
+    signer_anchors = ", ".join(run.opt.trust_label) or "the trust anchors"
+    tsa_anchors = ", ".join(run.opt.tsa_trust_label) if run.opt.tsa_trust is not None else signer_anchors
+    run.verdict("1-1-4", [("", e) for e in chain], f"signer chains to {signer_anchors}; TSA chains to {tsa_anchors}")
 
 
 # --- 1-2 … 1-8: the metadata values -------------------------------------------------------

@@ -14,6 +14,7 @@ from typing import Protocol
 
 from cryptography import x509
 
+from ..crypto.identity import SealIdentity
 from ..domain import metadata as md
 from ..domain.formats import DEFAULT_ALLOWED
 from ..domain.safezip import SafeZip, ZipLimits
@@ -111,8 +112,11 @@ class CheckOptions:
     """How to check: the stage, whom to trust, which scanner, and what the caller already knows."""
 
     stage: str = "archiving"
-    trust: list[x509.Certificate] | None = None
+    trust: list[x509.Certificate] | None = None  # anchors of the seal signer's chain (default: the development CA)
     trust_label: list[str] = field(default_factory=list)
+    tsa_trust: list[x509.Certificate] | None = None  # anchors of the TSA's chain (default: ``trust``)
+    tsa_trust_label: list[str] = field(default_factory=list)
+    seal_identity: SealIdentity | None = None  # who may seal (default: the development seal policy)
     scanner: Scanner | None = None
     allowed_formats: tuple[str, ...] = DEFAULT_ALLOWED
     expected_digest: tuple[str, str] | None = None  # (algorithm, hex) of the whole package

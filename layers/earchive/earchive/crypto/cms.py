@@ -153,13 +153,21 @@ class SignatureCheck:
 
 
 def _verify_raw(cert: x509.Certificate, signature_algorithm: str, signature: bytes, data: bytes, digest_alg: str) -> None:
-    """Raise InvalidSignature unless ``signature`` over ``data`` verifies with ``cert``."""
-    if signature_algorithm == "sm2_sm3" or _is_sm2_cert(cert):
+    """Raise InvalidSignature unless ``signature`` over ``data`` verifies with ``cert``.
+
+    The algorithm is the certificate's: the SignerInfo's (unsigned) algorithm field must agree with
+    the key, never choose the verifier.
+    """
+    if _is_sm2_cert(cert):
         from . import sm2
 
+        if signature_algorithm != "sm2_sm3" or digest_alg != "sm3":
+            raise InvalidSignature(f"an SM2 key signs with sm2_sm3/sm3, not {signature_algorithm}/{digest_alg}")
         if not sm2.verify(sm2.public_key_from_cert(cert), signature, data):
             raise InvalidSignature("SM2 signature does not verify")
         return
+    if signature_algorithm == "sm2_sm3":
+        raise InvalidSignature("the SignerInfo says sm2_sm3 but the certificate's key is not an SM2 key")
     pub = cert.public_key()
     h = {"sha256": hashes.SHA256(), "sha384": hashes.SHA384(), "sha512": hashes.SHA512()}.get(digest_alg)
     if h is None:
@@ -189,6 +197,7 @@ def verify_chain(
     anchor_fps = {a.fingerprint(hashes.SHA256()) for a in anchors}
     pool = intermediates + anchors
     cert = leaf
+    cas_below = 0  # CA certificates between the leaf and the issuer being checked (for pathLenConstraint)
     for _ in range(8):
         if not (cert.not_valid_before_utc <= at <= cert.not_valid_after_utc):
             errors.append(f"certificate {cert.subject.rfc4514_string()} is not valid at {at.isoformat()}")
@@ -206,12 +215,22 @@ def verify_chain(
         if issuer is None:
             errors.append(f"no trusted issuer for {cert.subject.rfc4514_string()} (untrusted certificate chain)")
             return errors
+        if cert is not leaf:  # ``cert`` is a CA between the leaf and ``issuer``
+            cas_below += 1
+        name = issuer.subject.rfc4514_string()
         try:
             bc = issuer.extensions.get_extension_for_class(x509.BasicConstraints).value
             if not bc.ca:
-                errors.append(f"issuer {issuer.subject.rfc4514_string()} is not a CA")
+                errors.append(f"issuer {name} is not a CA")
+            elif bc.path_length is not None and cas_below > bc.path_length:
+                errors.append(f"issuer {name} allows {bc.path_length} CA(s) below it, the path has {cas_below}")
         except x509.ExtensionNotFound:
-            errors.append(f"issuer {issuer.subject.rfc4514_string()} has no basic constraints")
+            errors.append(f"issuer {name} has no basic constraints")
+        try:
+            if not issuer.extensions.get_extension_for_class(x509.KeyUsage).value.key_cert_sign:
+                errors.append(f"issuer {name} may not sign certificates (no keyCertSign)")
+        except x509.ExtensionNotFound:
+            errors.append(f"issuer {name} has no key usage (keyCertSign is required of a CA)")
         cert = issuer
     errors.append("certificate chain too long")
     return errors
@@ -223,8 +242,13 @@ def verify_signed_data(
     *,
     content: bytes | None = None,
     require_eku: str | None = None,
+    at: dt.datetime | None = None,
 ) -> SignatureCheck:
-    """Verify one-signer SignedData: digest attr, signature, certificate chain, EKU."""
+    """Verify one-signer SignedData: digest attr, signature, certificate chain, EKU.
+
+    The chain is checked at ``at`` (a trusted time, e.g. the timestamp's) when given, else at the
+    signer's own claimed signing time.
+    """
     result = SignatureCheck()
     try:
         if info["content_type"].native != "signed_data":
@@ -274,8 +298,8 @@ def verify_signed_data(
             _verify_raw(leaf, sig_alg, si["signature"].native, signed_bytes, digest_alg)
         except (InvalidSignature, ValueError) as exc:
             result.errors.append(f"signature does not verify: {exc or 'invalid signature'}")
-        at = result.signing_time or dt.datetime.now(dt.UTC)
-        result.chain_errors += verify_chain(leaf, [c for c in certs if c is not leaf], anchors, at)
+        when = at or result.signing_time or dt.datetime.now(dt.UTC)
+        result.chain_errors += verify_chain(leaf, [c for c in certs if c is not leaf], anchors, when)
         if require_eku:
             try:
                 eku = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage)

@@ -24,8 +24,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from ..config import earchive_home
+from .identity import DEV_SEAL_POLICY
 
-PKI_DIRNAME = "dev-pki"
+PKI_DIRNAME = "dev-pki-2"  # 2: seal certificates carry the development seal policy (ADR 0003)
 _VALID_YEARS = 20
 
 
@@ -67,6 +68,7 @@ def issue_certificate(
     *,
     is_ca: bool = False,
     timestamping: bool = False,
+    policy: str | None = None,
     years: int = _VALID_YEARS,
 ) -> x509.Certificate:
     """Issue a certificate for ``public_key`` (self-signed when ``ca_cert`` is None)."""
@@ -102,6 +104,9 @@ def issue_certificate(
     builder = builder.add_extension(x509.KeyUsage(**key_usage), critical=True)
     if timestamping:
         builder = builder.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
+    if policy:  # the seal policy: what makes a certificate of this CA a seal certificate
+        builder = builder.add_extension(x509.CertificatePolicies([x509.PolicyInformation(x509.ObjectIdentifier(policy), None)]),
+                                        critical=False)
     return builder.sign(ca_key, hashes.SHA256())
 
 
@@ -145,7 +150,7 @@ class DevPKI:
             (tmp / "ca.key.pem").write_bytes(_pem_key(ca_key))
             (tmp / "ca.pem").write_bytes(_pem_cert(ca))
             for name, (key, cn, tsa) in leaves.items():
-                cert = issue_certificate(cn, key.public_key(), ca_key, ca, timestamping=tsa)
+                cert = issue_certificate(cn, key.public_key(), ca_key, ca, timestamping=tsa, policy=None if tsa else DEV_SEAL_POLICY)
                 (tmp / f"{name}.key.pem").write_bytes(_pem_key(key))
                 (tmp / f"{name}.pem").write_bytes(_pem_cert(cert))
             for f in tmp.iterdir():

@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from ..config import current, earchive_home
 from ..errors import reject
 from . import sm2
+from .identity import DEV_SEAL_POLICY
 from .pki import DevPKI, locked, write_atomic
 from .timestamp import HttpTSA, LocalTSA, TimestampAuthority
 
@@ -75,7 +76,8 @@ def _dev_sm2(pki: DevPKI) -> Sm2Signer:
         with locked(pki.dir):
             if not cert_file.exists():
                 d = sm2.generate_private_key()
-                cert = sm2.issue_certificate(sm2.public_key_hex(d), "earchive 开发用签名证书 Package Signer (SM2)", pki.ca_key(), pki.ca_cert())
+                cert = sm2.issue_certificate(sm2.public_key_hex(d), "earchive 开发用签名证书 Package Signer (SM2)", pki.ca_key(), pki.ca_cert(),
+                                             policy=DEV_SEAL_POLICY)
                 write_atomic(key_file, d.encode(), 0o600)
                 write_atomic(cert_file, cert.public_bytes(serialization.Encoding.PEM))
     cert = x509.load_pem_x509_certificate(cert_file.read_bytes())
@@ -131,7 +133,7 @@ def _dev_cert_for_public_key(pki: DevPKI, public_der: bytes, cn: str) -> x509.Ce
     if not cache.exists():
         with locked(pki.dir):
             if not cache.exists():
-                cert = issue_certificate(cn, serialization.load_der_public_key(public_der), pki.ca_key(), pki.ca_cert())
+                cert = issue_certificate(cn, serialization.load_der_public_key(public_der), pki.ca_key(), pki.ca_cert(), policy=DEV_SEAL_POLICY)
                 write_atomic(cache, cert.public_bytes(serialization.Encoding.PEM))
     return x509.load_pem_x509_certificate(cache.read_bytes())
 

@@ -44,9 +44,15 @@ def sign(private_hex: str, data: bytes) -> bytes:
 
 
 def verify(public_hex: str, signature_der: bytes, data: bytes) -> bool:
+    """True when the DER (r, s) signature over ``data`` verifies; r and s must lie in [1, n-1] (GB/T 32918.2 §7.1)."""
     try:
         sig = algos.DSASignature.load(signature_der)
-        rs = f"{sig['r'].native:064x}{sig['s'].native:064x}"
+        r, s = sig["r"].native, sig["s"].native
+        if not (isinstance(r, int) and isinstance(s, int) and 1 <= r < _N and 1 <= s < _N):
+            return False
+        if sig.dump() != signature_der:  # no trailing or re-encoded bytes: one signature, one encoding
+            return False
+        rs = f"{r:064x}{s:064x}"
     except (ValueError, TypeError):
         return False
     return bool(gm.CryptSM2(private_key="", public_key=public_hex).verify_with_sm3(rs, data))
@@ -70,7 +76,8 @@ def public_key_from_cert(cert: x509.Certificate) -> str:
     return point[1:].hex() if isinstance(point, bytes) else spki["public_key"].contents[2:].hex()
 
 
-def issue_certificate(public_hex: str, subject_cn: str, ca_key, ca_cert: x509.Certificate, years: int = 20) -> x509.Certificate:
+def issue_certificate(public_hex: str, subject_cn: str, ca_key, ca_cert: x509.Certificate, years: int = 20,
+                      policy: str | None = None) -> x509.Certificate:
     """A certificate for an SM2 key, signed by an ECDSA CA (cryptography cannot build it)."""
     ca = ax509.Certificate.load(ca_cert.public_bytes(serialization.Encoding.DER))
     now = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(minutes=5)
@@ -97,6 +104,8 @@ def issue_certificate(public_hex: str, subject_cn: str, ca_key, ca_cert: x509.Ce
                 {"extn_id": "key_identifier", "critical": False, "extn_value": ski},
                 {"extn_id": "authority_key_identifier", "critical": False,
                  "extn_value": {"key_identifier": ca.key_identifier_value.native if ca.key_identifier_value else ski}},
+                *([{"extn_id": "certificate_policies", "critical": False, "extn_value": [{"policy_identifier": policy}]}]
+                  if policy else []),
             ],
         }
     )

@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from ..aws.clients import Aws
-from ..check.model import Scanner
+from ..check.model import CheckOptions, Scanner
 from ..check.virus import make_scanner
 from ..config import Settings
+from ..crypto.identity import SealIdentity
 from ..crypto.pki import load_trust_anchors
 from ..crypto.signers import make_signer, make_tsa
 from ..crypto.timestamp import TimestampAuthority
@@ -37,6 +38,10 @@ class Runtime:
             settings = settings.with_(signer_cert=aws.parameter_file(settings.signer_cert_parameter))
         if settings.trust_parameter and not settings.trust:
             settings = settings.with_(trust=aws.parameter_file(settings.trust_parameter))
+        if settings.tsa_trust_parameter and not settings.tsa_trust:
+            settings = settings.with_(tsa_trust=aws.parameter_file(settings.tsa_trust_parameter))
+        if settings.seal_certs_parameter and not settings.seal_certs:
+            settings = settings.with_(seal_certs=aws.parameter_file(settings.seal_certs_parameter))
         aws.settings = settings
         return cls(settings, aws)
 
@@ -68,6 +73,36 @@ class Runtime:
         if path not in self._anchors:
             self._anchors[path] = load_trust_anchors(path)
         return self._anchors[path], [path]
+
+    def tsa_trust(self) -> tuple[list[Any], list[str]] | None:
+        """(anchors, label) for the TSA's chain, when configured apart from the signer's."""
+        path = self.settings.tsa_trust
+        if not path:
+            return None
+        if path not in self._anchors:
+            self._anchors[path] = load_trust_anchors(path)
+        return self._anchors[path], [path]
+
+    @cached_property
+    def seal_identity(self) -> SealIdentity:
+        """Who may seal: the pinned seal certificates or policy configured, else the development seal policy."""
+        policies = [p for p in (self.settings.seal_policy or "").split(",") if p]
+        if self.settings.seal_certs or policies:
+            return SealIdentity.from_files([self.settings.seal_certs] if self.settings.seal_certs else [], policies)
+        return SealIdentity.development()
+
+    def check_options(self, stage: str, *, institution: bool = False, **kwargs: Any) -> CheckOptions:
+        """The check's options in this deployment: scanner, whom to trust for the signer and the TSA, who may seal."""
+        options = CheckOptions(stage=stage, scanner=self.scanner, seal_identity=self.seal_identity, **kwargs)
+        trust = self.trust(institution=institution)
+        if trust:
+            options.trust, options.trust_label = trust
+        tsa = self.tsa_trust()
+        if tsa:
+            options.tsa_trust, options.tsa_trust_label = tsa
+        if self.settings.allowed_formats:
+            options.allowed_formats = self.settings.allowed_formats
+        return options
 
     @cached_property
     def _anchors(self) -> dict[str, list[Any]]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from ...check import CheckOptions, check_package
+from ...check import check_package
 from ...check.report import to_html, to_json
 from ..runtime import Runtime, workdir
 from ..state import Checked, Sealed
@@ -22,12 +22,7 @@ def run(state: Sealed, rt: Runtime) -> Checked:
     with workdir(settings, "check") as work:
         path = work / f"{code}.zip"
         size, digests = aws.s3.download(settings.staging_bucket, state["staging"]["sealed"], path)
-        options = CheckOptions(stage="archiving", scanner=rt.scanner, catalogue_reader=lambda c: aws.catalogue.get(c) is not None)
-        trust = rt.trust()
-        if trust:
-            options.trust, options.trust_label = trust
-        if settings.allowed_formats:
-            options.allowed_formats = settings.allowed_formats
+        options = rt.check_options("archiving", catalogue_reader=lambda c: aws.catalogue.get(c) is not None)
         report = check_package(path, options)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     report_key = f"reports/{code}/{stamp}-archiving.json"

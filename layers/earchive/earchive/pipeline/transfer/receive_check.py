@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ...check import CheckOptions, check_package
+from ...check import check_package
 from ...check.report import to_html, to_json
 from ..runtime import Runtime, workdir
 from ..state import BatchItem, ReceiveChecked
@@ -21,10 +21,8 @@ def run(item: BatchItem, rt: Runtime) -> ReceiveChecked:
     with workdir(settings, "receive") as work:
         path = work / Path(copy["key"]).name
         _, measured = aws.s3.download(copy["bucket"], copy["key"], path, copy.get("version_id") or None)
-        options = CheckOptions(stage="receiving", scanner=rt.scanner, expected_digest=("SM3", p["package_sm3"]), measured_digests=measured)
-        trust = rt.trust(institution=True)
-        if trust:  # the institution's own anchors; never what the package or the sender says
-            options.trust, options.trust_label = trust
+        # the institution's own anchors (when configured); never what the package or the sender says
+        options = rt.check_options("receiving", institution=True, expected_digest=("SM3", p["package_sm3"]), measured_digests=measured)
         report = check_package(path, options)
     report_key = copy["key"].replace("/packages/", "/receiving-reports/").replace(".zip", ".json")
     aws.s3.put(copy["bucket"], report_key, to_json(report).encode(), "application/json")
