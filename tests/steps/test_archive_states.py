@@ -173,3 +173,16 @@ def test_a_throttled_ssm_read_at_cold_start_stays_retryable(tmp_path):
         parameter_to_file(Throttled(), f"/earchive/test/{tmp_path.name}/seal-chain")
     assert transient(caught.value)
     assert not transient(ParamValidationError(report="Invalid bucket name \"\""))  # a bad call never heals
+
+
+def test_a_claim_whose_execution_step_functions_forgot_can_be_taken_over(cloud, rt, tmp_path):
+    """F18: after 90 days DescribeExecution no longer knows a crashed run; the upload must not stay stuck for ever."""
+    from earchive.pipeline.archive.common import claim_key
+
+    up = upload(cloud, tmp_path, 506)
+    sm = cloud.state_machine_arn.replace(":stateMachine:", ":execution:")
+    rt.aws.catalogue.put_new({"package_id": claim_key(up), "execution": f"{sm}:crashed-long-ago", "status": "CLAIMED",
+                              "stream": "upload#old", "claimed_at": "2026-01-01T00:00:00+00:00"})
+    out = STEPS["collect"].run({"event": object_created(up), "execution": f"{sm}:rerun-a2"}, rt)
+    assert out["execution"].endswith("rerun-a2")
+    assert rt.aws.catalogue.get(claim_key(up))["execution"].endswith("rerun-a2")

@@ -87,3 +87,16 @@ def test_deployment_scope(region, fonds, case_region, case_fonds, ok):
     problems = scope_problems(case, region, fonds)
     assert (not problems) is ok
     assert all(p.rule == "CASE-OUT-OF-SCOPE" and p.case == "P1" for p in problems)
+
+
+@pytest.mark.parametrize(("period", "year"), [("D10", 2012), ("D10", 1990), ("D30", 1990), ("D10", 2026)])
+def test_retention_is_never_shorter_than_the_archives_floor(period, year):
+    """F8: an old 办结 year once gave a one-day lock; now the bucket's default (3650 days) is the floor, with a note."""
+    now = dt.datetime(2026, 11, 25, tzinfo=dt.UTC)
+    r = retention_for(period, year, now, floor_days=3650)
+    assert r.retain_until >= now + dt.timedelta(days=3650)
+    counted = dt.datetime(year + 1 + {"D10": 10, "D30": 30}[period], 1, 1, tzinfo=dt.UTC)
+    assert r.retain_until == max(counted, now + dt.timedelta(days=3650))
+    assert bool(r.note) == (counted < now + dt.timedelta(days=3650))
+    if r.note:
+        assert "3650" in r.note and str(year + 1) in r.note

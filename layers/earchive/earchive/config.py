@@ -66,6 +66,8 @@ class Settings:
         "EARCHIVE_INSTITUTION_TRUST", "the institution's own trust anchors for the receiving check (default EARCHIVE_TRUST)"))
     region_code: str = field(default="", metadata=_env("EARCHIVE_REGION_CODE", "行政区划 this deployment archives (empty: any)"))
     fonds: str = field(default="", metadata=_env("EARCHIVE_FONDS", "全宗号s this deployment keeps, comma-separated (empty: any)"))
+    min_retention_days: int = field(default=3650, metadata=_env(
+        "EARCHIVE_MIN_RETENTION_DAYS", "no package is locked for less (the archive bucket's default retention, DefaultRetentionDays)"))
     allowed_formats: tuple[str, ...] = field(default=(), metadata=_env("ALLOWED_FORMATS", "archival formats allowed, comma-separated (empty: defaults)"))
     home: str | None = field(default=None, metadata=_env(
         "EARCHIVE_HOME", "folder of the development PKI, serial counters and the local cloud's state (default ~/.local/share/earchive)",
@@ -89,6 +91,8 @@ class Settings:
                 values[f.name] = tuple(x for x in raw.split(",") if x)
             elif f.name == "errors_json":
                 values[f.name] = bool(raw)
+            elif f.type in ("int", int):
+                values[f.name] = int(raw) if raw.strip() else f.default
             elif f.type in ("str", str):
                 values[f.name] = raw
             else:

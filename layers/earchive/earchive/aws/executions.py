@@ -15,11 +15,17 @@ class Executions:
         self.client = client
 
     def status(self, arn: str) -> str:
-        """RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED, or UNKNOWN when Step Functions does not know it."""
+        """RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED, or GONE when Step Functions no longer knows it.
+
+        Step Functions forgets closed executions after 90 days; a running one is always known, so GONE
+        means "not running". Any other error (throttling, an outage) is raised for the caller to retry.
+        """
         try:
             return self.client.describe_execution(executionArn=arn)["status"]
-        except ClientError:
-            return "UNKNOWN"
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("ExecutionDoesNotExist", "StateMachineDoesNotExist"):
+                return "GONE"
+            raise
 
     def start(self, state_machine: str, name: str, document: dict[str, Any]) -> str:
         """Start an execution; returns its ARN."""

@@ -63,7 +63,7 @@ def transfer_list_xlsx(document: dict[str, Any], path: Path) -> Path:
         packages.append([n, p["record_code"], p["project_id"], p["task_name"], p["version"], p["digest"]["algorithm"],
                          p["digest"]["value"], p["sha256"], p["size"]])
     ws.page_setup.orientation = "landscape"
-    wb.save(path)
+    _save(wb, path)
     return path
 
 
@@ -128,7 +128,7 @@ def catalogue_xlsx(items: list[dict[str, Any]], path: Path) -> Path:
         cell.font = Font(bold=True)
     for n, item in enumerate(items, 1):
         ws.append([n if key is None else _plain(item.get(key, "")) for _, key in CATALOGUE_COLUMNS])
-    wb.save(path)
+    _save(wb, path)
     return path
 
 
@@ -138,8 +138,26 @@ def catalogue_csv(items: list[dict[str, Any]], path: Path) -> Path:
         w = csv.writer(f)
         w.writerow([c for c, _ in CATALOGUE_COLUMNS])
         for n, item in enumerate(items, 1):
-            w.writerow([n if key is None else _plain(item.get(key, "")) for _, key in CATALOGUE_COLUMNS])
+            w.writerow([n if key is None else _csv_text(_plain(item.get(key, ""))) for _, key in CATALOGUE_COLUMNS])
     return path
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what spreadsheets read as the start of a formula (OWASP)
+
+
+def _save(wb: Any, path: Path) -> None:
+    """Save a workbook in which case text stays text: earchive writes no formulas, so none may appear (review F15)."""
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for cell in row:
+                if cell.data_type == "f":  # openpyxl turns any string starting with "=" into a formula
+                    cell.data_type = "s"
+    wb.save(path)
+
+
+def _csv_text(v: Any) -> Any:
+    """A CSV field that a spreadsheet will not evaluate: text starting like a formula gets a leading apostrophe."""
+    return "'" + v if isinstance(v, str) and v.startswith(FORMULA_STARTS) else v
 
 
 def _plain(v: Any) -> Any:

@@ -45,8 +45,9 @@ def run(state: CollectInput, rt: Runtime) -> Collected:
 def claim(rt: Runtime, up: Upload, stream: str, execution: str) -> None:
     """Make this execution the one that handles the upload version, or raise DuplicateDelivery.
 
-    A claim held by a crashed execution (FAILED, ABORTED, TIMED_OUT) is taken
-    over so that a re-run finishes the job; a finished one is never taken again.
+    A claim held by a crashed execution (FAILED, ABORTED, TIMED_OUT, or one Step
+    Functions has forgotten after 90 days) is taken over so that a re-run finishes
+    the job; a finished one is never taken again.
     """
     key = claim_key(up)
     item = {"package_id": key, "execution": execution, "stream": stream, "status": "CLAIMED",
@@ -62,8 +63,8 @@ def claim(rt: Runtime, up: Upload, stream: str, execution: str) -> None:
     if current.get("execution") == execution:
         return  # our own retry
     previous = current.get("execution", "")
-    status = rt.aws.executions.status(previous) if previous else "UNKNOWN"
-    if status in ("FAILED", "ABORTED", "TIMED_OUT"):  # a crashed run: take over and finish the job
+    status = rt.aws.executions.status(previous) if previous else "GONE"
+    if status in ("FAILED", "ABORTED", "TIMED_OUT", "GONE"):  # a crashed (or long forgotten) run: take over and finish the job
         rt.aws.catalogue.take_over_claim(key, previous, execution)
         return
     raise DuplicateDelivery(f"s3://{up['bucket']}/{up['key']} version {up.get('version')} is handled by {previous} ({status})")

@@ -29,10 +29,11 @@ def run(state: Checked, rt: Runtime) -> Registered:
         problems.append(f"retention period {item.get('retention_period')!r} is not Y, D30 or D10")
     if problems:
         raise rejected("register", [Problem("REGISTER-MISMATCH", p, item.get("project_id"), code) for p in problems])
-    retention = retention_for(item["retention_period"], int(item["year"]), dt.datetime.now(dt.UTC))
+    retention = retention_for(item["retention_period"], int(item["year"]), dt.datetime.now(dt.UTC), rt.settings.min_retention_days)
     aws.filemap.put(code, files, state["upload"])
     aws.catalogue.move(code, "REGISTERED", allowed_from=("CHECKED",), retain_until=retention.retain_until.isoformat(),
-                       legal_hold=retention.legal_hold, retention_mode=retention.mode)
+                       legal_hold=retention.legal_hold, retention_mode=retention.mode, retention_note=retention.note)
     aws.events.append(state["stream"], actor=ACTOR, action="register", result="ok",
-                      detail={"retain_until": retention.retain_until.isoformat(), "legal_hold": retention.legal_hold, "files": len(files)})
+                      detail={"retain_until": retention.retain_until.isoformat(), "legal_hold": retention.legal_hold, "files": len(files),
+                              **({"retention_note": retention.note} if retention.note else {})})
     return {**state, "retention": {"until": retention.retain_until.isoformat(), "legal_hold": retention.legal_hold}}  # type: ignore[typeddict-item]
