@@ -46,8 +46,12 @@ class Catalogue:
                 raise ConflictError(f"{item['package_id']} exists in another state") from None
             raise
 
-    def move(self, package_id: str, to: str, *, allowed_from: tuple[str, ...], **attrs: Any) -> dict[str, Any]:
-        """Move ``package_id`` to status ``to`` if it is in one of ``allowed_from`` (or already ``to``)."""
+    def move(self, package_id: str, to: str, *, allowed_from: tuple[str, ...], owner: str | None = None, **attrs: Any) -> dict[str, Any]:
+        """Move ``package_id`` to status ``to`` if it is in one of ``allowed_from`` (or already ``to``).
+
+        With ``owner`` the item must also belong to that execution: another upload of the same case
+        that took the item over can never be moved by this one (review F2).
+        """
         names = {"#st": "status"}
         values: dict[str, Any] = {":to": to, ":at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
         sets = ["#st = :to", "updated_at = :at"]
@@ -57,15 +61,22 @@ class Catalogue:
             sets.append(f"#a{i} = :v{i}")
         froms = (*allowed_from, to)
         values.update({f":f{i}": s for i, s in enumerate(froms)})
+        condition = "#st IN (" + ", ".join(f":f{i}" for i in range(len(froms))) + ")"
+        if owner is not None:
+            condition += " AND execution = :owner"
+            values[":owner"] = owner
         try:
             return self.table.update_item(
                 Key={"package_id": package_id}, UpdateExpression="SET " + ", ".join(sets),
-                ConditionExpression="#st IN (" + ", ".join(f":f{i}" for i in range(len(froms))) + ")",
+                ConditionExpression=condition,
                 ExpressionAttributeNames=names, ExpressionAttributeValues=values, ReturnValues="ALL_NEW",
             )["Attributes"]
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                current = (self.get(package_id) or {}).get("status", "absent")
+                item = self.get(package_id) or {}
+                current = item.get("status", "absent")
+                if owner is not None and current in froms and item.get("execution") != owner:
+                    raise ConflictError(f"{package_id} now belongs to execution {item.get('execution')}; {owner} cannot move it to {to}") from None
                 raise ConflictError(f"{package_id} is {current}, not one of {allowed_from}; cannot move to {to}") from None
             raise
 
@@ -81,17 +92,45 @@ class Catalogue:
                                ExpressionAttributeValues={":e": execution, ":p": previous})
 
     # -- package items
-    def open_package(self, item: dict[str, Any]) -> None:
-        """Write the RECEIVED item of a package being organised (its previous state is checked by the caller)."""
-        self.table.put_item(Item=item)
+    def open_package(self, item: dict[str, Any], *, previous: dict[str, Any] | None) -> None:
+        """Write the RECEIVED item of a package being organised, owned by ``item["execution"]``.
+
+        Conditional on the item being what the caller read (``previous``: absent, or the same status
+        and owner), so two uploads deciding at the same moment cannot both take it (review F2).
+        """
+        if previous is None:
+            cond, values = "attribute_not_exists(package_id)", {}
+        else:
+            owner = previous.get("execution")
+            cond = "#st = :s AND project_id = :p AND " + ("execution = :e" if owner is not None else "attribute_not_exists(execution)")
+            values = {":s": previous.get("status"), ":p": previous.get("project_id"), **({":e": owner} if owner is not None else {})}
+        kwargs: dict[str, Any] = {"Item": item, "ConditionExpression": cond}
+        if values:
+            kwargs.update(ExpressionAttributeValues=values, ExpressionAttributeNames={"#st": "status"})
+        try:
+            self.table.put_item(**kwargs)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise ConflictError(f"{item['package_id']} was taken by another upload meanwhile") from None
+            raise
 
     def keep_version(self, item: dict[str, Any], version: int) -> None:
         """Keep a returned package's item as ``<code>#v<version>``, superseded by the next version."""
         self.table.put_item(Item={**item, "package_id": f"{item['package_id']}#v{version}", "superseded_by": version + 1})
 
-    def mark_rejected(self, item: dict[str, Any]) -> None:
-        """Write the REJECTED item of an upload (the reject state refuses to overwrite an ARCHIVED one first)."""
-        self.table.put_item(Item=item)
+    def mark_rejected(self, item: dict[str, Any], *, owner: str | None = None) -> None:
+        """Write the REJECTED item of an upload; with ``owner``, only while that execution still owns it and it is not ARCHIVED."""
+        kwargs: dict[str, Any] = {"Item": item}
+        if owner is not None:
+            kwargs.update(ConditionExpression="attribute_not_exists(package_id) OR (execution = :o AND NOT #st IN (:a, :c))",
+                          ExpressionAttributeValues={":o": owner, ":a": "ARCHIVED", ":c": "ACCEPTED"},
+                          ExpressionAttributeNames={"#st": "status"})
+        try:
+            self.table.put_item(**kwargs)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise ConflictError(f"{item['package_id']} belongs to another upload now") from None
+            raise
 
     def claim_for_batch(self, package_id: str, batch_id: str) -> None:
         """Put an ARCHIVED package in one transfer batch; repeating it for the same batch (a retry) is allowed."""
@@ -109,29 +148,69 @@ class Catalogue:
         """Out of its batch (returned): the corrected version may travel in a new one."""
         self.table.update_item(Key={"package_id": package_id}, UpdateExpression="REMOVE transfer_batch")
 
-    def allocate_serial(self, prefix: str, project_id: str) -> int:
-        """The archive serial of a case within its code prefix; the same case always gets the same one."""
-        key = {"package_id": f"serial#{prefix}#{project_id}"}
-        existing = self.table.get_item(Key=key, ConsistentRead=True).get("Item")
-        if existing:
-            return int(existing["serial"])
-        counter = self.table.update_item(
-            Key={"package_id": f"serial#{prefix}"}, UpdateExpression="ADD next_serial :one",
-            ExpressionAttributeValues={":one": 1}, ReturnValues="UPDATED_NEW",
-        )["Attributes"]["next_serial"]
+    def serial_of(self, prefix: str, project_id: str) -> int | None:
+        """The serial a case already holds within its code prefix, if any."""
+        item = self.table.get_item(Key={"package_id": f"serial#{prefix}#{project_id}"}, ConsistentRead=True).get("Item")
+        return int(item["serial"]) if item else None
+
+    def reserve_serial(self, prefix: str, serial: int, project_id: str) -> str | None:
+        """Reserve ``serial`` for ``project_id``; None when done (or already its own), else the case that holds it.
+
+        One item per serial (``serialno#prefix#n``) is the only owner of a number: the counter and
+        platform-supplied serials meet there, so no serial is ever handed out twice (review F3).
+        """
         try:
-            self.table.put_item(Item={**key, "serial": int(counter)}, ConditionExpression="attribute_not_exists(package_id)")
-            return int(counter)
-        except ClientError as exc:  # a concurrent duplicate assigned it first: use theirs
+            self.table.put_item(Item={"package_id": f"serialno#{prefix}#{serial}", "project_id": project_id},
+                                ConditionExpression="attribute_not_exists(package_id) OR project_id = :p",
+                                ExpressionAttributeValues={":p": project_id})
+        except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
-            return int(self.table.get_item(Key=key, ConsistentRead=True)["Item"]["serial"])
+            holder = self.table.get_item(Key={"package_id": f"serialno#{prefix}#{serial}"}, ConsistentRead=True).get("Item") or {}
+            return str(holder.get("project_id", "?"))
+        try:
+            self.table.put_item(Item={"package_id": f"serial#{prefix}#{project_id}", "serial": serial},
+                                ConditionExpression="attribute_not_exists(package_id) OR serial = :n", ExpressionAttributeValues={":n": serial})
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+        return None
+
+    def allocate_serial(self, prefix: str, project_id: str) -> int:
+        """The archive serial of a case within its code prefix; the same case always gets the same one.
+
+        The counter skips serials reserved by platform-supplied ``archive_serial`` values.
+        """
+        existing = self.serial_of(prefix, project_id)
+        if existing is not None:
+            return existing
+        for _ in range(10_000):
+            counter = int(self.table.update_item(
+                Key={"package_id": f"serial#{prefix}"}, UpdateExpression="ADD next_serial :one",
+                ExpressionAttributeValues={":one": 1}, ReturnValues="UPDATED_NEW",
+            )["Attributes"]["next_serial"])
+            if self.reserve_serial(prefix, counter, project_id) is None:
+                mine = self.serial_of(prefix, project_id)  # a concurrent duplicate of this case may have won with another number
+                if mine is not None and mine != counter:
+                    self.release_serial(prefix, counter, project_id)
+                    return mine
+                return counter
+        raise ConflictError(f"no free archive serial in {prefix}")
+
+    def release_serial(self, prefix: str, serial: int, project_id: str) -> None:
+        """Give back a serial reserved but not used (only by the case that holds it)."""
+        try:
+            self.table.delete_item(Key={"package_id": f"serialno#{prefix}#{serial}"}, ConditionExpression="project_id = :p",
+                                   ExpressionAttributeValues={":p": project_id})
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
 
     def by_status(self, status: str | None = None) -> list[dict[str, Any]]:
         items, kwargs = [], {}
         while True:
             page = self.table.scan(**kwargs)
-            items += [i for i in page["Items"] if not str(i["package_id"]).startswith(("serial#", "claim#"))
+            items += [i for i in page["Items"] if not str(i["package_id"]).startswith(("serial#", "serialno#", "claim#"))
                       and (status is None or i.get("status") == status)]
             if "LastEvaluatedKey" not in page:
                 return items

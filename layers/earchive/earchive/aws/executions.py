@@ -23,8 +23,11 @@ class Executions:
         try:
             return self.client.describe_execution(executionArn=arn)["status"]
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("ExecutionDoesNotExist", "StateMachineDoesNotExist"):
+            code = exc.response.get("Error", {}).get("Code")
+            if code in ("ExecutionDoesNotExist", "StateMachineDoesNotExist"):
                 return "GONE"
+            if code == "InvalidArn":  # not an execution of ours (a hand-made claim): nobody can say it ended
+                return "UNKNOWN"
             raise
 
     def start(self, state_machine: str, name: str, document: dict[str, Any]) -> str:

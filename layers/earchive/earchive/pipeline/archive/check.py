@@ -29,7 +29,7 @@ def run(state: Sealed, rt: Runtime) -> Checked:
     aws.s3.put(settings.reports_bucket, report_key, to_json(report).encode("utf-8"), "application/json")
     aws.s3.put(settings.reports_bucket, report_key.replace(".json", ".html"), to_html(report).encode("utf-8"), "text/html; charset=utf-8")
     failed = [{"id": r.id, "name": r.name, "detail": r.detail[:300], "objects": r.objects[:5]} for r in report.failures][:40]
-    aws.catalogue.move(code, "CHECKED", allowed_from=("SEALED",), check_passed=report.passed, check_report=report_key,
+    aws.catalogue.move(code, "CHECKED", allowed_from=("SEALED",), owner=state.get("execution", ""), check_passed=report.passed, check_report=report_key,
                        package_sha256=digests["SHA-256"], package_sm3=digests["SM3"], package_size=size)
     aws.events.append(state["stream"], actor=ACTOR, action="check", result="pass" if report.passed else "fail",
                       detail={"report": report_key, "failed": [f["id"] for f in failed]})

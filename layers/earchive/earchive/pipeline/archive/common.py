@@ -33,6 +33,16 @@ def claim_key(up: Upload) -> str:
     return f"claim#{up['bucket']}/{up['key']}#{up.get('version') or ''}"
 
 
+def staging_key(state: dict[str, Any], name: str) -> str:
+    """A staging object of this upload version: ``<kind>/<电子文件号>/<upload stream>.<ext>``.
+
+    Two uploads of one case never share staging objects, and the claim lets one execution at a
+    time own an upload version (review F2).
+    """
+    kind, _, ext = name.partition(".")
+    return f"{kind}/{state['record_code']}/{state['stream'].removeprefix('upload#')}.{ext}"
+
+
 def staged_digests(rt: Runtime, state: dict[str, Any]) -> dict[str, Any]:
     """What pack measured in its single read: manifest entries and per-file digests (kept beside the package)."""
     return rt.aws.s3.get_json(rt.settings.staging_bucket, state["staging"]["entries"])
@@ -42,4 +52,6 @@ def finish_upload(rt: Runtime, state: dict[str, Any], up: Upload, outcome: str, 
     """Remove the staging copies, close the claim and tag the upload with its outcome."""
     rt.aws.s3.delete_quietly(rt.settings.staging_bucket, list((state.get("staging") or {}).values()))
     rt.aws.catalogue.finish_claim(claim_key(up), outcome)
-    rt.aws.s3.tag_quietly(up["bucket"], up["key"], up.get("version"), {"earchive-status": outcome.lower(), "earchive-package": package})
+    # S3 tag values allow no '#': an upload's own item (upload#<hash>) is tagged upload-<hash>
+    rt.aws.s3.tag_quietly(up["bucket"], up["key"], up.get("version"),
+                          {"earchive-status": outcome.lower(), "earchive-package": package.replace("#", "-")})

@@ -1,8 +1,12 @@
-"""Organise (整理): allocate the archive serial, name the package (电子文件号), open its catalogue item.
+"""Organise (整理): allocate the archive serial, name the package (电子文件号), take ownership of its catalogue item.
 
 Input :class:`~earchive.pipeline.state.Collected`; output :class:`~earchive.pipeline.state.Organised`.
-A corrected case for a package the institution returned becomes the next
-version; the returned version is kept as ``<code>#v<n>`` with its file map.
+
+One case, one owner at a time (review F2, F3): the catalogue item of a 电子文件号 belongs to one
+case (``project_id``) and, while it is being archived, to one execution (``execution``); every
+later move is conditional on that owner. A serial supplied by the platform is reserved like the
+counter's, so no two cases share a number. A corrected case for a package the institution
+returned becomes the next version; the returned version is kept as ``<code>#v<n>`` with its file map.
 """
 
 from __future__ import annotations
@@ -11,28 +15,29 @@ import datetime as dt
 from typing import Any
 
 from ...domain.organise import organise, serial_prefix
-from ...errors import EarchiveError, Problem
+from ...errors import ConflictError, EarchiveError, Problem
 from ..runtime import Runtime
 from ..state import Collected, Organised
 from .common import ACTOR, open_bundle, rejected
 
+IN_FLIGHT = ("RECEIVED", "PACKED", "SEALED", "CHECKED", "REGISTERED")
+DEAD = ("FAILED", "ABORTED", "TIMED_OUT", "GONE")
+
 
 def run(state: Collected, rt: Runtime) -> Organised:
-    """Allocate the archive serial, name the package, open its catalogue item."""
+    """Allocate the archive serial, name the package, take ownership of its catalogue item."""
     aws = rt.aws
     record, bundle = open_bundle(rt, state["upload"])
     bundle.close()
-    serial = record.case.get("archive_serial") or aws.catalogue.allocate_serial(serial_prefix(record.case), record.project_id)
+    execution = state.get("execution", "")
+    serial = _serial(rt, record.case, record.project_id)
     try:
         plan = organise(record, serial)
     except EarchiveError as exc:
         raise rejected("organise", exc.with_case(record.project_id).problems) from None
     code = plan.record_code
     existing = aws.catalogue.get(code)
-    if existing and existing.get("status") in ("ARCHIVED", "ACCEPTED") and existing.get("upload") != state["upload"]:
-        raise rejected("organise", [Problem("CASE-ALREADY-ARCHIVED", f"{code} is {existing['status']} already "
-                                    f"(version {existing.get('package_version', 1)}); a correction is accepted only after the "
-                                    "receiving institution returns the package", record.project_id)])
+    _may_take(rt, code, existing, record.project_id, state, execution)
     version = int((existing or {}).get("package_version", 1))
     history: list[dict[str, Any]] = list((existing or {}).get("versions", []))
     if existing and existing.get("status") == "RETURNED":  # the corrected case: a new version, the old one kept
@@ -42,14 +47,61 @@ def run(state: Collected, rt: Runtime) -> Organised:
                         "return_reason": existing.get("return_reason")})
         version += 1
     if not existing or existing.get("status") not in ("ARCHIVED", "ACCEPTED"):
-        aws.catalogue.open_package({
+        item = {
             "package_id": code, "record_code": code, "project_id": record.project_id, "status": "RECEIVED",
-            "upload": state["upload"], "stream": state["stream"], "execution": state.get("execution", ""),
+            "upload": state["upload"], "stream": state["stream"], "execution": execution,
             "task_code": record.case["task_code"], "task_name": record.case["task_name"], "task_type": record.case["task_type"],
             "region_code": record.case["region_code"], "fonds_identifier": record.case["fonds_identifier"], "year": plan.year,
             "retention_period": record.case["retention_period"], "total_number": len(plan.files),
             "total_bytes": sum(f.material.declared_size for f in plan.files), "package_version": version, "versions": history,
             "received_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        })
+        }
+        mine = existing is not None and existing.get("execution") == execution and existing.get("status") in ("RECEIVED",)
+        if not mine:  # our own retry rewrites nothing
+            try:
+                aws.catalogue.open_package(item, previous=existing)
+            except ConflictError:
+                raise rejected("organise", [_in_progress(code, record.project_id, "another upload took it at the same moment")]) from None
     aws.events.append(state["stream"], actor=ACTOR, action="organise", result="ok", detail={"record_code": code, "serial": serial})
     return {**state, "record_code": code, "serial": serial, "year": plan.year}  # type: ignore[typeddict-item]
+
+
+def _serial(rt: Runtime, case: dict[str, Any], project_id: str) -> int:
+    """The case's serial: the platform's ``archive_serial`` if free (reserved), else the counter's (never a reserved one)."""
+    prefix, requested = serial_prefix(case), case.get("archive_serial")
+    if not requested:
+        return rt.aws.catalogue.allocate_serial(prefix, project_id)
+    held = rt.aws.catalogue.serial_of(prefix, project_id)
+    if held is not None and held != int(requested):
+        raise rejected("organise", [Problem("ARCHIVE-SERIAL-CHANGED", f"case {project_id} is numbered {held} in {prefix} already; "
+                                            f"archive_serial {requested} would give it a second 电子文件号", project_id, "case.json")])
+    holder = rt.aws.catalogue.reserve_serial(prefix, int(requested), project_id)
+    if holder is not None:
+        raise rejected("organise", [Problem("ARCHIVE-SERIAL-TAKEN", f"archive_serial {requested} of {prefix} belongs to case {holder}; "
+                                            "leave archive_serial out to be numbered by the archive", project_id, "case.json")])
+    return int(requested)
+
+
+def _in_progress(code: str, project_id: str, why: str) -> Problem:
+    return Problem("CASE-IN-PROGRESS", f"{code}: {why}; upload again when it has finished (this upload was kept as it is)", project_id)
+
+
+def _may_take(rt: Runtime, code: str, existing: dict[str, Any] | None, project_id: str, state: Collected, execution: str) -> None:
+    """Refuse, by rule, to take an item that belongs to another case or to a live execution of another upload."""
+    if existing is None:
+        return
+    if existing.get("project_id") != project_id:
+        raise rejected("organise", [Problem("ARCHIVE-SERIAL-TAKEN", f"{code} belongs to case {existing.get('project_id')}, not to this one",
+                                            project_id, "case.json")])
+    status = existing.get("status")
+    if status in ("ARCHIVED", "ACCEPTED") and existing.get("upload") != state["upload"]:
+        raise rejected("organise", [Problem("CASE-ALREADY-ARCHIVED", f"{code} is {status} already "
+                                            f"(version {existing.get('package_version', 1)}); a correction is accepted only after the "
+                                            "receiving institution returns the package", project_id)])
+    owner = existing.get("execution")
+    if status in (*IN_FLIGHT, "STORING") and owner and owner != execution:
+        owner_status = rt.aws.executions.status(owner)
+        if owner_status not in DEAD:
+            up = existing.get("upload") or {}
+            raise rejected("organise", [_in_progress(code, project_id, f"version {up.get('version')} of {up.get('key')} is being "
+                                                     f"archived by {owner} ({owner_status})")])

@@ -31,7 +31,7 @@ def run(state: Checked, rt: Runtime) -> Registered:
         raise rejected("register", [Problem("REGISTER-MISMATCH", p, item.get("project_id"), code) for p in problems])
     retention = retention_for(item["retention_period"], int(item["year"]), dt.datetime.now(dt.UTC), rt.settings.min_retention_days)
     aws.filemap.put(code, files, state["upload"])
-    aws.catalogue.move(code, "REGISTERED", allowed_from=("CHECKED",), retain_until=retention.retain_until.isoformat(),
+    aws.catalogue.move(code, "REGISTERED", allowed_from=("CHECKED",), owner=state.get("execution", ""), retain_until=retention.retain_until.isoformat(),
                        legal_hold=retention.legal_hold, retention_mode=retention.mode, retention_note=retention.note)
     aws.events.append(state["stream"], actor=ACTOR, action="register", result="ok",
                       detail={"retain_until": retention.retain_until.isoformat(), "legal_hold": retention.legal_hold, "files": len(files),

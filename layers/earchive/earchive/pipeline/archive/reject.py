@@ -42,7 +42,10 @@ def run(state: RejectInput, rt: Runtime) -> Rejected:
     stream = state.get("stream") or stream_id(up)
     stage, problems = reasons(state)
     code = state.get("record_code")
-    package_id = code or stream
+    execution = state.get("execution", "")
+    owned = code is not None and (rt.aws.catalogue.get(code) or {}).get("execution") == execution
+    # The case's item only while this execution owns it (another upload may have taken it, review F2); else the upload's own.
+    package_id = code if owned else stream
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     report = {"upload": up, "status": "REJECTED", "stage": stage, "rejected_at": now, "record_code": code,
               "project_id": (state.get("case") or {}).get("project_id") or next((p.get("case") for p in problems if p.get("case")), None),
@@ -51,15 +54,15 @@ def run(state: RejectInput, rt: Runtime) -> Rejected:
     aws.s3.put(up["bucket"], f"{base}.rejected.json", json.dumps(report, ensure_ascii=False, indent=2).encode("utf-8"), "application/json")
     aws.s3.put(up["bucket"], f"{base}.rejected.html", rejection_html(report).encode("utf-8"), "text/html; charset=utf-8")
     item = aws.catalogue.get(package_id)
-    if item and item.get("status") == "ARCHIVED":
-        raise RuntimeError(f"{package_id} is ARCHIVED; refusing to mark it REJECTED")
+    if item and item.get("status") in ("ARCHIVED", "ACCEPTED"):
+        raise RuntimeError(f"{package_id} is {item.get('status')}; refusing to mark it REJECTED")
     entry = aws.events.append(stream, actor=ACTOR, action="reject", result="rejected", detail={"stage": stage, "rules": [p.get("rule") for p in problems]})
     aws.catalogue.mark_rejected({
         **(item or {}), "package_id": package_id, "status": "REJECTED", "stage": stage, "upload": up, "stream": stream,
         "problems": problems[:50], "rejected_at": now, "project_id": report["project_id"] or "unknown",
         "report": f"s3://{up['bucket']}/{base}.rejected.json", **({"record_code": code} if code else {}),
         "event_head": {"seq": entry["seq"], "hash": entry["hash"]},
-    })
+    }, owner=execution if owned else None)
     finish_upload(rt, state, up, "REJECTED", package_id)  # type: ignore[arg-type]
     return {**state, "status": "REJECTED", "rejection": {"stage": stage, "problems": problems[:20], "report": f"{base}.rejected.json"}}  # type: ignore[typeddict-item]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from ...domain.pack import seal_package
 from ..runtime import Runtime, workdir
 from ..state import Packed, Sealed
-from .common import ACTOR, staged_digests
+from .common import ACTOR, staged_digests, staging_key
 
 
 def run(state: Packed, rt: Runtime) -> Sealed:
@@ -20,8 +20,8 @@ def run(state: Packed, rt: Runtime) -> Sealed:
         aws.s3.download(settings.staging_bucket, state["staging"]["unsealed"], path)
         entries = staged_digests(rt, state)["entries"]
         sealed = seal_package(path, [tuple(e) for e in entries], signer=rt.signer, tsa=rt.tsa)
-        key = f"sealed/{code}.zip"
+        key = staging_key(state, "sealed.zip")
         aws.s3.upload(path, settings.staging_bucket, key)
-    aws.catalogue.move(code, "SEALED", allowed_from=("PACKED",), signer=sealed.signer, tsa=sealed.tsa)
+    aws.catalogue.move(code, "SEALED", allowed_from=("PACKED",), owner=state.get("execution", ""), signer=sealed.signer, tsa=sealed.tsa)
     aws.events.append(state["stream"], actor=ACTOR, action="seal", result="ok", detail={"signer": sealed.signer, "tsa": sealed.tsa})
     return {**state, "staging": {**state["staging"], "sealed": key}}  # type: ignore[typeddict-item]

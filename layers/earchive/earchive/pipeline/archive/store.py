@@ -50,7 +50,7 @@ def run(state: Registered, rt: Runtime) -> Stored:
     location = {"bucket": settings.archive_bucket, "key": key, "version_id": version}
     aws.filemap.locate(code, location)
     entry = aws.events.append(state["stream"], actor=ACTOR, action="store", result="ok", detail=location)
-    aws.catalogue.move(code, "ARCHIVED", allowed_from=("REGISTERED",), archive=location,
+    aws.catalogue.move(code, "ARCHIVED", allowed_from=("REGISTERED", "STORING"), owner=state.get("execution", ""), archive=location,
                        archived_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                        event_head={"seq": entry["seq"], "hash": entry["hash"]})
     finish_upload(rt, state, state["upload"], "ARCHIVED", code)
