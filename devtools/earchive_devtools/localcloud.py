@@ -223,6 +223,11 @@ class LocalCloud:
             elif kind == "AWS::Serverless::Function":
                 r.names[logical] = self._physical(logical)
                 r.arns[logical] = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{r.names[logical]}"
+            elif kind == "AWS::SQS::Queue":
+                r.names[logical] = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{self._physical(logical)}"
+                r.arns[logical] = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{self._physical(logical)}"
+            elif kind == "AWS::SNS::Topic":
+                r.names[logical] = r.arns[logical] = f"arn:aws:sns:{REGION}:{ACCOUNT}:{self._physical(logical)}"
             elif kind == "AWS::Serverless::LayerVersion":
                 r.names[logical] = r.arns[logical] = f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:earchive:1"
         for logical, res in resources.items():

@@ -78,6 +78,10 @@ class TransferError(BaseError):
     """A transfer operation that breaks a rule (named in the message)."""
 
 
+class DuplicateKey(BaseError):
+    """A JSON object repeats a key (collect turns it into CASE-JSON-SYNTAX at once)."""
+
+
 def reject(rule: str, message: str, *, case: str | None = None, file: str | None = None) -> EarchiveError:
     """Build the error for one broken rule (raise the result)."""
     return EarchiveError(Problem(rule=rule, message=message, case=case, file=file))

@@ -86,6 +86,11 @@ class Catalogue:
         self.table.update_item(Key={"package_id": claim_key}, UpdateExpression="SET #st = :d, outcome = :o",
                                ExpressionAttributeNames={"#st": "status"}, ExpressionAttributeValues={":d": "DONE", ":o": outcome})
 
+    def fail_claim(self, claim_key: str) -> None:
+        """The system failed this upload: the claim stays open (FAILED) for a re-run to take over."""
+        self.table.update_item(Key={"package_id": claim_key}, UpdateExpression="SET #st = :f, outcome = :f",
+                               ExpressionAttributeNames={"#st": "status"}, ExpressionAttributeValues={":f": "FAILED"})
+
     def take_over_claim(self, claim_key: str, previous: str, execution: str) -> None:
         """Hand the claim of a crashed execution to ``execution`` (only if ``previous`` still holds it)."""
         self.table.update_item(Key={"package_id": claim_key}, UpdateExpression="SET execution = :e", ConditionExpression="execution = :p",

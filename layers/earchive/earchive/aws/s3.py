@@ -110,6 +110,26 @@ class Objects:
     def get_json(self, bucket: str, key: str) -> Any:
         return json.loads(self.client.get_object(Bucket=bucket, Key=key)["Body"].read())
 
+    def resolve_key(self, bucket: str, key: str, version_id: str | None = None) -> str:
+        """The key an event names, as stored: S3 URL-encodes keys in some event payloads ('red flower.jpg' → 'red+flower.jpg').
+
+        The key as given wins when it exists; otherwise its URL-decoded form when that exists. Whether
+        EventBridge's 'Object Created' events encode keys is not settled in AWS's documents, so both work.
+        """
+        from urllib.parse import unquote_plus
+
+        decoded = unquote_plus(key)
+        if decoded == key:
+            return key
+        for candidate in (key, decoded):
+            try:
+                self.head(bucket, candidate, version_id)
+                return candidate
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound", "NoSuchVersion", "400"):
+                    raise
+        return key
+
     def head(self, bucket: str, key: str, version_id: str | None = None, *, checksum: bool = False) -> dict[str, Any]:
         ref = {"Bucket": bucket, "Key": key, **({"VersionId": version_id} if version_id else {})}
         return self.client.head_object(**ref, **({"ChecksumMode": "ENABLED"} if checksum else {}))

@@ -23,7 +23,7 @@ from typing import Any, BinaryIO
 
 import jsonschema
 
-from ..errors import EarchiveError, Problem, reject
+from ..errors import DuplicateKey, EarchiveError, Problem, reject
 from .safezip import SafeZip, ZipLimits, name_key, relative_name_from_disk, safe_relative_path
 
 CASE_JSON = "case.json"
@@ -99,6 +99,45 @@ def parse_time(value: str) -> dt.datetime:
     """ISO 8601 with optional zone; a time without a zone is Beijing time (+08:00)."""
     parsed = dt.datetime.fromisoformat(value.replace(" ", "T").replace("Z", "+00:00"))
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=CHINA_TZ)
+
+
+MAX_JSON_DEPTH = 16  # case.json is four levels deep; anything far deeper is an attack, not a case
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object of case.json; a repeated key is refused (readers disagree on which value counts)."""
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise DuplicateKey(k)
+        out[k] = v
+    return out
+
+
+def _depth(value: Any, level: int = 0) -> int:
+    if level > MAX_JSON_DEPTH:
+        return level
+    if isinstance(value, dict):
+        return max((_depth(v, level + 1) for v in value.values()), default=level + 1)
+    if isinstance(value, list):
+        return max((_depth(v, level + 1) for v in value), default=level + 1)
+    return level
+
+
+def _time_problems(data: dict[str, Any]) -> list[Problem]:
+    """Times the schema's pattern lets through but the calendar does not (2026-02-30, 24:00:00): rejected by rule."""
+    fields = [("case/receive_time", data["case"].get("receive_time")), ("case/transact_time", data["case"].get("transact_time"))]
+    fields += [(f"process/{i}/time", p.get("time")) for i, p in enumerate(data.get("process") or [])]
+    fields += [(f"materials/{i}/created", m.get("created")) for i, m in enumerate(data.get("materials") or [])]
+    problems = []
+    for where, value in fields:
+        if not value:
+            continue
+        try:
+            parse_time(value)
+        except ValueError as exc:
+            problems.append(Problem("CASE-JSON-SCHEMA", f"{where}: {value!r} is not a real date and time ({exc})", file=CASE_JSON))
+    return problems
 
 
 def _is_ignored(name: str) -> bool:
@@ -209,12 +248,20 @@ def _collect(bundle: Bundle) -> CaseRecord:
     except (zipfile.BadZipFile, EOFError, zlib.error) as exc:
         raise reject("CASE-JSON-SYNTAX", f"case.json is damaged in the bundle: {exc}", file=CASE_JSON) from None
     try:
-        data = json.loads(raw.decode("utf-8-sig"))
+        data = json.loads(raw.decode("utf-8-sig"), object_pairs_hook=_no_duplicate_keys)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise reject("CASE-JSON-SYNTAX", str(exc), file=CASE_JSON) from None
+    except DuplicateKey as exc:
+        raise reject("CASE-JSON-SYNTAX", f"key {exc.args[0]!r} appears twice in one object: which value counts is undefined",
+                     file=CASE_JSON) from None
+    except RecursionError:
+        raise reject("CASE-JSON-SYNTAX", "case.json nests too deeply", file=CASE_JSON) from None
+    if _depth(data) > MAX_JSON_DEPTH:
+        raise reject("CASE-JSON-SYNTAX", f"case.json nests deeper than {MAX_JSON_DEPTH} levels", file=CASE_JSON)
     case_id = data.get("case", {}).get("project_id") if isinstance(data, dict) and isinstance(data.get("case"), dict) else None
     case_id = case_id if isinstance(case_id, str) else None
     problems = _schema_problems(data) if isinstance(data, dict) else [Problem("CASE-JSON-SCHEMA", "top level is not an object", file=CASE_JSON)]
+    problems += _time_problems(data) if not problems else []
     if problems:
         raise EarchiveError(problems).with_case(case_id)
 

@@ -81,8 +81,16 @@ def _process_problems(record: CaseRecord) -> list[Problem]:
     for i, (a, b) in enumerate(zip(times, times[1:]), 1):
         if b < a:
             problems.append(Problem("PROCESS-INCOMPLETE", f"process step {i + 1} ({steps[i]}) is earlier than step {i}", case_id, "case.json"))
-    if parse_time(case["transact_time"]) < parse_time(case["receive_time"]):
+    received, finished = parse_time(case["receive_time"]), parse_time(case["transact_time"])
+    if finished < received:
         problems.append(Problem("PROCESS-INCOMPLETE", "办结时间 is earlier than 受理时间", case_id, "case.json"))
+    for i, (step, t) in enumerate(zip(steps, times), 1):  # the record agrees with the case's own 受理/办结 times
+        if not received <= t <= finished:
+            problems.append(Problem("PROCESS-INCOMPLETE", f"process step {i} ({step}) at {t.isoformat()} lies outside 受理时间 "
+                                    f"{received.isoformat()} … 办结时间 {finished.isoformat()}", case_id, "case.json"))
+    if "办结" in steps and steps[-1] != "办结":
+        problems.append(Problem("PROCESS-INCOMPLETE", f"办结 is not the last step of the process record ({steps[-1]} follows it)",
+                                case_id, "case.json"))
     return problems
 
 

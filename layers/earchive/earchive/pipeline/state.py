@@ -138,7 +138,7 @@ class Rejection(TypedDict):
 
 
 class Rejected(RejectInput):
-    status: Literal["REJECTED"]
+    status: Literal["REJECTED", "FAILED"]
     rejection: Rejection
 
 

@@ -14,7 +14,7 @@ from ...domain.collect import scope_problems
 from ...errors import ConflictError, DuplicateDelivery
 from ..runtime import Runtime
 from ..state import Collected, CollectInput, Upload, stream_id, upload_from_event
-from .common import ACTOR, claim_key, open_bundle, rejected
+from .common import ACTOR, claim_key, open_bundle, rejected, resolve_upload
 
 
 def run(state: CollectInput, rt: Runtime) -> Collected:
@@ -23,6 +23,7 @@ def run(state: CollectInput, rt: Runtime) -> Collected:
     up = upload_from_event(event)
     if not up.get("bucket") or not up.get("key"):
         raise ValueError(f"event names no S3 object: {json.dumps(event)[:200]}")
+    up = resolve_upload(rt, up)
     stream = stream_id(up)
     claim(rt, up, stream, execution)
     rt.aws.events.append(stream, actor=ACTOR, action="collect", result="started", detail={"upload": up, "execution": execution})
@@ -63,7 +64,7 @@ def claim(rt: Runtime, up: Upload, stream: str, execution: str) -> None:
     if current.get("execution") == execution:
         return  # our own retry
     previous = current.get("execution", "")
-    status = rt.aws.executions.status(previous) if previous else "GONE"
+    status = "FAILED" if current.get("status") == "FAILED" else rt.aws.executions.status(previous) if previous else "GONE"
     if status in ("FAILED", "ABORTED", "TIMED_OUT", "GONE"):  # a crashed (or long forgotten) run: take over and finish the job
         rt.aws.catalogue.take_over_claim(key, previous, execution)
         return

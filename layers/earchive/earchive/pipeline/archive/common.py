@@ -28,6 +28,13 @@ def open_bundle(rt: Runtime, upload: Upload) -> tuple[CaseRecord, Any]:
         raise rejected("collect", exc.problems) from None
 
 
+def resolve_upload(rt: Runtime, up: Upload) -> Upload:
+    """The upload with its key as stored (events may carry it URL-encoded, review F5)."""
+    if not up.get("bucket") or not up.get("key"):
+        return up
+    return {**up, "key": rt.aws.s3.resolve_key(up["bucket"], up["key"], up.get("version"))}
+
+
 def claim_key(up: Upload) -> str:
     """The catalogue item that says which execution handles this upload version."""
     return f"claim#{up['bucket']}/{up['key']}#{up.get('version') or ''}"
@@ -51,7 +58,10 @@ def staged_digests(rt: Runtime, state: dict[str, Any]) -> dict[str, Any]:
 def finish_upload(rt: Runtime, state: dict[str, Any], up: Upload, outcome: str, package: str) -> None:
     """Remove the staging copies, close the claim and tag the upload with its outcome."""
     rt.aws.s3.delete_quietly(rt.settings.staging_bucket, list((state.get("staging") or {}).values()))
-    rt.aws.catalogue.finish_claim(claim_key(up), outcome)
+    if outcome == "FAILED":  # the system failed: a re-run (a new execution for the same upload) takes the claim over
+        rt.aws.catalogue.fail_claim(claim_key(up))
+    else:
+        rt.aws.catalogue.finish_claim(claim_key(up), outcome)
     # S3 tag values allow no '#': an upload's own item (upload#<hash>) is tagged upload-<hash>
     rt.aws.s3.tag_quietly(up["bucket"], up["key"], up.get("version"),
                           {"earchive-status": outcome.lower(), "earchive-package": package.replace("#", "-")})
