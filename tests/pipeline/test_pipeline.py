@@ -185,7 +185,10 @@ def test_crash_between_steps_then_rerun_finishes(cloud, tmp_path):
         (first,) = run(cloud, path)
     finally:
         cloud.undeploy("RegisterFunction")
-    assert first["status"] == "FAILED" and first["error"] == "RuntimeError"
+    # since review F5 a crash is caught: the execution ends in SystemFailure with a retryable report beside the upload
+    assert first["status"] == "FAILED" and first["error"] == "SystemFailure"
+    report = json.loads(cloud.client("s3").get_object(Bucket=cloud.name("IntakeBucket"), Key=f"{path.name}.failed.json")["Body"].read())
+    assert report["problems"][0]["rule"] == "RuntimeError" and report["retryable"] is True
     item = cloud.catalogue().by_status("CHECKED")
     assert len(item) == 1, "work so far is kept"
     up = item[0]["upload"]

@@ -41,7 +41,7 @@ class Live:
         self.running: set[str] = set()
 
     def status(self, arn: str) -> str:
-        return "RUNNING" if arn in self.running else "SUCCEEDED"
+        return "RUNNING" if arn in self.running else "FAILED"  # an execution that stopped before its verdict crashed
 
 
 class WithLive:
@@ -222,3 +222,98 @@ def test_an_archived_case_is_not_taken_by_another_case_with_its_serial(cloud, tm
         y.step()
     assert x.verdict == "ARCHIVED" and y.rules == ["ARCHIVE-SERIAL-TAKEN"], "not a false CASE-ALREADY-ARCHIVED"
     assert rt.aws.catalogue.get(x.state["record_code"])["project_id"] == x.state["case"]["project_id"]
+
+
+class CrashBeforeArchived:
+    """The catalogue adapter of a Store that crashes after its locked copy, before the item says ARCHIVED."""
+
+    def __init__(self, real: Any):
+        self._real = real
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+    def move(self, package_id: str, to: str, **kwargs: Any) -> Any:
+        if to == "ARCHIVED":
+            raise RuntimeError("Store crashed after the copy")
+        return self._real.move(package_id, to, **kwargs)
+
+
+def test_a_rerun_after_store_crashed_adopts_the_locked_copy_instead_of_locking_a_second(cloud, tmp_path):
+    """F9: the re-run re-packs (new 归档时间, new bytes) but never leaves an orphaned COMPLIANCE-locked version."""
+    rt = runtime()
+    up = cloud.upload(zip_case(sample_case(tmp_path / "c", seed=821).folder, tmp_path / "c821.zip"))
+    first = Execution(rt, up, "first")
+    for _ in range(6):
+        first.step()
+    rt.aws._aws.catalogue = CrashBeforeArchived(rt.aws._aws.catalogue)
+    with pytest.raises(RuntimeError, match="crashed after the copy"):
+        first.step()
+    rt.aws._aws.catalogue = rt.aws._aws.catalogue._real
+    rt.aws.executions.running.discard(first.state["execution"])  # the first execution is dead
+    s3 = cloud.client("s3")
+    key = f"packages/{first.state['case']['region_code']}/{first.state['case']['fonds_identifier']}/{first.state['year']}/" \
+          f"{first.state['record_code']}.zip"
+    assert len(s3.list_object_versions(Bucket=cloud.name("ArchiveBucket"), Prefix=key).get("Versions", [])) == 1
+    rerun = Execution(rt, up, "rerun")
+    while not rerun.done:
+        rerun.step()
+    assert rerun.verdict == "ARCHIVED"
+    versions = s3.list_object_versions(Bucket=cloud.name("ArchiveBucket"), Prefix=key).get("Versions", [])
+    assert len(versions) == 1, "one locked copy"
+    item = rt.aws.catalogue.get(rerun.state["record_code"])
+    assert item["archive"]["version_id"] == versions[0]["VersionId"]
+    _, digests = rt.aws.s3.digests(cloud.name("ArchiveBucket"), key, versions[0]["VersionId"])
+    assert item["package_sha256"] == digests["SHA-256"] and item["package_sm3"] == digests["SM3"]
+
+
+def test_store_reads_back_the_lock_it_asked_for_on_a_package_above_the_multipart_size(cloud, tmp_path):
+    """P2: a 12 MB package (streamed in parts locally) is COMPLIANCE-locked until its retention date, legal hold for Y."""
+    rt = runtime()
+    case = sample_case(tmp_path / "big", seed=822, size_mb=12)
+    data = json.loads((case.folder / "case.json").read_text("utf-8"))
+    data["case"]["retention_period"] = "Y"
+    (case.folder / "case.json").write_text(json.dumps(data, ensure_ascii=False), "utf-8")
+    e = Execution(rt, cloud.upload(zip_case(case.folder, tmp_path / "big.zip")), "big")
+    while not e.done:
+        e.step()
+    assert e.verdict == "ARCHIVED", e.rules
+    loc = e.state["archive"]
+    head = cloud.client("s3").head_object(Bucket=loc["bucket"], Key=loc["key"], VersionId=loc["version_id"])
+    assert head["ContentLength"] > 12 * 1024**2
+    assert head["ObjectLockMode"] == "COMPLIANCE" and head["ObjectLockLegalHoldStatus"] == "ON"
+    assert head["ObjectLockRetainUntilDate"].isoformat()[:10] == e.state["retention"]["until"][:10]
+
+
+class CorruptingObjects:
+    """An S3 adapter whose copy stores other bytes than it was given (a fault in transit or in the store)."""
+
+    def __init__(self, real: Any):
+        self._real = real
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+    def copy_locked(self, src_bucket: str, src_key: str, bucket: str, key: str, extra: dict[str, Any]) -> str:
+        data = bytearray(self._real.client.get_object(Bucket=src_bucket, Key=src_key)["Body"].read())
+        data[len(data) // 2] ^= 1
+        return self._real.client.put_object(Bucket=bucket, Key=key, Body=bytes(data), **extra)["VersionId"]
+
+
+def test_store_compares_the_whole_objects_sha256_on_every_attempt(cloud, tmp_path):
+    """F16, P10: the stored bytes are read back and hashed; a difference is never recorded as archived."""
+    rt = runtime()
+    e = Execution(rt, cloud.upload(zip_case(sample_case(tmp_path / "c", seed=823).folder, tmp_path / "c823.zip")), "corrupt")
+    for _ in range(6):
+        e.step()
+    real = rt.aws._aws.s3
+    rt.aws._aws.s3 = CorruptingObjects(real)
+    with pytest.raises(Exception, match="has SHA-256"):
+        STEPS["store"].run(e.state, rt)
+    assert rt.aws.catalogue.get(e.state["record_code"])["status"] == "REGISTERED", "never recorded as archived"
+    rt.aws._aws.s3 = real
+    out = STEPS["store"].run(e.state, rt)  # the retry checks the version it finds, refuses the corrupt one, stores a good copy
+    _, digests = rt.aws.s3.digests(out["archive"]["bucket"], out["archive"]["key"], out["archive"]["version_id"])
+    assert digests["SHA-256"] == out["package"]["sha256"] == e.state["package"]["sha256"]
+    entries = rt.aws.events.entries(e.state["stream"])
+    assert json.loads(entries[-1]["detail"]).get("unusable_versions"), "the corrupt locked version is on record"

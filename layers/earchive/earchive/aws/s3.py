@@ -19,6 +19,9 @@ from ..crypto.digests import MultiDigest
 from ..domain.safezip import SeekableReader
 
 CHUNK = 8 * 1024 * 1024
+COPY_PART_LIMIT = 5 * 1024**3  # CopyObject copies up to 5 GB; larger packages are copied in parts
+COPY_PART_SIZE = 512 * 1024**2
+STREAM_PART_SIZE = 64 * 1024**2
 log = logging.getLogger(__name__)
 
 
@@ -140,22 +143,101 @@ class Objects:
         return self.client.head_object(Bucket=bucket, Key=key).get("VersionId", "")
 
     def copy_locked(self, src_bucket: str, src_key: str, bucket: str, key: str, extra: dict[str, Any]) -> str:
-        """Server-side copy (multipart above 5 GB) with Object Lock settings; returns the new version id.
+        """Server-side copy (multipart above 5 GB) with Object Lock settings; returns the version id of *this* copy.
 
-        moto refuses CopyObject with Object Lock headers (it wants an SDK checksum
-        header CopyObject does not send); only then is the package streamed through
-        this function instead (multipart upload, same lock settings).
+        The version comes from the copy's own response, never from "the latest" (a concurrent
+        writer's version could be recorded otherwise, review F16). moto refuses lock headers on
+        CopyObject into a bucket with Object Lock (it wants an SDK checksum header CopyObject does not
+        send); only then is the package streamed through instead, in parts of any size, with the same
+        lock settings (packages of every size are locked locally too, review P2).
         """
+        src = {"Bucket": src_bucket, "Key": src_key}
         try:
-            self.client.copy({"Bucket": src_bucket, "Key": src_key}, bucket, key, ExtraArgs={**extra, "MetadataDirective": "REPLACE"})
+            return self._copy(src, bucket, key, {**extra, "MetadataDirective": "REPLACE"})
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "MissingUploadObjectWithObjectLockHeaders":
                 raise
-            body = self.client.get_object(Bucket=src_bucket, Key=src_key)["Body"]
-            self.client.upload_fileobj(body, bucket, key, ExtraArgs=extra)
-        versions = [v for v in self.client.list_object_versions(Bucket=bucket, Prefix=key).get("Versions", [])
-                    if v["Key"] == key and v["IsLatest"]]
-        return versions[0]["VersionId"]
+        return self._stream(src, bucket, key, extra)
+
+    def _stream(self, src: dict[str, str], bucket: str, key: str, args: dict[str, Any]) -> str:
+        """Copy through this process: one PutObject, or a multipart upload of 64 MiB parts; returns the new version id."""
+        body = self.client.get_object(**src)["Body"]
+        size = self.client.head_object(**src)["ContentLength"]
+        if size <= STREAM_PART_SIZE:
+            return self.client.put_object(Bucket=bucket, Key=key, Body=body.read(), **args)["VersionId"]
+        upload_id = self.client.create_multipart_upload(Bucket=bucket, Key=key, **args)["UploadId"]
+        try:
+            parts = []
+            for n, chunk in enumerate(body.iter_chunks(STREAM_PART_SIZE), 1):
+                out = self.client.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=n, Body=chunk,
+                                              ChecksumAlgorithm=args.get("ChecksumAlgorithm", "SHA256"))
+                parts.append({"PartNumber": n, "ETag": out["ETag"], **({"ChecksumSHA256": out["ChecksumSHA256"]} if "ChecksumSHA256" in out else {})})
+            return self.client.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id,
+                                                         MultipartUpload={"Parts": parts})["VersionId"]
+        except BaseException:
+            self.client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+            raise
+
+    def _copy(self, src: dict[str, str], bucket: str, key: str, args: dict[str, Any]) -> str:
+        size = self.client.head_object(**src)["ContentLength"]
+        if size <= COPY_PART_LIMIT:
+            return self.client.copy_object(CopySource=src, Bucket=bucket, Key=key, **args)["VersionId"]
+        args = {k: v for k, v in args.items() if k != "MetadataDirective"}
+        upload_id = self.client.create_multipart_upload(Bucket=bucket, Key=key, **args)["UploadId"]
+        try:
+            parts = []
+            for n, start in enumerate(range(0, size, COPY_PART_SIZE), 1):
+                end = min(start + COPY_PART_SIZE, size) - 1
+                out = self.client.upload_part_copy(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=n, CopySource=src,
+                                                   CopySourceRange=f"bytes={start}-{end}")["CopyPartResult"]
+                parts.append({"PartNumber": n, "ETag": out["ETag"], **({"ChecksumSHA256": out["ChecksumSHA256"]} if "ChecksumSHA256" in out else {})})
+            return self.client.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id,
+                                                         MultipartUpload={"Parts": parts})["VersionId"]
+        except BaseException:
+            self.client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+            raise
+
+    def ensure_lock(self, bucket: str, key: str, version_id: str, until: Any, legal_hold: bool) -> dict[str, Any]:
+        """Read back the lock of one version and set it where it is missing or shorter (extending is allowed).
+
+        Returns the head after; raises when the lock still is not COMPLIANCE until ``until`` (review P2).
+        """
+        for attempt in range(2):
+            head = self.client.head_object(Bucket=bucket, Key=key, VersionId=version_id)
+            mode, retain = head.get("ObjectLockMode"), head.get("ObjectLockRetainUntilDate")
+            hold_ok = not legal_hold or head.get("ObjectLockLegalHoldStatus") == "ON"
+            if mode == "COMPLIANCE" and retain is not None and retain >= until and hold_ok:
+                return head
+            if attempt:
+                break
+            if not (mode == "COMPLIANCE" and retain is not None and retain >= until):
+                self.client.put_object_retention(Bucket=bucket, Key=key, VersionId=version_id,
+                                                 Retention={"Mode": "COMPLIANCE", "RetainUntilDate": until})
+            if not hold_ok:
+                self.client.put_object_legal_hold(Bucket=bucket, Key=key, VersionId=version_id, LegalHold={"Status": "ON"})
+        raise RuntimeError(f"s3://{bucket}/{key} version {version_id} is not locked as asked: mode {mode}, until {retain}, "
+                           f"legal hold {head.get('ObjectLockLegalHoldStatus')} (wanted COMPLIANCE until {until}, hold {legal_hold})")
+
+    def digests(self, bucket: str, key: str, version_id: str) -> tuple[int, dict[str, str]]:
+        """Size, SHA-256 and SM3 of one stored version, read back whole (S3's own checksum of a multipart copy is not the object's)."""
+        md = MultiDigest()
+        for chunk in self.client.get_object(Bucket=bucket, Key=key, VersionId=version_id)["Body"].iter_chunks(CHUNK):
+            md.update(chunk)
+        return md.size, md.hexdigests()
+
+    def version_with(self, bucket: str, key: str, metadata: dict[str, str]) -> tuple[str, dict[str, str]] | None:
+        """The (version id, metadata) of a version of ``key`` whose metadata holds all of ``metadata``, if any."""
+        try:
+            versions = self.client.list_object_versions(Bucket=bucket, Prefix=key).get("Versions", [])
+        except ClientError:
+            return None
+        for v in versions:
+            if v["Key"] != key:
+                continue
+            meta = self.client.head_object(Bucket=bucket, Key=key, VersionId=v["VersionId"]).get("Metadata", {})
+            if all(meta.get(k) == value for k, value in metadata.items()):
+                return v["VersionId"], meta
+        return None
 
     def stored_version(self, bucket: str, key: str, sha256: str) -> str | None:
         """The version of ``key`` already holding this package (a retried store), if any."""

@@ -7,7 +7,6 @@ staging copies are removed; a retry finds the version already stored.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 from typing import Any
 
@@ -24,34 +23,58 @@ def archive_key(state: Registered) -> str:
 
 
 def run(state: Registered, rt: Runtime) -> Stored:
-    """Copy the sealed package into the archive bucket under COMPLIANCE Object Lock, verify, then clean up."""
+    """Copy the sealed package into the archive bucket under COMPLIANCE Object Lock, verify it, then clean up.
+
+    Never a second locked copy (review F9): a retried Store finds the version holding these bytes,
+    and a re-run after a crash finds the version an earlier attempt of the *same upload* stored
+    (its bytes differ: a re-pack has a new 归档时间) and adopts it, with its own digests. Every
+    attempt reads the stored version back — whole-object SHA-256 and size, the lock mode, the
+    retain-until date and the legal hold — and fails loudly if anything is short (F16, P2, P10).
+    """
     aws, settings = rt.aws, rt.settings
-    code, key = state["record_code"], archive_key(state)
-    sha256 = state["package"]["sha256"]
-    existing = aws.s3.stored_version(settings.archive_bucket, key, sha256)
-    if existing is None:
-        until = dt.datetime.fromisoformat(state["retention"]["until"])
+    code, key, bucket = state["record_code"], archive_key(state), settings.archive_bucket
+    package = dict(state["package"])
+    until = dt.datetime.fromisoformat(state["retention"]["until"])
+    stream = state["stream"].removeprefix("upload#")
+    unusable: list[str] = []  # locked versions whose bytes are not what their metadata says (kept by the lock, never used)
+    found, measured = None, None
+    # A retried Store finds these very bytes; a re-run after a crash finds what an earlier attempt of this upload locked.
+    for wanted in ({"earchive-sha256": package["sha256"]}, {"earchive-stream": stream, "earchive-record-code": code}):
+        candidate = aws.s3.version_with(bucket, key, wanted)
+        if candidate is None or candidate[0] in unusable:
+            continue
+        measured = aws.s3.digests(bucket, key, candidate[0])
+        if measured[1]["SHA-256"] != candidate[1].get("earchive-sha256"):
+            unusable.append(candidate[0])
+            continue
+        found = candidate
+        package.update(sha256=candidate[1]["earchive-sha256"], sm3=candidate[1]["earchive-sm3"])
+        break
+    if found is None:
         extra: dict[str, Any] = {
             "ObjectLockMode": "COMPLIANCE", "ObjectLockRetainUntilDate": until, "ChecksumAlgorithm": "SHA256",
-            "Metadata": {"earchive-sha256": sha256, "earchive-sm3": state["package"]["sm3"], "earchive-record-code": code},
+            "Metadata": {"earchive-sha256": package["sha256"], "earchive-sm3": package["sm3"], "earchive-record-code": code,
+                         "earchive-stream": stream},
             "ContentType": "application/zip",
         }
         if state["retention"]["legal_hold"]:
             extra["ObjectLockLegalHoldStatus"] = "ON"
-        version = aws.s3.copy_locked(settings.staging_bucket, state["staging"]["sealed"], settings.archive_bucket, key, extra)
-        head = aws.s3.head(settings.archive_bucket, key, version, checksum=True)
-        stored = head.get("ChecksumSHA256")
-        if stored and "-" not in stored and base64.b64decode(stored).hex() != sha256:
-            raise TransientError(f"stored copy of {code} has SHA-256 {base64.b64decode(stored).hex()}, expected {sha256}")
-        if head["ContentLength"] != state["package"]["size"]:
-            raise TransientError(f"stored copy of {code} is {head['ContentLength']} bytes, expected {state['package']['size']}")
+        version = aws.s3.copy_locked(settings.staging_bucket, state["staging"]["sealed"], bucket, key, extra)
     else:
-        version = existing
-    location = {"bucket": settings.archive_bucket, "key": key, "version_id": version}
+        version = found[0]
+    size, digests = measured if found is not None and measured else aws.s3.digests(bucket, key, version)  # every attempt reads back
+    if digests["SHA-256"] != package["sha256"] or (found is None and size != package["size"]):
+        raise TransientError(f"stored copy of {code} (version {version}) has SHA-256 {digests['SHA-256']} and {size} bytes, "
+                             f"expected {package['sha256']} and {package['size']}")
+    package["size"] = size
+    aws.s3.ensure_lock(bucket, key, version, until, bool(state["retention"]["legal_hold"]))
+    location = {"bucket": bucket, "key": key, "version_id": version}
     aws.filemap.locate(code, location)
-    entry = aws.events.append(state["stream"], actor=ACTOR, action="store", result="ok", detail=location)
-    aws.catalogue.move(code, "ARCHIVED", allowed_from=("REGISTERED", "STORING"), owner=state.get("execution", ""), archive=location,
-                       archived_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                       event_head={"seq": entry["seq"], "hash": entry["hash"]})
+    entry = aws.events.append(state["stream"], actor=ACTOR, action="store", result="ok",
+                              detail={**location, "sha256": package["sha256"], "adopted": found is not None and package != state["package"],
+                                      **({"unusable_versions": unusable} if unusable else {})})
+    aws.catalogue.move(code, "ARCHIVED", allowed_from=("REGISTERED",), owner=state.get("execution", ""), archive=location,
+                       archived_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), package_sha256=package["sha256"],
+                       package_sm3=package["sm3"], package_size=size, event_head={"seq": entry["seq"], "hash": entry["hash"]})
     finish_upload(rt, state, state["upload"], "ARCHIVED", code)
-    return {**state, "archive": location, "status": "ARCHIVED"}  # type: ignore[typeddict-item]
+    return {**state, "package": package, "archive": location, "status": "ARCHIVED"}  # type: ignore[typeddict-item]
