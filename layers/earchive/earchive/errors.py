@@ -96,6 +96,7 @@ RULES: dict[str, str] = {
     "BUNDLE-ENCRYPTED": "成员已加密 / an encrypted member",
     "BUNDLE-BOMB": "压缩炸弹：解压后大小或压缩比超限 / zip bomb: size or ratio over limits",
     "BUNDLE-LIMIT": "成员数量或大小超限 / too many or too large members",
+    "BUNDLE-LAYOUT": "ZIP 结构异常：首个条目前、条目之间或目录前有多余字节，或目录条目带数据 / bytes outside the zip's entries",
     "BUNDLE-NAME-ENCODING": "成员名既非 UTF-8 也非 GB18030 / a member name in an unknown encoding",
     "CASE-JSON-MISSING": "缺少 case.json / case.json is missing",
     "CASE-JSON-SYNTAX": "case.json 不是合法的 UTF-8 JSON / case.json is not valid UTF-8 JSON",

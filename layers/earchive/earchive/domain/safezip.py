@@ -222,6 +222,61 @@ class SafeZip:
         for (_, end, first), (start, _, second) in zip(spans, spans[1:]):
             if start < end:
                 self._problem("BOMB", f"member data overlaps {first!r} (overlapping-entry zip bomb)", second)
+        for info in infos:
+            if info.is_dir() and (info.file_size or info.compress_size):
+                self._problem("LAYOUT", f"a folder entry carries {info.compress_size} bytes of data", info.orig_filename)
+        if not self.problems:
+            self._check_layout(infos)
+
+    def _check_layout(self, infos: list[zipfile.ZipInfo]) -> None:
+        """One zip, one view (review F10): the entries tile the file from byte 0 up to the central directory.
+
+        zipfile reads only the central directory; a streaming reader (Java's ZipInputStream, bsdtar)
+        reads local headers from the start. Bytes before the first entry, gaps between entries (where
+        a local entry the directory does not list can hide), or anything but the directory and its end
+        record after the last entry would let one reader see a file the seal, the check and the virus
+        scan never saw. Each local header must also agree with its directory entry.
+        """
+        fp = self.zf.fp
+        try:
+            endrec = zipfile._EndRecData(fp)  # (the stdlib's own reader of the end record)
+        except OSError:
+            endrec = None
+        if not endrec:
+            self._problem("LAYOUT", "no end-of-central-directory record", None)
+            return
+        size_cd, offset_cd, location = endrec[zipfile._ECD_SIZE], endrec[zipfile._ECD_OFFSET], endrec[zipfile._ECD_LOCATION]
+        zip64_records = 76 if endrec[zipfile._ECD_SIGNATURE] == zipfile.stringEndArchive64 else 0  # zip64 end record + locator
+        concat = location - zip64_records - size_cd - offset_cd
+        if concat != 0:
+            self._problem("LAYOUT", f"{concat} bytes before the first entry (prepended data a streaming reader would see)", None)
+            return
+        position = 0
+        for info in sorted(infos, key=lambda i: i.header_offset):
+            if info.header_offset != position:
+                what = "a gap of" if info.header_offset > position else "an overlap of"
+                self._problem("LAYOUT", f"{what} {abs(info.header_offset - position)} bytes before this entry "
+                                        "(room for a local entry the directory does not list)", info.orig_filename)
+                return
+            fp.seek(info.header_offset)
+            header = fp.read(LOCAL_HEADER_SIZE)
+            if len(header) != LOCAL_HEADER_SIZE or header[:4] != b"PK\x03\x04":
+                self._problem("LAYOUT", "no local header where the directory says the entry starts", info.orig_filename)
+                return
+            flags, method = struct.unpack_from("<HH", header, 6)
+            name_len, extra_len = struct.unpack_from("<HH", header, 26)
+            name = fp.read(name_len)
+            if method != info.compress_type or (name != info.orig_filename.encode("utf-8" if flags & UTF8_FLAG else "cp437", "replace") \
+                    and name.decode("utf-8", "replace") != info.orig_filename):
+                self._problem("LAYOUT", "the local header disagrees with the directory (name or method)", info.orig_filename)
+                return
+            position = info.header_offset + LOCAL_HEADER_SIZE + name_len + extra_len + info.compress_size
+            if flags & 0x8:  # a data descriptor follows the data
+                fp.seek(position)
+                zip64 = info.compress_size >= 0xFFFFFFFF or info.file_size >= 0xFFFFFFFF
+                position += (4 if fp.read(4) == b"PK\x07\x08" else 0) + 4 + (16 if zip64 else 8)
+        if position != offset_cd:
+            self._problem("LAYOUT", f"{offset_cd - position} bytes between the last entry and the central directory", None)
 
     def raise_problems(self, case: str | None = None) -> None:
         if self.problems:

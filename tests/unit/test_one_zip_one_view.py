@@ -1,0 +1,128 @@
+"""One zip, one view; every byte accounted for (review F10).
+
+A package or bundle with bytes before its first entry, a local entry the central directory does
+not list, a gap between entries, or a folder entry carrying data is refused, so no reader can see a
+byte the seal, the check and the scanner did not. Zips with data descriptors (streamed by Java and
+many Windows tools) stay valid.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import zipfile
+import zlib
+
+import pytest
+
+from earchive.check import check_package
+from earchive.domain.collect import collect
+from earchive.errors import EarchiveError
+from earchive_devtools.sample import sample_case, zip_case
+
+
+def local_entry(name: str, data: bytes) -> bytes:
+    raw = name.encode()
+    return struct.pack("<4sHHHHHIIIHH", b"PK\x03\x04", 20, 0x800, 0, 0, 0, zlib.crc32(data), len(data), len(data), len(raw), 0) + raw + data
+
+
+def streamed_names(data: bytes) -> list[str]:
+    """What a streaming reader sees: local headers from byte 0 on."""
+    names, pos = [], 0
+    while data[pos:pos + 4] == b"PK\x03\x04":
+        csize, = struct.unpack_from("<I", data, pos + 18)
+        nlen, elen = struct.unpack_from("<HH", data, pos + 26)
+        names.append(data[pos + 30:pos + 30 + nlen].decode())
+        pos += 30 + nlen + elen + csize
+    return names
+
+
+def layout_failure(report) -> str:
+    r = next(r for r in report.results if r.id == "GD-1-13")
+    assert r.status == "fail"
+    return r.detail
+
+
+def test_a_local_entry_prepended_to_a_sealed_package_is_refused(package_copy):
+    """The review's repro: zipfile (and the old check) saw the sealed files only; a streaming reader saw hidden.exe first."""
+    data = local_entry("申报文件/000-hidden.exe", b"MZ" + b"\0" * 64) + package_copy.read_bytes()
+    package_copy.write_bytes(data)
+    assert streamed_names(data)[0] == "申报文件/000-hidden.exe"
+    report = check_package(package_copy)
+    assert not report.passed
+    assert "before the first entry" in layout_failure(report)
+
+
+def test_a_gap_between_entries_is_refused(tmp_path):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("a.txt", b"a")
+        z.writestr("b.txt", b"b")
+    data = buf.getvalue()
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        second = z.getinfo("b.txt").header_offset
+    hidden = local_entry("hidden.exe", b"MZ")
+    data = data[:second] + hidden + data[second:]
+    # fix the central directory: b.txt and the directory itself moved by len(hidden)
+    eocd = data.rindex(b"PK\x05\x06")
+    cd_offset, = struct.unpack_from("<I", data, eocd + 16)
+    cd_offset += len(hidden)
+    data = bytearray(data)
+    struct.pack_into("<I", data, eocd + 16, cd_offset)
+    b_entry = data.index(b"PK\x01\x02", data.index(b"PK\x01\x02", cd_offset) + 4)
+    struct.pack_into("<I", data, b_entry + 42, second + len(hidden))
+    path = tmp_path / "gap.zip"
+    path.write_bytes(bytes(data))
+    with zipfile.ZipFile(path) as z:
+        assert z.read("b.txt") == b"b", "zipfile alone is content with this zip"
+    from earchive.domain.safezip import SafeZip
+
+    z = SafeZip(str(path))
+    assert any(p.rule == "BUNDLE-LAYOUT" and "gap" in p.message for p in z.problems)
+
+
+def test_a_folder_entry_that_carries_data_is_refused(tmp_path):
+    path = tmp_path / "dir.zip"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr(zipfile.ZipInfo("materials/"), b"hidden payload")
+        z.writestr("case.json", b"{}")
+    with pytest.raises(EarchiveError) as caught:
+        collect(path)
+    assert "BUNDLE-LAYOUT" in [p.rule for p in caught.value.problems]
+
+
+def test_a_bundle_with_prepended_bytes_is_refused(tmp_path):
+    case = sample_case(tmp_path / "c", seed=51)
+    path = zip_case(case.folder, tmp_path / "b.zip")
+    path.write_bytes(b"#!/bin/sh\necho hi\n" + path.read_bytes())
+    with pytest.raises(EarchiveError) as caught:
+        collect(path)
+    assert caught.value.rule == "BUNDLE-LAYOUT"
+
+
+class Unseekable(io.RawIOBase):
+    def __init__(self) -> None:
+        self.buf = io.BytesIO()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b) -> int:  # type: ignore[override]
+        return self.buf.write(b)
+
+
+def test_a_streamed_zip_with_data_descriptors_is_still_a_valid_bundle(tmp_path):
+    """Java's ZipOutputStream and many Windows tools write data descriptors (flag bit 3): not a layout problem."""
+    case = sample_case(tmp_path / "c", seed=52)
+    out = Unseekable()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for f in sorted(case.folder.rglob("*")):
+            if f.is_file():
+                z.write(f, f.relative_to(case.folder).as_posix())
+    data = out.buf.getvalue()
+    assert struct.unpack_from("<H", data, 6)[0] & 0x8, "written with data descriptors"
+    path = tmp_path / "streamed.zip"
+    path.write_bytes(data)
+    record, bundle = collect(path)
+    bundle.close()
+    assert record.project_id == case.project_id
