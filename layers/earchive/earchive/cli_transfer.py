@@ -66,6 +66,10 @@ def cmd_transfer(args: argparse.Namespace) -> int:
                 return 2
             batch = svc.decide(args.batch, receiver=args.receiver, returns=dict(zip(args.package, args.reason)))
             print(f"batch {args.batch}: {batch['status']} (accepted {int(batch['accepted_count'])}, returned {int(batch['returned_count'])})")
+        elif args.transfer_command in ("cancel", "discard"):
+            batch = (svc.cancel if args.transfer_command == "cancel" else svc.discard)(args.batch, actor=args.actor)
+            print(f"batch {args.batch}: {batch['status']}" + (" (submit it again, or discard it)" if batch["status"] == "DRAFT"
+                                                             else " (its packages can join another batch)"))
         elif args.transfer_command == "resubmit":
             batch = svc.resubmit(args.batch, transferor=args.transferor, ready_only=args.ready_only)
             print(f"created batch {batch['batch_id']} (DRAFT), resubmitting {args.batch}", file=sys.stderr)
@@ -99,13 +103,17 @@ def add_transfer_parser(sub: Any) -> None:
     for name, helptext in (("submit", "sign the list and start the transfer state machine"), ("show", "the batch, its Table A.1 rows and packages"),
                            ("receive", "the receiving-check results the institution decides on"), ("accept", "accept the batch"),
                            ("return", "return packages with reasons (the rest are accepted)"), ("resubmit", "a new batch with the corrected versions"),
-                           ("export", "移交清单 XLSX/PDF, signatures, 归档目录清单 XLSX/CSV")):
+                           ("export", "移交清单 XLSX/PDF, signatures, 归档目录清单 XLSX/CSV"),
+                           ("cancel", "a stuck or failed batch back to DRAFT (its run stopped)"),
+                           ("discard", "give up a DRAFT batch; its packages can join another")):
         t = tsub.add_parser(name, help=helptext)
         t.add_argument("batch", help="批次编号")
         if name in ("submit", "resubmit"):
             t.add_argument("--transferor", required=True, help="移交人")
         if name == "resubmit":
             t.add_argument("--ready-only", action="store_true", help="send the packages already re-archived, the rest later")
+        if name in ("cancel", "discard"):
+            t.add_argument("--actor", required=True, help="who does it (logged)")
         if name in ("accept", "return"):
             t.add_argument("--receiver", required=True, help="接收人")
         if name == "return":

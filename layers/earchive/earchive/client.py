@@ -19,7 +19,7 @@ from .aws.clients import Aws, stack_outputs
 from .aws.transfers import Transfers
 from .config import Settings, earchive_home
 from .domain.exports import catalogue_csv, catalogue_xlsx, transfer_list_pdf, transfer_list_xlsx
-from .domain.transfer import DECIDED, Selection, table_a1_rows, transfer_list
+from .domain.transfer import DECIDED, Selection, refused, table_a1_rows, transfer_list
 from .errors import TransferError
 
 
@@ -89,13 +89,28 @@ class TransferService:
     def create(self, selection: Selection, **kwargs: Any) -> dict[str, Any]:
         return self.transfers.create(selection, **kwargs)
 
-    def submit(self, batch_id: str, actor: str, attempt: int = 1) -> str:
-        """Start the transfer state machine for a DRAFT batch; returns the execution ARN."""
+    def submit(self, batch_id: str, actor: str, attempt: int | None = None) -> str:
+        """Start the transfer state machine for a DRAFT batch (a cancelled one again: the next attempt); returns the execution ARN."""
         batch = self.transfers.batch(batch_id)
         if batch["status"] != "DRAFT":
             raise TransferError(f"batch {batch_id} is {batch['status']}; only a DRAFT batch can be submitted")
-        return self.aws.executions.start(self.names["TransferStateMachine"], f"transfer-{batch_id}-a{attempt}",
-                                         {"batch_id": batch_id, "actor": actor})
+        machine = self.names["TransferStateMachine"]
+        attempt = attempt or self.aws.executions.count(machine, f"transfer-{batch_id}-a") + 1
+        arn = self.aws.executions.start(machine, f"transfer-{batch_id}-a{attempt}", {"batch_id": batch_id, "actor": actor})
+        self.transfers.note_execution(batch_id, arn)
+        return arn
+
+    def cancel(self, batch_id: str, actor: str) -> dict[str, Any]:
+        """A stuck or failed batch back to DRAFT (its execution stopped if it still runs): submit it again or discard it."""
+        batch = self.transfers.batch(batch_id)
+        arn = batch.get("execution_arn")
+        if arn and self.aws.executions.status(arn) == "RUNNING":
+            self.aws.executions.stop(arn, f"batch {batch_id} cancelled by {actor}")
+        return self.transfers.cancel(batch_id, actor=actor)
+
+    def discard(self, batch_id: str, actor: str) -> dict[str, Any]:
+        """A DRAFT batch given up; its packages can join another batch."""
+        return self.transfers.discard(batch_id, actor=actor)
 
     def resubmit(self, batch_id: str, transferor: str, ready_only: bool = False) -> dict[str, Any]:
         return self.transfers.resubmit(batch_id, transferor=transferor, ready_only=ready_only)
@@ -111,6 +126,9 @@ class TransferService:
         batch = self.transfers.batch(batch_id)
         if batch["status"] != "RECEIVING" or not batch.get("task_token"):
             raise TransferError(f"batch {batch_id} is {batch['status']}: it is not waiting for a decision")
+        problems = refused(self.transfers.packages(batch_id), returns or {})
+        if problems:  # refused before anything is signed or sent: the batch keeps waiting (P1)
+            raise TransferError(f"decision on batch {batch_id} refused: {'; '.join(problems)}; the batch still waits for a decision")
         decision = {"batch_id": batch_id, "receiver": receiver, "returns": returns or {}}
         self.aws.executions.send_success(batch["task_token"], decision)
         return self._poll_batch(batch_id, lambda b: b["status"] in DECIDED, timeout,
@@ -123,13 +141,19 @@ class TransferService:
             batch = self.transfers.batch(batch_id)
             if done(batch):
                 return batch
-            self._raise_if_failed(batch_id)
+            self._raise_if_failed(batch)
             time.sleep(0.2)
         raise TimeoutError(f"batch {batch_id} {what} within {timeout}s")
 
-    def _raise_if_failed(self, batch_id: str) -> None:
-        for e in self.aws.executions.failures(self.names["TransferStateMachine"], f"transfer-{batch_id}-"):
-            raise TransferError(f"transfer of batch {batch_id} {e['status']}: {e['error']} {str(e['cause'] or '')[:300]}")
+    def _raise_if_failed(self, batch: dict[str, Any]) -> None:
+        """A failed run of this batch's current execution ends the wait, saying how to go on."""
+        arn = batch.get("execution_arn")
+        if not arn:
+            return
+        d = self.aws.executions.describe(arn)
+        if d["status"] in ("FAILED", "ABORTED", "TIMED_OUT"):
+            raise TransferError(f"transfer of batch {batch['batch_id']} {d['status']}: {d['error']} {str(d['cause'] or '')[:300]} — "
+                                f"`earchive transfer cancel {batch['batch_id']}` puts it back to DRAFT")
 
     # -- reading and printing
     def show(self, batch_id: str) -> dict[str, Any]:

@@ -30,6 +30,20 @@ class Executions:
                 return "UNKNOWN"
             raise
 
+    def describe(self, arn: str) -> dict[str, Any]:
+        """Status, error and cause of one execution."""
+        d = self.client.describe_execution(executionArn=arn)
+        return {"status": d["status"], "error": d.get("error"), "cause": d.get("cause", "")}
+
+    def stop(self, arn: str, cause: str) -> None:
+        """Stop a running execution (a batch cancelled by its clerk)."""
+        self.client.stop_execution(executionArn=arn, error="Cancelled", cause=cause[:256])
+
+    def count(self, state_machine: str, prefix: str) -> int:
+        """How many executions of ``state_machine`` are named ``prefix…`` (attempts of one batch)."""
+        pages = self.client.get_paginator("list_executions").paginate(stateMachineArn=state_machine)
+        return sum(1 for page in pages for e in page["executions"] if e["name"].startswith(prefix))
+
     def start(self, state_machine: str, name: str, document: dict[str, Any]) -> str:
         """Start an execution; returns its ARN."""
         return self.client.start_execution(stateMachineArn=state_machine, name=name,

@@ -14,7 +14,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
-from ..domain.transfer import Selection, decisions, next_batch_day, now, outcome, table_a1_rows
+from ..domain.transfer import Selection, decisions, next_batch_day, now, outcome, refused, table_a1_rows
 from ..errors import ConflictError, TransferError
 from .catalogue import Catalogue, FileMap
 from .eventlog import EventLog
@@ -188,10 +188,9 @@ class Transfers:
         with its failed tests even if the institution gave no reason.
         """
         packages = self.packages(batch_id)
-        known = {p["package_id"] for p in packages}
-        unknown = set(returns) - known
-        if unknown:
-            raise TransferError(f"not in batch {batch_id}: {', '.join(sorted(unknown))}")
+        problems = refused(packages, returns)
+        if problems:
+            raise TransferError(f"decision on batch {batch_id} refused: {'; '.join(problems)}")
         decided = decisions(packages, returns)
         for verdict, p, reason, failed in decided:
             if verdict == "RETURNED":
@@ -217,6 +216,26 @@ class Transfers:
                             return_reason=reason, return_failed_tests=failed, returned_batch=batch_id)
         # out of the batch: the corrected version may travel in a new one
         self.catalogue.release_from_batch(p["package_id"])
+
+    def note_execution(self, batch_id: str, arn: str) -> None:
+        """The execution now working on the batch (so a wait watches that one, not every attempt)."""
+        self.table.update_item(Key={"batch_id": batch_id, "item": "BATCH"}, UpdateExpression="SET execution_arn = :a",
+                               ExpressionAttributeValues={":a": arn})
+
+    def cancel(self, batch_id: str, *, actor: str) -> dict[str, Any]:
+        """Back to DRAFT after a failed or stuck run (SUBMITTED or RECEIVING): submit it again, or discard it."""
+        batch = self.move(batch_id, "DRAFT", allowed_from=("SUBMITTED", "RECEIVING"), actor=actor, cancelled_at=now())
+        self.table.update_item(Key={"batch_id": batch_id, "item": "BATCH"}, UpdateExpression="REMOVE task_token")
+        for p in self.packages(batch_id):
+            self.set_package(batch_id, p["package_id"], state="LISTED")
+        return batch
+
+    def discard(self, batch_id: str, *, actor: str) -> dict[str, Any]:
+        """A DRAFT batch given up: CANCELLED, and its packages free to join another batch."""
+        batch = self.move(batch_id, "CANCELLED", allowed_from=("DRAFT",), actor=actor, cancelled_at=now())
+        for p in self.packages(batch_id):
+            self.catalogue.release_from_batch(p["package_id"])
+        return batch
 
     def resubmit(self, old_batch_id: str, *, transferor: str, ready_only: bool = False) -> dict[str, Any]:
         """A new batch with the corrected (re-archived) versions of the packages returned in ``old_batch_id``.

@@ -52,6 +52,12 @@ def now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
+def beijing_date(iso: str) -> str:
+    """The Beijing date of a stored UTC time (the date printed on signed lists agrees with the batch id, P11)."""
+    when = dt.datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    return (when if when.tzinfo else when.replace(tzinfo=dt.UTC)).astimezone(CHINA_TZ).date().isoformat()
+
+
 def next_batch_day() -> dt.date:
     """Batch ids carry the day in Beijing time (YYYYMMDD + sequence)."""
     return dt.datetime.now(CHINA_TZ).date()
@@ -61,17 +67,34 @@ def decisions(packages: list[dict[str, Any]], returns: dict[str, str]) -> list[t
     """(ACCEPTED | RETURNED, package, reason, failed tests) for every package of a batch.
 
     Every package not in ``returns`` (package_id → reasons) is accepted, except
-    one whose receiving check failed: it is returned with its failed tests even
-    if the institution gave no reason.
+    one whose receiving check failed (returned with its failed tests even if the
+    institution gave no reason) and one that was never copied and checked (P3):
+    only a package the institution received and checked can be accepted.
     """
     out = []
     for p in packages:
         failed = [f"{f['id']} {f['name']}: {f['detail']}" for f in (p.get("receipt") or {}).get("failed", [])]
         reason = returns.get(p["package_id"])
-        if reason is None and failed:
+        if reason is None and p.get("state") != "CHECKED":
+            reason = "未完成接收检测（复制或检测失败）/ never copied and checked: send it again"
+        elif reason is None and failed:
             reason = "接收检测不合格 / failed the receiving check"
         out.append(("RETURNED" if reason is not None else "ACCEPTED", p, reason, failed))
     return out
+
+
+def refused(packages: list[dict[str, Any]], returns: dict[str, str]) -> list[str]:
+    """Why a decision cannot be taken as given (empty: it can): every returned package must be in the batch."""
+    known = {p["package_id"] for p in packages}
+    return [f"{pid} is not in this batch" for pid in sorted(set(returns) - known)]
+
+
+def receipt(batch: dict[str, Any], packages: list[dict[str, Any]], receiver: str) -> dict[str, Any]:
+    """The receipt the institution signs: the transfer list and the recorded outcome of every package (F11)."""
+    return {**transfer_list(batch, packages), "receiver": receiver, "decided_at": batch.get("decided_at"),
+            "status": batch.get("status"),
+            "decisions": {p["package_id"]: ("接收" if p.get("state") == "ACCEPTED" else f"退回：{p.get('return_reason', '')}")
+                          for p in packages}}
 
 
 def outcome(decided: list[tuple[str, dict[str, Any], str | None, list[str]]]) -> tuple[str, int, int]:
@@ -110,7 +133,7 @@ def transfer_list(batch: dict[str, Any], packages: list[dict[str, Any]]) -> dict
     return {
         "title": "政务服务电子档案移交清单",
         "batch_id": batch["batch_id"], "institution": batch["institution"], "institution_name": batch["institution_name"],
-        "transferor": batch["transferor"], "transfer_date": str(batch.get("submitted_at") or batch["created_at"])[:10],
+        "transferor": batch["transferor"], "transfer_date": beijing_date(str(batch.get("submitted_at") or batch["created_at"])),
         "resubmits": batch.get("resubmits"),
         "rows": table_a1_rows(batch, packages),
         "packages": [{"record_code": p["record_code"], "project_id": p["project_id"], "task_name": p["task_name"],
@@ -124,4 +147,5 @@ def canonical(document: dict[str, Any]) -> bytes:
     return json.dumps(document, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str).encode("utf-8")
 
 
-__all__ = ["DECIDED", "TABLE_A1", "Selection", "canonical", "decisions", "outcome", "table_a1_rows", "transfer_list"]
+__all__ = ["DECIDED", "TABLE_A1", "Selection", "beijing_date", "canonical", "decisions", "outcome", "receipt", "refused", "table_a1_rows",
+           "transfer_list"]

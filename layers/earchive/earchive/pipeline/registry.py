@@ -37,9 +37,9 @@ STEPS: dict[str, Step] = {
     "register": Step(register.run),
     "store": Step(store.run),
     "reject": Step(reject.run, '[upload.key || detail.object.key, upload.version || detail.object."version-id", error.Error, check.report]'),
-    "transfer.submit": Step(submit.run, "[batch_id]"),
-    "transfer.copy": Step(copy.run, "[batch_id, package_id]"),
-    "transfer.receive_check": Step(receive_check.run, "[batch_id, package_id]"),
+    "transfer.submit": Step(submit.run, "[batch_id, execution]"),
+    "transfer.copy": Step(copy.run, "[batch_id, package_id, attempt]"),
+    "transfer.receive_check": Step(receive_check.run, "[batch_id, package_id, attempt]"),
     "transfer.await_decision": Step(await_decision.run, "[batch_id, token]"),
     "transfer.decide": Step(decide.run, "[batch_id, receiver, returns]"),
 }

@@ -147,6 +147,7 @@ class Rejected(RejectInput):
 class BatchRef(TypedDict):
     batch_id: str
     actor: NotRequired[str]
+    execution: NotRequired[str]  # the attempt: a batch cancelled back to DRAFT and sent again runs anew
 
 
 class ItemsRef(TypedDict):
@@ -163,6 +164,7 @@ class Submitted(TypedDict):
 class BatchItem(TypedDict):
     batch_id: str
     package_id: str
+    attempt: NotRequired[str]
 
 
 class ReceiveChecked(BatchItem):

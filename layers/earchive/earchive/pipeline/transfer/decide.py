@@ -6,27 +6,31 @@ Input :class:`~earchive.pipeline.state.Decision`; output :class:`~earchive.pipel
 from __future__ import annotations
 
 from ...crypto.cms import signed_data
-from ...domain.transfer import DECIDED, canonical, transfer_list
+from ...domain.transfer import DECIDED, canonical, receipt
 from ..runtime import Runtime
 from ..state import Decided, Decision
 from .common import prefix
 
 
 def run(decision: Decision, rt: Runtime) -> Decided:
-    """The institution's decision: it signs the list with its own key; packages are accepted or returned."""
+    """Record the institution's decision first, then publish the receipt it signs with every package's outcome (F11).
+
+    A decision that names a package outside the batch is refused before anything is recorded,
+    signed or sent (TransferError: the machine waits for a new decision, P1). A retry after the
+    decision was recorded only writes the receipt if it is missing.
+    """
     aws, settings, transfers = rt.aws, rt.settings, rt.aws.transfers
     batch_id = decision["batch_id"]
     batch = transfers.batch(batch_id)
-    if batch["status"] in DECIDED:  # decided already: the machine retried
-        return {"batch_id": batch_id, "status": batch["status"], "accepted": int(batch.get("accepted_count", 0)),
-                "returned": int(batch.get("returned_count", 0))}
     receiver = decision.get("receiver", "receiving institution")
-    document = {**transfer_list(batch, transfers.packages(batch_id)), "receiver": receiver,
-                "decisions": {pid: f"退回：{why}" for pid, why in (decision.get("returns") or {}).items()}}
-    # The institution's own key (production: its KMS key or key file); never the window's.
+    if batch["status"] not in DECIDED:
+        batch = transfers.decide(batch_id, decision.get("returns") or {}, receiver=receiver,
+                                 receiver_signature_key=prefix(batch) + "receipt.json.receiver.p7s")
     bucket, base = settings.transfer_bucket, prefix(batch)
-    body = canonical(document)
-    aws.s3.put(bucket, base + "receipt.json", body, "application/json")
-    aws.s3.put(bucket, base + "receipt.json.receiver.p7s", signed_data(rt.institution_signer, content=body).dump())
-    out = transfers.decide(batch_id, decision.get("returns") or {}, receiver=receiver, receiver_signature_key=base + "receipt.json.receiver.p7s")
-    return {"batch_id": batch_id, "status": out["status"], "accepted": int(out["accepted_count"]), "returned": int(out["returned_count"])}
+    if aws.s3.get_bytes(bucket, base + "receipt.json.receiver.p7s") is None:
+        body = canonical(receipt(batch, transfers.packages(batch_id), batch.get("receiver") or receiver))
+        # The institution's own key (production: its KMS key or key file); never the window's.
+        aws.s3.put(bucket, base + "receipt.json", body, "application/json")
+        aws.s3.put(bucket, base + "receipt.json.receiver.p7s", signed_data(rt.institution_signer, content=body).dump())
+    return {"batch_id": batch_id, "status": batch["status"], "accepted": int(batch.get("accepted_count", 0)),
+            "returned": int(batch.get("returned_count", 0))}

@@ -36,6 +36,7 @@ def run(state: BatchRef, rt: Runtime) -> Submitted:
                  "digest": p["package_sm3"], "digest_algorithm": "SM3", "sha256": p["package_sha256"]} for p in packages]
     aws.s3.put(bucket, base + "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1).encode())
     # The Distributed Map reads its items from S3: the state stays small however large the batch.
-    items = [{"batch_id": batch_id, "package_id": p["package_id"]} for p in packages]
+    # Each attempt (a batch cancelled and sent again) is its own run: the items carry it, so no saved result of an earlier one is reused.
+    items = [{"batch_id": batch_id, "package_id": p["package_id"], "attempt": state.get("execution", "")} for p in packages]
     aws.s3.put(bucket, base + "items.json", json.dumps(items).encode())
     return {"batch_id": batch_id, "count": len(items), "items": {"bucket": bucket, "key": base + "items.json"}}
