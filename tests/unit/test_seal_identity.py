@@ -222,3 +222,29 @@ def test_verify_batch_pins_the_sender(tmp_path, capsys, spec, ok):
     if not ok:
         assert "not this archive's seal identity" in out and "party-institution" in out
     assert json.loads(body)["batch_id"] in out
+
+
+@pytest.mark.parametrize("spec", ["local-ec", "local-sm2", "dev:institution"])
+def test_no_development_key_signs_in_lambda(monkeypatch, spec):
+    """F4 (first half): in a Lambda, a development CA never signs unless the stack allows it for a trial."""
+    from earchive.errors import EarchiveError
+
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "earchive-seal")
+    with pytest.raises(EarchiveError, match="development CA in Lambda earchive-seal"):
+        make_signer(spec)
+    with pytest.raises(EarchiveError, match="development TSA"):
+        make_tsa("local")
+    monkeypatch.setenv("EARCHIVE_ALLOW_DEVELOPMENT_KEYS", "true")
+    assert make_signer(spec).certificate is not None
+
+
+def test_a_real_key_file_signs_in_lambda(monkeypatch, tmp_path):
+    from cryptography.hazmat.primitives import serialization
+
+    pki = DevPKI()
+    pair = pki.pair("signer-ec")
+    key, cert = tmp_path / "k.pem", tmp_path / "c.pem"
+    key.write_bytes(pair.key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    cert.write_bytes(pair.cert.public_bytes(serialization.Encoding.PEM))
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "earchive-seal")
+    assert make_signer(f"file:{key},{cert}").description.startswith("key file")

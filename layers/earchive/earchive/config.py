@@ -74,6 +74,10 @@ class Settings:
         where="Lambda, CLI"))
     pdf_font: str | None = field(default=None, metadata=_env("EARCHIVE_PDF_FONT", "a CJK font file for the printed lists (default Noto Sans CJK)",
                                                              where="Lambda, CLI"))
+    lambda_function: str | None = field(default=None, metadata=_env(
+        "AWS_LAMBDA_FUNCTION_NAME", "set by Lambda itself: where it is set, development keys never sign (unless allowed below)"))
+    allow_development_keys: bool = field(default=False, metadata=_env(
+        "EARCHIVE_ALLOW_DEVELOPMENT_KEYS", "true: a stack on AWS may sign with the development CA and TSA (trying it out only)"))
     errors_json: bool = field(default=False, metadata=_env("EARCHIVE_ERRORS_JSON", "set: the CLI also prints rejections as JSON on stdout", where="CLI"))
     work_dir: str = field(default_factory=tempfile.gettempdir)  # Lambda: /tmp (not an environment variable)
 
@@ -91,6 +95,8 @@ class Settings:
                 values[f.name] = tuple(x for x in raw.split(",") if x)
             elif f.name == "errors_json":
                 values[f.name] = bool(raw)
+            elif f.type in ("bool", bool):
+                values[f.name] = raw.strip().lower() in ("1", "true", "yes")
             elif f.type in ("int", int):
                 values[f.name] = int(raw) if raw.strip() else f.default
             elif f.type in ("str", str):

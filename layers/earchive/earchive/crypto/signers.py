@@ -91,6 +91,9 @@ def make_signer(spec: str | None = None, pki: DevPKI | None = None, kms_client=N
     """
     settings = current()
     spec = spec or settings.signer or "local-ec"
+    development = spec.startswith(("local-", "dev:")) or (spec.startswith("kms:") and not (cert_path or settings.signer_cert))
+    if development:
+        _refuse_development_in_lambda(f"signer {spec!r}" + (" without a certificate (SignerCertificateParameter)" if spec.startswith("kms:") else ""))
     if spec in ("local-ec", "local-rsa"):
         pki = pki or DevPKI()
         pair = pki.pair("signer-ec" if spec == "local-ec" else "signer-rsa")
@@ -142,12 +145,21 @@ def make_tsa(spec: str | None = None, pki: DevPKI | None = None) -> TimestampAut
     """The TSA named by ``spec`` (default ``$EARCHIVE_TSA`` or ``local``)."""
     spec = spec or current().tsa or "local"
     if spec == "local":
+        _refuse_development_in_lambda("the development TSA (TsaUrl=local)")
         pki = pki or DevPKI()
         pair = pki.pair("tsa")
         return LocalTSA(LocalKeySigner(pair.key, pair.cert, [pki.ca_cert()], "development TSA key"))
     if spec.startswith(("http://", "https://")):
         return HttpTSA(spec)
     raise reject("SEAL-CONFIG", f"unknown TSA spec {spec!r} (local or an http(s) URL)")
+
+
+def _refuse_development_in_lambda(what: str) -> None:
+    """No development key in production (review F4): in a Lambda, a development CA never signs, unless the stack says so."""
+    settings = current()
+    if settings.lambda_function and not settings.allow_development_keys:
+        raise reject("SEAL-CONFIG", f"{what} would sign with a development CA in Lambda {settings.lambda_function}; configure the "
+                                    "real certificate (and TsaUrl), or deploy with AllowDevelopmentKeys=true to try the stack out")
 
 
 def default_trust_path() -> Path:
