@@ -78,6 +78,10 @@ class TransferError(BaseError):
     """A transfer operation that breaks a rule (named in the message)."""
 
 
+class OverBudget(BaseError):
+    """A reader of the check reached its size, page or time budget (the file's result is "manual", never a dead Lambda)."""
+
+
 class DuplicateKey(BaseError):
     """A JSON object repeats a key (collect turns it into CASE-JSON-SYNTAX at once)."""
 

@@ -10,6 +10,7 @@ lxml for XML.
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -17,12 +18,17 @@ from typing import BinaryIO
 
 from lxml import etree
 
+from ..errors import OverBudget
 from .metadata import safe_parser
 
 DEFAULT_ALLOWED = ("ofd", "pdf", "jpg", "jpeg", "png", "tif", "tiff", "xml")
 EXTENSION_KIND = {"pdf": "pdf", "ofd": "ofd", "jpg": "jpeg", "jpeg": "jpeg", "png": "png", "tif": "tiff", "tiff": "tiff", "xml": "xml"}
 OFD_NS = "http://www.ofdspec.org/2016"
-MAX_IMAGE_PIXELS = 300_000_000
+MAX_IMAGE_PIXELS = 300_000_000  # above this Pillow refuses to open at all (a decompression bomb)
+DECODE_PIXELS = 60_000_000  # decoded fully up to here (~240 MB as RGBA); larger images are checked without decoding (review F6)
+MAX_OFD_PAGES = 20_000
+MAX_OFD_XML_BYTES = 256 * 1024**2  # all the XML parts an OFD check may parse, together
+READ_SECONDS = 120.0  # one file's readability check; past it the result is "manual", never a dead Lambda
 
 
 def identify(head: bytes) -> str | None:
@@ -52,9 +58,13 @@ def kind_matches(extension: str, detected: str | None) -> bool:
 
 @dataclass
 class Readability:
+    """What a reader found: opens, does not open, or could not be examined within its budget (``manual``)."""
+
     ok: bool
     detail: str
     encrypted: bool = False
+    manual: bool = False
+
 
 
 Opener = Callable[[], BinaryIO]
@@ -76,6 +86,8 @@ def check_readable(path: str, opener: Opener, tail: bytes) -> Readability:
                 etree.parse(f, safe_parser())
             return Readability(True, "XML well-formed")
         return Readability(False, f"no reader for .{ext}")
+    except OverBudget as exc:
+        return Readability(True, str(exc), manual=True)
     except Exception as exc:  # noqa: BLE001 - any parser failure means "does not open"; reported, never raised
         return Readability(False, f"{type(exc).__name__}: {exc}"[:300])
 
@@ -104,16 +116,26 @@ def _ofd(opener: Opener) -> Readability:
         return Readability(False, "OFD over 256 MiB is not opened by the structure check")
     from .safezip import SafeZip, ZipLimits
 
+    deadline = time.monotonic() + READ_SECONDS
     with SafeZip(io.BytesIO(data), ZipLimits(max_members=5000, max_total_bytes=2 * 1024**3), rule_prefix="OFD") as z:
         if z.problems:
             encrypted = any(p.rule == "OFD-ENCRYPTED" for p in z.problems)
             return Readability(False, "; ".join(str(p) for p in z.problems)[:300], encrypted=encrypted)
+        parsed: dict[str, etree._Element] = {}  # each part parsed once, however many pages point at it (review F6)
+        budget = {"bytes": 0}
 
         def xml(name: str) -> etree._Element:
+            if name in parsed:
+                return parsed[name]
             member = z.members.get(name)
             if member is None:
                 raise ValueError(f"{name} is missing")
-            return etree.fromstring(z.read_small(member), safe_parser())
+            budget["bytes"] += member.size
+            if budget["bytes"] > MAX_OFD_XML_BYTES or time.monotonic() > deadline:
+                raise OverBudget(f"OFD structure larger than the check's budget ({MAX_OFD_XML_BYTES // 1024**2} MiB of XML, "
+                                  f"{READ_SECONDS:.0f} s): open it by hand")
+            parsed[name] = etree.fromstring(z.read_small(member), safe_parser())
+            return parsed[name]
 
         root = xml("OFD.xml")
         if root.tag != f"{{{OFD_NS}}}OFD":
@@ -128,8 +150,10 @@ def _ofd(opener: Opener) -> Readability:
             document = xml(doc_path)
             base = PurePosixPath(doc_path).parent
             for loc in document.xpath("ofd:Pages/ofd:Page/@BaseLoc", namespaces=ns):
-                xml(str(base / loc.lstrip("/")) if not loc.startswith("/") else loc.lstrip("/"))
                 pages += 1
+                if pages > MAX_OFD_PAGES:
+                    raise OverBudget(f"more than {MAX_OFD_PAGES} pages: the structure check stops there; open it by hand")
+                xml(str(base / loc.lstrip("/")) if not loc.startswith("/") else loc.lstrip("/"))
         if pages == 0:
             raise ValueError("the document has no pages")
     return Readability(True, f"OFD, {len(doc_roots)} document(s), {pages} page(s)")
@@ -143,5 +167,12 @@ def _image(opener: Opener) -> Readability:
         fmt, size = img.format, img.size
         if fmt == "JPEG":
             img.draft("L", (max(1, size[0] // 8), max(1, size[1] // 8)))  # decode every block, at 1/8 scale
-        img.load()
-    return Readability(True, f"{fmt} {size[0]}x{size[1]} decodes")
+            if img.size[0] * img.size[1] <= DECODE_PIXELS:
+                img.load()
+                return Readability(True, f"{fmt} {size[0]}x{size[1]} decodes (at 1/8 scale)")
+        elif size[0] * size[1] <= DECODE_PIXELS:
+            img.load()
+            return Readability(True, f"{fmt} {size[0]}x{size[1]} decodes")
+        img.verify()  # structure and checksums without decoding the pixels (a small file can promise gigabytes)
+    return Readability(True, f"{fmt} {size[0]}x{size[1]}: {size[0] * size[1] // 1_000_000} Mpx over the decoding budget "
+                             f"({DECODE_PIXELS // 1_000_000} Mpx); structure verified, pixels not decoded", manual=True)
