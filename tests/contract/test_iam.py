@@ -1,0 +1,76 @@
+"""Least privilege, read from the template (review F7): no wildcard action or resource that docs/iam-allowlist.yaml
+does not list with its reason; no SAM policy template that grants delete or lifecycle rights; no blanket SSM or KMS."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from earchive_devtools.template import load_template
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = load_template(ROOT / "template.yaml")
+ALLOW = yaml.safe_load((ROOT / "docs" / "iam-allowlist.yaml").read_text("utf-8"))
+
+
+def text(resource: Any) -> str:
+    if isinstance(resource, dict):
+        if "Fn::Sub" in resource:
+            return resource["Fn::Sub"] if isinstance(resource["Fn::Sub"], str) else resource["Fn::Sub"][0]
+        if "Fn::GetAtt" in resource:
+            return "${%s.%s}" % tuple(resource["Fn::GetAtt"])  # noqa: UP031
+        if "Ref" in resource:
+            return "${%s}" % resource["Ref"]  # noqa: UP031
+    return str(resource)
+
+
+def statements() -> list[tuple[str, dict]]:
+    out = []
+    for logical, res in TEMPLATE["Resources"].items():
+        props = res.get("Properties", {})
+        for item in props.get("Policies") or []:
+            if "Statement" in item:
+                out += [(logical, st) for st in item["Statement"]]
+            elif "PolicyDocument" in item:
+                out += [(logical, st) for st in item["PolicyDocument"]["Statement"]]
+    return out
+
+
+def test_every_wildcard_is_on_the_allow_list_with_its_reason():
+    allowed = ALLOW["wildcards"]
+    assert all(entry.get("reason") for entry in allowed)
+    for logical, st in statements():
+        if st.get("Effect") != "Allow":
+            continue
+        actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+        assert not any(a == "*" or a.endswith(":*") for a in actions), f"{logical}: wildcard action {actions}"
+        resources = st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]
+        for r in map(text, resources):
+            if "*" not in r:
+                continue
+            ok = any(e["resource"] == logical and r.endswith(e["pattern"]) and set(actions) <= set(e["actions"]) for e in allowed)
+            assert ok, f"{logical}: {actions} on {r} is a wildcard not in docs/iam-allowlist.yaml"
+
+
+def test_only_listed_sam_policy_templates_are_used():
+    """S3CrudPolicy (delete + PutLifecycleConfiguration) is gone from every function."""
+    for logical, res in TEMPLATE["Resources"].items():
+        for item in res.get("Properties", {}).get("Policies") or []:
+            name = next(iter(item))
+            if name in ("Statement", "PolicyName", "PolicyDocument"):
+                continue
+            assert name in ALLOW["sam_templates"], f"{logical} uses {name}, not on the allow-list"
+
+
+def test_ssm_and_kms_are_granted_only_where_used():
+    signers = {"SealFunction", "TransferSubmitFunction"}
+    for logical, st in statements():
+        actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+        resources = [text(r) for r in (st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]])]
+        if "kms:Sign" in actions:
+            assert logical in signers, f"{logical} may sign with the seal key but never signs"
+        if any(a.startswith("ssm:") for a in actions):
+            assert all(r.endswith(("${SignerCertificateParameter}", "${TrustAnchorsParameter}", "${TsaTrustAnchorsParameter}"))
+                       for r in resources), f"{logical} reads SSM parameters beyond the named ones: {resources}"
