@@ -9,6 +9,9 @@ SAM_VENV  := .venv-sam
 SAM       := $(SAM_VENV)/bin/sam
 SAM_STAMP := $(SAM_VENV)/.installed
 NODE_STAMP := node_modules/.installed
+CHECKOV_VENV  := .venv-checkov
+CHECKOV       := $(CHECKOV_VENV)/bin/checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
@@ -28,6 +31,13 @@ $(SAM_STAMP):
 	$(SAM_VENV)/bin/pip install --quiet "aws-sam-cli>=1.120"
 	touch $(SAM_STAMP)
 
+# checkov (an independent IaC scanner) pins its own libraries, so it lives in its own venv too.
+$(CHECKOV_STAMP):
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/pip install --quiet "checkov>=3.2,<4"
+	touch $(CHECKOV_STAMP)
+
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $(NODE_STAMP)
@@ -43,10 +53,11 @@ test: $(STAMP) validate
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 
-## the SAM template (translator and cfn-lint) and the ASL (asl-validator)
-validate: $(SAM_STAMP) $(NODE_STAMP)
+## the SAM template (translator, cfn-lint, checkov) and the ASL (asl-validator)
+validate: $(SAM_STAMP) $(NODE_STAMP) $(CHECKOV_STAMP)
 	$(SAM) validate --template-file template.yaml
 	$(SAM) validate --lint --template-file template.yaml
+	$(CHECKOV) -f template.yaml --framework cloudformation --compact --quiet --skip-download  # offline; no failed check unless skipped in the template, with its reason
 	npx --no-install asl-validator --json-path statemachine/archive.asl.json --json-path statemachine/transfer.asl.json
 	$(SAM) build --template-file template.yaml --build-dir .aws-sam/build > .aws-sam-build.log 2>&1 || (cat .aws-sam-build.log; exit 1)
 	@test -d .aws-sam/build/EarchiveLayer/python/earchive/pipeline || (echo "the layer lacks earchive"; exit 1)
@@ -61,4 +72,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_pack_verify.py $(ARGS)
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) node_modules out .pytest_cache .ruff_cache .aws-sam
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) node_modules out .pytest_cache .ruff_cache .aws-sam

@@ -233,7 +233,7 @@ class LocalCloud:
         for logical, res in resources.items():
             if res["Type"] == "AWS::KMS::Key":
                 props = r.value(res["Properties"])
-                key = self.client("kms").create_key(KeySpec=props["KeySpec"], KeyUsage=props["KeyUsage"],
+                key = self.client("kms").create_key(KeySpec=props.get("KeySpec", "SYMMETRIC_DEFAULT"), KeyUsage=props.get("KeyUsage", "ENCRYPT_DECRYPT"),
                                                     Description=props.get("Description", ""))["KeyMetadata"]
                 r.names[logical], r.arns[logical] = key["KeyId"], key["Arn"]
         for logical, res in resources.items():
