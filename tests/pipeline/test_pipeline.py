@@ -106,7 +106,7 @@ def test_each_kind_of_rejection(cloud, tmp_path, defect, stage, rule):
     assert s3.get_object(Bucket=intake, Key=path.name)["Body"].read() == before, "the upload stays, untouched"
     rejected = cloud.catalogue().by_status("REJECTED")
     assert len(rejected) == 1 and rule in [p["rule"] for p in rejected[0]["problems"]]
-    assert not s3.list_object_versions(Bucket=cloud.name("ArchiveBucket")).get("Versions")
+    assert not s3.list_object_versions(Bucket=cloud.name("ArchiveBucket"), Prefix="packages/").get("Versions")
 
 
 def test_case_outside_the_deployments_region_is_rejected(cloud, tmp_path):
@@ -143,7 +143,7 @@ def test_duplicate_delivery_is_archived_once(cloud, tmp_path):
     (done,) = cloud.wait([second]).values()
     assert done["status"] == "SUCCEEDED"
     assert "AlreadyHandled" in json.dumps(cloud.client("stepfunctions").get_execution_history(executionArn=second)["events"], default=str)
-    versions = cloud.client("s3").list_object_versions(Bucket=cloud.name("ArchiveBucket")).get("Versions", [])
+    versions = cloud.client("s3").list_object_versions(Bucket=cloud.name("ArchiveBucket"), Prefix="packages/").get("Versions", [])
     assert len(versions) == 1
     assert len(cloud.catalogue().by_status("ARCHIVED")) == 1
 

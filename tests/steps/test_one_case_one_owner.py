@@ -133,7 +133,7 @@ def assert_one_owner(rt: Runtime, cloud: LocalCloud, bad: Execution, good: Execu
         assert tags.get("earchive-status") == e.verdict.lower()
     catalogued = {(i["archive"]["key"], i["archive"]["version_id"]) for i in rt.aws.catalogue.by_status("ARCHIVED") if i.get("archive")}
     s3 = cloud.client("s3")
-    for v in s3.list_object_versions(Bucket=cloud.name("ArchiveBucket")).get("Versions", []):
+    for v in s3.list_object_versions(Bucket=cloud.name("ArchiveBucket"), Prefix="packages/").get("Versions", []):
         assert (v["Key"], v["VersionId"]) in catalogued, f"an unreferenced locked object: {v['Key']}"
     if good.verdict == "ARCHIVED":
         item = rt.aws.catalogue.get(good.state["record_code"])
@@ -317,3 +317,31 @@ def test_store_compares_the_whole_objects_sha256_on_every_attempt(cloud, tmp_pat
     assert digests["SHA-256"] == out["package"]["sha256"] == e.state["package"]["sha256"]
     entries = rt.aws.events.entries(e.state["stream"])
     assert json.loads(entries[-1]["detail"]).get("unusable_versions"), "the corrupt locked version is on record"
+
+
+def test_a_consistently_rewritten_event_stream_still_disagrees_with_its_locked_head(cloud, tmp_path):
+    """F19: the chain is unkeyed and the catalogue's head writable by the functions; the head locked in the archive is not."""
+    from earchive.domain.eventlog import entry_hash, verify_entries
+    from earchive.pipeline.archive.common import verify_stream
+
+    rt = runtime()
+    e = Execution(rt, cloud.upload(zip_case(sample_case(tmp_path / "c", seed=831).folder, tmp_path / "c831.zip")), "anchor")
+    while not e.done:
+        e.step()
+    stream = e.state["stream"]
+    assert verify_stream(rt, stream) == []
+    table = rt.aws.events.table
+    entries = sorted(rt.aws.events.entries(stream), key=lambda x: int(x["seq"]))
+    prev = "0" * 64
+    for entry in entries:  # an attacker with the functions' rights rewrites every entry and re-chains them
+        entry = {**entry, "actor": "someone else"} if entry["action"] == "collect" else dict(entry)
+        entry["prev_hash"] = prev
+        entry["hash"] = entry_hash(entry)
+        table.put_item(Item=entry)
+        prev = entry["hash"]
+    item = rt.aws.catalogue.get(e.state["record_code"])
+    rt.aws.catalogue.table.update_item(Key={"package_id": item["package_id"]}, UpdateExpression="SET event_head = :h",
+                                       ExpressionAttributeValues={":h": {"seq": len(entries), "hash": prev}})
+    rewritten = sorted(rt.aws.events.entries(stream), key=lambda x: int(x["seq"]))
+    assert verify_entries(rewritten, rt.aws.catalogue.get(e.state["record_code"])["event_head"]) == [], "the catalogue's head is fooled"
+    assert any("differs from the hash recorded" in p for p in verify_stream(rt, stream)), "the locked head is not"

@@ -103,6 +103,20 @@ class Objects:
         """Write a small object (a report, a list, a signature)."""
         self.client.put_object(Bucket=bucket, Key=key, Body=body, **({"ContentType": content_type} if content_type else {}), **extra)
 
+    def put_locked(self, bucket: str, key: str, body: bytes, until: Any) -> str:
+        """A small object under COMPLIANCE lock until ``until`` (a new version, never an overwrite); returns its version."""
+        return self.client.put_object(Bucket=bucket, Key=key, Body=body, ObjectLockMode="COMPLIANCE", ObjectLockRetainUntilDate=until,
+                                      ChecksumAlgorithm="SHA256", ContentType="application/json")["VersionId"]
+
+    def all_versions(self, bucket: str, prefix: str) -> list[bytes]:
+        """The bodies of every version of every object under ``prefix`` (what a lock kept, whatever was written after)."""
+        out = []
+        pages = self.client.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix)
+        for page in pages:
+            for v in page.get("Versions", []):
+                out.append(self.client.get_object(Bucket=bucket, Key=v["Key"], VersionId=v["VersionId"])["Body"].read())
+        return out
+
     def get_bytes(self, bucket: str, key: str) -> bytes | None:
         """A small object's bytes, or None when there is no such key."""
         try:

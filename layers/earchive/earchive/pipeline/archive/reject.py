@@ -19,7 +19,7 @@ from typing import Any
 
 from ..runtime import Runtime
 from ..state import Rejected, RejectInput, stream_id, upload_from_event
-from .common import ACTOR, finish_upload, resolve_upload
+from .common import ACTOR, anchor_head, finish_upload, resolve_upload
 
 
 def reasons(state: RejectInput) -> tuple[str, list[dict[str, Any]]]:
@@ -73,6 +73,7 @@ def run(state: RejectInput, rt: Runtime) -> Rejected:
     if item and item.get("status") in ("ARCHIVED", "ACCEPTED"):
         raise RuntimeError(f"{package_id} is {item.get('status')}; refusing to mark it REJECTED")
     entry = aws.events.append(stream, actor=ACTOR, action="reject", result=suffix, detail={"stage": stage, "rules": [p.get("rule") for p in problems]})
+    anchor_head(rt, stream, entry, dt.datetime.now(dt.UTC) + dt.timedelta(days=rt.settings.min_retention_days))
     aws.catalogue.mark_rejected({
         **(item or {}), "package_id": package_id, "status": verdict, "stage": stage, "upload": up, "stream": stream,
         "problems": problems[:50], "rejected_at": now, "project_id": report["project_id"] or "unknown", "retryable": failed,

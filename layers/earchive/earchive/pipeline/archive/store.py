@@ -13,7 +13,7 @@ from typing import Any
 from ...errors import TransientError
 from ..runtime import Runtime
 from ..state import Registered, Stored
-from .common import ACTOR, finish_upload
+from .common import ACTOR, anchor_head, finish_upload
 
 
 def archive_key(state: Registered) -> str:
@@ -73,6 +73,7 @@ def run(state: Registered, rt: Runtime) -> Stored:
     entry = aws.events.append(state["stream"], actor=ACTOR, action="store", result="ok",
                               detail={**location, "sha256": package["sha256"], "adopted": found is not None and package != state["package"],
                                       **({"unusable_versions": unusable} if unusable else {})})
+    anchor_head(rt, state["stream"], entry, until)
     aws.catalogue.move(code, "ARCHIVED", allowed_from=("REGISTERED",), owner=state.get("execution", ""), archive=location,
                        archived_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), package_sha256=package["sha256"],
                        package_sm3=package["sm3"], package_size=size, event_head={"seq": entry["seq"], "hash": entry["hash"]})
