@@ -345,3 +345,40 @@ def test_a_consistently_rewritten_event_stream_still_disagrees_with_its_locked_h
     rewritten = sorted(rt.aws.events.entries(stream), key=lambda x: int(x["seq"]))
     assert verify_entries(rewritten, rt.aws.catalogue.get(e.state["record_code"])["event_head"]) == [], "the catalogue's head is fooled"
     assert any("differs from the hash recorded" in p for p in verify_stream(rt, stream)), "the locked head is not"
+
+
+SERIAL_RACES: list[int] = []
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(order=st.lists(st.booleans(), min_size=2, max_size=16))
+def test_two_cases_competing_for_one_serial_never_share_a_record_code(cloud, tmp_path_factory, order):
+    """F3 as a property: X is numbered by the counter, Y asks for serial 1 of the same prefix; any interleaving."""
+    SERIAL_RACES.append(len(SERIAL_RACES) + 1)
+    n = SERIAL_RACES[-1]
+    tmp = tmp_path_factory.mktemp("serials")
+    rt = runtime()
+
+    def case(seed: int, serial: int | None) -> Path:
+        c = sample_case(tmp / f"c{seed}", seed=seed)
+        data = json.loads((c.folder / "case.json").read_text("utf-8"))
+        data["case"].update(task_code=f"4300009{n:05d}", region_code="430405", fonds_identifier="0405", retention_period="D30")
+        if serial is not None:
+            data["case"]["archive_serial"] = serial
+        (c.folder / "case.json").write_text(json.dumps(data, ensure_ascii=False), "utf-8")
+        return zip_case(c.folder, tmp / f"{c.project_id}.zip")
+
+    x = Execution(rt, cloud.upload(case(2000 + 2 * n, None)), f"x{n}")
+    y = Execution(rt, cloud.upload(case(2001 + 2 * n, 1)), f"y{n}")
+    run_interleaved(x, y, order)
+    assert x.verdict == "ARCHIVED", x.rules
+    assert y.verdict == "ARCHIVED" or y.rules == ["ARCHIVE-SERIAL-TAKEN"], y.rules
+    if y.verdict == "ARCHIVED":
+        assert y.state["serial"] == 1 and x.state["serial"] != 1 and x.state["record_code"] != y.state["record_code"]
+    for e in (x, y):
+        if e.verdict == "ARCHIVED":
+            item = rt.aws.catalogue.get(e.state["record_code"])
+            assert item["project_id"] == e.state["case"]["project_id"] and item["status"] == "ARCHIVED"
+    catalogued = {(i["archive"]["key"], i["archive"]["version_id"]) for i in rt.aws.catalogue.by_status("ARCHIVED") if i.get("archive")}
+    for v in cloud.client("s3").list_object_versions(Bucket=cloud.name("ArchiveBucket"), Prefix="packages/").get("Versions", []):
+        assert (v["Key"], v["VersionId"]) in catalogued
