@@ -126,3 +126,31 @@ def test_a_streamed_zip_with_data_descriptors_is_still_a_valid_bundle(tmp_path):
     record, bundle = collect(path)
     bundle.close()
     assert record.project_id == case.project_id
+
+
+def test_zips_from_java_and_info_zip_streams_are_valid(tmp_path):
+    """No false alarms (review of the fix): a DEFLATED empty folder entry, and 64-bit data descriptors of small entries."""
+    from earchive.domain.safezip import SafeZip
+
+    out = Unseekable()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr(zipfile.ZipInfo("materials/"), b"")  # an empty folder entry
+        with z.open("case.json", "w", force_zip64=True) as f:  # zip64 descriptor on a small entry, as `zip - -` writes
+            f.write(b"{}")
+    path = tmp_path / "streamed.zip"
+    path.write_bytes(out.buf.getvalue())
+    assert [p for p in SafeZip(str(path)).problems if p.rule == "BUNDLE-LAYOUT"] == []
+
+
+def test_a_local_header_whose_sizes_hide_another_entry_is_refused(tmp_path):
+    """The two-views trick without gaps: the local header says one size, the directory another."""
+    from earchive.domain.safezip import SafeZip
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
+        z.writestr("case.json", b'{"a": 1}')
+    data = bytearray(buf.getvalue())
+    struct.pack_into("<I", data, 18, 3)  # the local header's compressed size: 3, not 8
+    path = tmp_path / "two.zip"
+    path.write_bytes(bytes(data))
+    assert any("CRC or sizes" in p.message for p in SafeZip(str(path)).problems)

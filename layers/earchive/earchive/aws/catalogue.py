@@ -86,15 +86,21 @@ class Catalogue:
         self.table.update_item(Key={"package_id": claim_key}, UpdateExpression="SET #st = :d, outcome = :o",
                                ExpressionAttributeNames={"#st": "status"}, ExpressionAttributeValues={":d": "DONE", ":o": outcome})
 
-    def fail_claim(self, claim_key: str) -> None:
-        """The system failed this upload: the claim stays open (FAILED) for a re-run to take over."""
-        self.table.update_item(Key={"package_id": claim_key}, UpdateExpression="SET #st = :f, outcome = :f",
-                               ExpressionAttributeNames={"#st": "status"}, ExpressionAttributeValues={":f": "FAILED"})
+    def fail_claim(self, claim_key: str, execution: str) -> None:
+        """The system failed this upload: the claim stays open (FAILED) for a re-run, if ``execution`` still holds it."""
+        try:
+            self.table.update_item(Key={"package_id": claim_key}, UpdateExpression="SET #st = :f, outcome = :f",
+                                   ConditionExpression="execution = :e", ExpressionAttributeNames={"#st": "status"},
+                                   ExpressionAttributeValues={":f": "FAILED", ":e": execution})
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
 
     def take_over_claim(self, claim_key: str, previous: str, execution: str) -> None:
         """Hand the claim of a crashed execution to ``execution`` (only if ``previous`` still holds it)."""
-        self.table.update_item(Key={"package_id": claim_key}, UpdateExpression="SET execution = :e", ConditionExpression="execution = :p",
-                               ExpressionAttributeValues={":e": execution, ":p": previous})
+        self.table.update_item(Key={"package_id": claim_key}, UpdateExpression="SET execution = :e, #st = :c",
+                               ConditionExpression="execution = :p", ExpressionAttributeNames={"#st": "status"},
+                               ExpressionAttributeValues={":e": execution, ":p": previous, ":c": "CLAIMED"})
 
     # -- package items
     def open_package(self, item: dict[str, Any], *, previous: dict[str, Any] | None) -> None:

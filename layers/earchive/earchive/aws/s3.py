@@ -7,6 +7,7 @@ member through :class:`S3ReadFile`, one open-ended ranged GET per member.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 from pathlib import Path
@@ -220,11 +221,12 @@ class Objects:
             head = self.client.head_object(Bucket=bucket, Key=key, VersionId=version_id)
             mode, retain = head.get("ObjectLockMode"), head.get("ObjectLockRetainUntilDate")
             hold_ok = not legal_hold or head.get("ObjectLockLegalHoldStatus") == "ON"
-            if mode == "COMPLIANCE" and retain is not None and retain >= until and hold_ok:
+            long_enough = retain is not None and retain >= until - dt.timedelta(seconds=1)  # S3 rounds to its own precision
+            if mode == "COMPLIANCE" and long_enough and hold_ok:
                 return head
             if attempt:
                 break
-            if not (mode == "COMPLIANCE" and retain is not None and retain >= until):
+            if not (mode == "COMPLIANCE" and long_enough):
                 self.client.put_object_retention(Bucket=bucket, Key=key, VersionId=version_id,
                                                  Retention={"Mode": "COMPLIANCE", "RetainUntilDate": until})
             if not hold_ok:

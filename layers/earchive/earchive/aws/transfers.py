@@ -193,6 +193,8 @@ class Transfers:
             raise TransferError(f"decision on batch {batch_id} refused: {'; '.join(problems)}")
         decided = decisions(packages, returns)
         for verdict, p, reason, failed in decided:
+            if p.get("state") in ("ACCEPTED", "RETURNED"):  # recorded by an earlier attempt of this decision
+                continue
             if verdict == "RETURNED":
                 self._return_package(batch_id, p, reason or "", failed, receiver)
             else:

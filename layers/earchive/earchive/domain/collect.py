@@ -148,10 +148,12 @@ def _is_ignored(name: str) -> bool:
 class Bundle:
     """The files of a bundle, by checked relative name; zip or folder alike."""
 
-    def __init__(self, path: str | os.PathLike | BinaryIO, limits: ZipLimits | None = None, label: str | None = None):
+    def __init__(self, path: str | os.PathLike | BinaryIO, limits: ZipLimits | None = None, label: str | None = None,
+                 verify_layout: bool = True):
         self.files: dict[str, SourceFile] = {}
         self.ignored: list[str] = []
         self._zip: SafeZip | None = None
+        self._verify_layout = verify_layout
         if not isinstance(path, (str, os.PathLike)):  # a seekable stream, e.g. an S3 object read by ranges
             self.path, self.label = Path(label or "bundle.zip"), label or "bundle.zip"
             self._load_zip(path, limits)
@@ -166,7 +168,7 @@ class Bundle:
         self._strip_single_top_folder()
 
     def _load_zip(self, source: str | BinaryIO, limits: ZipLimits | None) -> None:
-        self._zip = SafeZip(source, limits or ZipLimits())
+        self._zip = SafeZip(source, limits or ZipLimits(), verify_layout=self._verify_layout)
         self._zip.raise_problems()
         for m in self._zip.iter_members():
             self._add(SourceFile(m.path, m.size, (lambda m=m: self._zip.open(m))))  # type: ignore[union-attr]
@@ -226,9 +228,14 @@ def _schema_problems(data: dict) -> list[Problem]:
     return problems
 
 
-def collect(path: str | os.PathLike | BinaryIO, limits: ZipLimits | None = None, label: str | None = None) -> tuple[CaseRecord, Bundle]:
-    """Open and validate a bundle; the caller closes the returned bundle."""
-    bundle = Bundle(path, limits, label)
+def collect(path: str | os.PathLike | BinaryIO, limits: ZipLimits | None = None, label: str | None = None,
+            verify_layout: bool = True) -> tuple[CaseRecord, Bundle]:
+    """Open and validate a bundle; the caller closes the returned bundle.
+
+    ``verify_layout=False`` skips only the byte-layout check of the zip, for a caller that reads the
+    same upload version again after Collect verified it (on S3 the check costs a ranged GET per entry).
+    """
+    bundle = Bundle(path, limits, label, verify_layout)
     try:
         return _collect(bundle), bundle
     except BaseException:

@@ -28,6 +28,7 @@ def retention_for(period: str, year: int, archived_at: dt.datetime, floor_days: 
     comes from the uploader's 办结 time, so an old case must not be locked for a day (review F8).
     The longer date wins and says why in ``note``.
     """
+    archived_at = archived_at.replace(microsecond=0)  # S3 keeps retain-until dates to the second: compare like with like
     floor = archived_at + dt.timedelta(days=floor_days)
     if period == "Y":
         return Retention(period, max(archived_at.replace(year=archived_at.year + PERMANENT_YEARS), floor), legal_hold=True)

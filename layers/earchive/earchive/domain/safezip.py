@@ -150,8 +150,10 @@ class SafeZip:
     ``problems``; callers that reject (intake) raise.
     """
 
-    def __init__(self, path: str | BinaryIO, limits: ZipLimits = DEFAULT_LIMITS, *, rule_prefix: str = "BUNDLE"):
+    def __init__(self, path: str | BinaryIO, limits: ZipLimits = DEFAULT_LIMITS, *, rule_prefix: str = "BUNDLE",
+                 verify_layout: bool = True):
         self.path = path
+        self._verify_layout = verify_layout  # False only where the same bytes were verified already (one ranged GET per entry on S3)
         self.limits = limits
         self.problems: list[Problem] = []
         self.members: dict[str, Member] = {}
@@ -223,10 +225,16 @@ class SafeZip:
             if start < end:
                 self._problem("BOMB", f"member data overlaps {first!r} (overlapping-entry zip bomb)", second)
         for info in infos:
-            if info.is_dir() and (info.file_size or info.compress_size):
+            if info.is_dir() and info.file_size:  # (a DEFLATED empty folder entry has 2 compressed bytes: Java writes them)
                 self._problem("LAYOUT", f"a folder entry carries {info.compress_size} bytes of data", info.orig_filename)
-        if not self.problems:
+        if not self.problems and self._verify_layout:
             self._check_layout(infos)
+
+    @staticmethod
+    def _next_offset(infos: list[zipfile.ZipInfo], info: zipfile.ZipInfo, directory: int) -> int:
+        """Where the entry after ``info`` starts (or the central directory)."""
+        later = [i.header_offset for i in infos if i.header_offset > info.header_offset]
+        return min(later) if later else directory
 
     def _check_layout(self, infos: list[zipfile.ZipInfo]) -> None:
         """One zip, one view (review F10): the entries tile the file from byte 0 up to the central directory.
@@ -270,11 +278,19 @@ class SafeZip:
                     and name.decode("utf-8", "replace") != info.orig_filename):
                 self._problem("LAYOUT", "the local header disagrees with the directory (name or method)", info.orig_filename)
                 return
+            crc, csize, usize = struct.unpack_from("<III", header, 14)
+            if not flags & 0x8 and (crc != info.CRC or (csize != 0xFFFFFFFF and csize != info.compress_size)
+                                     or (usize != 0xFFFFFFFF and usize != info.file_size)):
+                self._problem("LAYOUT", "the local header's CRC or sizes disagree with the directory (two readers, two files)",
+                              info.orig_filename)
+                return
             position = info.header_offset + LOCAL_HEADER_SIZE + name_len + extra_len + info.compress_size
-            if flags & 0x8:  # a data descriptor follows the data
+            if flags & 0x8:  # a data descriptor follows the data: 32- or 64-bit sizes, with or without its signature
+                nxt = self._next_offset(infos, info, offset_cd)
                 fp.seek(position)
-                zip64 = info.compress_size >= 0xFFFFFFFF or info.file_size >= 0xFFFFFFFF
-                position += (4 if fp.read(4) == b"PK\x07\x08" else 0) + 4 + (16 if zip64 else 8)
+                signed = fp.read(4) == b"PK\x07\x08"
+                sizes = [n for n in ((4 if signed else 0) + 12, (4 if signed else 0) + 20) if position + n == nxt]
+                position += sizes[0] if sizes else (4 if signed else 0) + 12
         if position != offset_cd:
             self._problem("LAYOUT", f"{offset_cd - position} bytes between the last entry and the central directory", None)
 

@@ -74,6 +74,9 @@ def decisions(packages: list[dict[str, Any]], returns: dict[str, str]) -> list[t
     out = []
     for p in packages:
         failed = [f"{f['id']} {f['name']}: {f['detail']}" for f in (p.get("receipt") or {}).get("failed", [])]
+        if p.get("state") in ("ACCEPTED", "RETURNED"):  # decided by an earlier attempt: as recorded
+            out.append((p["state"], p, p.get("return_reason"), failed))
+            continue
         reason = returns.get(p["package_id"])
         if reason is None and p.get("state") != "CHECKED":
             reason = "未完成接收检测（复制或检测失败）/ never copied and checked: send it again"

@@ -27,7 +27,7 @@ def run(state: CollectInput, rt: Runtime) -> Collected:
     stream = stream_id(up)
     claim(rt, up, stream, execution)
     rt.aws.events.append(stream, actor=ACTOR, action="collect", result="started", detail={"upload": up, "execution": execution})
-    record, bundle = open_bundle(rt, up)
+    record, bundle = open_bundle(rt, up, verify_layout=True)
     bundle.close()
     case = record.case
     out_of_scope = scope_problems(case, rt.settings.region_code, rt.settings.fonds)

@@ -18,11 +18,12 @@ def rejected(stage: str, problems: list[Problem]) -> BundleRejected:
     return BundleRejected(json.dumps({"stage": stage, "problems": [p.as_dict() for p in problems]}, ensure_ascii=False))
 
 
-def open_bundle(rt: Runtime, upload: Upload) -> tuple[CaseRecord, Any]:
+def open_bundle(rt: Runtime, upload: Upload, *, verify_layout: bool = False) -> tuple[CaseRecord, Any]:
     """Read the uploaded bundle in place (ranged GETs, nothing downloaded); a broken rule is a rejection."""
     reader = rt.aws.s3.reader(upload["bucket"], upload["key"], upload.get("version"))
     try:
-        return collect(reader, label=f"s3://{upload['bucket']}/{upload['key']}")
+        # The upload version is immutable: Collect verifies its layout once; Organise and Pack read the same bytes.
+        return collect(reader, label=f"s3://{upload['bucket']}/{upload['key']}", verify_layout=verify_layout)
     except EarchiveError as exc:
         reader.close()
         raise rejected("collect", exc.problems) from None
@@ -86,7 +87,7 @@ def finish_upload(rt: Runtime, state: dict[str, Any], up: Upload, outcome: str, 
     """Remove the staging copies, close the claim and tag the upload with its outcome."""
     rt.aws.s3.delete_quietly(rt.settings.staging_bucket, list((state.get("staging") or {}).values()))
     if outcome == "FAILED":  # the system failed: a re-run (a new execution for the same upload) takes the claim over
-        rt.aws.catalogue.fail_claim(claim_key(up))
+        rt.aws.catalogue.fail_claim(claim_key(up), state.get("execution", ""))
     else:
         rt.aws.catalogue.finish_claim(claim_key(up), outcome)
     # S3 tag values allow no '#': an upload's own item (upload#<hash>) is tagged upload-<hash>

@@ -23,6 +23,7 @@ def run(decision: Decision, rt: Runtime) -> Decided:
     batch_id = decision["batch_id"]
     batch = transfers.batch(batch_id)
     receiver = decision.get("receiver", "receiving institution")
+    signer = rt.institution_signer  # before anything is recorded: a signer that cannot sign stops the decision, not the receipt
     if batch["status"] not in DECIDED:
         batch = transfers.decide(batch_id, decision.get("returns") or {}, receiver=receiver,
                                  receiver_signature_key=prefix(batch) + "receipt.json.receiver.p7s")
@@ -31,6 +32,6 @@ def run(decision: Decision, rt: Runtime) -> Decided:
         body = canonical(receipt(batch, transfers.packages(batch_id), batch.get("receiver") or receiver))
         # The institution's own key (production: its KMS key or key file); never the window's.
         aws.s3.put(bucket, base + "receipt.json", body, "application/json")
-        aws.s3.put(bucket, base + "receipt.json.receiver.p7s", signed_data(rt.institution_signer, content=body).dump())
+        aws.s3.put(bucket, base + "receipt.json.receiver.p7s", signed_data(signer, content=body).dump())
     return {"batch_id": batch_id, "status": batch["status"], "accepted": int(batch.get("accepted_count", 0)),
             "returned": int(batch.get("returned_count", 0))}
