@@ -186,3 +186,19 @@ def test_a_claim_whose_execution_step_functions_forgot_can_be_taken_over(cloud, 
     out = STEPS["collect"].run({"event": object_created(up), "execution": f"{sm}:rerun-a2"}, rt)
     assert out["execution"].endswith("rerun-a2")
     assert rt.aws.catalogue.get(claim_key(up))["execution"].endswith("rerun-a2")
+
+
+def test_a_case_larger_than_the_working_space_is_a_rule_not_a_retryable_failure(cloud, tmp_path, monkeypatch):
+    """Review of F5: ENOSPC on every re-run is no system failure; the case breaks a limit, said by rule."""
+    import shutil
+    from collections import namedtuple
+
+    up = upload(cloud, tmp_path, 507)
+    rt = Runtime.from_env()
+    state: Any = {"event": object_created(up), "execution": "exec-big"}
+    state = STEPS["organise"].run(STEPS["collect"].run(state, rt), rt)
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**9, 10**9 - 10**6, 10**6))
+    with pytest.raises(BundleRejected) as caught:
+        STEPS["pack"].run(state, rt)
+    assert json.loads(str(caught.value))["problems"][0]["rule"] == "BUNDLE-LIMIT"

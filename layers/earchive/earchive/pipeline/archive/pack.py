@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 
 from ...domain.organise import organise
 from ...domain.pack import write_package
-from ...errors import EarchiveError
+from ...errors import EarchiveError, Problem
 from ..runtime import Runtime, workdir
 from ..state import Organised, Packed
 from .common import ACTOR, open_bundle, rejected, staging_key
@@ -21,6 +22,13 @@ def run(state: Organised, rt: Runtime) -> Packed:
     aws, settings = rt.aws, rt.settings
     record, bundle = open_bundle(rt, state["upload"])
     code = state["record_code"]
+    need = sum(m.declared_size for m in record.materials) + 64 * 1024**2  # the package, its metadata and zip overhead
+    free = shutil.disk_usage(settings.work_dir).free
+    if need > free:  # a case larger than this function's /tmp is a rule, not a system failure a re-run could fix (review F5)
+        bundle.close()
+        raise rejected("pack", [Problem("BUNDLE-LIMIT", f"the case needs about {need // 1024**2} MiB to pack, this function has "
+                                        f"{free // 1024**2} MiB of working space; split the case or raise EphemeralStorage",
+                                        record.project_id)])
     with workdir(settings, "pack") as work, contextlib.closing(bundle):
         plan = organise(record, state["serial"])
         try:
