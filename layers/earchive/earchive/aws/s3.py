@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -180,34 +181,33 @@ class Objects:
         size = self.client.head_object(**src)["ContentLength"]
         if size <= STREAM_PART_SIZE:
             return self.client.put_object(Bucket=bucket, Key=key, Body=body.read(), **args)["VersionId"]
-        upload_id = self.client.create_multipart_upload(Bucket=bucket, Key=key, **args)["UploadId"]
-        try:
-            parts = []
-            for n, chunk in enumerate(body.iter_chunks(STREAM_PART_SIZE), 1):
-                out = self.client.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=n, Body=chunk,
-                                              ChecksumAlgorithm=args.get("ChecksumAlgorithm", "SHA256"))
-                parts.append({"PartNumber": n, "ETag": out["ETag"], **({"ChecksumSHA256": out["ChecksumSHA256"]} if "ChecksumSHA256" in out else {})})
-            return self.client.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id,
-                                                         MultipartUpload={"Parts": parts})["VersionId"]
-        except BaseException:
-            self.client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
-            raise
+        checksum = args.get("ChecksumAlgorithm", "SHA256")
+        return self._multipart(bucket, key, args, (
+            lambda upload_id, n, chunk=chunk: self.client.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=n, Body=chunk,
+                                                                      ChecksumAlgorithm=checksum)
+            for chunk in body.iter_chunks(STREAM_PART_SIZE)))
 
     def _copy(self, src: dict[str, str], bucket: str, key: str, args: dict[str, Any]) -> str:
         size = self.client.head_object(**src)["ContentLength"]
         if size <= COPY_PART_LIMIT:
             return self.client.copy_object(CopySource=src, Bucket=bucket, Key=key, **args)["VersionId"]
         args = {k: v for k, v in args.items() if k != "MetadataDirective"}
+        return self._multipart(bucket, key, args, (
+            lambda upload_id, n, start=start: self.client.upload_part_copy(
+                Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=n, CopySource=src,
+                CopySourceRange=f"bytes={start}-{min(start + COPY_PART_SIZE, size) - 1}")["CopyPartResult"]
+            for start in range(0, size, COPY_PART_SIZE)))
+
+    def _multipart(self, bucket: str, key: str, args: dict[str, Any], parts: Iterator[Callable[[str, int], dict[str, Any]]]) -> str:
+        """One multipart upload: each of ``parts`` sends part n of ``upload_id``; aborted on any failure; returns the version id."""
         upload_id = self.client.create_multipart_upload(Bucket=bucket, Key=key, **args)["UploadId"]
         try:
-            parts = []
-            for n, start in enumerate(range(0, size, COPY_PART_SIZE), 1):
-                end = min(start + COPY_PART_SIZE, size) - 1
-                out = self.client.upload_part_copy(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=n, CopySource=src,
-                                                   CopySourceRange=f"bytes={start}-{end}")["CopyPartResult"]
-                parts.append({"PartNumber": n, "ETag": out["ETag"], **({"ChecksumSHA256": out["ChecksumSHA256"]} if "ChecksumSHA256" in out else {})})
+            done = []
+            for n, send in enumerate(parts, 1):
+                out = send(upload_id, n)
+                done.append({"PartNumber": n, "ETag": out["ETag"], **({"ChecksumSHA256": out["ChecksumSHA256"]} if "ChecksumSHA256" in out else {})})
             return self.client.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id,
-                                                         MultipartUpload={"Parts": parts})["VersionId"]
+                                                         MultipartUpload={"Parts": done})["VersionId"]
         except BaseException:
             self.client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
             raise
@@ -253,20 +253,6 @@ class Objects:
             meta = self.client.head_object(Bucket=bucket, Key=key, VersionId=v["VersionId"]).get("Metadata", {})
             if all(meta.get(k) == value for k, value in metadata.items()):
                 return v["VersionId"], meta
-        return None
-
-    def stored_version(self, bucket: str, key: str, sha256: str) -> str | None:
-        """The version of ``key`` already holding this package (a retried store), if any."""
-        try:
-            versions = self.client.list_object_versions(Bucket=bucket, Prefix=key).get("Versions", [])
-        except ClientError:
-            return None
-        for v in versions:
-            if v["Key"] != key:
-                continue
-            head = self.client.head_object(Bucket=bucket, Key=key, VersionId=v["VersionId"])
-            if head.get("Metadata", {}).get("earchive-sha256") == sha256:
-                return v["VersionId"]
         return None
 
     def delete_quietly(self, bucket: str, keys: list[str]) -> None:
