@@ -10,13 +10,41 @@ these two tables is in this module.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from collections.abc import Iterator
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from ..errors import ConflictError
+
+
+def _lost(exc: ClientError) -> bool:
+    """A conditional write that lost: the item is not in the state the caller expected."""
+    return exc.response["Error"]["Code"] == "ConditionalCheckFailedException"
+
+
+@contextlib.contextmanager
+def _conflict_as(message: str) -> Iterator[None]:
+    """Turn a lost conditional write into ConflictError(message); any other error passes through."""
+    try:
+        yield
+    except ClientError as exc:
+        if _lost(exc):
+            raise ConflictError(message) from None
+        raise
+
+
+@contextlib.contextmanager
+def _unless_lost() -> Iterator[None]:
+    """Ignore a lost conditional write (someone else did it, or the caller no longer holds the item)."""
+    try:
+        yield
+    except ClientError as exc:
+        if not _lost(exc):
+            raise
 
 
 class Catalogue:
@@ -39,12 +67,8 @@ class Catalogue:
         if values:
             kwargs["ExpressionAttributeValues"] = values
             kwargs["ExpressionAttributeNames"] = {"#st": "status"}
-        try:
+        with _conflict_as(f"{item['package_id']} exists in another state"):
             self.table.put_item(**kwargs)
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                raise ConflictError(f"{item['package_id']} exists in another state") from None
-            raise
 
     def move(self, package_id: str, to: str, *, allowed_from: tuple[str, ...], owner: str | None = None, **attrs: Any) -> dict[str, Any]:
         """Move ``package_id`` to status ``to`` if it is in one of ``allowed_from`` (or already ``to``).
@@ -72,7 +96,7 @@ class Catalogue:
                 ExpressionAttributeNames=names, ExpressionAttributeValues=values, ReturnValues="ALL_NEW",
             )["Attributes"]
         except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            if _lost(exc):
                 item = self.get(package_id) or {}
                 current = item.get("status", "absent")
                 if owner is not None and current in froms and item.get("execution") != owner:
@@ -88,13 +112,10 @@ class Catalogue:
 
     def fail_claim(self, claim_key: str, execution: str) -> None:
         """The system failed this upload: the claim stays open (FAILED) for a re-run, if ``execution`` still holds it."""
-        try:
+        with _unless_lost():
             self.table.update_item(Key={"package_id": claim_key}, UpdateExpression="SET #st = :f, outcome = :f",
                                    ConditionExpression="execution = :e", ExpressionAttributeNames={"#st": "status"},
                                    ExpressionAttributeValues={":f": "FAILED", ":e": execution})
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
 
     def take_over_claim(self, claim_key: str, previous: str, execution: str) -> None:
         """Hand the claim of a crashed execution to ``execution`` (only if ``previous`` still holds it)."""
@@ -118,12 +139,8 @@ class Catalogue:
         kwargs: dict[str, Any] = {"Item": item, "ConditionExpression": cond}
         if values:
             kwargs.update(ExpressionAttributeValues=values, ExpressionAttributeNames={"#st": "status"})
-        try:
+        with _conflict_as(f"{item['package_id']} was taken by another upload meanwhile"):
             self.table.put_item(**kwargs)
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                raise ConflictError(f"{item['package_id']} was taken by another upload meanwhile") from None
-            raise
 
     def keep_version(self, item: dict[str, Any], version: int) -> None:
         """Keep a returned package's item as ``<code>#v<version>``, superseded by the next version."""
@@ -136,24 +153,16 @@ class Catalogue:
             kwargs.update(ConditionExpression="attribute_not_exists(package_id) OR (execution = :o AND NOT #st IN (:a, :c))",
                           ExpressionAttributeValues={":o": owner, ":a": "ARCHIVED", ":c": "ACCEPTED"},
                           ExpressionAttributeNames={"#st": "status"})
-        try:
+        with _conflict_as(f"{item['package_id']} belongs to another upload now"):
             self.table.put_item(**kwargs)
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                raise ConflictError(f"{item['package_id']} belongs to another upload now") from None
-            raise
 
     def claim_for_batch(self, package_id: str, batch_id: str) -> None:
         """Put an ARCHIVED package in one transfer batch; repeating it for the same batch (a retry) is allowed."""
-        try:
+        with _conflict_as(f"{package_id} is in another batch or not ARCHIVED"):
             self.table.update_item(
                 Key={"package_id": package_id}, UpdateExpression="SET transfer_batch = :b",
                 ConditionExpression="#st = :archived AND (attribute_not_exists(transfer_batch) OR transfer_batch = :b)",
                 ExpressionAttributeNames={"#st": "status"}, ExpressionAttributeValues={":b": batch_id, ":archived": "ARCHIVED"})
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                raise ConflictError(f"{package_id} is in another batch or not ARCHIVED") from None
-            raise
 
     def release_from_batch(self, package_id: str) -> None:
         """Out of its batch (returned): the corrected version may travel in a new one."""
@@ -175,16 +184,13 @@ class Catalogue:
                                 ConditionExpression="attribute_not_exists(package_id) OR project_id = :p",
                                 ExpressionAttributeValues={":p": project_id})
         except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            if not _lost(exc):
                 raise
             holder = self.table.get_item(Key={"package_id": f"serialno#{prefix}#{serial}"}, ConsistentRead=True).get("Item") or {}
             return str(holder.get("project_id", "?"))
-        try:
+        with _unless_lost():
             self.table.put_item(Item={"package_id": f"serial#{prefix}#{project_id}", "serial": serial},
                                 ConditionExpression="attribute_not_exists(package_id) OR serial = :n", ExpressionAttributeValues={":n": serial})
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
         return None
 
     def allocate_serial(self, prefix: str, project_id: str) -> int:
@@ -210,12 +216,9 @@ class Catalogue:
 
     def release_serial(self, prefix: str, serial: int, project_id: str) -> None:
         """Give back a serial reserved but not used (only by the case that holds it)."""
-        try:
+        with _unless_lost():
             self.table.delete_item(Key={"package_id": f"serialno#{prefix}#{serial}"}, ConditionExpression="project_id = :p",
                                    ExpressionAttributeValues={":p": project_id})
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
 
     def by_status(self, status: str | None = None) -> list[dict[str, Any]]:
         items, kwargs = [], {}
