@@ -67,16 +67,14 @@ class Runtime:
 
     def trust(self, *, institution: bool = False) -> tuple[list[Any], list[str]] | None:
         """(anchors, label) the check trusts: the deployment's, or the institution's own; None for the default."""
-        path = (self.settings.institution_trust or self.settings.trust) if institution else self.settings.trust
-        if not path:
-            return None
-        if path not in self._anchors:
-            self._anchors[path] = load_trust_anchors(path)
-        return self._anchors[path], [path]
+        return self._anchors_of((self.settings.institution_trust or self.settings.trust) if institution else self.settings.trust)
 
     def tsa_trust(self) -> tuple[list[Any], list[str]] | None:
         """(anchors, label) for the TSA's chain, when configured apart from the signer's."""
-        path = self.settings.tsa_trust
+        return self._anchors_of(self.settings.tsa_trust)
+
+    def _anchors_of(self, path: str | None) -> tuple[list[Any], list[str]] | None:
+        """The certificates of a PEM file, loaded once per container, with the file as their label."""
         if not path:
             return None
         if path not in self._anchors:
