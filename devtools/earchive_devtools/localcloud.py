@@ -228,6 +228,8 @@ class LocalCloud:
                 r.arns[logical] = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{self._physical(logical)}"
             elif kind == "AWS::SNS::Topic":
                 r.names[logical] = r.arns[logical] = f"arn:aws:sns:{REGION}:{ACCOUNT}:{self._physical(logical)}"
+            elif kind == "AWS::IAM::ManagedPolicy":  # a function's Policies name it; moto does not enforce IAM
+                r.names[logical] = r.arns[logical] = f"arn:aws:iam::{ACCOUNT}:policy/{self._physical(logical)}"
             elif kind == "AWS::Serverless::LayerVersion":
                 r.names[logical] = r.arns[logical] = f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:earchive:1"
         for logical, res in resources.items():

@@ -26,12 +26,22 @@ def text(resource: Any) -> str:
     return str(resource)
 
 
+def managed(name: str) -> list[dict]:
+    """The statements of one of the template's own managed policies (``- !Ref XPolicy`` in a function's Policies)."""
+    res = TEMPLATE["Resources"][name]
+    assert res["Type"] == "AWS::IAM::ManagedPolicy", f"{name} is not a managed policy of this template"
+    return res["Properties"]["PolicyDocument"]["Statement"]
+
+
 def statements() -> list[tuple[str, dict]]:
+    """Every Allow/Deny statement a resource holds, its managed policies included, as (resource, statement)."""
     out = []
     for logical, res in TEMPLATE["Resources"].items():
         props = res.get("Properties", {})
         for item in props.get("Policies") or []:
-            if "Statement" in item:
+            if "Ref" in item:
+                out += [(logical, st) for st in managed(item["Ref"])]
+            elif "Statement" in item:
                 out += [(logical, st) for st in item["Statement"]]
             elif "PolicyDocument" in item:
                 out += [(logical, st) for st in item["PolicyDocument"]["Statement"]]
@@ -59,7 +69,7 @@ def test_only_listed_sam_policy_templates_are_used():
     for logical, res in TEMPLATE["Resources"].items():
         for item in res.get("Properties", {}).get("Policies") or []:
             name = next(iter(item))
-            if name in ("Statement", "PolicyName", "PolicyDocument"):
+            if name in ("Statement", "PolicyName", "PolicyDocument", "Ref"):
                 continue
             assert name in ALLOW["sam_templates"], f"{logical} uses {name}, not on the allow-list"
 
@@ -74,3 +84,43 @@ def test_ssm_and_kms_are_granted_only_where_used():
         if any(a.startswith("ssm:") for a in actions):
             assert all(r.endswith(("${SignerCertificateParameter}", "${TrustAnchorsParameter}", "${TsaTrustAnchorsParameter}"))
                        for r in resources), f"{logical} reads SSM parameters beyond the named ones: {resources}"
+
+
+RECORD_TABLES = ("CatalogueTable", "FileMapTable", "EventLogTable", "TransferTable")
+
+
+def test_no_function_deletes_a_record():
+    """No role may DeleteItem or BatchWriteItem (which deletes too) on a records table (review F7), save one:
+    Organise gives back an archive serial it reserved but did not use, and only ``serialno#`` items."""
+    seen_release = []
+    for logical, st in statements():
+        actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+        resources = " ".join(text(r) for r in (st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]))
+        assert "dynamodb:BatchWriteItem" not in actions, f"{logical}: BatchWriteItem can delete"
+        assert not any(a in ("dynamodb:*", "dynamodb:Delete*") for a in actions), f"{logical}: {actions}"
+        if "dynamodb:DeleteItem" not in actions or not any(t in resources for t in RECORD_TABLES):
+            continue
+        assert logical == "OrganiseFunction" and "CatalogueTable" in resources and set(actions) == {"dynamodb:DeleteItem"}, \
+            f"{logical} may delete records from {resources}"
+        assert st["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["serialno#*"]}}, st
+        seen_release.append(logical)
+    assert seen_release == ["OrganiseFunction"]
+
+
+def test_the_event_log_is_append_only_for_every_function():
+    """An entry once written is never updated by a function (the chain's anchor is in the archive bucket, F19)."""
+    for logical, st in statements():
+        actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+        resources = " ".join(text(r) for r in (st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]))
+        if "EventLogTable" in resources:
+            assert set(actions) <= {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"}, f"{logical}: {actions}"
+
+
+def test_the_code_uses_no_dynamodb_call_its_grants_lack():
+    """The adapters call only what the managed table policies grant: no batch writes, deletes only of serials."""
+    import re
+
+    src = "\n".join(p.read_text("utf-8") for p in (ROOT / "layers/earchive/earchive/aws").glob("*.py"))
+    assert "batch_writer" not in src and "batch_write_item" not in src
+    deletes = re.findall(r"\.delete_item\(Key=\{\"package_id\": f\"(\w+)#", src)
+    assert deletes == ["serialno"], deletes

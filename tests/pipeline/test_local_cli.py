@@ -165,3 +165,25 @@ def test_transfer_loop_through_the_cli(tmp_path, local_up, capsys):
     capsys.readouterr()
     assert main(["transfer", "accept", again, "--receiver", "王芳"]) == 1
     assert "not waiting for a decision" in capsys.readouterr().err
+    # the event log: every stream intact against its locked heads; a consistent rewrite of a decided batch is caught (F19)
+    capsys.readouterr()
+    assert main(["log", "verify"]) == 0
+    verdict = capsys.readouterr().out
+    assert "完好 intact" in verdict and f"batch#{batch}" in verdict and "0 被改动" in verdict
+    from boto3.dynamodb.conditions import Key
+
+    from earchive.domain.eventlog import entry_hash
+
+    table = boto3.resource("dynamodb", endpoint_url=info["endpoint"], region_name="us-east-1", aws_access_key_id="x",
+                           aws_secret_access_key="x").Table(info["resources"]["EventLogTable"])
+    entries = sorted(table.query(KeyConditionExpression=Key("stream").eq(f"batch#{batch}"))["Items"],
+                     key=lambda e: int(e["seq"]))
+    prev = "0" * 64
+    for entry in entries:  # the transferor's name rewritten and every hash recomputed
+        entry = {**entry, "actor": "someone else"} if int(entry["seq"]) == 1 else dict(entry)
+        entry["prev_hash"] = prev
+        entry["hash"] = entry_hash(entry)
+        table.put_item(Item=entry)
+        prev = entry["hash"]
+    assert main(["log", "verify", "--stream", f"batch#{batch}"]) == 1
+    assert "被改动 TAMPERED" in capsys.readouterr().out

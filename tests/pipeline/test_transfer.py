@@ -81,7 +81,7 @@ def test_transfer_loop_with_return_fix_and_acceptance(cloud, tmp_path):
     # tampered in transit → caught at receipt with the right YJ tests; another returned by the institution's choice
     tampered, returned_by_choice = codes[0], codes[1]
     out = run_transfer(cloud, batch["batch_id"], tamper=tampered, returns={returned_by_choice: "申请表扫描件不清晰，请补正"})
-    assert out == {"batch_id": batch["batch_id"], "status": "PARTLY_RETURNED", "accepted": 1, "returned": 2}
+    assert out == {"batch_id": batch["batch_id"], "status": "PARTLY_RETURNED", "accepted": 1, "returned": 2, "withdrawn": 0}
     pk = {p["package_id"]: p for p in t.packages(batch["batch_id"])}
     failed_ids = {f["id"] for f in pk[tampered]["receipt"]["failed"]}
     assert "YJ-1-14" in failed_ids, "the package digest differs from the signed transfer list"

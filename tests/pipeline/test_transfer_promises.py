@@ -81,15 +81,26 @@ def test_the_signed_receipt_lists_every_outcome_and_nothing_unchecked_is_accepte
     finally:
         cloud.undeploy("TransferCopyFunction")
     decided = svc.decide(bid, receiver="王芳")
-    assert decided["status"] == "PARTLY_RETURNED"
-    assert svc.transfers.catalogue.get(gone["record_code"])["status"] == "RETURNED"
+    assert decided["status"] == "PARTLY_RETURNED" and int(decided["withdrawn_count"]) == 1 and int(decided["returned_count"]) == 0
+    left = svc.transfers.catalogue.get(gone["record_code"])
+    assert left["status"] == "ARCHIVED" and not left.get("transfer_batch"), "never received: no correction needed, free for the next batch"
     receipt, body, sig = receipt_of(cloud, bid)
     assert receipt["decisions"][good["record_code"]] == "接收"
-    assert receipt["decisions"][gone["record_code"]].startswith("退回：未完成接收检测")
+    assert receipt["decisions"][gone["record_code"]].startswith("未接收：未完成接收检测")
     assert receipt["status"] == "PARTLY_RETURNED" and receipt["decided_at"]
     check = verify_signed_data(acms.ContentInfo.load(sig), load_trust_anchors(DevPKI().ca_path), content=body)
     assert check.ok and "institution" in check.signer_subject
     assert s3.head_object(Bucket=src["bucket"], Key=src["key"], VersionId=src["version_id"])
+    again = svc.resubmit(bid, transferor="窗口 李敏")  # the withdrawn package travels again as it is
+    assert [p["package_id"] for p in svc.transfers.packages(again["batch_id"])] == [gone["record_code"]]
+    svc.submit(again["batch_id"], actor="窗口 李敏")
+    svc.wait_for_decision(again["batch_id"])
+    assert svc.decide(again["batch_id"], receiver="王芳")["status"] == "ACCEPTED"
+    # both decided batches' event streams are locked in the archive bucket and intact (F19)
+    from earchive.client import verify_event_log
+
+    report = verify_event_log(svc, [f"batch#{bid}", f"batch#{again['batch_id']}"])
+    assert report == {f"batch#{bid}": [], f"batch#{again['batch_id']}": []}
 
 
 def test_a_failed_run_can_be_cancelled_back_to_draft_and_sent_again_or_discarded(cloud, tmp_path):

@@ -246,6 +246,8 @@ def test_a_rerun_after_store_crashed_adopts_the_locked_copy_instead_of_locking_a
     first = Execution(rt, up, "first")
     for _ in range(6):
         first.step()
+    first_report = first.state["check"]["report"]
+    first_seal = {k: rt.aws.catalogue.get(first.state["record_code"])[k] for k in ("signer", "tsa")}
     rt.aws._aws.catalogue = CrashBeforeArchived(rt.aws._aws.catalogue)
     with pytest.raises(RuntimeError, match="crashed after the copy"):
         first.step()
@@ -265,6 +267,9 @@ def test_a_rerun_after_store_crashed_adopts_the_locked_copy_instead_of_locking_a
     assert item["archive"]["version_id"] == versions[0]["VersionId"]
     _, digests = rt.aws.s3.digests(cloud.name("ArchiveBucket"), key, versions[0]["VersionId"])
     assert item["package_sha256"] == digests["SHA-256"] and item["package_sm3"] == digests["SM3"]
+    # the evidence recorded is that of the adopted bytes: the first attempt's check report, signer and TSA
+    assert rerun.state["check"]["report"] != first_report
+    assert item["check_report"] == first_report and {k: item[k] for k in ("signer", "tsa")} == first_seal
 
 
 def test_store_reads_back_the_lock_it_asked_for_on_a_package_above_the_multipart_size(cloud, tmp_path):
@@ -322,14 +327,13 @@ def test_store_compares_the_whole_objects_sha256_on_every_attempt(cloud, tmp_pat
 def test_a_consistently_rewritten_event_stream_still_disagrees_with_its_locked_head(cloud, tmp_path):
     """F19: the chain is unkeyed and the catalogue's head writable by the functions; the head locked in the archive is not."""
     from earchive.domain.eventlog import entry_hash, verify_entries
-    from earchive.pipeline.archive.common import verify_stream
 
     rt = runtime()
     e = Execution(rt, cloud.upload(zip_case(sample_case(tmp_path / "c", seed=831).folder, tmp_path / "c831.zip")), "anchor")
     while not e.done:
         e.step()
     stream = e.state["stream"]
-    assert verify_stream(rt, stream) == []
+    assert rt.aws.anchors.verify(stream) == []
     table = rt.aws.events.table
     entries = sorted(rt.aws.events.entries(stream), key=lambda x: int(x["seq"]))
     prev = "0" * 64
@@ -344,7 +348,7 @@ def test_a_consistently_rewritten_event_stream_still_disagrees_with_its_locked_h
                                        ExpressionAttributeValues={":h": {"seq": len(entries), "hash": prev}})
     rewritten = sorted(rt.aws.events.entries(stream), key=lambda x: int(x["seq"]))
     assert verify_entries(rewritten, rt.aws.catalogue.get(e.state["record_code"])["event_head"]) == [], "the catalogue's head is fooled"
-    assert any("differs from the hash recorded" in p for p in verify_stream(rt, stream)), "the locked head is not"
+    assert any("differs from the hash recorded" in p for p in rt.aws.anchors.verify(stream)), "the locked head is not"
 
 
 SERIAL_RACES: list[int] = []

@@ -59,13 +59,15 @@ def cmd_transfer(args: argparse.Namespace) -> int:
                 _print_batch(view)
         elif args.transfer_command == "accept":
             batch = svc.decide(args.batch, receiver=args.receiver, returns={})
-            print(f"batch {args.batch}: {batch['status']} (accepted {int(batch['accepted_count'])}, returned {int(batch['returned_count'])})")
+            print(f"batch {args.batch}: {batch['status']} (accepted {int(batch['accepted_count'])}, returned {int(batch['returned_count'])}, "
+                  f"withdrawn {int(batch.get('withdrawn_count', 0))})")
         elif args.transfer_command == "return":
             if len(args.package) != len(args.reason):
                 print("give one --reason per --package", file=sys.stderr)
                 return 2
             batch = svc.decide(args.batch, receiver=args.receiver, returns=dict(zip(args.package, args.reason)))
-            print(f"batch {args.batch}: {batch['status']} (accepted {int(batch['accepted_count'])}, returned {int(batch['returned_count'])})")
+            print(f"batch {args.batch}: {batch['status']} (accepted {int(batch['accepted_count'])}, returned {int(batch['returned_count'])}, "
+                  f"withdrawn {int(batch.get('withdrawn_count', 0))})")
         elif args.transfer_command in ("cancel", "discard"):
             batch = (svc.cancel if args.transfer_command == "cancel" else svc.discard)(args.batch, actor=args.actor)
             print(f"batch {args.batch}: {batch['status']}" + (" (submit it again, or discard it)" if batch["status"] == "DRAFT"

@@ -38,6 +38,19 @@ def catalogue_rows(endpoint: str | None = None, table: str | None = None) -> lis
     return sorted(aws.catalogue.by_status(), key=lambda i: str(i.get("updated_at") or i.get("rejected_at") or ""))
 
 
+def verify_event_log(service: TransferService, streams: list[str] | None = None) -> dict[str, list[str]]:
+    """Each stream's problems against its locked heads (`earchive log verify`); every anchored stream by default.
+
+    A stream in the log with no locked head is reported too: it is still in progress, or it was
+    written before heads were anchored, and nothing outside the functions' reach vouches for it.
+    """
+    aws = service.aws
+    anchored = aws.anchors.streams()
+    names = streams or sorted(set(anchored) | set(aws.events.streams()))
+    return {name: (aws.anchors.verify(name) if name in anchored else ["no locked head for this stream (in progress, or older than anchoring)"])
+            for name in names}
+
+
 @dataclass
 class TransferService:
     """The transfer loop as clerks and institutions drive it, against one stack (local or on AWS).
@@ -63,7 +76,8 @@ class TransferService:
         outputs = stack_outputs(stack)
         names = {"TransferTable": outputs["TransferTableName"], "CatalogueTable": outputs["CatalogueTableName"],
                  "EventLogTable": outputs["EventLogTableName"], "TransferBucket": outputs["TransferBucketName"],
-                 "TransferStateMachine": outputs["TransferStateMachineArn"], "FileMapTable": outputs["FileMapTableName"]}
+                 "TransferStateMachine": outputs["TransferStateMachineArn"], "FileMapTable": outputs["FileMapTableName"],
+                 "ArchiveBucket": outputs["ArchiveBucketName"]}
         return cls(names)
 
     @classmethod
@@ -76,7 +90,8 @@ class TransferService:
         if self._aws is None:
             n = self.names
             settings = Settings(transfer_table=n["TransferTable"], catalogue_table=n["CatalogueTable"], eventlog_table=n["EventLogTable"],
-                                filemap_table=n.get("FileMapTable", ""), transfer_bucket=n.get("TransferBucket", ""))
+                                filemap_table=n.get("FileMapTable", ""), transfer_bucket=n.get("TransferBucket", ""),
+                                archive_bucket=n.get("ArchiveBucket", ""))
             self._aws = Aws(settings, endpoint=self.endpoint, local=self.local)
         return self._aws
 

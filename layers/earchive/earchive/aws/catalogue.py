@@ -238,15 +238,14 @@ class FileMap:
         self.table = table
 
     def put(self, package_id: str, files: list[dict[str, Any]], upload: dict[str, str], location: dict[str, str] | None = None) -> None:
-        with self.table.batch_writer() as batch:
-            for f in files:
-                batch.put_item(Item={
-                    "package_id": package_id, "member": f["member"], "source_file": f["source"],
-                    "source_key": f"{upload['bucket']}/{upload['key']}!{f['source']}", "seq": f["seq"],
-                    "category": f["category"], "size": f["size"], "sm3": f["sm3"], "sha256": f["sha256"],
-                    **({"s3_bucket": location["bucket"], "s3_key": location["key"], "s3_version": location["version_id"]}
-                       if location else {}),
-                })
+        for f in files:  # one PutItem each: BatchWriteItem would need a grant that deletes too (review F7)
+            self.table.put_item(Item={
+                "package_id": package_id, "member": f["member"], "source_file": f["source"],
+                "source_key": f"{upload['bucket']}/{upload['key']}!{f['source']}", "seq": f["seq"],
+                "category": f["category"], "size": f["size"], "sm3": f["sm3"], "sha256": f["sha256"],
+                **({"s3_bucket": location["bucket"], "s3_key": location["key"], "s3_version": location["version_id"]}
+                   if location else {}),
+            })
 
     def locate(self, package_id: str, location: dict[str, str]) -> None:
         for item in self.table.query(KeyConditionExpression=Key("package_id").eq(package_id))["Items"]:
@@ -259,9 +258,8 @@ class FileMap:
     def copy_to(self, package_id: str, target: str) -> None:
         """Copy a package's file records to ``target`` (a superseded version keeps its mapping)."""
         files = self.of_package(package_id)
-        with self.table.batch_writer() as batch:
-            for f in files:
-                batch.put_item(Item={**f, "package_id": target})
+        for f in files:
+            self.table.put_item(Item={**f, "package_id": target})
 
     def mark_accepted(self, package_id: str, copy: dict[str, Any], batch_id: str) -> None:
         """Every electronic file of the package → the copy the institution received."""

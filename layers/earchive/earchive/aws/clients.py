@@ -9,6 +9,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
 from ..config import Settings, aws_region
+from .anchors import Anchors
 from .catalogue import Catalogue, FileMap
 from .eventlog import EventLog
 from .executions import Executions
@@ -58,7 +59,9 @@ class Aws:
         self.catalogue = Catalogue(ddb.Table(settings.catalogue_table or "unset-catalogue"))
         self.filemap = FileMap(ddb.Table(settings.filemap_table or "unset-filemap"))
         self.events = EventLog(ddb.Table(settings.eventlog_table or "unset-eventlog"))
-        self.transfers = Transfers(ddb.Table(settings.transfer_table or "unset-transfers"), self.catalogue, self.events, self.filemap)
+        self.anchors = Anchors(self.s3, self.events, settings.archive_bucket)
+        self.transfers = Transfers(ddb.Table(settings.transfer_table or "unset-transfers"), self.catalogue, self.events, self.filemap,
+                                   self.anchors if settings.archive_bucket else None, settings.min_retention_days)
 
     def client(self, service: str) -> Any:
         """The boto3 client for ``service``, made on first use."""

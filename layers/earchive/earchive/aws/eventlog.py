@@ -27,6 +27,16 @@ class EventLog:
                 return items
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
+    def streams(self) -> list[str]:
+        """Every stream in the table (a scan: for audits, not for the pipeline)."""
+        names, kwargs = set(), {"ProjectionExpression": "#s", "ExpressionAttributeNames": {"#s": "stream"}}
+        while True:
+            page = self.table.scan(**kwargs)
+            names |= {i["stream"] for i in page["Items"]}
+            if "LastEvaluatedKey" not in page:
+                return sorted(names)
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
     def append(self, stream: str, *, actor: str, action: str, result: str, detail: dict | None = None) -> dict[str, Any]:
         """Append one entry; retries on a concurrent append to the same stream."""
         for _ in range(50):

@@ -14,8 +14,9 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
-from ..domain.transfer import Selection, decisions, next_batch_day, now, outcome, refused, table_a1_rows
+from ..domain.transfer import DECIDED, FINAL_PACKAGE_STATES, Selection, decisions, next_batch_day, now, outcome, refused, table_a1_rows
 from ..errors import ConflictError, TransferError
+from .anchors import Anchors
 from .catalogue import Catalogue, FileMap
 from .eventlog import EventLog
 
@@ -25,8 +26,10 @@ ACTOR = "earchive-transfer"
 class Transfers:
     """Transfer batches in DynamoDB (HASH ``batch_id``, RANGE ``item``)."""
 
-    def __init__(self, table: Any, catalogue: Catalogue, events: EventLog, filemap: FileMap | None = None):
+    def __init__(self, table: Any, catalogue: Catalogue, events: EventLog, filemap: FileMap | None = None,
+                 anchors: Anchors | None = None, anchor_days: int = 3650):
         self.table, self.catalogue, self.events, self.filemap = table, catalogue, events, filemap
+        self.anchors, self.anchor_days = anchors, anchor_days  # a batch's stream is locked when it is decided or cancelled (F19)
 
     # -- reading
     def batch(self, batch_id: str) -> dict[str, Any]:
@@ -55,9 +58,8 @@ class Transfers:
     def save_rows(self, batch_id: str) -> list[dict[str, Any]]:
         """Store the batch's Table A.1 rows (``ROW#NNN``) as they stand now: at submission and at the decision."""
         rows = table_a1_rows(self.batch(batch_id), self.packages(batch_id))
-        with self.table.batch_writer() as batch:
-            for row in rows:
-                batch.put_item(Item={"batch_id": batch_id, "item": f"ROW#{row['序号']:03d}", **row})
+        for row in rows:  # one PutItem each: BatchWriteItem would need a grant that deletes too (review F7)
+            self.table.put_item(Item={"batch_id": batch_id, "item": f"ROW#{row['序号']:03d}", **row})
         return rows
 
     def rows(self, batch_id: str) -> list[dict[str, Any]]:
@@ -161,8 +163,10 @@ class Transfers:
                 current = self.batch(batch_id)["status"]
                 raise TransferError(f"batch {batch_id} is {current}; it cannot move to {to} (allowed from {', '.join(allowed_from)})") from None
             raise
-        self.events.append(f"batch#{batch_id}", actor=actor, action=f"move:{to}", result=to,
-                           detail={k: v for k, v in attrs.items() if k != "task_token"})
+        entry = self.events.append(f"batch#{batch_id}", actor=actor, action=f"move:{to}", result=to,
+                                   detail={k: v for k, v in attrs.items() if k != "task_token"})
+        if self.anchors is not None and to in (*DECIDED, "CANCELLED"):
+            self.anchors.anchor(f"batch#{batch_id}", entry, dt.datetime.now(dt.UTC) + dt.timedelta(days=self.anchor_days))
         return out
 
     def refresh_token(self, batch_id: str, token: str) -> None:
@@ -193,17 +197,24 @@ class Transfers:
             raise TransferError(f"decision on batch {batch_id} refused: {'; '.join(problems)}")
         decided = decisions(packages, returns)
         for verdict, p, reason, failed in decided:
-            if p.get("state") in ("ACCEPTED", "RETURNED"):  # recorded by an earlier attempt of this decision
+            if p.get("state") in FINAL_PACKAGE_STATES:  # recorded by an earlier attempt of this decision
                 continue
             if verdict == "RETURNED":
                 self._return_package(batch_id, p, reason or "", failed, receiver)
+            elif verdict == "WITHDRAWN":
+                self._withdraw_package(batch_id, p, reason or "")
             else:
                 self._accept_package(batch_id, p, receiver)
-        status, accepted, returned = outcome(decided)
+        status, accepted, returned, withdrawn = outcome(decided)
         self.save_rows(batch_id)
         return self.move(batch_id, status, allowed_from=("RECEIVING",), actor=receiver, receiver=receiver,
-                         decided_at=now(), accepted_count=accepted, returned_count=returned,
+                         decided_at=now(), accepted_count=accepted, returned_count=returned, withdrawn_count=withdrawn,
                          receiver_signature_key=receiver_signature_key)
+
+    def _withdraw_package(self, batch_id: str, p: dict[str, Any], reason: str) -> None:
+        """Never received: out of the batch, still ARCHIVED, free for the next one (no correction needed)."""
+        self.set_package(batch_id, p["package_id"], state="WITHDRAWN", return_reason=reason, decided_at=now())
+        self.catalogue.release_from_batch(p["package_id"])
 
     def _accept_package(self, batch_id: str, p: dict[str, Any], receiver: str) -> None:
         self.set_package(batch_id, p["package_id"], state="ACCEPTED", decided_at=now())
@@ -247,7 +258,8 @@ class Transfers:
         old = self.batch(old_batch_id)
         if old["status"] not in ("PARTLY_RETURNED", "RETURNED"):
             raise TransferError(f"batch {old_batch_id} is {old['status']}: nothing was returned")
-        returned = [p["package_id"] for p in self.packages(old_batch_id) if p.get("state") == "RETURNED"]
+        # returned ones once corrected; withdrawn ones (never received) as they are
+        returned = [p["package_id"] for p in self.packages(old_batch_id) if p.get("state") in ("RETURNED", "WITHDRAWN")]
         not_ready = [pid for pid in returned if (self.catalogue.get(pid) or {}).get("status") != "ARCHIVED"]
         if ready_only:
             returned = [pid for pid in returned if pid not in not_ready]

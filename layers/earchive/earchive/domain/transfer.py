@@ -24,6 +24,8 @@ from .collect import CHINA_TZ
 
 TABLE_A1 = ("序号", "批次编号", "办理事项名称", "事项类型", "归档信息包数量", "检测意见", "备注")
 DECIDED = ("ACCEPTED", "PARTLY_RETURNED", "RETURNED")
+FINAL_PACKAGE_STATES = ("ACCEPTED", "RETURNED", "WITHDRAWN")
+WITHDRAWN_REASON = "未完成接收检测（复制或检测失败），移出本批次，无需更正，可随下一批次再次移交 / never copied and checked: it travels again in the next batch"
 
 
 @dataclass(frozen=True)
@@ -69,18 +71,21 @@ def decisions(packages: list[dict[str, Any]], returns: dict[str, str]) -> list[t
     Every package not in ``returns`` (package_id → reasons) is accepted, except
     one whose receiving check failed (returned with its failed tests even if the
     institution gave no reason) and one that was never copied and checked (P3):
-    only a package the institution received and checked can be accepted.
+    only a package the institution received and checked can be accepted. Such a
+    package is WITHDRAWN, not returned: nothing is wrong with the case, so it stays
+    ARCHIVED and travels again in the next batch without a correction.
     """
     out = []
     for p in packages:
         failed = [f"{f['id']} {f['name']}: {f['detail']}" for f in (p.get("receipt") or {}).get("failed", [])]
-        if p.get("state") in ("ACCEPTED", "RETURNED"):  # decided by an earlier attempt: as recorded
+        if p.get("state") in FINAL_PACKAGE_STATES:  # decided by an earlier attempt: as recorded
             out.append((p["state"], p, p.get("return_reason"), failed))
             continue
         reason = returns.get(p["package_id"])
         if reason is None and p.get("state") != "CHECKED":
-            reason = "未完成接收检测（复制或检测失败）/ never copied and checked: send it again"
-        elif reason is None and failed:
+            out.append(("WITHDRAWN", p, WITHDRAWN_REASON, []))
+            continue
+        if reason is None and failed:
             reason = "接收检测不合格 / failed the receiving check"
         out.append(("RETURNED" if reason is not None else "ACCEPTED", p, reason, failed))
     return out
@@ -96,15 +101,24 @@ def receipt(batch: dict[str, Any], packages: list[dict[str, Any]], receiver: str
     """The receipt the institution signs: the transfer list and the recorded outcome of every package (F11)."""
     return {**transfer_list(batch, packages), "receiver": receiver, "decided_at": batch.get("decided_at"),
             "status": batch.get("status"),
-            "decisions": {p["package_id"]: ("接收" if p.get("state") == "ACCEPTED" else f"退回：{p.get('return_reason', '')}")
-                          for p in packages}}
+            "decisions": {p["package_id"]: _decision_text(p) for p in packages}}
 
 
-def outcome(decided: list[tuple[str, dict[str, Any], str | None, list[str]]]) -> tuple[str, int, int]:
-    """(batch status, accepted, returned) after the decisions."""
+def _decision_text(p: dict[str, Any]) -> str:
+    if p.get("state") == "ACCEPTED":
+        return "接收"
+    if p.get("state") == "WITHDRAWN":
+        return f"未接收：{p.get('return_reason', WITHDRAWN_REASON)}"
+    return f"退回：{p.get('return_reason', '')}"
+
+
+def outcome(decided: list[tuple[str, dict[str, Any], str | None, list[str]]]) -> tuple[str, int, int, int]:
+    """(batch status, accepted, returned, withdrawn) after the decisions: ACCEPTED only when every package was."""
     returned = sum(1 for d in decided if d[0] == "RETURNED")
-    status = "ACCEPTED" if returned == 0 else "RETURNED" if returned == len(decided) else "PARTLY_RETURNED"
-    return status, len(decided) - returned, returned
+    withdrawn = sum(1 for d in decided if d[0] == "WITHDRAWN")
+    accepted = len(decided) - returned - withdrawn
+    status = "ACCEPTED" if accepted == len(decided) else "RETURNED" if accepted == 0 else "PARTLY_RETURNED"
+    return status, accepted, returned, withdrawn
 
 
 def table_a1_rows(batch: dict[str, Any], packages: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -123,7 +137,9 @@ def table_a1_rows(batch: dict[str, Any], packages: list[dict[str, Any]]) -> list
         else:
             opinion = f"合格 {passed} 件，不合格 {len(checked) - passed} 件"
         returned = [i for i in items if i.get("state") == "RETURNED"]
-        note = f"退回 {len(returned)} 件：" + "、".join(i["record_code"] for i in returned) if returned else ""
+        withdrawn = [i for i in items if i.get("state") == "WITHDRAWN"]
+        note = "；".join(f"{label} {len(group)} 件：" + "、".join(i["record_code"] for i in group)
+                        for label, group in (("退回", returned), ("未接收（移出本批次）", withdrawn)) if group)
         if batch.get("resubmits") and not note:
             note = f"补交（原批次 {batch['resubmits']}）"
         rows.append({"序号": n, "批次编号": batch["batch_id"], "办理事项名称": task_name, "事项类型": task_type,

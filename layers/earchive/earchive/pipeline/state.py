@@ -192,6 +192,7 @@ class Decided(TypedDict):
     status: str
     accepted: int
     returned: int
+    withdrawn: int  # never copied and checked: out of the batch, still ARCHIVED, sent again in the next batch
 
 
 def stream_id(upload: Upload) -> str:

@@ -25,7 +25,7 @@ def run(state: Sealed, rt: Runtime) -> Checked:
         options = rt.check_options("archiving", catalogue_reader=lambda c: aws.catalogue.get(c) is not None)
         report = check_package(path, options)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    report_key = f"reports/{code}/{stamp}-archiving.json"
+    report_key = f"reports/{code}/{stamp}-{digests['SM3'][:12]}-archiving.json"  # names the bytes it examined: a re-pack gets its own
     aws.s3.put(settings.reports_bucket, report_key, to_json(report).encode("utf-8"), "application/json")
     aws.s3.put(settings.reports_bucket, report_key.replace(".json", ".html"), to_html(report).encode("utf-8"), "text/html; charset=utf-8")
     failed = [{"id": r.id, "name": r.name, "detail": r.detail[:300], "objects": r.objects[:5]} for r in report.failures][:40]

@@ -52,30 +52,8 @@ def staging_key(state: dict[str, Any], name: str) -> str:
 
 
 def anchor_head(rt: Runtime, stream: str, entry: dict[str, Any], until: Any) -> None:
-    """Write the stream's head (seq, hash) under COMPLIANCE lock in the archive bucket (review F19).
-
-    The catalogue's ``event_head`` sits where the functions that append to the log can rewrite it;
-    a locked version cannot be changed or removed by anyone, so a stream rewritten consistently
-    (every hash recomputed, the catalogue's head updated) still disagrees with the locked heads.
-    """
-    body = json.dumps({"stream": stream, "seq": int(entry["seq"]), "hash": entry["hash"], "at": entry["at"]}).encode()
-    rt.aws.s3.put_locked(rt.settings.archive_bucket, f"anchors/{stream.removeprefix('upload#')}/{int(entry['seq']):08d}.json", body, until)
-
-
-def locked_heads(rt: Runtime, stream: str) -> list[dict[str, Any]]:
-    """Every head ever anchored for ``stream`` (all versions, as the lock kept them)."""
-    return [json.loads(b) for b in rt.aws.s3.all_versions(rt.settings.archive_bucket, f"anchors/{stream.removeprefix('upload#')}/")]
-
-
-def verify_stream(rt: Runtime, stream: str) -> list[str]:
-    """Problems of a stream's chain against each locked head (empty: intact)."""
-    from ...domain.eventlog import verify_entries
-
-    entries = sorted(rt.aws.events.entries(stream), key=lambda e: int(e["seq"]))
-    heads = locked_heads(rt, stream)
-    if not heads:
-        return ["no locked head for this stream"]
-    return [p for head in heads for p in verify_entries(entries, head)]
+    """Lock the stream's head in the archive bucket (review F19; see :mod:`earchive.aws.anchors`)."""
+    rt.aws.anchors.anchor(stream, entry, until)
 
 
 def staged_digests(rt: Runtime, state: dict[str, Any]) -> dict[str, Any]:

@@ -9,11 +9,20 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from urllib.parse import quote, unquote
 
 from ...errors import TransientError
 from ..runtime import Runtime
 from ..state import Registered, Stored
 from .common import ACTOR, anchor_head, finish_upload
+
+EVIDENCE = ("signer", "tsa", "check_report")  # kept in the stored version's metadata, so an adopted copy keeps its own
+
+
+def _evidence(item: dict[str, Any], state: Registered) -> dict[str, str]:
+    """Who sealed and time-stamped this package and which check report examined it (S3 metadata is ASCII: quoted)."""
+    found = {"signer": item.get("signer"), "tsa": item.get("tsa"), "check_report": (state.get("check") or {}).get("report")}
+    return {k: str(v) for k, v in found.items() if v}
 
 
 def archive_key(state: Registered) -> str:
@@ -50,11 +59,12 @@ def run(state: Registered, rt: Runtime) -> Stored:
         found = candidate
         package.update(sha256=candidate[1]["earchive-sha256"], sm3=candidate[1]["earchive-sm3"])
         break
+    evidence = _evidence(aws.catalogue.get(code) or {}, state)
     if found is None:
         extra: dict[str, Any] = {
             "ObjectLockMode": "COMPLIANCE", "ObjectLockRetainUntilDate": until, "ChecksumAlgorithm": "SHA256",
             "Metadata": {"earchive-sha256": package["sha256"], "earchive-sm3": package["sm3"], "earchive-record-code": code,
-                         "earchive-stream": stream},
+                         "earchive-stream": stream, **{f"earchive-{k.replace('_', '-')}": quote(v) for k, v in evidence.items()}},
             "ContentType": "application/zip",
         }
         if state["retention"]["legal_hold"]:
@@ -62,6 +72,8 @@ def run(state: Registered, rt: Runtime) -> Stored:
         version = aws.s3.copy_locked(settings.staging_bucket, state["staging"]["sealed"], bucket, key, extra)
     else:
         version = found[0]
+        # what sealed and checked *these* bytes: the earlier attempt's signer, TSA and check report, not the re-pack's
+        evidence = {k: unquote(found[1][f"earchive-{k.replace('_', '-')}"]) for k in EVIDENCE if f"earchive-{k.replace('_', '-')}" in found[1]}
     size, digests = measured if found is not None and measured else aws.s3.digests(bucket, key, version)  # every attempt reads back
     if digests["SHA-256"] != package["sha256"] or (found is None and size != package["size"]):
         raise TransientError(f"stored copy of {code} (version {version}) has SHA-256 {digests['SHA-256']} and {size} bytes, "
@@ -76,6 +88,6 @@ def run(state: Registered, rt: Runtime) -> Stored:
     anchor_head(rt, state["stream"], entry, until)
     aws.catalogue.move(code, "ARCHIVED", allowed_from=("REGISTERED",), owner=state.get("execution", ""), archive=location,
                        archived_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), package_sha256=package["sha256"],
-                       package_sm3=package["sm3"], package_size=size, event_head={"seq": entry["seq"], "hash": entry["hash"]})
+                       package_sm3=package["sm3"], package_size=size, event_head={"seq": entry["seq"], "hash": entry["hash"]}, **evidence)
     finish_upload(rt, state, state["upload"], "ARCHIVED", code)
     return {**state, "package": package, "archive": location, "status": "ARCHIVED"}  # type: ignore[typeddict-item]

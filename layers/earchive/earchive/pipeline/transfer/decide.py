@@ -34,4 +34,4 @@ def run(decision: Decision, rt: Runtime) -> Decided:
         aws.s3.put(bucket, base + "receipt.json", body, "application/json")
         aws.s3.put(bucket, base + "receipt.json.receiver.p7s", signed_data(signer, content=body).dump())
     return {"batch_id": batch_id, "status": batch["status"], "accepted": int(batch.get("accepted_count", 0)),
-            "returned": int(batch.get("returned_count", 0))}
+            "returned": int(batch.get("returned_count", 0)), "withdrawn": int(batch.get("withdrawn_count", 0))}
