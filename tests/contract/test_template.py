@@ -39,3 +39,47 @@ def test_every_task_of_the_archive_machine_ends_in_a_report_whatever_fails():
         assert catches[-1]["ResultPath"] == "$.error"
     assert asl["States"]["Reject"]["Next"] == "Verdict"
     assert {c["Next"] for c in asl["States"]["Verdict"]["Choices"]} | {asl["States"]["Verdict"]["Default"]} == {"Failed", "Rejected"}
+
+
+def _tasks(states: dict) -> list[tuple[str, dict]]:
+    out = []
+    for name, st in states.items():
+        if st.get("Type") == "Task":
+            out.append((name, st))
+        for key in ("ItemProcessor", "Iterator"):
+            if key in st:
+                out += _tasks(st[key]["States"])
+    return out
+
+
+def _backoff(r: dict) -> float:
+    """Seconds a retrier waits in all, at most (no jitter)."""
+    interval, total = float(r.get("IntervalSeconds", 1)), 0.0
+    for _ in range(int(r.get("MaxAttempts", 3))):
+        total += min(interval, float(r.get("MaxDelaySeconds", 1e9)))
+        interval *= float(r.get("BackoffRate", 2.0))
+    return total
+
+
+def test_every_lambda_task_rides_out_throttling_for_minutes():
+    """F6: a flood throttles the functions (reserved concurrency); a Map item must not give up after 30 s and be auto-returned."""
+    for machine in ("archive", "transfer"):
+        states = json.loads((ROOT / "statemachine" / f"{machine}.asl.json").read_text("utf-8"))["States"]
+        for name, st in _tasks(states):
+            if "lambda:invoke" not in st["Resource"]:
+                continue
+            throttled = next(r for r in st["Retry"] if "Lambda.TooManyRequestsException" in r["ErrorEquals"])
+            assert _backoff(throttled) >= 300 and throttled.get("JitterStrategy") == "FULL", f"{machine}.{name}: {throttled}"
+            transient = next(r for r in st["Retry"] if "TransientError" in r["ErrorEquals"])
+            assert _backoff(transient) >= 300, f"{machine}.{name}: transient outages are retried for ~5 min"
+
+
+def test_the_transfer_map_fits_the_functions_reserved_concurrency_and_small_accounts_can_reserve_none():
+    states = json.loads((ROOT / "statemachine" / "transfer.asl.json").read_text("utf-8"))["States"]
+    maps = [st for st in states.values() if st["Type"] == "Map"]
+    param = TEMPLATE["Parameters"]["FunctionConcurrency"]
+    assert all(m["MaxConcurrency"] <= int(param["Default"]) for m in maps), "the Map would throttle itself at the default"
+    assert int(param["MinValue"]) == 0
+    assert TEMPLATE["Globals"]["Function"]["ReservedConcurrentExecutions"] == \
+        {"Fn::If": ["ReservesConcurrency", {"Ref": "FunctionConcurrency"}, {"Ref": "AWS::NoValue"}]}
+    assert TEMPLATE["Conditions"]["ReservesConcurrency"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "FunctionConcurrency"}, "0"]}]}

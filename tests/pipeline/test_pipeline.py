@@ -197,6 +197,39 @@ def test_crash_between_steps_then_rerun_finishes(cloud, tmp_path):
     assert cloud.catalogue().get(item[0]["package_id"])["status"] == "ARCHIVED"
 
 
+def test_a_rerun_after_a_crash_between_archived_and_closing_the_claim_ends_as_handled(cloud, tmp_path):
+    """The item is ARCHIVED but the claim was never closed: a re-run closes it and ends AlreadyHandled, not failing at Seal."""
+    from earchive.pipeline.archive import store
+    from earchive.pipeline.archive.common import claim_key
+    from earchive.pipeline.handler import make_handler
+    from earchive.pipeline.registry import Step
+
+    def crash_after_archived(state, rt):
+        out = store.run(state, rt)
+        rt.aws.catalogue.table.update_item(  # the claim as a crash before finish_upload leaves it
+            Key={"package_id": claim_key(out["upload"])}, UpdateExpression="SET #st = :c REMOVE outcome",
+            ExpressionAttributeNames={"#st": "status"}, ExpressionAttributeValues={":c": "CLAIMED"})
+        raise RuntimeError("simulated crash after ARCHIVED")
+
+    cloud.deploy("StoreFunction", make_handler("store", Step(crash_after_archived)))
+    path = bundle(tmp_path, 141)
+    try:
+        (first,) = run(cloud, path)
+    finally:
+        cloud.undeploy("StoreFunction")
+    assert first["status"] == "FAILED"
+    (item,) = [i for i in cloud.catalogue().by_status("ARCHIVED") if i["upload"]["key"] == path.name]
+    up = item["upload"]
+    assert cloud.catalogue().get(claim_key(up))["status"] != "DONE"
+    (second,) = cloud.wait([cloud.start_direct(up, attempt=2)]).values()
+    assert second["status"] == "SUCCEEDED", second.get("cause")
+    assert cloud.catalogue().get(claim_key(up))["status"] == "DONE" and cloud.catalogue().get(claim_key(up))["outcome"] == "ARCHIVED"
+    after = cloud.catalogue().get(item["package_id"])
+    assert after["status"] == "ARCHIVED" and after["archive"] == item["archive"], "nothing re-packed or re-stored"
+    (third,) = cloud.wait([cloud.start_direct(up, attempt=3)]).values()
+    assert third["status"] == "SUCCEEDED", "a finished claim is a duplicate delivery from now on"
+
+
 def test_twenty_concurrent_uploads(cloud, tmp_path):
     paths = [bundle(tmp_path, 200 + i) for i in range(20)]
     threads = [threading.Thread(target=cloud.upload, args=(p,)) for p in paths]

@@ -387,3 +387,23 @@ def test_two_cases_competing_for_one_serial_never_share_a_record_code(cloud, tmp
     own = "packages/430405/0405/"  # this test's cases only (the module's cloud also holds other tests' packages)
     for v in cloud.client("s3").list_object_versions(Bucket=cloud.name("ArchiveBucket"), Prefix=own).get("Versions", []):
         assert (v["Key"], v["VersionId"]) in catalogued
+
+
+def test_migrate_serials_reserves_what_an_older_deployment_issued(cloud):
+    """Remainder of F3: before serialno# items, a platform serial could be handed out again by the counter."""
+    cat = cloud.catalogue()
+    prefix = "439999-9999-430000009999-2025-D30"
+    # as an older deployment left it: two packages (one numbered by the platform), the counter at 1, no serialno# items
+    cat.table.put_item(Item={"package_id": f"{prefix}-000001", "record_code": f"{prefix}-000001", "project_id": "P-OLD-1", "status": "ARCHIVED"})
+    cat.table.put_item(Item={"package_id": f"serial#{prefix}#P-OLD-1", "serial": 1})
+    cat.table.put_item(Item={"package_id": f"{prefix}-000002", "record_code": f"{prefix}-000002", "project_id": "P-OLD-2", "status": "ARCHIVED"})
+    cat.table.put_item(Item={"package_id": f"serial#{prefix}", "next_serial": 1})
+    # a clash the migration can only report: serial 3 reserved for one case, used by another
+    cat.table.put_item(Item={"package_id": f"serialno#{prefix}#3", "project_id": "P-OTHER"})
+    cat.table.put_item(Item={"package_id": f"{prefix}-000003", "record_code": f"{prefix}-000003", "project_id": "P-OLD-3", "status": "ARCHIVED"})
+    first = cat.backfill_serials()
+    assert first["conflicts"] == [{"prefix": prefix, "serial": 3, "holder": "P-OTHER", "project_id": "P-OLD-3", "package_id": f"{prefix}-000003"}]
+    assert first["reserved"] >= 2
+    again = cat.backfill_serials()
+    assert again["reserved"] == 0 and len(again["conflicts"]) == 1, "safe to repeat"
+    assert cat.allocate_serial(prefix, "P-NEW") == 4, "the counter skips every serial already issued"

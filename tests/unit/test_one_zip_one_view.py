@@ -154,3 +154,27 @@ def test_a_local_header_whose_sizes_hide_another_entry_is_refused(tmp_path):
     path = tmp_path / "two.zip"
     path.write_bytes(bytes(data))
     assert any("CRC or sizes" in p.message for p in SafeZip(str(path)).problems)
+
+
+def test_bytes_after_the_end_of_a_deflate_stream_inside_an_entry_are_refused(tmp_path):
+    """zipfile stops at the deflate stream's end: bytes after it, within compress_size, were seen by nobody."""
+    from earchive.domain.safezip import SafeZip
+
+    body = b'{"case": "x"}' * 50
+    co = zlib.compressobj(9, zlib.DEFLATED, -15)
+    deflated = co.compress(body) + co.flush() + b"MZ hidden payload"
+    raw = b"case.json"
+    crc = zlib.crc32(body)
+    local = struct.pack("<4sHHHHHIIIHH", b"PK\x03\x04", 20, 0x800, 8, 0, 0, crc, len(deflated), len(body), len(raw), 0) + raw
+    central = struct.pack("<4sHHHHHHIIIHHHHHII", b"PK\x01\x02", 20, 20, 0x800, 8, 0, 0, crc, len(deflated), len(body),
+                          len(raw), 0, 0, 0, 0, 0, 0) + raw
+    eocd = struct.pack("<4sHHHHIIH", b"PK\x05\x06", 0, 0, 1, 1, len(central), len(local) + len(deflated), 0)
+    path = tmp_path / "tail.zip"
+    path.write_bytes(local + deflated + central + eocd)
+    with zipfile.ZipFile(path) as z:
+        assert z.read("case.json") == body, "zipfile alone is content with this zip"
+    z = SafeZip(str(path))
+    assert z.problems == []
+    with pytest.raises(EarchiveError) as caught:
+        z.read_small(z.members["case.json"])
+    assert caught.value.rule == "BUNDLE-LAYOUT" and "17 bytes" in str(caught.value.problems[0].message)

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from . import __version__
+from .cli_admin import add_admin_parsers
 from .cli_transfer import add_transfer_parser
 from .config import current
 from .errors import EarchiveError
@@ -212,24 +213,6 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_log_verify(args: argparse.Namespace) -> int:
-    """`earchive log verify`: every event stream's hash chain against the heads locked in the archive bucket (F19)."""
-    from .client import TransferService, verify_event_log
-
-    svc = TransferService.from_stack(args.stack) if args.stack else TransferService.from_local_state()
-    results = verify_event_log(svc, args.stream)
-    broken = {k: v for k, v in results.items() if v and not v[0].startswith("no locked head")}
-    open_ = [k for k, v in results.items() if v and k not in broken]
-    for name, problems in results.items():
-        mark = "被改动 TAMPERED" if name in broken else ("未锁定 unanchored" if name in open_ else "完好 intact")
-        print(f"{mark:<18} {name}")
-        for p in problems if name in broken else []:
-            print(f"    {p}")
-    print(f"{len(results)} 个事件流: {len(results) - len(broken) - len(open_)} 完好, {len(broken)} 被改动, "
-          f"{len(open_)} 未锁定 (in progress, or older than anchoring)")
-    return 1 if broken or (args.strict and open_) else 0
-
-
 def cmd_tsa(args: argparse.Namespace) -> int:
     """`earchive tsa serve`: the development RFC 3161 TSA over HTTP on loopback."""
     from .crypto.signers import make_tsa
@@ -331,13 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_transfer_parser(sub)
 
-    s = sub.add_parser("log", help="the event log (业务行为日志): verify its hash chains")
-    log_sub = s.add_subparsers(dest="log_command", required=True)
-    v = log_sub.add_parser("verify", help="every stream's chain against the heads locked in the archive bucket (exit 1 if one was altered)")
-    v.add_argument("--stream", action="append", help="only this stream (repeat), e.g. upload#… or batch#202612010001")
-    v.add_argument("--stack", help="a deployed stack on AWS (default: the running local cloud)")
-    v.add_argument("--strict", action="store_true", help="a stream with no locked head fails too")
-    v.set_defaults(func=cmd_log_verify)
+    add_admin_parsers(sub)
 
     s = sub.add_parser("dev-ca", help="print the path of the development CA certificate")
     s.set_defaults(func=cmd_dev_ca)

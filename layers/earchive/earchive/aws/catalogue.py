@@ -220,15 +220,47 @@ class Catalogue:
             self.table.delete_item(Key={"package_id": f"serialno#{prefix}#{serial}"}, ConditionExpression="project_id = :p",
                                    ExpressionAttributeValues={":p": project_id})
 
-    def by_status(self, status: str | None = None) -> list[dict[str, Any]]:
+    def backfill_serials(self) -> dict[str, Any]:
+        """Reserve (``serialno#``) every serial an older deployment issued (`earchive migrate serials`; safe to repeat).
+
+        Before review F3 only the case → serial items (``serial#prefix#project``) and the packages
+        themselves recorded a number; the counter could hand out a platform-supplied one again.
+        """
+        reserved = already = 0
+        conflicts: list[dict[str, Any]] = []
+        holdings: dict[tuple[str, int], tuple[str, str]] = {}
+        for item in self._scan():
+            pid = str(item["package_id"])
+            if pid.startswith("serial#") and "serial" in item and pid.count("#") >= 2:
+                _, prefix, project = pid.split("#", 2)
+                holdings.setdefault((prefix, int(item["serial"])), (project, pid))
+            elif "#" not in pid and item.get("project_id") and item.get("record_code") == pid and "-" in pid:
+                prefix, _, n = pid.rpartition("-")
+                if n.isdigit():
+                    holdings.setdefault((prefix, int(n)), (str(item["project_id"]), pid))
+        for (prefix, serial), (project, source) in sorted(holdings.items()):
+            existing = self.get(f"serialno#{prefix}#{serial}")
+            holder = self.reserve_serial(prefix, serial, project)
+            if holder is not None:
+                conflicts.append({"prefix": prefix, "serial": serial, "holder": holder, "project_id": project, "package_id": source})
+            elif existing:
+                already += 1
+            else:
+                reserved += 1
+        return {"reserved": reserved, "already": already, "conflicts": conflicts}
+
+    def _scan(self) -> list[dict[str, Any]]:
         items, kwargs = [], {}
         while True:
             page = self.table.scan(**kwargs)
-            items += [i for i in page["Items"] if not str(i["package_id"]).startswith(("serial#", "serialno#", "claim#"))
-                      and (status is None or i.get("status") == status)]
+            items += page["Items"]
             if "LastEvaluatedKey" not in page:
                 return items
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def by_status(self, status: str | None = None) -> list[dict[str, Any]]:
+        return [i for i in self._scan() if not str(i["package_id"]).startswith(("serial#", "serialno#", "claim#"))
+                and (status is None or i.get("status") == status)]
 
 
 class FileMap:

@@ -133,9 +133,23 @@ class _BoundedReader(io.RawIOBase):
         data = self._inner.read(len(buffer))
         if len(data) > self._left:
             raise reject("BUNDLE-BOMB", "member inflates past its declared size", file=self._path)
+        if not data and len(buffer):
+            self._at_end()
         self._left -= len(data)
         buffer[: len(data)] = data
         return len(data)
+
+    def _at_end(self) -> None:
+        """Every compressed byte of the entry belongs to its deflate stream (review F10).
+
+        zipfile stops at the deflate stream's end and ignores what follows inside the entry's
+        compressed size; those bytes would be seen by no digest, check or scanner.
+        """
+        decompressor = getattr(self._inner, "_decompressor", None)
+        hidden = len(getattr(decompressor, "unused_data", b"") or b"") + max(int(getattr(self._inner, "_compress_left", 0) or 0), 0)
+        if hidden:
+            raise reject("BUNDLE-LAYOUT", f"the deflate stream ends {hidden} bytes before the entry's compressed size "
+                                          "(bytes no reader of the file sees)", file=self._path)
 
     def close(self) -> None:
         self._inner.close()

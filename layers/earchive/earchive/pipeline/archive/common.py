@@ -36,6 +36,11 @@ def resolve_upload(rt: Runtime, up: Upload) -> Upload:
     return {**up, "key": rt.aws.s3.resolve_key(up["bucket"], up["key"], up.get("version"))}
 
 
+def same_upload(a: Upload | None, b: Upload | None) -> bool:
+    """One S3 object version (size and ETag may be missing from a re-run's event)."""
+    return bool(a and b) and all(a.get(k) == b.get(k) for k in ("bucket", "key", "version"))  # type: ignore[union-attr]
+
+
 def claim_key(up: Upload) -> str:
     """The catalogue item that says which execution handles this upload version."""
     return f"claim#{up['bucket']}/{up['key']}#{up.get('version') or ''}"

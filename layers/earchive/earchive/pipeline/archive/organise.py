@@ -1,6 +1,8 @@
 """Organise (整理): allocate the archive serial, name the package (电子文件号), take ownership of its catalogue item.
 
 Input :class:`~earchive.pipeline.state.Collected`; output :class:`~earchive.pipeline.state.Organised`.
+Errors: ``BundleRejected``; ``DuplicateDelivery`` when this very upload is archived already (a re-run
+after a crash between ARCHIVED and closing the claim: the claim is closed, the run ends as handled).
 
 One case, one owner at a time (review F2, F3): the catalogue item of a 电子文件号 belongs to one
 case (``project_id``) and, while it is being archived, to one execution (``execution``); every
@@ -15,10 +17,10 @@ import datetime as dt
 from typing import Any
 
 from ...domain.organise import organise, serial_prefix
-from ...errors import ConflictError, EarchiveError, Problem
+from ...errors import ConflictError, DuplicateDelivery, EarchiveError, Problem
 from ..runtime import Runtime
 from ..state import Collected, Organised
-from .common import ACTOR, open_bundle, rejected
+from .common import ACTOR, finish_upload, open_bundle, rejected, same_upload, staging_key
 
 IN_FLIGHT = ("RECEIVED", "PACKED", "SEALED", "CHECKED", "REGISTERED")
 DEAD = ("FAILED", "ABORTED", "TIMED_OUT", "GONE")
@@ -38,6 +40,8 @@ def run(state: Collected, rt: Runtime) -> Organised:
     code = plan.record_code
     existing = aws.catalogue.get(code)
     _may_take(rt, code, existing, record.project_id, state, execution)
+    if existing and existing.get("status") in ("ARCHIVED", "ACCEPTED") and same_upload(existing.get("upload"), state["upload"]):
+        _finish_archived(rt, state, code, existing)
     version = int((existing or {}).get("package_version", 1))
     history: list[dict[str, Any]] = list((existing or {}).get("versions", []))
     if existing and existing.get("status") == "RETURNED":  # the corrected case: a new version, the old one kept
@@ -64,6 +68,21 @@ def run(state: Collected, rt: Runtime) -> Organised:
                 raise rejected("organise", [_in_progress(code, record.project_id, "another upload took it at the same moment")]) from None
     aws.events.append(state["stream"], actor=ACTOR, action="organise", result="ok", detail={"record_code": code, "serial": serial})
     return {**state, "record_code": code, "serial": serial, "year": plan.year}  # type: ignore[typeddict-item]
+
+
+def _finish_archived(rt: Runtime, state: Collected, code: str, item: dict[str, Any]) -> None:
+    """This very upload is archived already: an earlier run crashed after ARCHIVED, before it closed the claim.
+
+    The job is done; close the claim and tag the upload as archived, and end the run as handled
+    (re-packing would only fail at Seal, run after run).
+    """
+    done = {**state, "record_code": code}
+    done["staging"] = {n: staging_key(done, n) for n in ("unsealed.zip", "unsealed.entries.json", "sealed.zip")}
+    finish_upload(rt, done, state["upload"], "ARCHIVED", code)
+    rt.aws.events.append(state["stream"], actor=ACTOR, action="organise", result="already-archived",
+                         detail={"record_code": code, "archive": item.get("archive")})
+    raise DuplicateDelivery(f"{code}: this upload is {item.get('status')} already (version {item.get('package_version', 1)}); "
+                            "its claim is closed now")
 
 
 def _serial(rt: Runtime, case: dict[str, Any], project_id: str) -> int:
@@ -94,7 +113,7 @@ def _may_take(rt: Runtime, code: str, existing: dict[str, Any] | None, project_i
         raise rejected("organise", [Problem("ARCHIVE-SERIAL-TAKEN", f"{code} belongs to case {existing.get('project_id')}, not to this one",
                                             project_id, "case.json")])
     status = existing.get("status")
-    if status in ("ARCHIVED", "ACCEPTED") and existing.get("upload") != state["upload"]:
+    if status in ("ARCHIVED", "ACCEPTED") and not same_upload(existing.get("upload"), state["upload"]):
         raise rejected("organise", [Problem("CASE-ALREADY-ARCHIVED", f"{code} is {status} already "
                                             f"(version {existing.get('package_version', 1)}); a correction is accepted only after the "
                                             "receiving institution returns the package", project_id)])
