@@ -1,0 +1,47 @@
+"""What a clerk reads, in Chinese: labels of statuses and retention periods, and Beijing time.
+
+Reports, lists and the command line take their words from here, so one status is called the
+same everywhere. Codes stay in English (stable, for machines); the Chinese word comes first.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+BEIJING = dt.timezone(dt.timedelta(hours=8), "北京时间")
+
+# catalogue statuses of a case / package
+CASE_STATUS = {
+    "RECEIVED": "已接收待整理", "PACKED": "已组包", "SEALED": "已固化", "CHECKED": "已检测", "REGISTERED": "已登记",
+    "STORING": "入库中", "ARCHIVED": "已归档", "ACCEPTED": "已移交接收", "RETURNED": "已退回待更正",
+    "REJECTED": "拒收", "FAILED": "系统失败（可重试）",
+}
+# transfer batch statuses and a package's state within a batch
+BATCH_STATUS = {
+    "DRAFT": "草稿", "SUBMITTED": "已申请移交", "RECEIVING": "接收检测完成，待接收方决定", "ACCEPTED": "已全部接收",
+    "PARTLY_RETURNED": "部分退回", "RETURNED": "全部退回", "CANCELLED": "已作废",
+}
+PACKAGE_STATE = {"LISTED": "待复制", "COPIED": "已复制待检测", "CHECKED": "已检测", "ACCEPTED": "接收", "RETURNED": "退回",
+                 "WITHDRAWN": "未接收（移出本批次）"}
+RETENTION = {"Y": "永久", "D30": "30年", "D10": "10年"}
+
+
+def label(table: dict[str, str], code: Any) -> str:
+    """``已归档`` for ``ARCHIVED``; an unknown or empty code prints as itself or ``—`` (never ``None``)."""
+    if code is None or code == "":
+        return "—"
+    return table.get(str(code), str(code))
+
+
+def beijing(value: str | dt.datetime | None, *, seconds: bool = True) -> str:
+    """``2026-11-25 17:44:36`` (Beijing time) from an ISO time in any zone; ``—`` when there is none."""
+    if not value:
+        return "—"
+    try:
+        when = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return str(value)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return when.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
