@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import shutil
 import sys
 import time
 from collections import defaultdict
@@ -23,6 +24,21 @@ from typing import Any
 from .sample import sample_case, zip_case
 
 STEPS = ("Collect", "Organise", "Pack", "Seal", "Check", "Register", "Store", "Reject")
+MARKER = ".earchive-demo"  # a folder holding it was written by a demo and may be cleaned by the next
+
+
+def prepare_out(out: Path) -> None:
+    """A fresh output folder for this run: the previous demo's files are removed, never mixed with the new ones.
+
+    A folder that is not empty and was not written by a demo is refused (nothing of the user's is deleted).
+    """
+    if out.exists() and any(out.iterdir()):
+        if not (out / MARKER).exists():
+            raise FileExistsError(f"{out} is not empty and was not written by `earchive demo`: choose another --out")
+        shutil.rmtree(out)
+        print(f"  cleaned {out} (the previous demo's files were removed)", file=sys.stderr)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / MARKER).write_text("written by earchive demo; the next demo run cleans this folder\n", "utf-8")
 
 
 def _step_times(history: list[dict[str, Any]]) -> dict[str, float]:
@@ -49,10 +65,10 @@ def run_demo(out: Path, cases: int = 12) -> int:
     """The cloud demo on moto; returns 0 when every good case was archived and the bad one rejected."""
     from .localcloud import LocalCloud
 
-    out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     print(f"earchive demo: starting the local cloud (template.yaml + statemachine/archive.asl.json on moto) → {out.resolve()}",
           file=sys.stderr)
+    prepare_out(out)
     with LocalCloud(log_level="ERROR") as cloud:
         print(f"  intake bucket {cloud.name('IntakeBucket')}, archive bucket {cloud.name('ArchiveBucket')} (Object Lock COMPLIANCE)",
               file=sys.stderr)
@@ -78,9 +94,8 @@ def run_demo(out: Path, cases: int = 12) -> int:
         print(file=sys.stderr)
         rows, step_sum, step_n = [], defaultdict(float), defaultdict(int)
         s3 = cloud.client("s3")
-        (out / "packages").mkdir(exist_ok=True)
-        (out / "reports").mkdir(exist_ok=True)
         (out / "rejections").mkdir(exist_ok=True)
+        rejected_rules: dict[str, list[str]] = {}
         for arn, d in results.items():
             history = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
             times = _step_times(history)
@@ -92,28 +107,85 @@ def run_demo(out: Path, cases: int = 12) -> int:
             meta = uploads[key]
             if d["status"] == "SUCCEEDED":
                 output = json.loads(d["output"])
-                loc = output["archive"]
-                target = out / "packages" / Path(loc["key"]).name
-                s3.download_file(loc["bucket"], loc["key"], str(target), ExtraArgs={"VersionId": loc["version_id"]})
                 rows.append((meta["case"].project_id, output["record_code"], "归档 ARCHIVED", meta["case"].case["task_name"], "", times))
             else:
-                report = json.loads(s3.get_object(Bucket=cloud.name("IntakeBucket"), Key=f"{key}.rejected.json")["Body"].read())
-                (out / "rejections" / f"{key}.rejected.json").write_text(json.dumps(report, ensure_ascii=False, indent=2), "utf-8")
+                suffix = "rejected" if d.get("error") == "Rejected" else "failed"
+                for ext in ("json", "html"):
+                    body = s3.get_object(Bucket=cloud.name("IntakeBucket"), Key=f"{key}.{suffix}.{ext}")["Body"].read()
+                    (out / "rejections" / f"{key}.{suffix}.{ext}").write_bytes(body)
+                report = json.loads((out / "rejections" / f"{key}.{suffix}.json").read_text("utf-8"))
+                rejected_rules[meta["case"].project_id] = [p["rule"] for p in report["problems"]]
                 reasons = "; ".join(f"[{p['rule']}] {p.get('file') or ''}" for p in report["problems"])
                 rows.append((meta["case"].project_id, report.get("record_code") or "—", f"拒收 REJECTED at {report['stage']}",
                              meta["case"].case["task_name"], reasons, times))
-        for obj in s3.list_objects_v2(Bucket=cloud.name("ReportsBucket")).get("Contents", []):
-            target = out / "reports" / obj["Key"].replace("reports/", "").replace("/", "_")
-            s3.download_file(cloud.name("ReportsBucket"), obj["Key"], str(target))
-        _print_table(rows, step_sum, step_n)
+        _print_table(rows, step_sum, step_n, len(arns))
         archived = sum(1 for r in rows if r[2].startswith("归档"))
         print(f"\n{archived} archived under Object Lock, {len(rows) - archived} rejected with reasons, in {time.monotonic() - started:.1f}s")
         transfer_ok = _transfer_loop(cloud, out, uploads) if archived else False
-        _export_catalogue(cloud.catalogue().by_status(), out)
-    print(f"packages, check reports, rejection reports, the signed transfer lists and catalogue.csv/json are in {out.resolve()}")
+        items = cloud.catalogue().by_status()
+        _download_packages(cloud, items, out)
+        _download_reports(cloud, out)
+        _export_catalogue(items, out)
+        _write_index(out, cloud=True)
+    print(f"packages, check reports, rejection reports, the signed transfer lists and catalogue.csv/json are in {out.resolve()} "
+          "(README.txt says what each file is)")
     print(out.resolve())
-    expected_ok = archived == len(plan) - 1 and transfer_ok
+    defective = next(u["case"].project_id for u in uploads.values() if u["defect"])
+    right_rule = rejected_rules.get(defective) == ["MATERIAL-DIGEST"]
+    if not right_rule:
+        print(f"unexpected: the defective case {defective} was rejected for {rejected_rules.get(defective)}, not MATERIAL-DIGEST",
+              file=sys.stderr)
+    expected_ok = archived == len(plan) - 1 and right_rule and transfer_ok
     return 0 if expected_ok else 1
+
+
+def _download_packages(cloud, items: list[dict[str, Any]], out: Path) -> None:
+    """The current version of every package, and every earlier (returned) version beside it as ``<code>.v<n>.zip``."""
+    s3 = cloud.client("s3")
+    (out / "packages").mkdir(exist_ok=True)
+    for item in items:
+        loc, pid = item.get("archive"), str(item["package_id"])
+        if not loc or item.get("status") not in ("ARCHIVED", "ACCEPTED", "RETURNED"):
+            continue
+        code, _, version = pid.partition("#v")
+        name = f"{code}.v{version}-returned.zip" if version else f"{code}.zip"
+        s3.download_file(loc["bucket"], loc["key"], str(out / "packages" / name), ExtraArgs={"VersionId": loc["version_id"]})
+
+
+def _download_reports(cloud, out: Path) -> None:
+    """Every check report of every version (JSON and HTML), named ``<电子文件号>_<time>-<SM3 prefix>-archiving.*``."""
+    s3 = cloud.client("s3")
+    (out / "reports").mkdir(exist_ok=True)
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=cloud.name("ReportsBucket"), Prefix="reports/"):
+        for obj in page.get("Contents", []):
+            target = out / "reports" / obj["Key"].removeprefix("reports/").replace("/", "_")
+            s3.download_file(cloud.name("ReportsBucket"), obj["Key"], str(target))
+
+
+INDEX = {
+    "cases/": "生成的办件（文件夹与 zip），即平台上传的内容 / the generated case bundles as uploaded",
+    "packages/": "归档信息包：每件的当前版本 <电子文件号>.zip；被退回后更正的办件，其退回的旧版本为 <电子文件号>.v1-returned.zip"
+                 "（离线 demo：检测报告 .archiving-report.html 在包旁边）",
+    "reports/": "归档检测报告（四性检测，每个版本一份）：.html 可打印，.json 供系统读取",
+    "rejections/": "拒收通知（.rejected.html/.json）与系统失败通知（.failed.*），与上传的文件同名",
+    "transfer/": "移交批次：移交清单（XLSX、PDF）、双方签名（.p7s）、归档目录清单（XLSX、CSV）、接收回执",
+    "catalogue.csv": "归档目录（Excel 可直接打开）/ the catalogue",
+    "catalogue.json": "归档目录（JSON）",
+}
+
+
+def _write_index(out: Path, *, cloud: bool) -> None:
+    """``README.txt``: what each file of this run is (Chinese first), and how many there are."""
+    lines = [f"earchive demo（{'本地云：模板 + 真实状态机' if cloud else '离线：组包 → 检测'}）"
+             f" {dt.datetime.now(dt.timezone(dt.timedelta(hours=8))):%Y-%m-%d %H:%M}（北京时间）", ""]
+    for name, what in INDEX.items():
+        path = out / name.rstrip("/")
+        if not path.exists():
+            continue
+        count = f"（{sum(1 for p in path.rglob('*') if p.is_file())} 个文件）" if path.is_dir() else ""
+        lines.append(f"{name:<16} {what}{count}")
+    lines += ["", "下次运行 demo 会清空本文件夹 / the next demo run cleans this folder."]
+    (out / "README.txt").write_text("\n".join(lines) + "\n", "utf-8")
 
 
 def _transfer_loop(cloud, out: Path, uploads: dict[str, Any]) -> bool:
@@ -176,13 +248,15 @@ def _export_catalogue(items: list[dict[str, Any]], out: Path) -> None:
                 "; ".join(f"{p.get('rule')}: {p.get('message', '')[:80]}" for p in i.get("problems", []))])
 
 
-def _print_table(rows: list[tuple], step_sum: dict[str, float], step_n: dict[str, int]) -> None:
-    print(f"\n{'办件编号':<18}  {'电子文件号':<38}  {'结果':<24}  {'秒':>5}  事项 / 原因")
+def _print_table(rows: list[tuple], step_sum: dict[str, float], step_n: dict[str, int], at_once: int) -> None:
+    print(f"\n{'办件编号':<18}  {'电子文件号':<38}  {'结果':<24}  {'秒*':>5}  事项 / 原因")
     for project_id, code, status, task, reasons, times in sorted(rows, key=lambda r: r[2]):
         total = sum(times.values())
         print(f"{project_id:<22}  {code:<43}  {status:<26}  {total:5.2f}  {reasons or task}"[:220])
     means = ", ".join(f"{s.lower()} {step_sum[s] / step_n[s]:.2f}" for s in STEPS if step_n.get(s))
-    print(f"\nmean seconds per step: {means}")
+    print(f"\nmean seconds per step*: {means}")
+    print(f"* {at_once} cases ran at once on this machine: the seconds include waiting for a free worker, not only work "
+          "(bench/ measures speed)")
 
 
 def run_offline_demo(out: Path, cases: int = 6) -> int:
@@ -194,24 +268,34 @@ def run_offline_demo(out: Path, cases: int = 6) -> int:
     from earchive.domain.pack import pack
     from earchive.errors import EarchiveError
 
-    out.mkdir(parents=True, exist_ok=True)
+    prepare_out(out)
     signer, tsa, options = make_signer(), make_tsa(), CheckOptions(scanner=make_scanner())
     plan = [(seed, None) for seed in range(1, max(cases, 2))] + [(cases + 100, "digest"), (cases + 101, "eicar")]
-    archived = 0
+    expected = {"digest": "MATERIAL-DIGEST", "eicar": "GD-4-2"}  # what each defect must be refused for
+    archived, wrong = 0, []
     for seed, defect in plan:
         case = sample_case(out / "cases", seed=seed, files=5 + seed % 3, defect=defect)
         try:
             result = pack(case.folder, out / "packages", signer=signer, tsa=tsa, overwrite=True)
         except EarchiveError as exc:
+            rules = [p.rule for p in exc.problems]
             print(f"{case.project_id}  拒收 rejected at pack: " + "; ".join(f"[{p.rule}] {p.file or ''}" for p in exc.problems))
+            if expected.get(defect or "") not in rules:
+                wrong.append(f"{case.project_id}: rejected for {rules}" + ("" if defect else " (a good case)"))
             continue
         report = check_package(result.path, options)
         write_html(report)
+        failed = [r.id for r in report.failures]
         if report.passed:
             archived += 1
             print(f"{case.project_id}  归档 archived: {result.path.name}")
         else:
             print(f"{case.project_id}  拒收 rejected at check: " + "; ".join(f"{r.id} {r.detail}" for r in report.failures)[:200])
+        if (defect is None) != report.passed or (defect and not any(f.startswith(expected[defect]) for f in failed)):
+            wrong.append(f"{case.project_id}: {'archived' if report.passed else f'failed {failed}'}" + (f" (defect {defect})" if defect else ""))
+    _write_index(out, cloud=False)
     print(f"{archived} archived, {len(plan) - archived} rejected")
+    for w in wrong:
+        print(f"unexpected verdict: {w}", file=sys.stderr)
     print(out.resolve())
-    return 0
+    return 1 if wrong else 0

@@ -134,12 +134,13 @@ def execution_name(upload: dict[str, Any], attempt: int = 1) -> str:
 class LocalCloud:
     """template.yaml on moto, in this process (tests) or behind a moto server (``earchive local up``)."""
 
-    def __init__(self, *, repo: Path | None = None, home: Path | None = None, endpoint: str | None = None, log_level: str = "WARNING"):
+    def __init__(self, *, repo: Path | None = None, home: Path | None = None, endpoint: str | None = None, log_level: str = "WARNING",
+                 suffix: str | None = None):
         self.repo = repo or repo_root()
         self.template = load_template(self.repo / "template.yaml")
         self.resolver = Resolver(self.template)
         self.endpoint = endpoint
-        self.suffix = uuid.uuid4().hex[:8]
+        self.suffix = suffix or uuid.uuid4().hex[:8]  # `local up` passes "local": names a README can print as they are
         self.home = home
         self._mock = None
         self.queue_url = ""

@@ -14,7 +14,9 @@ import datetime as dt
 import io
 import json
 import random
+import shutil
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -56,13 +58,15 @@ def social_credit_code(rng: random.Random, region: str) -> str:
 class _HashingWriter:
     """Write to a file and digest what was written, in one pass."""
 
-    def __init__(self, f: BinaryIO):
-        self.f, self.md, self.pos = f, MultiDigest(), 0
+    def __init__(self, f: BinaryIO, progress: Callable[[int], None] | None = None):
+        self.f, self.md, self.pos, self.progress = f, MultiDigest(), 0, progress
 
     def write(self, data: bytes) -> None:
         self.f.write(data)
         self.md.update(bytes(data))
         self.pos += len(data)
+        if self.progress is not None:
+            self.progress(len(data))
 
 
 def _pdf_text(s: str) -> str:
@@ -196,8 +200,13 @@ def sample_case(
     files: int = 5,
     size_mb: float = 0.0,
     defect: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> SampleCase:
-    """Write one realistic case folder (case.json + materials) and return it."""
+    """Write one realistic case folder (case.json + materials) and return it.
+
+    A folder of the same case from an earlier run is replaced, never added to (stale materials
+    would be undeclared files, newcomer P7). ``progress(done, total)`` follows large cases.
+    """
     if defect and defect not in DEFECTS:
         raise ValueError(f"unknown defect {defect!r}; choose from {', '.join(DEFECTS)}")
     files = max(3, files)
@@ -211,7 +220,11 @@ def sample_case(
     finished = received + dt.timedelta(days=rng.randrange(1, 15), hours=rng.randrange(6))
     project_id = f"{region}{received:%Y%m%d}{seed:06d}"
     folder = Path(out_dir) / f"case-{project_id}"
-    folder.mkdir(parents=True, exist_ok=True)
+    if folder.exists():
+        if not (folder / "case.json").is_file() and any(folder.iterdir()):
+            raise FileExistsError(f"{folder} exists and is not a sample case (no case.json): not replacing it")
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
     company = f"{region_name[:3]}{rng.choice(['湘江', '岳麓', '洞庭', '韶山', '芙蓉'])}{rng.choice(['餐饮', '商贸', '建设', '医药', '科技'])}有限公司"
 
     # Material templates: (category, file_code, title, file name, kind)
@@ -225,9 +238,16 @@ def sample_case(
         ("过程文件", "B2", "审查意见表", "审查意见表.pdf", "pdf"),
         ("申报文件", "A4", "承诺书", "信用承诺书.ofd", "ofd"),
     ]
-    chosen = [templates[i % len(templates)] for i in range(files)]
+    # a finished case always carries a 结果文件 (the 4th template), however few files are asked for
+    chosen = [templates[i] for i in (0, 1, 3)] if files < 4 else [templates[i % len(templates)] for i in range(files)]
     big_index = 0  # the application PDF carries the scan that sets the size
     padding = int(size_mb * 1024 * 1024)
+    written = [0]
+
+    def advance(n: int) -> None:
+        written[0] += n
+        if progress is not None and padding:
+            progress(min(written[0], padding), padding)
     materials = []
     subdir = folder / "materials"
     subdir.mkdir(exist_ok=True)
@@ -241,7 +261,7 @@ def sample_case(
         lines = [f"办件编号：{project_id}", f"申请人：{person}", f"事项：{task_name}",
                  f"受理时间：{received:%Y年%m月%d日}", f"{region_name}政务服务中心"]
         with open(path, "wb") as f:
-            w = _HashingWriter(f)
+            w = _HashingWriter(f, advance)
             if kind == "pdf":
                 if defect == "bad-pdf" and i == 1:
                     w.write(b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\n% not a complete PDF\n")
@@ -320,18 +340,23 @@ class _LegacyNameInfo(zipfile.ZipInfo):
         return self.filename.encode("cp437"), self.flag_bits & ~0x800
 
 
-def zip_case(folder: Path, out: Path, *, gbk_names: bool = False) -> Path:
-    """Zip a case folder as a platform would; ``gbk_names`` writes names in GBK without the UTF-8 flag."""
+def zip_case(folder: Path, out: Path, *, gbk_names: bool = False, progress: Callable[[int, int], None] | None = None) -> Path:
+    """Zip a case folder as a platform would; ``gbk_names`` writes names in GBK without the UTF-8 flag.
+
+    ``progress(done, total)`` is called as bytes go in (a 2 GB case takes a minute).
+    """
+    files = [p for p in sorted(folder.rglob("*")) if p.is_file()]
+    total, done = sum(p.stat().st_size for p in files), 0
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
-        for path in sorted(folder.rglob("*")):
-            if path.is_file():
-                name = path.relative_to(folder).as_posix()
-                if gbk_names:
-                    info = _LegacyNameInfo(name.encode("gbk").decode("cp437"), date_time=(2026, 1, 1, 0, 0, 0))
-                    info.compress_type = zipfile.ZIP_DEFLATED
-                    with open(path, "rb") as src, zf.open(info, "w") as dst:
-                        while chunk := src.read(1 << 20):
-                            dst.write(chunk)
-                else:
-                    zf.write(path, name)
+        for path in files:
+            name = path.relative_to(folder).as_posix()
+            info = (_LegacyNameInfo(name.encode("gbk").decode("cp437"), date_time=(2026, 1, 1, 0, 0, 0)) if gbk_names
+                    else zipfile.ZipInfo.from_file(path, name))
+            info.compress_type, info.file_size = zipfile.ZIP_DEFLATED, path.stat().st_size  # the size decides zip64
+            with open(path, "rb") as src, zf.open(info, "w") as dst:
+                while chunk := src.read(1 << 20):
+                    dst.write(chunk)
+                    done += len(chunk)
+                    if progress is not None:
+                        progress(done, total)
     return out

@@ -18,9 +18,26 @@ def state_file() -> Path:
     return local_state_file()
 
 
-def serve(host: str = "127.0.0.1", port: int = 4566, poll: float = 0.5, stop: threading.Event | None = None) -> None:
-    """Run the local cloud behind a moto server until ``stop`` is set (or Ctrl-C)."""
+BUCKETS = (("IntakeBucket", "上传办件 intake: drop finished case bundles (*.zip) here"),
+           ("ArchiveBucket", "档案库 archive: packages under Object Lock COMPLIANCE, locked event-log heads"),
+           ("ReportsBucket", "检测报告 reports: every check report (JSON and HTML)"),
+           ("TransferBucket", "移交 transfer: institutions/<code>/batches/<batch>/ (lists, packages, receipts)"),
+           ("StagingBucket", "暂存 staging: work in progress, removed when a case is stored"))
+
+
+def serve(host: str = "127.0.0.1", port: int = 4566, poll: float = 0.5, stop: threading.Event | None = None,
+          verbose: bool = False) -> None:
+    """Run the local cloud behind a moto server until ``stop`` is set (Ctrl-C or SIGTERM); quiet unless ``verbose``."""
+    import logging
+    import signal
+
     from moto.server import ThreadedMotoServer
+
+    if not verbose:  # one line per HTTP request (thousands for one upload) only with -v
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    stop = stop or threading.Event()
+    if threading.current_thread() is threading.main_thread():  # `kill PID` stops it as cleanly as Ctrl-C
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
 
     os.environ["MOTO_PORT"] = str(port)  # moto's Step Functions interpreter calls back to this port
     server = ThreadedMotoServer(ip_address=host, port=port)
@@ -30,20 +47,27 @@ def serve(host: str = "127.0.0.1", port: int = 4566, poll: float = 0.5, stop: th
 
     urllib.request.urlopen(urllib.request.Request(  # noqa: S310 - our own loopback server
         f"{endpoint}/moto-api/config", data=json.dumps({"stepfunctions": {"execute_state_machine": True}}).encode(), method="POST"))
-    cloud = LocalCloud(endpoint=endpoint)
+    cloud = LocalCloud(endpoint=endpoint, suffix="local")  # earchive-intakebucket-local, …: the same on every run
     cloud.start()
     info = {"endpoint": endpoint, "state_machine": cloud.state_machine_arn, "queue": cloud.queue_url,
             "resources": dict(cloud.resolver.names), "pid": os.getpid()}
     state_file().parent.mkdir(parents=True, exist_ok=True)
     state_file().write_text(json.dumps(info, indent=2), "utf-8")
-    print(f"earchive local cloud on {endpoint}\n  intake bucket: {cloud.name('IntakeBucket')}\n"
-          f"  drop a case:   aws s3 cp CASE.zip s3://{cloud.name('IntakeBucket')}/ --endpoint-url {endpoint}\n"
-          f"  watch:         earchive status\n(Ctrl-C to stop)", file=sys.stderr, flush=True)
-    stop = stop or threading.Event()
+    lines = [f"earchive 本地云 local cloud: {endpoint}  (template.yaml + the real state machines on moto)"]
+    lines += [f"  {cloud.name(logical):<40} {what}" for logical, what in BUCKETS]
+    lines += ["  credentials: any (e.g. export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1)",
+              f"  drop a case: aws s3 cp CASE.zip s3://{cloud.name('IntakeBucket')}/ --endpoint-url {endpoint}",
+              "  watch:       earchive status        transfer: earchive transfer create …        stop: Ctrl-C",
+              f"  state file:  {state_file()}" + ("" if verbose else "   (-v: every HTTP request)")]
+    print("\n".join(lines), file=sys.stderr, flush=True)
+    started: set[str] = set()
     try:
         while not stop.is_set():
             for arn in cloud.dispatch():
-                print(f"started {arn.rsplit(':', 1)[-1]}", file=sys.stderr, flush=True)
+                name = arn.rsplit(":", 1)[-1]
+                if name not in started:  # one line per upload (a multipart upload may notify twice)
+                    started.add(name)
+                    print(f"归档开始 started {name}", file=sys.stderr, flush=True)
             stop.wait(poll)
     except KeyboardInterrupt:
         pass

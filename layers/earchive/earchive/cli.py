@@ -17,9 +17,10 @@ from pathlib import Path
 
 from . import __version__
 from .cli_admin import add_admin_parsers
+from .cli_status import cmd_status
 from .cli_transfer import add_transfer_parser
 from .config import current
-from .errors import EarchiveError
+from .errors import EarchiveError, TransferError, UsageError
 
 
 def _progress_printer(enabled: bool):
@@ -43,10 +44,14 @@ def cmd_sample_case(args: argparse.Namespace) -> int:
     """`earchive sample-case`: a realistic case folder (or zip), optionally with one defect (development tools)."""
     from earchive_devtools.sample import sample_case, zip_case
 
-    case = sample_case(args.out_dir, seed=args.seed, files=args.files, size_mb=args.size_mb, defect=args.defect)
+    big = args.size_mb >= 50 and (sys.stderr.isatty() or args.progress)
+    writing, zipping = _progress_printer(big), _progress_printer(big)
+    case = sample_case(args.out_dir, seed=args.seed, files=args.files, size_mb=args.size_mb, defect=args.defect,
+                       progress=(lambda d, t: writing("写入材料 writing", d, t)) if writing else None)
     print(f"case {case.project_id}: {case.case['task_name']} ({case.case['task_type']})", file=sys.stderr)
     if args.zip:
-        out = zip_case(case.folder, case.folder.with_suffix(".zip"), gbk_names=args.defect == "gbk-names")
+        out = zip_case(case.folder, case.folder.with_suffix(".zip"), gbk_names=args.defect == "gbk-names",
+                       progress=(lambda d, t: zipping("压缩 zipping", d, t)) if zipping else None)
         print(out)
     else:
         print(case.folder)
@@ -106,7 +111,10 @@ def _check_options(args: argparse.Namespace):
         options.tsa_trust_label = list(args.tsa_trust)
     if args.package_digest:
         algorithm, _, value = args.package_digest.partition(":")
-        options.expected_digest = (algorithm.upper().replace("SHA256", "SHA-256"), value)
+        algorithm = algorithm.upper().replace("SHA256", "SHA-256")
+        if algorithm not in ("SM3", "SHA-256") or len(value) != 64 or any(c not in "0123456789abcdefABCDEF" for c in value):
+            raise UsageError(f"--package-digest {args.package_digest!r}: expected SM3:<64 hex digits> or SHA-256:<64 hex digits>")
+        options.expected_digest = (algorithm, value.lower())
     options.allowed_formats = tuple(args.allowed_formats.split(",")) if args.allowed_formats else DEFAULT_ALLOWED
     return options
 
@@ -116,6 +124,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from .check import check_package
     from .check.report import to_json, write_html
 
+    if not Path(args.package).is_file():
+        raise UsageError(f"no such file: {args.package}")
     report = check_package(args.package, _check_options(args))
     if args.json:
         print(to_json(report))
@@ -177,39 +187,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from earchive_devtools.demo import run_demo, run_offline_demo
 
     if args.offline:
-        return run_offline_demo(Path(args.out), cases=args.cases)
-    return run_demo(Path(args.out), cases=args.cases)
+        return run_offline_demo(Path(args.out or "out/demo-offline"), cases=args.cases)
+    return run_demo(Path(args.out or "out/demo"), cases=args.cases)
 
 
 def cmd_local_up(args: argparse.Namespace) -> int:
     """`earchive local up`: the local cloud behind a moto server on loopback, until Ctrl-C."""
     from earchive_devtools.server import serve
 
-    serve(args.host, args.port)
-    return 0
-
-
-def cmd_status(args: argparse.Namespace) -> int:
-    """`earchive status`: every case in the catalogue with its state and reasons."""
-    from .client import catalogue_rows, local_state_file
-
-    if not args.table and not local_state_file().exists():
-        print("no local cloud is running (start one with `earchive local up`), and no --table given", file=sys.stderr)
-        return 1
-    rows = catalogue_rows(args.endpoint, args.table)
-    if args.json:
-        print(json.dumps(rows, ensure_ascii=False, indent=2, default=str))
-        return 0
-    print(f"{'状态':<10} {'电子文件号 / upload':<44} {'办件编号':<22} 事项 / 原因")
-    for r in rows:
-        reasons = "; ".join(str(p.get("rule")) for p in r.get("problems", []))
-        if r.get("status") == "RETURNED":
-            reasons = f"退回 ({r.get('returned_batch')}): {r.get('return_reason', '')}"
-        print(f"{r.get('status', ''):<10} {str(r.get('package_id'))[:44]:<44} {r.get('project_id', '')!s:<22} {reasons or r.get('task_name', '')}")
-    counts: dict[str, int] = {}
-    for r in rows:
-        counts[r.get("status", "?")] = counts.get(r.get("status", "?"), 0) + 1
-    print(", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) or "no cases yet")
+    serve(args.host, args.port, verbose=args.verbose)
     return 0
 
 
@@ -258,6 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--defect", choices=["digest", "truncated", "empty", "undeclared", "missing-metadata", "eicar", "bad-pdf", "gbk-names"],
                    help="break one thing on purpose")
     s.add_argument("--zip", action="store_true", help="also zip the bundle and print the zip's path")
+    s.add_argument("--progress", action="store_true", help="show progress of a large case even when stderr is not a terminal")
     s.set_defaults(func=cmd_sample_case)
 
     s = sub.add_parser("pack", help="collect, organise, pack and seal one case into <电子文件号>.zip")
@@ -292,7 +279,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_verify_batch)
 
     s = sub.add_parser("demo", help="the main job on the local default: a dozen cases through the serverless pipeline on moto")
-    s.add_argument("--out", default="out/demo", help="where to leave cases, packages, reports and the catalogue export")
+    s.add_argument("--out", help="where to leave cases, packages, reports and the catalogue export (cleaned first; "
+                                 "default out/demo, out/demo-offline with --offline)")
     s.add_argument("--cases", type=int, default=12)
     s.add_argument("--offline", action="store_true", help="pack → verify round trip without the cloud")
     s.set_defaults(func=cmd_demo)
@@ -329,6 +317,12 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         return args.func(args)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (TransferError, TimeoutError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except EarchiveError as exc:
         print("rejected / 拒收:", file=sys.stderr)
         for problem in exc.problems:
@@ -342,8 +336,16 @@ def main(argv: list[str] | None = None) -> int:
         print("error: this command needs earchive's development tools (local cloud, demo, sample cases): "
               "pip install -e devtools (make install does)", file=sys.stderr)
         return 1
-    except (OSError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # an AWS situation (no credentials, no region, nothing listening) is one line, not a traceback
+        from .aws.clients import aws_problem
+
+        said = aws_problem(exc)
+        if said is None:
+            if isinstance(exc, (OSError, ValueError)):
+                print(f"error: {exc}", file=sys.stderr)
+                return 1
+            raise
+        print(f"error: {said}", file=sys.stderr)
+        return 1

@@ -34,7 +34,7 @@ def _print_batch(view: dict) -> None:
 def cmd_transfer(args: argparse.Namespace) -> int:
     """`earchive transfer …`: create, submit, show, decide, resubmit and export transfer batches."""
     from .domain.transfer import Selection
-    from .errors import TransferError
+    from .errors import TransferError, UsageError
 
     try:
         svc = _service(args)
@@ -47,11 +47,11 @@ def cmd_transfer(args: argparse.Namespace) -> int:
             arn = svc.submit(args.batch, actor=args.transferor)
             print(f"submitted: {arn}", file=sys.stderr)
             if args.wait:
-                svc.wait_for_decision(args.batch, timeout=args.timeout)
+                svc.wait_for_decision(args.batch, timeout=args.timeout, progress=_checks_progress)
                 _print_batch(svc.show(args.batch))
         elif args.transfer_command in ("show", "receive"):
             if args.transfer_command == "receive" and args.wait:
-                svc.wait_for_decision(args.batch, timeout=args.timeout)
+                svc.wait_for_decision(args.batch, timeout=args.timeout, progress=_checks_progress)
             view = svc.show(args.batch)
             if args.json:
                 print(json.dumps(view, ensure_ascii=False, indent=2, default=str))
@@ -82,10 +82,18 @@ def cmd_transfer(args: argparse.Namespace) -> int:
         elif args.transfer_command == "list":
             for b in svc.transfers.batches():
                 print(f"{b['batch_id']}  {b['status']:<16} {int(b.get('package_count', 0)):>5} 件  {b['institution_name']}")
+    except UsageError as exc:  # a batch id that does not exist
+        print(f"transfer: {exc}", file=sys.stderr)
+        return 2
     except (TransferError, TimeoutError) as exc:
         print(f"transfer: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _checks_progress(checked: int, total: int) -> None:
+    """接收检测 progress while `submit --wait` / `receive --wait` wait for the receiving checks."""
+    print(f"  接收检测 receiving checks: {checked}/{total}", file=sys.stderr, flush=True)
 
 
 def add_transfer_parser(sub: Any) -> None:
@@ -129,4 +137,6 @@ def add_transfer_parser(sub: Any) -> None:
         if name == "export":
             t.add_argument("--out", required=True)
     tsub.add_parser("list", help="all batches")
+    for t in tsub.choices.values():  # `transfer list --stack X` works as well as `transfer --stack X list` (P6)
+        t.add_argument("--stack", default=argparse.SUPPRESS, help="a deployed stack on AWS (default: the running local cloud)")
     s.set_defaults(func=cmd_transfer)

@@ -10,6 +10,7 @@ this process, or to a deployed stack on AWS.
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,14 +29,56 @@ def local_state_file() -> Path:
     return earchive_home() / "local-cloud.json"
 
 
+NOT_RUNNING = "no local cloud is running: start one with `earchive local up` (in another terminal), or pass --stack/--table for AWS"
+
+
+def local_state() -> dict[str, Any]:
+    """What the running `earchive local up` wrote; a file left by one that was killed is removed (P4)."""
+    path = local_state_file()
+    try:
+        info = json.loads(path.read_text("utf-8"))
+    except FileNotFoundError:
+        raise TransferError(NOT_RUNNING) from None
+    except ValueError:
+        path.unlink(missing_ok=True)
+        raise TransferError(f"{NOT_RUNNING} (an unreadable {path} was removed)") from None
+    if not _alive(int(info.get("pid") or 0)):
+        path.unlink(missing_ok=True)
+        raise TransferError(f"{NOT_RUNNING} (the one that wrote {path} has stopped; its stale file was removed)")
+    return info
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, owned by someone else
+        return True
+    return True
+
+
 def catalogue_rows(endpoint: str | None = None, table: str | None = None) -> list[dict[str, Any]]:
     """Catalogue items of the running local cloud (or of ``table`` on AWS), oldest change first (`earchive status`)."""
     local = table is None
     if local:
-        info = json.loads(local_state_file().read_text("utf-8"))
+        info = local_state()
         endpoint, table = info["endpoint"], info["resources"]["CatalogueTable"]
     aws = Aws(Settings(catalogue_table=table or ""), endpoint=endpoint, local=local)
     return sorted(aws.catalogue.by_status(), key=lambda i: str(i.get("updated_at") or i.get("rejected_at") or ""))
+
+
+def failure_cause(error: str | None, cause: str | None) -> str:
+    """``TransferError: …`` from a failed execution's cause (a Lambda's JSON with its stack trace is not for people)."""
+    try:
+        body = json.loads(cause or "")
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and ("errorMessage" in body or "errorType" in body):
+        return f"{body.get('errorType') or error}: {str(body.get('errorMessage', ''))[:300]}"
+    return f"{error or 'error'}: {str(cause or '')[:300]}".rstrip(": ")
 
 
 def verify_event_log(service: TransferService, streams: list[str] | None = None) -> dict[str, list[str]]:
@@ -66,9 +109,7 @@ class TransferService:
 
     @classmethod
     def from_local_state(cls) -> TransferService:
-        if not local_state_file().exists():
-            raise TransferError("no local cloud is running: start one with `earchive local up`, or pass --stack for AWS")
-        info = json.loads(local_state_file().read_text("utf-8"))
+        info = local_state()
         return cls(info["resources"], info["endpoint"], local=True)
 
     @classmethod
@@ -131,10 +172,24 @@ class TransferService:
         return self.transfers.resubmit(batch_id, transferor=transferor, ready_only=ready_only)
 
     # -- the institution (政务服务实施机构)
-    def wait_for_decision(self, batch_id: str, timeout: float = 600) -> dict[str, Any]:
-        """Wait until every package is checked and the machine waits for the institution."""
-        return self._poll_batch(batch_id, lambda b: b["status"] == "RECEIVING" and bool(b.get("task_token")), timeout,
-                                "did not reach RECEIVING")
+    def wait_for_decision(self, batch_id: str, timeout: float = 600, progress=None) -> dict[str, Any]:
+        """Wait until every package is checked and the machine waits for the institution.
+
+        ``progress(checked, total)`` is called as the receiving checks finish (1,000 packages take minutes).
+        """
+        seen, last = [-1], [0.0]
+
+        def done(b: dict[str, Any]) -> bool:
+            finished = b["status"] == "RECEIVING" and bool(b.get("task_token"))
+            if progress is not None and (finished or time.monotonic() - last[0] > 2):  # a count is a query: not every poll
+                last[0] = time.monotonic()
+                checked = self.transfers.count_checked(batch_id)
+                if checked != seen[0]:
+                    seen[0] = checked
+                    progress(checked, int(b.get("package_count", 0)))
+            return finished
+
+        return self._poll_batch(batch_id, done, timeout, "did not reach RECEIVING")
 
     def decide(self, batch_id: str, receiver: str, returns: dict[str, str] | None = None, timeout: float = 300) -> dict[str, Any]:
         """Accept the batch, returning ``returns`` (package → reason); the state machine finishes the job."""
@@ -167,7 +222,7 @@ class TransferService:
             return
         d = self.aws.executions.describe(arn)
         if d["status"] in ("FAILED", "ABORTED", "TIMED_OUT"):
-            raise TransferError(f"transfer of batch {batch['batch_id']} {d['status']}: {d['error']} {str(d['cause'] or '')[:300]} — "
+            raise TransferError(f"transfer of batch {batch['batch_id']} {d['status']}: {failure_cause(d['error'], d['cause'])} — "
                                 f"`earchive transfer cancel {batch['batch_id']}` puts it back to DRAFT")
 
     # -- reading and printing

@@ -78,6 +78,14 @@ class TransferError(BaseError):
     """A transfer operation that breaks a rule (named in the message)."""
 
 
+class UsageError(BaseError):
+    """The command line names something that does not exist or is malformed (the CLI exits 2)."""
+
+
+class UnknownBatch(TransferError, UsageError):
+    """No transfer batch has this id."""
+
+
 class OverBudget(BaseError):
     """A reader of the check reached its size, page or time budget (the file's result is "manual", never a dead Lambda)."""
 

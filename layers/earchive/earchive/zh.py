@@ -45,3 +45,14 @@ def beijing(value: str | dt.datetime | None, *, seconds: bool = True) -> str:
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.UTC)
     return when.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+
+
+# the archive pipeline's stages, as a rejection notice names them ("pipeline": a system failure outside any one rule)
+PIPELINE_STAGE = {
+    "collect": "收集", "organise": "整理", "pack": "组包", "seal": "固化", "check": "归档检测", "register": "归档登记",
+    "store": "入库", "pipeline": "归档流程（系统处理）",
+}
+# a check report's words: the verdict of one test, its property (四性) and the stage it ran at
+CHECK_STATUS = {"pass": "通过", "fail": "不通过", "manual": "人工核查", "not_applicable": "不适用"}
+PROPERTY = {"authenticity": "真实性", "integrity": "完整性", "usability": "可用性", "security": "安全性"}
+CHECK_STAGE = {"archiving": "归档检测", "receiving": "接收检测"}

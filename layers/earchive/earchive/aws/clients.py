@@ -85,6 +85,26 @@ class Aws:
         return str(parameter_to_file(self.client("ssm"), name))
 
 
+def aws_problem(exc: BaseException) -> str | None:
+    """One line for an AWS situation a user meets (P4); None when ``exc`` is not one (a bug stays a traceback)."""
+    from botocore.exceptions import EndpointConnectionError, NoCredentialsError, NoRegionError
+
+    if isinstance(exc, NoCredentialsError):
+        return ("no AWS credentials: for --stack/--table set AWS_PROFILE (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY); "
+                "the local cloud needs none")
+    if isinstance(exc, NoRegionError):
+        return "no AWS region: set AWS_REGION (e.g. cn-north-1 or us-east-1) or AWS_DEFAULT_REGION"
+    if isinstance(exc, EndpointConnectionError):
+        return (f"nothing answers at {getattr(exc, 'kwargs', {}).get('endpoint_url', 'the endpoint')}: "
+                "is `earchive local up` still running? Start it again, or pass --stack for AWS")
+    if isinstance(exc, ClientError):
+        err = exc.response.get("Error", {})
+        return f"AWS refused {exc.operation_name}: {err.get('Code', '?')}: {err.get('Message', '')}"
+    if isinstance(exc, BotoCoreError):
+        return f"AWS: {exc}"
+    return None
+
+
 def stack_outputs(stack: str) -> dict[str, str]:
     """The outputs of a deployed CloudFormation stack (``earchive … --stack NAME``)."""
     cfn = boto3.client("cloudformation", region_name=aws_region())

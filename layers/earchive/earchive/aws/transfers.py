@@ -11,11 +11,11 @@ import datetime as dt
 import json
 from typing import Any
 
-from boto3.dynamodb.conditions import Key
+from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
 from ..domain.transfer import DECIDED, FINAL_PACKAGE_STATES, Selection, decisions, next_batch_day, now, outcome, refused, table_a1_rows
-from ..errors import ConflictError, TransferError
+from ..errors import ConflictError, TransferError, UnknownBatch
 from .anchors import Anchors
 from .catalogue import Catalogue, FileMap
 from .eventlog import EventLog
@@ -35,7 +35,7 @@ class Transfers:
     def batch(self, batch_id: str) -> dict[str, Any]:
         item = self.table.get_item(Key={"batch_id": batch_id, "item": "BATCH"}, ConsistentRead=True).get("Item")
         if not item:
-            raise TransferError(f"no transfer batch {batch_id}")
+            raise UnknownBatch(f"no transfer batch {batch_id} (`earchive transfer list` shows the batches)")
         return item
 
     def package(self, batch_id: str, package_id: str) -> dict[str, Any]:
@@ -53,6 +53,17 @@ class Transfers:
             items += page["Items"]
             if "LastEvaluatedKey" not in page:
                 return sorted(items, key=lambda i: (i.get("task_name", ""), i["package_id"]))
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def count_checked(self, batch_id: str) -> int:
+        """How many of the batch's packages have a receiving-check result (for progress while waiting)."""
+        total, kwargs = 0, {"KeyConditionExpression": Key("batch_id").eq(batch_id) & Key("item").begins_with("PKG#"),
+                            "FilterExpression": Attr("receipt").exists(), "Select": "COUNT"}
+        while True:
+            page = self.table.query(**kwargs)
+            total += int(page["Count"])
+            if "LastEvaluatedKey" not in page:
+                return total
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def save_rows(self, batch_id: str) -> list[dict[str, Any]]:

@@ -17,6 +17,7 @@ import html
 import json
 from typing import Any
 
+from ... import rules_zh, zh
 from ..runtime import Runtime
 from ..state import Rejected, RejectInput, stream_id, upload_from_event
 from .common import ACTOR, anchor_head, finish_upload, resolve_upload
@@ -65,7 +66,8 @@ def run(state: RejectInput, rt: Runtime) -> Rejected:
     report = {"upload": up, "status": verdict, "stage": stage, "rejected_at": now, "record_code": code,
               "project_id": (state.get("case") or {}).get("project_id") or next((p.get("case") for p in problems if p.get("case")), None),
               "problems": problems, "check_report": (state.get("check") or {}).get("report"), "retryable": failed,
-              "execution": execution}
+              "execution": execution, "stage_zh": zh.label(zh.PIPELINE_STAGE, stage), "rejected_at_beijing": zh.beijing(now),
+              "advice": rules_zh.overall_advice(verdict, problems), "reasons_zh": [rules_zh.describe(p) for p in problems[:50]]}
     base = up["key"]
     aws.s3.put(up["bucket"], f"{base}.{suffix}.json", json.dumps(report, ensure_ascii=False, indent=2).encode("utf-8"), "application/json")
     aws.s3.put(up["bucket"], f"{base}.{suffix}.html", rejection_html(report).encode("utf-8"), "text/html; charset=utf-8")
@@ -85,18 +87,57 @@ def run(state: RejectInput, rt: Runtime) -> Rejected:
 
 
 def rejection_html(report: dict[str, Any]) -> str:
-    """The rejection notice (拒收通知) a platform operator opens beside the upload."""
-    rows = "".join(f"<tr><td>{html.escape(str(p.get('rule')))}</td><td>{html.escape(str(p.get('file') or ''))}</td>"
-                   f"<td>{html.escape(str(p.get('message')))}</td></tr>" for p in report["problems"])
+    """The notice (拒收通知 / 失败通知) a platform operator opens beside the upload: in Chinese, what to do first.
+
+    The verdict and the advice come first (a duplicate upload is told what is true, not to fix it; a
+    system failure that it is not the platform's fault), then every problem with its Chinese reason.
+    The English message stays in small print for whoever has to debug it.
+    """
+    e = html.escape
+    problems = report.get("problems") or []
     failed = report.get("status") == "FAILED"
-    title = "办件归档失败通知（系统原因，可重试） / Failed" if failed else "办件归档拒收通知 / Rejection"
-    advice = ("系统处理失败，不是上传内容的问题；原上传文件保留未动，运维人员已收到告警，修复后重新执行即可，无需重新上传。"
-              "The system failed, not the upload: it was kept as it was and can be re-run without uploading again."
-              if failed else "原上传文件保留未动；请修正后重新上传。The upload was left as it was; fix and upload again.")
-    return (f'<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8"><title>{html.escape(title)} {html.escape(report["upload"]["key"])}</title>'
-            '<style>body{font-family:"Noto Sans CJK SC","Microsoft YaHei",sans-serif;margin:2em}table{border-collapse:collapse}'
-            'td,th{border:1px solid #999;padding:.3em .5em;text-align:left}</style></head><body>'
-            f'<h1>{html.escape(title)}</h1><p>上传文件：{html.escape(report["upload"]["key"])}<br>办件编号：{html.escape(str(report["project_id"]))}'
-            f'<br>环节：{html.escape(report["stage"])}<br>时间：{report["rejected_at"]}</p>'
-            f'<table><tr><th>规则</th><th>文件</th><th>原因</th></tr>{rows}</table>'
-            f'<p>{html.escape(advice)}</p></body></html>')
+    kinds = {rules_zh.rule_kind(p.get("rule")) for p in problems}
+    if failed:
+        title = "办件归档失败通知（系统原因，可重试）"
+    elif kinds and kinds <= {rules_zh.ARCHIVED, rules_zh.WAIT}:
+        title = "办件归档拒收通知（重复上传，未处理）"
+    else:
+        title = "办件归档拒收通知"
+    codes = "、".join(dict.fromkeys(str(p.get("rule") or "—") for p in problems)) or "—"
+    named = "".join(f"<li><b>{e(str(p.get('rule') or '—'))}</b> {e(_reason(p))}</li>" for p in problems[:10])
+    more = f"<li>……另有 {len(problems) - 10} 项，见下表。</li>" if len(problems) > 10 else ""
+    head = (f"{'系统处理失败' if failed else '未归档'}：{len(problems)} 项问题（{codes}）"
+            if problems else ("系统处理失败" if failed else "未归档"))
+    rows = "".join(
+        f"<tr><td>{i}</td><td class=\"nowrap\">{e(str(p.get('rule') or '—'))}</td><td>{e(rules_zh.file_label(p.get('file')))}</td>"
+        f"<td><b>{e(_reason(p))}</b><div>处理：{e(rules_zh.rule_text(p.get('rule'))[1])}</div>"
+        f"<div class=\"en\">{e(rules_zh.plain(p.get('message')))}</div></td></tr>"
+        for i, p in enumerate(problems, 1))
+    facts = [("上传文件", report["upload"].get("key") or "—"), ("办件编号", report.get("project_id") or "—"),
+             ("电子文件号", report.get("record_code") or "—"), ("环节", zh.label(zh.PIPELINE_STAGE, report.get("stage"))),
+             ("结果", "系统失败（可重试）" if failed else "拒收"), ("时间", f"{zh.beijing(report.get('rejected_at'))}（北京时间）")]
+    if report.get("check_report"):
+        facts.append(("完整检测报告", f"报告存储桶中的 {report['check_report']}（同名 .html 为可打印版本）"))
+    info = "".join(f"<tr><td>{e(k)}：</td><td>{e(str(v))}</td></tr>" for k, v in facts)
+    advice = report.get("advice") or rules_zh.overall_advice(report.get("status"), problems)
+    return (f'<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8"><title>{e(title)} — {e(report["upload"].get("key") or "")}</title>'
+            f"<style>{CSS}</style></head><body><h1>{e(title)}</h1>"
+            f'<div class="verdict{" dup" if "重复" in title else ""}"><b>{e(head)}</b><ul>{named}{more}</ul><p><b>处理办法：</b>{e(advice)}</p></div>'
+            f'<table class="meta">{info}</table><h2>问题明细</h2>'
+            f"<table><colgroup><col class=\"n\"><col class=\"rule\"><col class=\"file\"><col></colgroup>"
+            f"<thead><tr><th>序号</th><th>规则</th><th>文件</th><th>原因与处理</th></tr></thead><tbody>{rows}</tbody></table>"
+            '<p class="en">“规则”为稳定的规则编号，便于与档案管理员沟通；每项第三行为英文技术说明，供技术人员查看。</p></body></html>')
+
+
+CSS = ('@page{size:A4;margin:1.5cm 1.2cm}body{font-family:"Noto Sans CJK SC","Source Han Sans SC","Microsoft YaHei",sans-serif;'
+       "margin:2em;color:#222;font-size:14px}h1{font-size:1.4em}h2{font-size:1.1em}"
+       "table{border-collapse:collapse;width:100%;table-layout:fixed}td,th{border:1px solid #999;padding:.35em .5em;text-align:left;"
+       "vertical-align:top;overflow-wrap:anywhere}th{background:#eee}tr{break-inside:avoid}.nowrap{white-space:nowrap}"
+       "col.n{width:3em}col.rule{width:13em}col.file{width:12em}.en{color:#777;font-size:.8em;margin-top:.25em}"
+       ".verdict{border:2px solid #b91c1c;padding:.6em .8em;margin:1em 0}.verdict ul{margin:.4em 0;padding-left:1.4em}"
+       ".verdict.dup{border-color:#92400e}.meta{width:auto;table-layout:auto}.meta td{border:none;padding:.1em .6em .1em 0}@media print{body{margin:0;font-size:12px}}")
+
+
+def _reason(problem: dict[str, Any]) -> str:
+    """The Chinese reason of one problem (a failed check test reads as its name and what it requires)."""
+    return rules_zh.rule_text(problem.get("rule"))[0]
