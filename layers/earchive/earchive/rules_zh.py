@@ -64,6 +64,8 @@ RULES: dict[str, tuple[str, str, str]] = {
     "TransientError": ("外部服务暂时不可用（时间戳服务、网络或限流），多次自动重试后仍未成功。", _SYSTEM_ADVICE, SYSTEM),
     "ConflictError": ("并发处理冲突：归档目录记录同时被另一次处理改动。", _SYSTEM_ADVICE, SYSTEM),
     "TransferError": ("移交操作不符合规则（详见英文说明）。", _CONTACT_ADVICE, CONTACT),
+    "UsageError": ("命令行参数有误：指定的对象不存在或格式不对（详见英文说明）。", "请核对命令行中的编号、文件名或参数后重新执行。", FIX),
+    "UnknownBatch": ("没有这个编号的移交批次。", "请用 earchive transfer list 查看已有批次的编号后重新执行。", FIX),
     "OverBudget": ("文件超出检测的大小、页数或时间预算，需人工核查。", _CONTACT_ADVICE, CONTACT),
     "DuplicateKey": ("case.json 的同一对象中出现了重复的键。", "请删除重复的键，" + _AGAIN, FIX),
     # what AWS Step Functions and Lambda report when a function dies
@@ -215,12 +217,13 @@ def _lookup(code: Any) -> tuple[str, str, str]:
 
 
 _INTERNAL_PATH = re.compile(r"(?:s3://|(?<![\w.])/)(?:[^\s'\"/()]+/)+([^\s'\"/()]+)")
+_ARN = re.compile(r"\barn:aws[\w-]*:[^\s,;()'\"]*:([^\s,;():'\"]+)")
 _ZONED_TIME = re.compile(r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})")
 
 
 def plain(text: Any) -> str:
-    """Text for a person: ``s3://bucket/dir/x.zip`` or ``/tmp/w/x.zip`` become ``x.zip``, a zoned time becomes Beijing time."""
-    shown = _INTERNAL_PATH.sub(r"\1", "" if text is None else str(text))
+    """Text for a person: ``s3://b/dir/x.zip``, ``/tmp/w/x.zip`` become ``x.zip``, an ARN its last part, a zoned time Beijing time."""
+    shown = _ARN.sub(r"\1", _INTERNAL_PATH.sub(r"\1", "" if text is None else str(text)))
     return _ZONED_TIME.sub(lambda m: f"{beijing(m.group(0))} 北京时间", shown)
 
 

@@ -28,7 +28,7 @@ h1{font-size:1.4em}h2{font-size:1.1em;margin:1.2em 0 .4em}
 table{border-collapse:collapse;width:100%;font-size:.9em;table-layout:fixed}
 th,td{border:1px solid #999;padding:.35em .5em;vertical-align:top;text-align:left;overflow-wrap:anywhere}
 th{background:#eee}tr{page-break-inside:avoid;break-inside:avoid}thead{display:table-header-group}
-col.id{width:6.5em}col.prop{width:3.6em}col.name{width:11em}col.res{width:4.6em}col.time{width:5.2em}
+col.id{width:6.6em}col.prop{width:4.4em}col.name{width:10.5em}col.res{width:5.4em}col.time{width:6em}
 .nowrap,td.time{white-space:nowrap;overflow-wrap:normal}
 .pass{color:#166534}.fail{color:#b91c1c;font-weight:bold}.manual{color:#92400e}.not_applicable{color:#666}
 .en{color:#777;font-size:.8em;margin-top:.25em}

@@ -109,7 +109,7 @@ def rejection_html(report: dict[str, Any]) -> str:
     head = (f"{'系统处理失败' if failed else '未归档'}：{len(problems)} 项问题（{codes}）"
             if problems else ("系统处理失败" if failed else "未归档"))
     rows = "".join(
-        f"<tr><td>{i}</td><td class=\"nowrap\">{e(str(p.get('rule') or '—'))}</td><td>{e(rules_zh.file_label(p.get('file')))}</td>"
+        f"<tr><td>{i}</td><td>{e(str(p.get('rule') or '—'))}</td><td>{e(rules_zh.file_label(p.get('file')))}</td>"
         f"<td><b>{e(_reason(p))}</b><div>处理：{e(rules_zh.rule_text(p.get('rule'))[1])}</div>"
         f"<div class=\"en\">{e(rules_zh.plain(p.get('message')))}</div></td></tr>"
         for i, p in enumerate(problems, 1))
@@ -132,10 +132,11 @@ def rejection_html(report: dict[str, Any]) -> str:
 CSS = ('@page{size:A4;margin:1.5cm 1.2cm}body{font-family:"Noto Sans CJK SC","Source Han Sans SC","Microsoft YaHei",sans-serif;'
        "margin:2em;color:#222;font-size:14px}h1{font-size:1.4em}h2{font-size:1.1em}"
        "table{border-collapse:collapse;width:100%;table-layout:fixed}td,th{border:1px solid #999;padding:.35em .5em;text-align:left;"
-       "vertical-align:top;overflow-wrap:anywhere}th{background:#eee}tr{break-inside:avoid}.nowrap{white-space:nowrap}"
+       "vertical-align:top;overflow-wrap:anywhere}th{background:#eee}tr{break-inside:avoid}"
        "col.n{width:3em}col.rule{width:13em}col.file{width:12em}.en{color:#777;font-size:.8em;margin-top:.25em}"
        ".verdict{border:2px solid #b91c1c;padding:.6em .8em;margin:1em 0}.verdict ul{margin:.4em 0;padding-left:1.4em}"
-       ".verdict.dup{border-color:#92400e}.meta{width:auto;table-layout:auto}.meta td{border:none;padding:.1em .6em .1em 0}@media print{body{margin:0;font-size:12px}}")
+       ".verdict.dup{border-color:#92400e}"
+       ".meta{width:auto;table-layout:auto}.meta td{border:none;padding:.1em .6em .1em 0}@media print{body{margin:0;font-size:12px}}")
 
 
 def _reason(problem: dict[str, Any]) -> str:
