@@ -1,33 +1,134 @@
 """Lists a clerk can print and sign: the 移交清单 (Table A.1) and the 归档目录清单.
 
 XLSX with openpyxl; PDF with fpdf2 and an embedded, subset CJK font (Noto
-Sans CJK from PyPI, or ``EARCHIVE_PDF_FONT``), so the Chinese renders in any
+Sans CJK SC, or ``EARCHIVE_PDF_FONT``), so the Chinese renders in any
 viewer without fonts installed. Both carry signature lines for the
-transferring and the receiving party.
+transferring and the receiving party. A clerk reads Chinese words for the
+codes (``earchive.zh``) and Beijing time; the CSV keeps the codes beside them.
 """
 
 from __future__ import annotations
 
 import csv
+import os
+import re
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
-from ..config import current
+from ..config import current, earchive_home
+from ..zh import CASE_STATUS, RETENTION, beijing, label
 from .transfer import TABLE_A1
 
 CATALOGUE_COLUMNS = (("序号", None), ("电子文件号", "record_code"), ("办件编号", "project_id"), ("办理事项名称", "task_name"),
                      ("事项类型", "task_type"), ("保管期限", "retention_period"), ("件数", "total_number"), ("字节数", "package_size"),
-                     ("SM3 摘要", "package_sm3"), ("归档时间", "archived_at"), ("状态", "status"))
+                     ("SM3 摘要", "package_sm3"), ("归档时间（北京时间）", "archived_at"), ("状态", "status"))
+CATALOGUE_WIDTHS = (6, 42, 26, 30, 14, 10, 6, 14, 68, 21, 14)
+CATALOGUE_CODES = (("保管期限代码", "retention_period"), ("状态代码", "status"))  # the CSV keeps the codes too, for machines
+SHOWN = {"retention_period": lambda v: label(RETENTION, v), "status": lambda v: label(CASE_STATUS, v), "archived_at": beijing}
+PACKAGE_COLUMNS = (("序号", 6), ("电子文件号", 42), ("办件编号", 26), ("办理事项名称", 30), ("版本", 6), ("摘要算法", 10),
+                   ("数字摘要", 68), ("SHA-256", 68), ("字节数", 14))
+LIST_WIDTHS = (12, 28, 58, 28, 30, 40, 81)  # PDF Table A.1 (mm of 277): 备注 holds one 电子文件号 (71 mm at 10 pt) a line
+SC_NAME = re.compile(r"\bSC\b")  # "Noto Sans CJK SC", "Source Han Sans SC"
+NOTE_BREAK = re.compile(r"(?<=[：、；])")  # 备注 "退回 2 件：<id>、<id>；…" breaks after a separator, never inside an id
+
+
+def pdf_font() -> tuple[str, int]:
+    """(file, face number) of the CJK font the PDF embeds, Simplified Chinese first.
+
+    ``EARCHIVE_PDF_FONT`` (its SC face, when it is a collection), else an installed Noto Sans CJK SC
+    (fontconfig), else Noto Sans CJK SC made from the bundled PyPI font (see :func:`_simplified`).
+    """
+    env = current().pdf_font
+    if env:
+        return env, _sc_face(env)
+    return _installed_sc() or (str(_simplified(_bundled())), 0)
 
 
 def font_path() -> str:
-    """A font with CJK glyphs: ``EARCHIVE_PDF_FONT``, or Noto Sans CJK from its PyPI package."""
-    env = current().pdf_font
-    if env:
-        return env
+    return pdf_font()[0]
+
+
+def _bundled() -> Path:
     import cvttf_NotoSansCJK_Regular as noto  # SIL Open Font License
 
-    return str(Path(noto.__file__).parent / "NotoSansCJKtc-Regular.otf")
+    return Path(noto.__file__).parent / "NotoSansCJKtc-Regular.otf"
+
+
+def _sc_face(path: str) -> int:
+    """The face of a .ttc/.otc collection whose family is the Simplified-Chinese one (0 when none is, or for a single font)."""
+    if not path.lower().endswith((".ttc", ".otc")):
+        return 0
+    from fontTools.ttLib import TTCollection
+
+    for n, face in enumerate(TTCollection(path, lazy=True).fonts):
+        if SC_NAME.search(face["name"].getBestFamilyName() or ""):
+            return n
+    return 0
+
+
+def _installed_sc() -> tuple[str, int] | None:
+    """Noto Sans CJK SC (or another SC face) as fontconfig finds it; None when no SC face is installed."""
+    if not shutil.which("fc-match"):
+        return None
+    try:
+        out = subprocess.run(["fc-match", "-f", "%{file}\n%{index}\n%{family}", "Noto Sans CJK SC:lang=zh-cn"],
+                             capture_output=True, text=True, timeout=10, check=False).stdout.split("\n")
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if len(out) == 3 and SC_NAME.search(out[2]) and out[0].lower().endswith((".otf", ".ttf", ".otc", ".ttc")) and Path(out[0]).is_file():
+        return out[0], int(out[1] or 0)
+    return None
+
+
+def _simplified(source: Path) -> Path:
+    """Noto Sans CJK SC, made once from the bundled Noto Sans CJK TC and kept among earchive's local files.
+
+    The two are one glyph set with different defaults: SC maps each character to the glyph that the TC font's
+    own ``locl`` feature picks for Simplified Chinese (案 移 清 令 骨 …, and ，。、： set low-left). Only the
+    character map and the names change; the outlines are copied as they are (about a second, 16 MB).
+    """
+    name = f"NotoSansCJKsc-Regular-{source.stat().st_size}.otf"
+    for folder in (earchive_home() / "fonts", Path(current().work_dir) / "earchive-fonts"):
+        target = folder / name
+        if target.is_file():
+            return target
+        part = folder / f".{name}.{os.getpid()}.part"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            _derive_sc(source, part)
+            os.replace(part, target)
+            return target
+        except OSError:
+            part.unlink(missing_ok=True)
+    return source  # nowhere to keep it: the TC face, still embedded
+
+
+def _derive_sc(source: Path, target: Path) -> None:
+    from fontTools.ttLib import TTFont
+
+    gsub = TTFont(source, lazy=True)["GSUB"].table  # read from a copy: saving a decompiled GSUB takes 20 s
+
+    def locl(lang: str) -> set[int]:
+        return {i for s in gsub.ScriptList.ScriptRecord if s.ScriptTag == "hani" for ls in s.Script.LangSysRecord
+                if ls.LangSysTag == lang for f in ls.LangSys.FeatureIndex if gsub.FeatureList.FeatureRecord[f].FeatureTag == "locl"
+                for i in gsub.FeatureList.FeatureRecord[f].Feature.LookupListIndex}
+
+    simplified: dict[str, str] = {}
+    for i in sorted(locl("ZHS ") - locl("ZHT ")):
+        for sub in gsub.LookupList.Lookup[i].SubTable:
+            simplified.update(getattr(getattr(sub, "ExtSubTable", sub), "mapping", None) or {})
+    font = TTFont(source, lazy=True, recalcBBoxes=False, recalcTimestamp=False)  # no bounding boxes: the outlines stay unread
+    for table in font["cmap"].tables:
+        if table.isUnicode() and getattr(table, "cmap", None):
+            table.cmap = {c: simplified.get(g, g) for c, g in table.cmap.items()}
+    names = font["name"]
+    for rec in list(names.names):
+        text = rec.toUnicode()
+        if "TC" in text or "tc-" in text:
+            names.setName(text.replace("CJK TC", "CJK SC").replace("CJKtc", "CJKsc"), rec.nameID, rec.platformID, rec.platEncID, rec.langID)
+    font.save(target)
 
 
 def transfer_list_xlsx(document: dict[str, Any], path: Path) -> Path:
@@ -46,25 +147,32 @@ def transfer_list_xlsx(document: dict[str, Any], path: Path) -> Path:
     ws.append([f"批次编号：{document['batch_id']}", "", f"接收单位：{document['institution_name']}"])
     ws.append(list(TABLE_A1))
     for row in document["rows"]:
-        ws.append([row[c] for c in TABLE_A1])
+        ws.append([note_lines(row[c]) if c == "备注" else row[c] for c in TABLE_A1])
     for r in ws.iter_rows(min_row=3, max_row=ws.max_row):
         for cell in r:
             cell.border = border
             cell.alignment = Alignment(wrap_text=True, vertical="center")
     for cell in ws[3]:
         cell.font = Font(bold=True)
-    for col, width in zip("ABCDEFG", (6, 16, 30, 14, 14, 22, 30)):
+    for col, width in zip("ABCDEFG", (6, 16, 30, 14, 14, 22, 44)):  # 备注: one 电子文件号 a line
         ws.column_dimensions[col].width = width
+    ws.freeze_panes = "A4"
     ws.append([])
     ws.append([f"移交人：{document['transferor']}", "", "", f"接收人：{document.get('receiver') or ''}", "", f"移交日期：{document['transfer_date']}"])
+    ws.page_setup.orientation = "landscape"
     packages = wb.create_sheet("归档信息包")
-    packages.append(["序号", "电子文件号", "办件编号", "办理事项名称", "版本", "摘要算法", "数字摘要", "SHA-256", "字节数"])
+    packages.append([c for c, _ in PACKAGE_COLUMNS])
     for n, p in enumerate(document["packages"], 1):
         packages.append([n, p["record_code"], p["project_id"], p["task_name"], p["version"], p["digest"]["algorithm"],
                          p["digest"]["value"], p["sha256"], p["size"]])
-    ws.page_setup.orientation = "landscape"
+    _lay_out(packages, [w for _, w in PACKAGE_COLUMNS])
     _save(wb, path)
     return path
+
+
+def note_lines(note: Any) -> str:
+    """备注 with a line break after each "：", "、" and "；": a 电子文件号 is never split between two lines."""
+    return "\n".join(part.strip() for part in NOTE_BREAK.split(str(note or "")) if part.strip())
 
 
 def transfer_list_pdf(document: dict[str, Any], path: Path) -> Path:
@@ -75,28 +183,31 @@ def transfer_list_pdf(document: dict[str, Any], path: Path) -> Path:
     pdf = FPDF(orientation="L", format="A4")
     pdf.set_auto_page_break(True, margin=15)
     pdf.add_page()
-    pdf.add_font("cjk", "", font_path())
+    file, face = pdf_font()
+    pdf.add_font("cjk", "", file, collection_font_number=face)
     pdf.set_font("cjk", size=18)
     pdf.cell(0, 12, "政务服务电子档案移交清单", align="C", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("cjk", size=10)
-    pdf.cell(0, 8, f"批次编号：{document['batch_id']}　　接收单位：{document['institution_name']}"
+    pdf.multi_cell(0, 8, f"批次编号：{document['batch_id']}　　接收单位：{document['institution_name']}"
                    + (f"　　补交，原批次：{document['resubmits']}" if document.get("resubmits") else ""),
-             new_x="LMARGIN", new_y="NEXT")
-    widths = (14, 32, 80, 30, 28, 45, 48)
-    with pdf.table(col_widths=widths, text_align="CENTER", line_height=7, headings_style=heading) as table:
+                   new_x="LMARGIN", new_y="NEXT")
+    note_width = pdf.epw * LIST_WIDTHS[-1] / sum(LIST_WIDTHS) - 2 * pdf.c_margin
+    align = ("CENTER", "CENTER", "LEFT", "CENTER", "CENTER", "CENTER", "LEFT")
+    with pdf.table(col_widths=LIST_WIDTHS, text_align=align, line_height=7, headings_style=heading) as table:
         header = table.row()
         for c in TABLE_A1:
             header.cell(c)
         for row in document["rows"]:
             r = table.row()
             for c in TABLE_A1:
-                r.cell(str(row[c]))
-    pdf.ln(14)
-    pdf.set_font("cjk", size=12)
-    pdf.cell(90, 8, f"移交人：{document['transferor']}　　签字：__________")
-    pdf.cell(90, 8, f"接收人：{document.get('receiver') or '__________'}　　签字：__________")
-    pdf.cell(0, 8, f"移交日期：{document['transfer_date']}", new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(6)
+                if c == "备注":
+                    text = note_lines(row[c])
+                    r.cell(text, style=_fitting(pdf, text, note_width))
+                else:
+                    r.cell(str(row[c]))
+    pdf.ln(8)
+    _signatures(pdf, document, FontFace(emphasis="", fill_color=(240, 240, 240)))
+    pdf.ln(4)
     pdf.set_font("cjk", size=8)
     pdf.multi_cell(0, 5, "本清单同时以 JSON 形式由移交方与接收方分别以数字签名（CMS）签署；各归档信息包的 SM3 摘要见附表。")
     pdf.add_page()
@@ -115,31 +226,74 @@ def transfer_list_pdf(document: dict[str, Any], path: Path) -> Path:
     return path
 
 
+def _fitting(pdf: Any, text: str, width: float) -> Any:
+    """A smaller size for a cell whose longest line (one 电子文件号) would not fit its width, so it is not split; else None."""
+    from fpdf.fonts import FontFace
+
+    widest = max((pdf.get_string_width(line) for line in text.split("\n")), default=0)
+    return FontFace(size_pt=pdf.font_size_pt * width / widest * 0.98) if widest > width else None
+
+
+def _signatures(pdf: Any, document: dict[str, Any], shaded: Any) -> None:
+    """移交人 | 接收人, 签字, 移交日期 | 接收日期 as a ruled table: each entry has its own cell, so none runs into another."""
+    pdf.set_font("cjk", size=12)
+    if pdf.will_page_break(50):
+        pdf.add_page()
+    decided = document.get("decided_at")
+    rows = ((("移交人", str(document["transferor"])), ("接收人", str(document.get("receiver") or ""))),
+            (("签字", ""), ("签字", "")),
+            (("移交日期", str(document["transfer_date"])), ("接收日期", beijing(decided)[:10] if decided else "　　　　年　　月　　日")))
+    with pdf.table(col_widths=(24, 114, 24, 115), text_align="LEFT", line_height=8, first_row_as_headings=False) as table:
+        for n, pair in enumerate(rows):
+            r = table.row(min_height=18 if n == 1 else None)
+            for key, value in pair:
+                r.cell(key, style=shaded)
+                r.cell(value)
+
+
 def catalogue_xlsx(items: list[dict[str, Any]], path: Path) -> Path:
-    """归档目录清单 as XLSX."""
+    """归档目录清单 as XLSX: Chinese statuses and 保管期限, Beijing time."""
     from openpyxl import Workbook
-    from openpyxl.styles import Font
 
     wb = Workbook()
     ws = wb.active
     ws.title = "归档目录清单"
     ws.append([c for c, _ in CATALOGUE_COLUMNS])
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
     for n, item in enumerate(items, 1):
-        ws.append([n if key is None else _plain(item.get(key, "")) for _, key in CATALOGUE_COLUMNS])
+        ws.append(_catalogue_row(n, item))
+    _lay_out(ws, CATALOGUE_WIDTHS)
     _save(wb, path)
     return path
 
 
 def catalogue_csv(items: list[dict[str, Any]], path: Path) -> Path:
-    """归档目录清单 as CSV (UTF-8 with BOM, so Excel opens the Chinese right)."""
+    """归档目录清单 as CSV (UTF-8 with BOM, so Excel opens the Chinese right): the XLSX columns, then the codes."""
     with open(path, "w", newline="", encoding="utf-8-sig") as f:
         w = csv.writer(f)
-        w.writerow([c for c, _ in CATALOGUE_COLUMNS])
+        w.writerow([c for c, _ in CATALOGUE_COLUMNS + CATALOGUE_CODES])
         for n, item in enumerate(items, 1):
-            w.writerow([n if key is None else _csv_text(_plain(item.get(key, ""))) for _, key in CATALOGUE_COLUMNS])
+            codes = [_plain(item.get(key, "")) for _, key in CATALOGUE_CODES]
+            w.writerow([_csv_text(v) for v in _catalogue_row(n, item) + codes])
     return path
+
+
+def _catalogue_row(n: int, item: dict[str, Any]) -> list[Any]:
+    return [n if key is None else SHOWN[key](item.get(key)) if key in SHOWN else _plain(item.get(key, "")) for _, key in CATALOGUE_COLUMNS]
+
+
+def _lay_out(ws: Any, widths: Any) -> None:
+    """Fixed column widths (a 64-character digest reads whole), wrapped text, a bold header row that stays in view."""
+    from openpyxl.styles import Alignment, Font
+    from openpyxl.utils import get_column_letter
+
+    for n, width in enumerate(widths, 1):
+        ws.column_dimensions[get_column_letter(n)].width = width
+    for row in ws.iter_rows():
+        for cell in row:
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+    ws.freeze_panes = "A2"
 
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what spreadsheets read as the start of a formula (OWASP)
