@@ -229,7 +229,7 @@ def _transfer_loop(cloud, out: Path, uploads: dict[str, Any]) -> bool:
     for b in (bid, again["batch_id"]):
         svc.export(b, out / "transfer" / b)
     print(f"  transfer lists (XLSX, PDF), signatures and 归档目录清单 in {out / 'transfer'}")
-    return final["status"] == "ACCEPTED" and done["status"] == "PARTLY_RETURNED"
+    return final["status"] == "ACCEPTED" and done["status"] in ("PARTLY_RETURNED", "RETURNED")
 
 
 def _export_catalogue(items: list[dict[str, Any]], out: Path) -> None:

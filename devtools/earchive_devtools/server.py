@@ -26,7 +26,7 @@ BUCKETS = (("IntakeBucket", "上传办件 intake: drop finished case bundles (*.
 
 
 def serve(host: str = "127.0.0.1", port: int = 4566, poll: float = 0.5, stop: threading.Event | None = None,
-          verbose: bool = False) -> None:
+          verbose: bool = False, suffix: str = "local") -> None:
     """Run the local cloud behind a moto server until ``stop`` is set (Ctrl-C or SIGTERM); quiet unless ``verbose``."""
     import logging
     import signal
@@ -47,7 +47,7 @@ def serve(host: str = "127.0.0.1", port: int = 4566, poll: float = 0.5, stop: th
 
     urllib.request.urlopen(urllib.request.Request(  # noqa: S310 - our own loopback server
         f"{endpoint}/moto-api/config", data=json.dumps({"stepfunctions": {"execute_state_machine": True}}).encode(), method="POST"))
-    cloud = LocalCloud(endpoint=endpoint, suffix="local")  # earchive-intakebucket-local, …: the same on every run
+    cloud = LocalCloud(endpoint=endpoint, suffix=suffix)  # earchive-intakebucket-local, …: the same on every run
     cloud.start()
     info = {"endpoint": endpoint, "state_machine": cloud.state_machine_arn, "queue": cloud.queue_url,
             "resources": dict(cloud.resolver.names), "pid": os.getpid()}

@@ -108,7 +108,8 @@ def test_no_function_deletes_a_record():
 
 
 def test_the_event_log_is_append_only_for_every_function():
-    """An entry once written is never updated by a function (the chain's anchor is in the archive bucket, F19)."""
+    """No function may UpdateItem or DeleteItem an entry. IAM cannot stop a PutItem over an existing entry: that is
+    what the heads locked in the archive bucket catch (F19, `earchive log verify`)."""
     for logical, st in statements():
         actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
         resources = " ".join(text(r) for r in (st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]))

@@ -37,7 +37,10 @@ def local_up(restore_env):
     from earchive_devtools.server import serve, state_file
 
     stop = threading.Event()
-    t = threading.Thread(target=serve, args=("127.0.0.1", free_port(), 0.2, stop), daemon=True)
+    import uuid
+
+    # one process may hold several local clouds (moto's backends are process-wide): names apart
+    t = threading.Thread(target=serve, args=("127.0.0.1", free_port(), 0.2, stop), kwargs={"suffix": uuid.uuid4().hex[:8]}, daemon=True)
     t.start()
     deadline = time.monotonic() + 60
     while not state_file().exists() and time.monotonic() < deadline:
@@ -88,8 +91,18 @@ def test_cloud_demo_archives_the_good_and_rejects_the_bad(tmp_path, capsys, rest
     assert "3 archived under Object Lock, 1 rejected" in out
     assert "MATERIAL-DIGEST" in out
     demo = tmp_path / "demo"
-    assert len(list((demo / "packages").glob("*.zip"))) == 3
-    assert list((demo / "rejections").glob("*.rejected.json"))
+    current = sorted(p for p in (demo / "packages").glob("*.zip") if ".v" not in p.name)
+    returned = sorted((demo / "packages").glob("*.v1-returned.zip"))
+    assert len(current) == 3 and len(returned) == 1, "the accepted version of the corrected case, its returned v1 beside it (P12)"
+    items = {i["package_id"]: i for i in json.loads((demo / "catalogue.json").read_text("utf-8"))}
+    code = returned[0].name.removesuffix(".v1-returned.zip")
+    import hashlib
+
+    assert hashlib.sha256((demo / "packages" / f"{code}.zip").read_bytes()).hexdigest() == items[code]["package_sha256"]
+    assert items[code]["status"] == "ACCEPTED" and int(items[code]["package_version"]) == 2
+    assert len([p for p in (demo / "reports").glob(f"{code}_*.json")]) == 2, "a check report for each version"
+    assert list((demo / "rejections").glob("*.rejected.json")) and list((demo / "rejections").glob("*.rejected.html"))
+    assert "packages/" in (demo / "README.txt").read_text("utf-8"), "an index says what each file is"
     catalogue = (demo / "catalogue.csv").read_text("utf-8-sig")
     assert catalogue.count(",ACCEPTED,") == 3, "after the transfer loop every archived package is accepted"
     assert catalogue.count(",RETURNED,") == 1, "the returned version 1 is kept beside its accepted version 2"
@@ -98,6 +111,12 @@ def test_cloud_demo_archives_the_good_and_rejects_the_bad(tmp_path, capsys, rest
     batches = sorted((demo / "transfer").iterdir())
     assert len(batches) == 2
     assert {p.suffix for p in batches[1].iterdir()} >= {".xlsx", ".pdf", ".p7s", ".csv"}
+    # again, into the same folder: cleaned (and said so), the same right verdicts (issue 9: re-runnable)
+    capsys.readouterr()
+    assert main(["demo", "--out", str(demo), "--cases", "2"]) == 0
+    again = capsys.readouterr()
+    assert "cleaned" in again.err and "1 archived under Object Lock, 1 rejected" in again.out
+    assert len(sorted((demo / "transfer").iterdir())) == 2, "nothing of the first run is left"
 
 
 def test_transfer_loop_through_the_cli(tmp_path, local_up, capsys):
@@ -169,7 +188,9 @@ def test_transfer_loop_through_the_cli(tmp_path, local_up, capsys):
     capsys.readouterr()
     assert main(["log", "verify"]) == 0
     verdict = capsys.readouterr().out
-    assert "完好 intact" in verdict and f"batch#{batch}" in verdict and "0 被改动" in verdict
+    lines = {line.split()[-1]: line for line in verdict.splitlines() if "#" in line}
+    assert lines[f"batch#{batch}"].startswith("完好 intact") and lines[f"batch#{again}"].startswith("完好 intact")
+    assert "0 被改动" in verdict
     from boto3.dynamodb.conditions import Key
 
     from earchive.domain.eventlog import entry_hash

@@ -69,10 +69,14 @@ def test_wrong_command_line_exits_2(args):
     assert proc.returncode == 2, proc.stderr
 
 
-def test_missing_package_exits_1_not_traceback(tmp_path):
+def test_a_missing_package_or_a_malformed_digest_is_a_wrong_command_line(tmp_path):
+    """P14: one clear line and exit 2, not 34 failed tests and exit 1."""
     proc = run("verify", str(tmp_path / "missing.zip"))
-    assert proc.returncode == 1
+    assert proc.returncode == 2 and "no such file" in proc.stderr and proc.stdout == ""
     assert "Traceback" not in proc.stderr + proc.stdout
+    (tmp_path / "p.zip").write_bytes(b"PK")
+    proc = run("verify", str(tmp_path / "p.zip"), "--package-digest", "SM3:ab12")
+    assert proc.returncode == 2 and "--package-digest" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_dev_ca_prints_path(capsys):

@@ -178,3 +178,25 @@ def test_bytes_after_the_end_of_a_deflate_stream_inside_an_entry_are_refused(tmp
     with pytest.raises(EarchiveError) as caught:
         z.read_small(z.members["case.json"])
     assert caught.value.rule == "BUNDLE-LAYOUT" and "17 bytes" in str(caught.value.problems[0].message)
+
+
+def test_a_deflate_stream_that_goes_on_past_the_declared_size_is_refused(tmp_path):
+    """The mirror case (review of the fix): zipfile stops at file_size and drops what the stream inflates beyond it."""
+    from earchive.domain.safezip import SafeZip
+
+    body, hidden = b'{"case": "x"}' * 50, b"MZ" + bytes(range(256)) * 40
+    co = zlib.compressobj(9, zlib.DEFLATED, -15)
+    deflated = co.compress(body + hidden) + co.flush()
+    raw, crc = b"case.json", zlib.crc32(body)
+    local = struct.pack("<4sHHHHHIIIHH", b"PK\x03\x04", 20, 0x800, 8, 0, 0, crc, len(deflated), len(body), len(raw), 0) + raw
+    central = struct.pack("<4sHHHHHHIIIHHHHHII", b"PK\x01\x02", 20, 20, 0x800, 8, 0, 0, crc, len(deflated), len(body),
+                          len(raw), 0, 0, 0, 0, 0, 0) + raw
+    eocd = struct.pack("<4sHHHHIIH", b"PK\x05\x06", 0, 0, 1, 1, len(central), len(local) + len(deflated), 0)
+    path = tmp_path / "past.zip"
+    path.write_bytes(local + deflated + central + eocd)
+    with zipfile.ZipFile(path) as z:
+        assert z.read("case.json") == body, "zipfile alone is content with this zip"
+    z = SafeZip(str(path))
+    with pytest.raises(EarchiveError) as caught:
+        z.read_small(z.members["case.json"])
+    assert caught.value.rule == "BUNDLE-LAYOUT" and "past the entry's declared size" in caught.value.problems[0].message

@@ -201,8 +201,13 @@ class TransferService:
             raise TransferError(f"decision on batch {batch_id} refused: {'; '.join(problems)}; the batch still waits for a decision")
         decision = {"batch_id": batch_id, "receiver": receiver, "returns": returns or {}}
         self.aws.executions.send_success(batch["task_token"], decision)
-        return self._poll_batch(batch_id, lambda b: b["status"] in DECIDED, timeout,
+        # decided, and the run finished: the signed receipt and the locked head are written when this returns
+        return self._poll_batch(batch_id, lambda b: b["status"] in DECIDED and self._run_over(b), timeout,
                                 "recorded no decision")
+
+    def _run_over(self, batch: dict[str, Any]) -> bool:
+        arn = batch.get("execution_arn")
+        return not arn or self.aws.executions.status(arn) != "RUNNING"
 
     def _poll_batch(self, batch_id: str, done, timeout: float, what: str) -> dict[str, Any]:
         """The batch once ``done(batch)`` holds; a failed transfer execution ends the wait with its cause."""

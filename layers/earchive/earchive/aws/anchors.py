@@ -42,8 +42,15 @@ class Anchors:
         return [json.loads(b) for b in self.s3.all_versions(self.bucket, anchor_prefix(stream))]
 
     def streams(self) -> list[str]:
-        """Every stream with at least one locked head."""
-        return sorted({json.loads(b)["stream"] for b in self.s3.all_versions(self.bucket, PREFIX)})
+        """Every stream with at least one locked head (from the object keys: one listing, no reads)."""
+        names = set()
+        for key in self.s3.keys(self.bucket, PREFIX):
+            parts = key.removeprefix(PREFIX).split("/")
+            if len(parts) == 2:
+                names.add(f"upload#{parts[0]}")
+            elif len(parts) == 3:
+                names.add(f"{parts[0]}#{parts[1]}")
+        return sorted(names)
 
     def verify(self, stream: str) -> list[str]:
         """Problems of ``stream``'s chain against each of its locked heads (empty: intact)."""

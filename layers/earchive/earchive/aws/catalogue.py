@@ -228,17 +228,22 @@ class Catalogue:
         """
         reserved = already = 0
         conflicts: list[dict[str, Any]] = []
-        holdings: dict[tuple[str, int], tuple[str, str]] = {}
+        # (prefix, serial) → {project: source}; a package (the 电子文件号 in use) outranks a bare serial# holding
+        claims: dict[tuple[str, int], dict[str, tuple[int, str]]] = {}
         for item in self._scan():
             pid = str(item["package_id"])
             if pid.startswith("serial#") and "serial" in item and pid.count("#") >= 2:
                 _, prefix, project = pid.split("#", 2)
-                holdings.setdefault((prefix, int(item["serial"])), (project, pid))
+                claims.setdefault((prefix, int(item["serial"])), {}).setdefault(project, (1, pid))
             elif "#" not in pid and item.get("project_id") and item.get("record_code") == pid and "-" in pid:
                 prefix, _, n = pid.rpartition("-")
                 if n.isdigit():
-                    holdings.setdefault((prefix, int(n)), (str(item["project_id"]), pid))
-        for (prefix, serial), (project, source) in sorted(holdings.items()):
+                    claims.setdefault((prefix, int(n)), {})[str(item["project_id"])] = (0, pid)
+        for (prefix, serial), by_project in sorted(claims.items()):
+            ranked = sorted(by_project.items(), key=lambda kv: kv[1])
+            project, (_, source) = ranked[0]
+            for other, (_, other_source) in ranked[1:]:  # two cases claim one number: a person must decide
+                conflicts.append({"prefix": prefix, "serial": serial, "holder": project, "project_id": other, "package_id": other_source})
             existing = self.get(f"serialno#{prefix}#{serial}")
             holder = self.reserve_serial(prefix, serial, project)
             if holder is not None:

@@ -110,6 +110,13 @@ class Objects:
         return self.client.put_object(Bucket=bucket, Key=key, Body=body, ObjectLockMode="COMPLIANCE", ObjectLockRetainUntilDate=until,
                                       ChecksumAlgorithm="SHA256", ContentType="application/json")["VersionId"]
 
+    def keys(self, bucket: str, prefix: str) -> list[str]:
+        """The keys under ``prefix`` (each once, whatever its versions)."""
+        out: set[str] = set()
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            out |= {o["Key"] for o in page.get("Contents", [])}
+        return sorted(out)
+
     def all_versions(self, bucket: str, prefix: str) -> list[bytes]:
         """The bodies of every version of every object under ``prefix`` (what a lock kept, whatever was written after)."""
         out = []

@@ -176,9 +176,22 @@ class Transfers:
             raise
         entry = self.events.append(f"batch#{batch_id}", actor=actor, action=f"move:{to}", result=to,
                                    detail={k: v for k, v in attrs.items() if k != "task_token"})
-        if self.anchors is not None and to in (*DECIDED, "CANCELLED"):
-            self.anchors.anchor(f"batch#{batch_id}", entry, dt.datetime.now(dt.UTC) + dt.timedelta(days=self.anchor_days))
+        if to in (*DECIDED, "CANCELLED"):
+            self.anchor(batch_id, entry)
         return out
+
+    def anchor(self, batch_id: str, entry: dict[str, Any] | None = None) -> None:
+        """Lock the batch stream's head (``entry``, or its last entry) as long as its longest-kept package (F19)."""
+        if self.anchors is None:
+            return
+        stream = f"batch#{batch_id}"
+        entry = entry or max(self.events.entries(stream), key=lambda e: int(e["seq"]))
+        until = dt.datetime.now(dt.UTC) + dt.timedelta(days=self.anchor_days)
+        for p in self.packages(batch_id):
+            kept = str((self.catalogue.get(p["package_id"]) or {}).get("retain_until") or "")
+            if kept:
+                until = max(until, dt.datetime.fromisoformat(kept.replace("Z", "+00:00")))
+        self.anchors.anchor(stream, entry, until)
 
     def refresh_token(self, batch_id: str, token: str) -> None:
         """A retried AwaitDecision brings a new task token: keep the newest while the batch is RECEIVING."""
@@ -224,22 +237,28 @@ class Transfers:
 
     def _withdraw_package(self, batch_id: str, p: dict[str, Any], reason: str) -> None:
         """Never received: out of the batch, still ARCHIVED, free for the next one (no correction needed)."""
-        self.set_package(batch_id, p["package_id"], state="WITHDRAWN", return_reason=reason, decided_at=now())
         self.catalogue.release_from_batch(p["package_id"])
+        self.set_package(batch_id, p["package_id"], state="WITHDRAWN", return_reason=reason, decided_at=now())
 
+    # The catalogue is written first and the batch's package state last: a retry skips packages whose state is final,
+    # so a crash between the writes must leave the package not final (its catalogue move is then found done).
     def _accept_package(self, batch_id: str, p: dict[str, Any], receiver: str) -> None:
-        self.set_package(batch_id, p["package_id"], state="ACCEPTED", decided_at=now())
-        self.catalogue.move(p["package_id"], "ACCEPTED", allowed_from=("ARCHIVED",), accepted_by=receiver, accepted_at=now(),
-                            accepted_batch=batch_id, accepted_copy=p.get("transfer_copy", {}))
+        item = self.catalogue.get(p["package_id"]) or {}
+        if not (item.get("status") == "ACCEPTED" and item.get("accepted_batch") == batch_id):
+            self.catalogue.move(p["package_id"], "ACCEPTED", allowed_from=("ARCHIVED",), accepted_by=receiver, accepted_at=now(),
+                                accepted_batch=batch_id, accepted_copy=p.get("transfer_copy", {}))
         if self.filemap is not None and p.get("transfer_copy"):  # every electronic file → the copy the institution received
             self.filemap.mark_accepted(p["package_id"], p["transfer_copy"], batch_id)
+        self.set_package(batch_id, p["package_id"], state="ACCEPTED", decided_at=now())
 
     def _return_package(self, batch_id: str, p: dict[str, Any], reason: str, failed: list[str], receiver: str) -> None:
-        self.set_package(batch_id, p["package_id"], state="RETURNED", return_reason=reason, failed_tests=failed, decided_at=now())
-        self.catalogue.move(p["package_id"], "RETURNED", allowed_from=("ARCHIVED",), returned_by=receiver, returned_at=now(),
-                            return_reason=reason, return_failed_tests=failed, returned_batch=batch_id)
+        item = self.catalogue.get(p["package_id"]) or {}
+        if not (item.get("status") == "RETURNED" and item.get("returned_batch") == batch_id):
+            self.catalogue.move(p["package_id"], "RETURNED", allowed_from=("ARCHIVED",), returned_by=receiver, returned_at=now(),
+                                return_reason=reason, return_failed_tests=failed, returned_batch=batch_id)
         # out of the batch: the corrected version may travel in a new one
         self.catalogue.release_from_batch(p["package_id"])
+        self.set_package(batch_id, p["package_id"], state="RETURNED", return_reason=reason, failed_tests=failed, decided_at=now())
 
     def note_execution(self, batch_id: str, arn: str) -> None:
         """The execution now working on the batch (so a wait watches that one, not every attempt)."""
@@ -269,9 +288,12 @@ class Transfers:
         old = self.batch(old_batch_id)
         if old["status"] not in ("PARTLY_RETURNED", "RETURNED"):
             raise TransferError(f"batch {old_batch_id} is {old['status']}: nothing was returned")
-        # returned ones once corrected; withdrawn ones (never received) as they are
-        returned = [p["package_id"] for p in self.packages(old_batch_id) if p.get("state") in ("RETURNED", "WITHDRAWN")]
+        packages = self.packages(old_batch_id)
+        returned = [p["package_id"] for p in packages if p.get("state") == "RETURNED"]
         not_ready = [pid for pid in returned if (self.catalogue.get(pid) or {}).get("status") != "ARCHIVED"]
+        # withdrawn ones (never received) go as they are, unless they have travelled in another batch since
+        returned += [p["package_id"] for p in packages if p.get("state") == "WITHDRAWN"
+                     and (lambda i: i.get("status") == "ARCHIVED" and not i.get("transfer_batch"))(self.catalogue.get(p["package_id"]) or {})]
         if ready_only:
             returned = [pid for pid in returned if pid not in not_ready]
             if not returned:

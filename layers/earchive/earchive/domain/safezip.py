@@ -145,11 +145,35 @@ class _BoundedReader(io.RawIOBase):
         zipfile stops at the deflate stream's end and ignores what follows inside the entry's
         compressed size; those bytes would be seen by no digest, check or scanner.
         """
-        decompressor = getattr(self._inner, "_decompressor", None)
-        hidden = len(getattr(decompressor, "unused_data", b"") or b"") + max(int(getattr(self._inner, "_compress_left", 0) or 0), 0)
+        inner = self._inner
+        if not hasattr(inner, "_compress_left") or not hasattr(inner, "_decompressor"):  # not zipfile's reader: fail closed
+            raise reject("BUNDLE-LAYOUT", "the entry's end cannot be verified with this Python's zipfile", file=self._path)
+        decompressor = inner._decompressor
+        if decompressor is None or not hasattr(decompressor, "unconsumed_tail"):  # stored: the bytes are the data
+            return
+        # zipfile stops once it has file_size bytes: run the rest of the entry through the same stream
+        after_end = 0
+        left = max(int(inner._compress_left or 0), 0)
+        chunk = decompressor.unconsumed_tail
+        while True:
+            if chunk:
+                if decompressor.eof:
+                    after_end += len(chunk)
+                elif decompressor.decompress(chunk, 1):
+                    raise reject("BUNDLE-LAYOUT", "the deflate stream goes on past the entry's declared size "
+                                                  "(inflated bytes no reader of the file sees)", file=self._path)
+            if left <= 0:
+                break
+            chunk = inner._fileobj.read(min(left, 1 << 16))
+            if not chunk:
+                break
+            left -= len(chunk)
+        hidden = after_end + len(decompressor.unused_data)
         if hidden:
             raise reject("BUNDLE-LAYOUT", f"the deflate stream ends {hidden} bytes before the entry's compressed size "
                                           "(bytes no reader of the file sees)", file=self._path)
+        if not decompressor.eof:
+            raise reject("BUNDLE-LAYOUT", "the deflate stream does not end within its entry", file=self._path)
 
     def close(self) -> None:
         self._inner.close()

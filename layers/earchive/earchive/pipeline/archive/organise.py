@@ -20,7 +20,7 @@ from ...domain.organise import organise, serial_prefix
 from ...errors import ConflictError, DuplicateDelivery, EarchiveError, Problem
 from ..runtime import Runtime
 from ..state import Collected, Organised
-from .common import ACTOR, finish_upload, open_bundle, rejected, same_upload, staging_key
+from .common import ACTOR, finish_upload, open_bundle, rejected, same_upload
 
 IN_FLIGHT = ("RECEIVED", "PACKED", "SEALED", "CHECKED", "REGISTERED")
 DEAD = ("FAILED", "ABORTED", "TIMED_OUT", "GONE")
@@ -76,9 +76,8 @@ def _finish_archived(rt: Runtime, state: Collected, code: str, item: dict[str, A
     The job is done; close the claim and tag the upload as archived, and end the run as handled
     (re-packing would only fail at Seal, run after run).
     """
-    done = {**state, "record_code": code}
-    done["staging"] = {n: staging_key(done, n) for n in ("unsealed.zip", "unsealed.entries.json", "sealed.zip")}
-    finish_upload(rt, done, state["upload"], "ARCHIVED", code)
+    # its staging copies, if the crash left any, expire by the staging bucket's lifecycle (Organise deletes nothing)
+    finish_upload(rt, {**state, "record_code": code}, state["upload"], "ARCHIVED", code)
     rt.aws.events.append(state["stream"], actor=ACTOR, action="organise", result="already-archived",
                          detail={"record_code": code, "archive": item.get("archive")})
     raise DuplicateDelivery(f"{code}: this upload is {item.get('status')} already (version {item.get('package_version', 1)}); "

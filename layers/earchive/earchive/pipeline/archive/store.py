@@ -74,6 +74,8 @@ def run(state: Registered, rt: Runtime) -> Stored:
         version = found[0]
         # what sealed and checked *these* bytes: the earlier attempt's signer, TSA and check report, not the re-pack's
         evidence = {k: unquote(found[1][f"earchive-{k.replace('_', '-')}"]) for k in EVIDENCE if f"earchive-{k.replace('_', '-')}" in found[1]}
+        if not evidence:  # locked before its evidence was kept beside it: never record the re-pack's as if it were its own
+            evidence = {k: "unknown: the adopted copy was stored before its seal evidence was recorded with it" for k in EVIDENCE}
     size, digests = measured if found is not None and measured else aws.s3.digests(bucket, key, version)  # every attempt reads back
     if digests["SHA-256"] != package["sha256"] or (found is None and size != package["size"]):
         raise TransientError(f"stored copy of {code} (version {version}) has SHA-256 {digests['SHA-256']} and {size} bytes, "

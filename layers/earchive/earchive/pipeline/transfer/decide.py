@@ -27,6 +27,8 @@ def run(decision: Decision, rt: Runtime) -> Decided:
     if batch["status"] not in DECIDED:
         batch = transfers.decide(batch_id, decision.get("returns") or {}, receiver=receiver,
                                  receiver_signature_key=prefix(batch) + "receipt.json.receiver.p7s")
+    else:  # a retry after the decision was recorded: its head may not have been locked yet (a new locked version is harmless)
+        transfers.anchor(batch_id)
     bucket, base = settings.transfer_bucket, prefix(batch)
     if aws.s3.get_bytes(bucket, base + "receipt.json.receiver.p7s") is None:
         body = canonical(receipt(batch, transfers.packages(batch_id), batch.get("receiver") or receiver))
