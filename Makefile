@@ -15,7 +15,20 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: install demo test lint validate bench clean
+.PHONY: install demo test lint validate bench clean system-deps screenshots
+
+# Debian packages the tests need: a real browser (headless Chromium and its driver) for the report pages,
+# poppler-utils (pdfsig, pdftoppm) for the printed lists, and a CJK font so Chinese renders. Installed once.
+SYSTEM_TOOLS := chromium chromedriver pdfsig pdftoppm
+system-deps:
+	@missing=""; for t in $(SYSTEM_TOOLS); do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
+	  fc-list 2>/dev/null | grep -q "Noto Sans CJK" || missing="$$missing fonts-noto-cjk"; \
+	  if [ -n "$$missing" ]; then \
+	    echo "installing Debian packages for:$$missing"; \
+	    $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
+	      chromium chromium-driver poppler-utils fonts-noto-cjk >/dev/null && echo "system tools: installed"; \
+	  else echo "system tools: chromium, chromedriver, pdfsig, pdftoppm and Noto Sans CJK present"; fi
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # The library (also the Lambda layer) and, apart from it, the development tools (local cloud, demo, samples).
 $(STAMP): layers/earchive/pyproject.toml devtools/pyproject.toml
@@ -44,12 +57,13 @@ $(NODE_STAMP): package.json package-lock.json
 
 install: $(STAMP)
 
-## the main job on the local default (offline: generate cases, pack, seal, check)
+## the main job on the local default: the local cloud (template.yaml + the real state machines on moto), a dozen
+## cases archived or rejected, then the transfer loop; `earchive demo --offline` is pack → verify without a cloud
 demo: $(STAMP)
 	$(BIN)/earchive demo --out out/demo
 
 ## every test: lint, template and state machine validation, then pytest
-test: $(STAMP) validate
+test: $(STAMP) system-deps validate
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 
@@ -66,6 +80,10 @@ validate: $(SAM_STAMP) $(NODE_STAMP) $(CHECKOV_STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+
+## the report screenshots in docs/ (headless Chromium)
+screenshots: $(STAMP) system-deps
+	$(BIN)/python -m earchive_devtools.screenshots docs/screenshots
 
 ## speed and memory figures (not part of the tests): make bench ARGS="--large-mb 2048"
 bench: $(STAMP)

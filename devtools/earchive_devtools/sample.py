@@ -201,6 +201,7 @@ def sample_case(
     size_mb: float = 0.0,
     defect: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    remarks: str | None = None,
 ) -> SampleCase:
     """Write one realistic case folder (case.json + materials) and return it.
 
@@ -309,6 +310,8 @@ def sample_case(
         {"step": "办结", "actor": rng.choice(SURNAMES) + rng.choice(GIVEN), "department": "审批服务科",
          "time": finished.isoformat(timespec="seconds"), "opinion": result},
     ]
+    if remarks:
+        case["remarks"] = remarks
     data = {"schema_version": "1.0", "case": case, "process": process, "materials": materials}
     _apply_defect(defect, folder, data, rng)
     (folder / "case.json").write_text(json.dumps(data, ensure_ascii=False, indent=2), "utf-8")

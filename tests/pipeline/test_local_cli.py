@@ -159,8 +159,12 @@ def test_transfer_loop_through_the_cli(tmp_path, local_up, capsys):
     assert main(["transfer", "show", batch]) == 0
     shown = capsys.readouterr().out
     assert "PARTLY_RETURNED" in shown and "退回：申请表模糊" in shown
-    # the window corrects the returned case and uploads it again
+    # the same bundle again is no correction (P6): refused by rule, saying what to do
     case = next(c for c in cases if c.project_id == archived[0]["project_id"])
+    capsys.readouterr()
+    assert main(["upload", str(tmp_path / f"{case.project_id}.zip"), "--key", f"{case.project_id}-again.zip", "--wait"]) == 1
+    assert "CORRECTION-UNCHANGED" in capsys.readouterr().out
+    # the window corrects the returned case and uploads it again
     data = json.loads((case.folder / "case.json").read_text("utf-8"))
     data["case"]["remarks"] = "补正"
     (case.folder / "case.json").write_text(json.dumps(data, ensure_ascii=False), "utf-8")

@@ -284,3 +284,25 @@ def test_event_log_detects_an_edited_entry(cloud, tmp_path):
     assert any("entry 3" in p and "edited" in p for p in problems)
     table.delete_item(Key={"stream": stream, "seq": 4})
     assert any("missing" in p for p in log.verify(stream))
+
+
+def test_an_archived_upload_gets_a_receipt_and_an_earlier_rejection_under_its_key_is_superseded(cloud, tmp_path):
+    """P9: after a corrected upload under the same key is archived, the old 拒收通知 no longer reads as the verdict."""
+    s3, intake = cloud.client("s3"), cloud.name("IntakeBucket")
+    bad = bundle(tmp_path / "bad", 151, defect="truncated")
+    (first,) = run(cloud, bad)
+    assert first["status"] == "FAILED"
+    key = bad.name
+    assert json.loads(s3.get_object(Bucket=intake, Key=f"{key}.rejected.json")["Body"].read())["status"] == "REJECTED"
+    good = bundle(tmp_path / "good", 151)
+    assert good.name == key
+    (second,) = run(cloud, good)
+    assert second["status"] == "SUCCEEDED", second.get("cause")
+    receipt = json.loads(s3.get_object(Bucket=intake, Key=f"{key}.archived.json")["Body"].read())
+    assert receipt["status"] == "ARCHIVED" and receipt["record_code"] and "北京" not in receipt["archived_at_beijing"]
+    assert "已归档" in s3.get_object(Bucket=intake, Key=f"{key}.archived.html")["Body"].read().decode("utf-8")
+    notice = json.loads(s3.get_object(Bucket=intake, Key=f"{key}.rejected.json")["Body"].read())
+    assert notice["status"] == "SUPERSEDED" and receipt["record_code"] in notice["note"]
+    assert "此通知已失效" in s3.get_object(Bucket=intake, Key=f"{key}.rejected.html")["Body"].read().decode("utf-8")
+    versions = s3.list_object_versions(Bucket=intake, Prefix=f"{key}.rejected.json")["Versions"]
+    assert len(versions) == 2, "the rejection itself stays, as the earlier version"

@@ -17,27 +17,11 @@ from pathlib import Path
 
 from . import __version__
 from .cli_admin import add_admin_parsers
+from .cli_local import add_local_parsers, progress_printer
 from .cli_status import cmd_status
 from .cli_transfer import add_transfer_parser
 from .config import current
 from .errors import EarchiveError, TransferError, UsageError
-
-
-def _progress_printer(enabled: bool):
-    if not enabled:
-        return None
-    state = {"last": 0.0}
-
-    def show(member: str, done: int, total: int) -> None:
-        now = time.monotonic()
-        if now - state["last"] > 0.5 or done >= total:
-            state["last"] = now
-            pct = 100 * done / total if total else 100
-            print(f"\r  {pct:5.1f}%  {done / 1e6:,.1f}/{total / 1e6:,.1f} MB  {member[-40:]:<40}", end="", file=sys.stderr, flush=True)
-            if done >= total:
-                print(file=sys.stderr)
-
-    return show
 
 
 def cmd_sample_case(args: argparse.Namespace) -> int:
@@ -45,8 +29,8 @@ def cmd_sample_case(args: argparse.Namespace) -> int:
     from earchive_devtools.sample import sample_case, zip_case
 
     big = args.size_mb >= 50 and (sys.stderr.isatty() or args.progress)
-    writing, zipping = _progress_printer(big), _progress_printer(big)
-    case = sample_case(args.out_dir, seed=args.seed, files=args.files, size_mb=args.size_mb, defect=args.defect,
+    writing, zipping = progress_printer(big), progress_printer(big)
+    case = sample_case(args.out_dir, seed=args.seed, files=args.files, size_mb=args.size_mb, defect=args.defect, remarks=args.remarks,
                        progress=(lambda d, t: writing("写入材料 writing", d, t)) if writing else None)
     print(f"case {case.project_id}: {case.case['task_name']} ({case.case['task_type']})", file=sys.stderr)
     if args.zip:
@@ -67,7 +51,7 @@ def cmd_pack(args: argparse.Namespace) -> int:
     tsa = make_tsa(args.tsa)
     show = args.progress or (args.progress is None and sys.stderr.isatty())
     result = pack(args.case, args.out, serial=args.serial, signer=signer, tsa=tsa, overwrite=args.force,
-                  progress=_progress_printer(bool(show)))
+                  progress=progress_printer(bool(show)))
     if args.json:  # one JSON document (it holds the package path)
         print(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
         return 0
@@ -191,14 +175,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(Path(args.out or "out/demo"), cases=args.cases)
 
 
-def cmd_local_up(args: argparse.Namespace) -> int:
-    """`earchive local up`: the local cloud behind a moto server on loopback, until Ctrl-C."""
-    from earchive_devtools.server import serve
-
-    serve(args.host, args.port, verbose=args.verbose)
-    return 0
-
-
 def cmd_tsa(args: argparse.Namespace) -> int:
     """`earchive tsa serve`: the development RFC 3161 TSA over HTTP on loopback."""
     from .crypto.signers import make_tsa
@@ -245,6 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="break one thing on purpose")
     s.add_argument("--zip", action="store_true", help="also zip the bundle and print the zip's path")
     s.add_argument("--progress", action="store_true", help="show progress of a large case even when stderr is not a terminal")
+    s.add_argument("--remarks", help="备注 written into case.json (how the walk-through corrects a returned case)")
     s.set_defaults(func=cmd_sample_case)
 
     s = sub.add_parser("pack", help="collect, organise, pack and seal one case into <电子文件号>.zip")
@@ -285,10 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--offline", action="store_true", help="pack → verify round trip without the cloud")
     s.set_defaults(func=cmd_demo)
 
-    s = sub.add_parser("local", help="the local cloud (moto) on 127.0.0.1")
-    local_sub = s.add_subparsers(dest="local_command", required=True)
-    _server(local_sub.add_parser("up", help="serve template.yaml + the real ASL on a moto server; any S3 client can drop cases in"),
-            4566, cmd_local_up)
+    add_local_parsers(sub)
 
     s = sub.add_parser("status", help="cases in the catalogue and their state (local cloud, or --table on AWS)")
     s.add_argument("--table", help="the catalogue table on AWS (default: the running local cloud)")

@@ -55,6 +55,8 @@ def cmd_transfer(args: argparse.Namespace) -> int:
             view = svc.show(args.batch)
             if args.json:
                 print(json.dumps(view, ensure_ascii=False, indent=2, default=str))
+            elif getattr(args, "ids", False):
+                print("\n".join(p["package_id"] for p in view["packages"]))
             else:
                 _print_batch(view)
         elif args.transfer_command == "accept":
@@ -76,6 +78,10 @@ def cmd_transfer(args: argparse.Namespace) -> int:
             batch = svc.resubmit(args.batch, transferor=args.transferor, ready_only=args.ready_only)
             print(f"created batch {batch['batch_id']} (DRAFT), resubmitting {args.batch}", file=sys.stderr)
             print(batch["batch_id"])
+        elif args.transfer_command == "download":
+            paths = svc.download(args.batch, Path(args.out))
+            print(f"{len(paths)} files of batch {args.batch} in {args.out}", file=sys.stderr)
+            print(args.out)
         elif args.transfer_command == "export":
             for path in svc.export(args.batch, Path(args.out)):
                 print(path)
@@ -114,6 +120,7 @@ def add_transfer_parser(sub: Any) -> None:
                            ("receive", "the receiving-check results the institution decides on"), ("accept", "accept the batch"),
                            ("return", "return packages with reasons (the rest are accepted)"), ("resubmit", "a new batch with the corrected versions"),
                            ("export", "移交清单 XLSX/PDF, signatures, 归档目录清单 XLSX/CSV"),
+                           ("download", "the institution's copy of the batch (list, signatures, packages), for verify-batch"),
                            ("cancel", "a stuck or failed batch back to DRAFT (its run stopped)"),
                            ("discard", "give up a DRAFT batch; its packages can join another")):
         t = tsub.add_parser(name, help=helptext)
@@ -134,7 +141,8 @@ def add_transfer_parser(sub: Any) -> None:
             t.add_argument("--timeout", type=float, default=1800)
         if name in ("show", "receive"):
             t.add_argument("--json", action="store_true")
-        if name == "export":
+            t.add_argument("--ids", action="store_true", help="only the packages' 电子文件号, one per line")
+        if name in ("export", "download"):
             t.add_argument("--out", required=True)
     tsub.add_parser("list", help="all batches")
     for t in tsub.choices.values():  # `transfer list --stack X` works as well as `transfer --stack X list` (P6)

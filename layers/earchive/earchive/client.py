@@ -236,6 +236,22 @@ class TransferService:
         batch, packages = t.batch(batch_id), t.packages(batch_id)
         return {"batch": {k: v for k, v in batch.items() if k != "task_token"}, "rows": table_a1_rows(batch, packages), "packages": packages}
 
+    def download(self, batch_id: str, out: Path) -> list[Path]:
+        """Everything the institution's prefix holds for the batch (list, signatures, packages, reports), as `aws s3 sync` would.
+
+        Locally this is how the receiving side gets a batch for `earchive verify-batch`; an institution
+        on AWS uses any S3 client with its own role (issue "The institution decides" brings `receive pull`).
+        """
+        batch = self.transfers.batch(batch_id)
+        bucket, base = self.names["TransferBucket"], f"institutions/{batch['institution']}/batches/{batch_id}/"
+        paths = []
+        for key in self.aws.s3.keys(bucket, base):
+            target = out / key.removeprefix(base)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self.aws.s3.download(bucket, key, target)
+            paths.append(target)
+        return paths
+
     def export(self, batch_id: str, out: Path) -> list[Path]:
         """移交清单 as XLSX and PDF (with both parties' names), the signatures, and the 归档目录清单."""
         t = self.transfers

@@ -78,6 +78,7 @@ class Settings:
         "AWS_LAMBDA_FUNCTION_NAME", "set by Lambda itself: where it is set, development keys never sign (unless allowed below)"))
     allow_development_keys: bool = field(default=False, metadata=_env(
         "EARCHIVE_ALLOW_DEVELOPMENT_KEYS", "true: a stack on AWS may sign with the development CA and TSA (trying it out only)"))
+    local_port: int = field(default=4566, metadata=_env("EARCHIVE_LOCAL_PORT", "the port `earchive local up` serves on", where="CLI"))
     errors_json: bool = field(default=False, metadata=_env("EARCHIVE_ERRORS_JSON", "set: the CLI also prints rejections as JSON on stdout", where="CLI"))
     work_dir: str = field(default_factory=tempfile.gettempdir)  # Lambda: /tmp (not an environment variable)
 

@@ -125,6 +125,7 @@ RULES: dict[str, str] = {
     "PROCESS-INCOMPLETE": "办理过程记录不完整 / the process record is incomplete",
     "SEAL-CONFIG": "固化配置错误（签名或时间戳服务） / seal configuration error",
     "SEAL-TSA": "时间戳服务失败 / the timestamp authority failed",
+    "CORRECTION-UNCHANGED": "退回后的更正与退回的版本完全相同 / the correction of a returned case changes nothing",
     "CASE-ALREADY-ARCHIVED": "办件已归档，仅在接收单位退回后接受更正 / the case is archived; a correction is accepted only after a return",
     "CASE-IN-PROGRESS": "同一办件的另一次上传正在归档，请待其完成后再上传 / another upload of this case is being archived: upload again when it has finished",
     "ARCHIVE-SERIAL-TAKEN": "档案序号已被另一办件占用 / the archive serial (电子文件号) belongs to another case",

@@ -105,10 +105,11 @@ class Catalogue:
             raise
 
     # -- upload claims (one per upload version: ``claim#bucket/key#version``)
-    def finish_claim(self, claim_key: str, outcome: str) -> None:
-        """A finished upload is never taken over again, whatever its execution's status."""
-        self.table.update_item(Key={"package_id": claim_key}, UpdateExpression="SET #st = :d, outcome = :o",
-                               ExpressionAttributeNames={"#st": "status"}, ExpressionAttributeValues={":d": "DONE", ":o": outcome})
+    def finish_claim(self, claim_key: str, outcome: str, package: str = "") -> None:
+        """A finished upload is never taken over again, whatever its execution's status; ``package`` is what it became."""
+        self.table.update_item(Key={"package_id": claim_key}, UpdateExpression="SET #st = :d, outcome = :o, package = :p",
+                               ExpressionAttributeNames={"#st": "status"},
+                               ExpressionAttributeValues={":d": "DONE", ":o": outcome, ":p": package})
 
     def fail_claim(self, claim_key: str, execution: str) -> None:
         """The system failed this upload: the claim stays open (FAILED) for a re-run, if ``execution`` still holds it."""

@@ -105,6 +105,11 @@ class Objects:
         """Write a small object (a report, a list, a signature)."""
         self.client.put_object(Bucket=bucket, Key=key, Body=body, **({"ContentType": content_type} if content_type else {}), **extra)
 
+    def upload_file(self, path: str, bucket: str, key: str, progress: Any = None) -> str | None:
+        """Upload a file as any S3 client would (multipart when large); ``progress(bytes)`` as parts go; returns its version."""
+        self.client.upload_file(path, bucket, key, Callback=progress)
+        return self.client.head_object(Bucket=bucket, Key=key).get("VersionId")
+
     def put_locked(self, bucket: str, key: str, body: bytes, until: Any) -> str:
         """A small object under COMPLIANCE lock until ``until`` (a new version, never an overwrite); returns its version."""
         return self.client.put_object(Bucket=bucket, Key=key, Body=body, ObjectLockMode="COMPLIANCE", ObjectLockRetainUntilDate=until,

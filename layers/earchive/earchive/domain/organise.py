@@ -149,3 +149,14 @@ def case_year(case: dict) -> int:
 def serial_prefix(case: dict) -> str:
     """The part of the 电子文件号 before the serial; serials count within it."""
     return record_code(case, case_year(case), 0).rsplit("-", 1)[0]
+
+
+def content_digest(data: dict) -> str:
+    """SHA-256 of case.json's content (sorted keys, no whitespace): what a correction must change.
+
+    Every material's declared size and digest are in it, so a corrected file changes it too.
+    """
+    import hashlib
+    import json
+
+    return hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8")).hexdigest()

@@ -72,7 +72,7 @@ def finish_upload(rt: Runtime, state: dict[str, Any], up: Upload, outcome: str, 
     if outcome == "FAILED":  # the system failed: a re-run (a new execution for the same upload) takes the claim over
         rt.aws.catalogue.fail_claim(claim_key(up), state.get("execution", ""))
     else:
-        rt.aws.catalogue.finish_claim(claim_key(up), outcome)
+        rt.aws.catalogue.finish_claim(claim_key(up), outcome, package)
     # S3 tag values allow no '#': an upload's own item (upload#<hash>) is tagged upload-<hash>
     rt.aws.s3.tag_quietly(up["bucket"], up["key"], up.get("version"),
                           {"earchive-status": outcome.lower(), "earchive-package": package.replace("#", "-")})

@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from ...domain.organise import organise, serial_prefix
+from ...domain.organise import content_digest, organise, serial_prefix
 from ...errors import ConflictError, DuplicateDelivery, EarchiveError, Problem
 from ..runtime import Runtime
 from ..state import Collected, Organised
@@ -44,6 +44,11 @@ def run(state: Collected, rt: Runtime) -> Organised:
         _finish_archived(rt, state, code, existing)
     version = int((existing or {}).get("package_version", 1))
     history: list[dict[str, Any]] = list((existing or {}).get("versions", []))
+    content = content_digest(record.data)
+    if existing and existing.get("status") == "RETURNED" and existing.get("content_sha256") == content:
+        raise rejected("organise", [Problem("CORRECTION-UNCHANGED", f"{code} was returned ({existing.get('return_reason', '')}); "
+                                            "this upload is the same case.json and materials as the returned version",
+                                            record.project_id, "case.json")])
     if existing and existing.get("status") == "RETURNED":  # the corrected case: a new version, the old one kept
         aws.catalogue.keep_version(existing, version)
         aws.filemap.copy_to(code, f"{code}#v{version}")
@@ -58,7 +63,7 @@ def run(state: Collected, rt: Runtime) -> Organised:
             "region_code": record.case["region_code"], "fonds_identifier": record.case["fonds_identifier"], "year": plan.year,
             "retention_period": record.case["retention_period"], "total_number": len(plan.files),
             "total_bytes": sum(f.material.declared_size for f in plan.files), "package_version": version, "versions": history,
-            "received_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "received_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "content_sha256": content,
         }
         mine = existing is not None and existing.get("execution") == execution and existing.get("status") in ("RECEIVED",)
         if not mine:  # our own retry rewrites nothing

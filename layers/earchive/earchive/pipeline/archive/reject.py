@@ -133,7 +133,7 @@ CSS = ('@page{size:A4;margin:1.5cm 1.2cm}body{font-family:"Noto Sans CJK SC","So
        "margin:2em;color:#222;font-size:14px}h1{font-size:1.4em}h2{font-size:1.1em}"
        "table{border-collapse:collapse;width:100%;table-layout:fixed}td,th{border:1px solid #999;padding:.35em .5em;text-align:left;"
        "vertical-align:top;overflow-wrap:anywhere}th{background:#eee}tr{break-inside:avoid}"
-       "col.n{width:3em}col.rule{width:13em}col.file{width:12em}.en{color:#777;font-size:.8em;margin-top:.25em}"
+       "col.n{width:4em}th{white-space:nowrap}col.rule{width:13em}col.file{width:12em}.en{color:#777;font-size:.8em;margin-top:.25em}"
        ".verdict{border:2px solid #b91c1c;padding:.6em .8em;margin:1em 0}.verdict ul{margin:.4em 0;padding-left:1.4em}"
        ".verdict.dup{border-color:#92400e}"
        ".meta{width:auto;table-layout:auto}.meta td{border:none;padding:.1em .6em .1em 0}@media print{body{margin:0;font-size:12px}}")

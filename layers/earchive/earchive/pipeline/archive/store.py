@@ -59,7 +59,8 @@ def run(state: Registered, rt: Runtime) -> Stored:
         found = candidate
         package.update(sha256=candidate[1]["earchive-sha256"], sm3=candidate[1]["earchive-sm3"])
         break
-    evidence = _evidence(aws.catalogue.get(code) or {}, state)
+    item = aws.catalogue.get(code) or {}
+    evidence = _evidence(item, state)
     if found is None:
         extra: dict[str, Any] = {
             "ObjectLockMode": "COMPLIANCE", "ObjectLockRetainUntilDate": until, "ChecksumAlgorithm": "SHA256",
@@ -91,5 +92,56 @@ def run(state: Registered, rt: Runtime) -> Stored:
     aws.catalogue.move(code, "ARCHIVED", allowed_from=("REGISTERED",), owner=state.get("execution", ""), archive=location,
                        archived_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), package_sha256=package["sha256"],
                        package_sm3=package["sm3"], package_size=size, event_head={"seq": entry["seq"], "hash": entry["hash"]}, **evidence)
+    write_receipt(rt, state["upload"], {"record_code": code, "package_version": int(item.get("package_version", 1)),
+                                        "sha256": package["sha256"], "sm3": package["sm3"], "size": size,
+                                        "archived_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")})
     finish_upload(rt, state, state["upload"], "ARCHIVED", code)
     return {**state, "package": package, "archive": location, "status": "ARCHIVED"}  # type: ignore[typeddict-item]
+
+
+def write_receipt(rt: Runtime, up: dict[str, Any], archived: dict[str, Any]) -> None:
+    """``<upload>.archived.json/.html`` (归档回执) beside the upload; a notice left there for an earlier version is superseded.
+
+    The platform reads the verdict where it uploaded (newcomer P9): a rejection of an earlier upload
+    under the same key gets a new version saying it no longer applies (the old one stays a version).
+    """
+    import json
+
+    from ... import zh
+
+    receipt = {"upload": up, "status": "ARCHIVED", **archived, "archived_at_beijing": zh.beijing(archived["archived_at"])}
+    bucket, key = up["bucket"], up["key"]
+    rt.aws.s3.put(bucket, f"{key}.archived.json", json.dumps(receipt, ensure_ascii=False, indent=2).encode("utf-8"), "application/json")
+    rt.aws.s3.put(bucket, f"{key}.archived.html", _receipt_html(receipt).encode("utf-8"), "text/html; charset=utf-8")
+    for suffix in ("rejected", "failed"):
+        earlier = rt.aws.s3.get_bytes(bucket, f"{key}.{suffix}.json")
+        if earlier is None or json.loads(earlier).get("status") == "SUPERSEDED":
+            continue
+        note = {"status": "SUPERSEDED", "superseded_by": receipt, "was": json.loads(earlier).get("status"),
+                "note": f"此通知针对同名文件此前的一次上传；版本 {up.get('version')} 已于 {receipt['archived_at_beijing']}（北京时间）归档为 "
+                        f"{archived['record_code']}，见 {key}.archived.html"}
+        rt.aws.s3.put(bucket, f"{key}.{suffix}.json", json.dumps(note, ensure_ascii=False, indent=2).encode("utf-8"), "application/json")
+        rt.aws.s3.put(bucket, f"{key}.{suffix}.html", _superseded_html(note).encode("utf-8"), "text/html; charset=utf-8")
+
+
+_CSS = ('body{font-family:"Noto Sans CJK SC","Source Han Sans SC","Microsoft YaHei",sans-serif;margin:2em;color:#222}'
+        ".ok{border:2px solid #166534;padding:.6em .8em}td{padding:.15em .8em .15em 0}")
+
+
+def _receipt_html(r: dict[str, Any]) -> str:
+    from html import escape as e
+
+    rows = [("上传文件", r["upload"].get("key")), ("上传版本", r["upload"].get("version") or "—"), ("电子文件号", r["record_code"]),
+            ("信息包版本", r.get("package_version") or 1), ("归档时间", f"{r['archived_at_beijing']}（北京时间）"),
+            ("SM3", r["sm3"]), ("SHA-256", r["sha256"]), ("字节数", r["size"])]
+    table = "".join(f"<tr><td>{e(k)}：</td><td>{e(str(v))}</td></tr>" for k, v in rows)
+    return (f'<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8"><title>归档回执 — {e(str(r["record_code"]))}</title>'
+            f'<style>{_CSS}</style></head><body><h1>办件归档回执</h1><p class="ok"><b>已归档</b>：本办件已形成归档信息包，'
+            f"经四性检测合格，按保管期限锁定保存。无需任何操作。</p><table>{table}</table></body></html>")
+
+
+def _superseded_html(note: dict[str, Any]) -> str:
+    from html import escape as e
+
+    return (f'<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8"><title>通知已失效</title><style>{_CSS}</style></head>'
+            f'<body><h1>此通知已失效</h1><p class="ok">{e(note["note"])}</p></body></html>')

@@ -1,0 +1,177 @@
+"""`earchive local up|down` (the local cloud) and `earchive upload` (drop a case in, optionally wait for its verdict)."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from .config import current
+
+
+def progress_printer(enabled: bool):
+    """``show(label, done, total)`` printing a percentage line at most twice a second, or None."""
+    if not enabled:
+        return None
+    state = {"last": 0.0}
+
+    def show(member: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - state["last"] > 0.5 or done >= total:
+            state["last"] = now
+            pct = 100 * done / total if total else 100
+            print(f"\r  {pct:5.1f}%  {done / 1e6:,.1f}/{total / 1e6:,.1f} MB  {member[-40:]:<40}", end="", file=sys.stderr, flush=True)
+            if done >= total:
+                print(file=sys.stderr)
+
+    return show
+
+
+def cmd_local_up(args: argparse.Namespace) -> int:
+    """`earchive local up`: the local cloud behind a moto server on loopback, until Ctrl-C (or `--detach`: in the background)."""
+    if args.detach:
+        return _detach(args)
+    from earchive_devtools.server import serve
+
+    serve(args.host, args.port, verbose=args.verbose)
+    return 0
+
+
+def _detach(args: argparse.Namespace) -> int:
+    """Start `earchive local up` as a background process, wait until it serves, print its banner; `local down` stops it."""
+    from .client import local_state, local_state_file
+    from .errors import TransferError
+
+    try:
+        info = local_state()
+        print(f"a local cloud is running already on {info['endpoint']} (pid {info['pid']}); `earchive local down` stops it")
+        return 0
+    except TransferError:
+        pass
+    log = local_state_file().with_name("local-cloud.log")
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "w", encoding="utf-8") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "earchive", *(["-v"] if args.verbose else []), "local", "up",
+                                 "--host", args.host, "--port", str(args.port)],
+                                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + args.timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            print(f"error: the local cloud stopped at once (exit {proc.returncode}); its log:\n{log.read_text('utf-8')[-2000:]}",
+                  file=sys.stderr)
+            return 1
+        try:
+            if local_state()["pid"] == proc.pid:
+                print(log.read_text("utf-8").strip())
+                print(f"  running in the background (pid {proc.pid}, log {log}); `earchive local down` stops it")
+                return 0
+        except TransferError:
+            pass
+        time.sleep(0.2)
+    proc.terminate()
+    print(f"error: the local cloud did not come up within {args.timeout:.0f}s; its log: {log}", file=sys.stderr)
+    return 1
+
+
+def cmd_local_down(args: argparse.Namespace) -> int:
+    """`earchive local down`: stop the local cloud `local up --detach` started (its state is gone with it)."""
+    import os
+    import signal
+
+    from .client import local_state, local_state_file
+    from .errors import TransferError
+
+    try:
+        info = local_state()
+    except TransferError:
+        print("no local cloud is running")
+        return 0
+    os.kill(int(info["pid"]), signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    while local_state_file().exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    print(f"local cloud on {info['endpoint']} stopped")
+    return 0
+
+
+def cmd_upload(args: argparse.Namespace) -> int:
+    """`earchive upload CASE.zip`: put a case into the intake bucket (progress for large ones); ``--wait`` for its verdict."""
+    from .client import TransferService
+
+    svc = TransferService.from_stack(args.stack) if args.stack else TransferService.from_local_state()
+    bucket = svc.names.get("IntakeBucket") or ""
+    path = Path(args.bundle)
+    if not path.is_file():
+        from .errors import UsageError
+
+        raise UsageError(f"no such file: {path}")
+    key = args.key or path.name
+    size = path.stat().st_size
+    show = progress_printer(size > 20 * 1024**2 and (sys.stderr.isatty() or args.progress))
+    sent = [0]
+
+    def moved(n: int) -> None:
+        sent[0] += n
+        if show:
+            show(f"上传 {key}", sent[0], size)
+
+    version = svc.aws.s3.upload_file(str(path), bucket, key, moved)
+    print(f"uploaded s3://{bucket}/{key} (version {version})", file=sys.stderr)
+    if not args.wait:
+        return 0
+    return _wait_for_verdict(svc, bucket, key, version, args.timeout)
+
+
+def _wait_for_verdict(svc: Any, bucket: str, key: str, version: str | None, timeout: float) -> int:
+    """Poll the upload's claim until the pipeline has finished with it; print the verdict (exit 0 archived, 1 otherwise)."""
+    import json
+
+    from .pipeline.archive.common import claim_key
+    from .rules_zh import describe
+
+    claim = claim_key({"bucket": bucket, "key": key, "version": version})
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        item = svc.aws.catalogue.get(claim) or {}
+        outcome = item.get("outcome") or ("FAILED" if item.get("status") == "FAILED" else None)
+        if outcome == "ARCHIVED":
+            print(f"已归档 ARCHIVED {item.get('package', '')}")
+            return 0
+        if outcome in ("REJECTED", "FAILED"):
+            suffix = "rejected" if outcome == "REJECTED" else "failed"
+            body = svc.aws.s3.get_bytes(bucket, f"{key}.{suffix}.json")
+            report = json.loads(body) if body else {"problems": []}
+            print(f"{'拒收 REJECTED' if outcome == 'REJECTED' else '系统失败 FAILED（可重试）'} {key}: "
+                  f"the report is s3://{bucket}/{key}.{suffix}.html")
+            for p in report.get("problems", [])[:10]:
+                print(f"  {describe(p)}")
+            return 1
+        time.sleep(0.3)
+    print(f"error: no verdict for {key} within {timeout:.0f}s (`earchive status` shows where it is)", file=sys.stderr)
+    return 1
+
+
+def add_local_parsers(sub: Any) -> None:
+    """``local up|down`` and ``upload``."""
+    s = sub.add_parser("local", help="the local cloud (moto) on 127.0.0.1")
+    local_sub = s.add_subparsers(dest="local_command", required=True)
+    up = local_sub.add_parser("up", help="serve template.yaml + the real state machines on a moto server; any S3 client can drop cases in")
+    up.add_argument("--host", default="127.0.0.1")
+    up.add_argument("--port", type=int, default=current().local_port, help="default 4566 (EARCHIVE_LOCAL_PORT)")
+    up.add_argument("--detach", action="store_true", help="run in the background; `earchive local down` stops it")
+    up.add_argument("--timeout", type=float, default=120, help="with --detach: how long to wait for it to serve")
+    up.set_defaults(func=cmd_local_up)
+    down = local_sub.add_parser("down", help="stop the local cloud started with `local up --detach`")
+    down.set_defaults(func=cmd_local_down)
+
+    s = sub.add_parser("upload", help="drop a case bundle (zip) into the intake bucket (local cloud, or --stack)")
+    s.add_argument("bundle", help="the case zip")
+    s.add_argument("--key", help="the object key (default: the file's name)")
+    s.add_argument("--wait", action="store_true", help="wait for the verdict: exit 0 archived, 1 rejected or failed")
+    s.add_argument("--timeout", type=float, default=600)
+    s.add_argument("--progress", action="store_true", help="show progress even when stderr is not a terminal")
+    s.add_argument("--stack", help="a deployed stack on AWS (default: the running local cloud)")
+    s.set_defaults(func=cmd_upload)
