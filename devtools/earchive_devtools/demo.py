@@ -237,15 +237,19 @@ def _export_catalogue(items: list[dict[str, Any]], out: Path) -> None:
         return json.loads(json.dumps(v, default=lambda o: int(o) if float(o).is_integer() else float(o)))
 
     (out / "catalogue.json").write_text(json.dumps([plain(i) for i in items], ensure_ascii=False, indent=2), "utf-8")
+    from earchive.domain.exports import csv_text as safe_cell
+    from earchive.zh import CASE_STATUS, RETENTION, beijing, label
+
     columns = ["package_id", "project_id", "status", "task_name", "task_type", "retention_period", "retain_until", "legal_hold",
                "total_number", "total_bytes", "package_sha256", "package_sm3", "archived_at", "rejected_at"]
     with open(out / "catalogue.csv", "w", newline="", encoding="utf-8-sig") as f:  # BOM: Excel opens Chinese right
         w = csv.writer(f)
-        w.writerow(columns + ["archive_key", "archive_version", "problems"])
+        w.writerow(columns + ["状态", "保管期限", "归档时间（北京时间）", "archive_key", "archive_version", "problems"])
         for i in items:
-            w.writerow([plain(i.get(c, "")) for c in columns] + [
+            w.writerow([safe_cell(plain(i.get(c, ""))) for c in columns] + [
+                label(CASE_STATUS, i.get("status")), label(RETENTION, i.get("retention_period")), beijing(i.get("archived_at")),
                 i.get("archive", {}).get("key", ""), i.get("archive", {}).get("version_id", ""),
-                "; ".join(f"{p.get('rule')}: {p.get('message', '')[:80]}" for p in i.get("problems", []))])
+                safe_cell("; ".join(f"{p.get('rule')}: {p.get('message', '')[:80]}" for p in i.get("problems", [])))])
 
 
 def _print_table(rows: list[tuple], step_sum: dict[str, float], step_n: dict[str, int], at_once: int) -> None:

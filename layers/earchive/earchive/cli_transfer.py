@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .zh import BATCH_STATUS, PACKAGE_STATE, label
+
 
 def _service(args: argparse.Namespace):
     """The transfer client for the running local cloud, or for `--stack` on AWS."""
@@ -18,7 +20,7 @@ def _service(args: argparse.Namespace):
 
 def _print_batch(view: dict) -> None:
     b = view["batch"]
-    print(f"批次 {b['batch_id']}  状态 {b['status']}  接收单位 {b['institution_name']} ({b['institution']})  "
+    print(f"批次 {b['batch_id']}  状态 {label(BATCH_STATUS, b['status'])} {b['status']}  接收单位 {b['institution_name']} ({b['institution']})  "
           f"移交人 {b['transferor']}  接收人 {b.get('receiver') or '—'}" + (f"  补交自 {b['resubmits']}" if b.get("resubmits") else ""))
     print("序号  办理事项名称                      事项类型        数量  检测意见              备注")
     for r in view["rows"]:
@@ -27,7 +29,7 @@ def _print_batch(view: dict) -> None:
         receipt = p.get("receipt") or {}
         failed = "; ".join(f"{f['id']} {f['detail'][:80]}" for f in receipt.get("failed", []))
         verdict = "—" if not receipt else ("合格" if receipt.get("passed") else "不合格")
-        print(f"  {p['record_code']}  v{int(p.get('package_version', 1))}  {p.get('state', ''):<9} 接收检测 {verdict}"
+        print(f"  {p['record_code']}  v{int(p.get('package_version', 1))}  {label(PACKAGE_STATE, p.get('state')):<10} 接收检测 {verdict}"
               + (f"  {failed}" if failed else "") + (f"  退回：{p['return_reason']}" if p.get("return_reason") else ""))
 
 
@@ -87,7 +89,8 @@ def cmd_transfer(args: argparse.Namespace) -> int:
                 print(path)
         elif args.transfer_command == "list":
             for b in svc.transfers.batches():
-                print(f"{b['batch_id']}  {b['status']:<16} {int(b.get('package_count', 0)):>5} 件  {b['institution_name']}")
+                print(f"{b['batch_id']}  {label(BATCH_STATUS, b['status'])} {b['status']:<16} {int(b.get('package_count', 0)):>5} 件  "
+                      f"{b['institution_name']}")
     except UsageError as exc:  # a batch id that does not exist
         print(f"transfer: {exc}", file=sys.stderr)
         return 2

@@ -273,7 +273,7 @@ def catalogue_csv(items: list[dict[str, Any]], path: Path) -> Path:
         w.writerow([c for c, _ in CATALOGUE_COLUMNS + CATALOGUE_CODES])
         for n, item in enumerate(items, 1):
             codes = [_plain(item.get(key, "")) for _, key in CATALOGUE_CODES]
-            w.writerow([_csv_text(v) for v in _catalogue_row(n, item) + codes])
+            w.writerow([csv_text(v) for v in _catalogue_row(n, item) + codes])
     return path
 
 
@@ -309,7 +309,7 @@ def _save(wb: Any, path: Path) -> None:
     wb.save(path)
 
 
-def _csv_text(v: Any) -> Any:
+def csv_text(v: Any) -> Any:
     """A CSV field that a spreadsheet will not evaluate: text starting like a formula gets a leading apostrophe."""
     return "'" + v if isinstance(v, str) and v.startswith(FORMULA_STARTS) else v
 
