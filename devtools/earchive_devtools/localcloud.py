@@ -70,9 +70,32 @@ def _handler_for(name: str, handler: str):
     return getattr(_MODULES[key], func)
 
 
+_CALLER = threading.local()  # the function whose invocation this thread runs (for the record of AWS calls)
+_CALLS: list[tuple[str, str, str, dict[str, Any]]] = []  # (function name, service, operation, parameters), every call
+_CALLS_LOCK = threading.Lock()
+
+
+def _record_call(params: dict[str, Any], model: Any, **_: Any) -> None:
+    """botocore hook: which function called which AWS operation with what (tests read IAM grants against it)."""
+    name = getattr(_CALLER, "name", None)
+    if name:
+        keep = {k: params.get(k) for k in ("Bucket", "Key", "VersionId", "TableName", "IndexName", "KeyId", "Name",
+                                           "executionArn", "stateMachineArn", "CopySource", "ObjectLockMode", "ObjectLockLegalHoldStatus",
+                                           "Delete") if k in params}
+        with _CALLS_LOCK:
+            _CALLS.append((name, model.service_model.service_name, model.name, keep))
+
+
+def recorded_calls() -> list[tuple[str, str, str, dict[str, Any]]]:
+    """Every AWS call a function made in this process since the first local cloud started."""
+    with _CALLS_LOCK:
+        return list(_CALLS)
+
+
 def _invoke_in_process(self, event=None):  # replaces moto's LambdaFunction._invoke_lambda
     if isinstance(event, (str, bytes)):
         event = json.loads(event or "{}")
+    _CALLER.name = self.function_name
     context = types.SimpleNamespace(
         function_name=self.function_name, function_version="$LATEST", invoked_function_arn=self.function_arn,
         memory_limit_in_mb=self.memory_size, aws_request_id=str(uuid.uuid4()), log_group_name=f"/aws/lambda/{self.function_name}",
@@ -85,11 +108,18 @@ def _invoke_in_process(self, event=None):  # replaces moto's LambdaFunction._inv
     except Exception as exc:  # noqa: BLE001 - becomes the Lambda FunctionError, as on AWS
         tb = traceback.format_exc()
         return json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc), "stackTrace": tb.splitlines()[-8:]}), True, tb
+    finally:
+        _CALLER.name = None
 
 
 def install_patches() -> None:
+    import boto3
     from moto.awslambda.models import LambdaFunction
 
+    if LambdaFunction._invoke_lambda is not _invoke_in_process:
+        if boto3.DEFAULT_SESSION is None:
+            boto3.setup_default_session()
+        boto3.DEFAULT_SESSION.events.register("before-parameter-build", _record_call)  # before any function's client exists
     LambdaFunction._invoke_lambda = _invoke_in_process
     try:  # Locally no metrics are published. Powertools, with metrics disabled, never flushes
         # its (process-wide) metric set, and prints it anyway once it holds 100 values.

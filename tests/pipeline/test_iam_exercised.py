@@ -1,0 +1,170 @@
+"""Least privilege, exercised: every AWS call each function makes on the local cloud is granted to it by template.yaml.
+
+moto enforces no IAM, so a grant missing from the template shows only on AWS (review of issue 8:
+Organise's file-map copy had no grant). Here the local cloud records every call a function makes
+(`earchive_devtools.localcloud.recorded_calls`), a full run goes through the archive and transfer
+machines, and each call is matched against the function's statements in the template: its own,
+its managed policies and the SAM policy templates it uses, with resources resolved as deployed.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+
+import pytest
+
+from earchive.client import TransferService
+from earchive.domain.transfer import Selection
+from earchive_devtools.localcloud import ACCOUNT, REGION, LocalCloud, recorded_calls
+from earchive_devtools.sample import sample_case, zip_case
+
+pytestmark = pytest.mark.slow  # the whole loop on the local cloud
+
+SAM_TEMPLATES = {
+    "S3ReadPolicy": (("s3:GetObject", "s3:ListBucket", "s3:GetBucketLocation", "s3:GetObjectVersion", "s3:GetLifecycleConfiguration"),
+                     lambda p: [f"arn:aws:s3:::{p['BucketName']}", f"arn:aws:s3:::{p['BucketName']}/*"]),
+    "DynamoDBReadPolicy": (("dynamodb:GetItem", "dynamodb:Scan", "dynamodb:Query", "dynamodb:BatchGetItem", "dynamodb:DescribeTable"),
+                           lambda p: [f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{p['TableName']}",
+                                      f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{p['TableName']}/index/*"]),
+}
+
+
+def grants(cloud: LocalCloud, logical: str) -> list[dict]:
+    """The function's statements with resources resolved as the local cloud named them."""
+    out = []
+    for item in cloud.template["Resources"][logical]["Properties"].get("Policies") or []:
+        if "Ref" in item:
+            out += cloud.template["Resources"][item["Ref"]]["Properties"]["PolicyDocument"]["Statement"]
+        elif "Statement" in item:
+            out += item["Statement"]
+        else:
+            name, params = next(iter(item.items()))
+            actions, resources = SAM_TEMPLATES[name]
+            out.append({"Effect": "Allow", "Action": list(actions), "Resource": resources(cloud.resolver.value(params))})
+    resolved = []
+    for st in out:
+        res = cloud.resolver.value(st["Resource"])
+        resolved.append({**st, "Action": st["Action"] if isinstance(st["Action"], list) else [st["Action"]],
+                         "Resource": res if isinstance(res, list) else [res]})
+    return resolved
+
+
+def needed(service: str, op: str, p: dict) -> list[tuple[str, str, str | None]]:
+    """(IAM action, resource ARN, DynamoDB leading key) a call needs, as AWS's authorization reference says."""
+    if service == "s3":
+        obj = f"arn:aws:s3:::{p.get('Bucket')}/{p.get('Key')}"
+        bucket = f"arn:aws:s3:::{p.get('Bucket')}"
+        versioned = bool(p.get("VersionId"))
+        if op in ("GetObject", "HeadObject"):
+            return [("s3:GetObjectVersion" if versioned else "s3:GetObject", obj, None)]
+        if op in ("PutObject", "CreateMultipartUpload"):
+            out = [("s3:PutObject", obj, None)]
+            out += [("s3:PutObjectRetention", obj, None)] if p.get("ObjectLockMode") else []
+            out += [("s3:PutObjectLegalHold", obj, None)] if p.get("ObjectLockLegalHoldStatus") else []
+            return out
+        if op in ("UploadPart", "CompleteMultipartUpload"):
+            return [("s3:PutObject", obj, None)]
+        if op == "AbortMultipartUpload":
+            return [("s3:AbortMultipartUpload", obj, None)]
+        if op in ("CopyObject", "UploadPartCopy"):
+            src = p.get("CopySource") or {}
+            src = src if isinstance(src, dict) else {"Bucket": str(src).split("/", 1)[0], "Key": str(src).split("/", 1)[1]}
+            return [("s3:PutObject", obj, None),
+                    ("s3:GetObjectVersion" if src.get("VersionId") else "s3:GetObject", f"arn:aws:s3:::{src['Bucket']}/{src['Key']}", None)]
+        if op == "DeleteObject":
+            return [("s3:DeleteObjectVersion" if versioned else "s3:DeleteObject", obj, None)]
+        if op == "DeleteObjects":
+            return [("s3:DeleteObjectVersion" if o.get("VersionId") else "s3:DeleteObject", f"{bucket}/{o['Key']}", None)
+                    for o in (p.get("Delete") or {}).get("Objects", [])]
+        if op == "PutObjectTagging":
+            return [("s3:PutObjectVersionTagging" if versioned else "s3:PutObjectTagging", obj, None)]
+        if op in ("GetObjectAttributes",):
+            return [("s3:GetObjectVersionAttributes" if versioned else "s3:GetObjectAttributes", obj, None)]
+        if op in ("ListObjectsV2", "ListObjects"):
+            return [("s3:ListBucket", bucket, None)]
+        if op == "ListObjectVersions":
+            return [("s3:ListBucketVersions", bucket, None)]
+        return [(f"s3:{op}", obj, None)]
+    if service == "dynamodb":
+        arn = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{p.get('TableName')}" + (f"/index/{p['IndexName']}" if p.get("IndexName") else "")
+        key = p.get("Key") or {}
+        leading = next(iter(key.values()), None) if isinstance(key, dict) else None
+        leading = leading.get("S") if isinstance(leading, dict) else leading
+        return [(f"dynamodb:{op}", arn, leading)]
+    if service == "stepfunctions":
+        return [(f"states:{op}", p.get("executionArn") or p.get("stateMachineArn") or "*", None)]
+    if service == "kms":
+        return [(f"kms:{op}", str(p.get("KeyId")), None)]
+    if service == "ssm":
+        return [(f"ssm:{op}", f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{p.get('Name')}", None)]
+    return [(f"{service}:{op}", "*", None)]
+
+
+def allowed(statements: list[dict], action: str, resource: str, leading: str | None, cloud: LocalCloud) -> bool:
+    for st in statements:
+        if st.get("Effect") != "Allow" or not any(fnmatch.fnmatchcase(action, a) for a in st["Action"]):
+            continue
+        if action.startswith("kms:"):  # the key is named by its id or ARN
+            keys = {cloud.resolver.names.get("SealKey"), cloud.resolver.arns.get("SealKey")}
+            if resource in keys and any(r in keys for r in st["Resource"]):
+                return True
+            continue
+        if not any(fnmatch.fnmatchcase(resource, r) for r in st["Resource"]):
+            continue
+        cond = (st.get("Condition") or {}).get("ForAllValues:StringLike", {}).get("dynamodb:LeadingKeys")
+        if cond and not (leading and any(fnmatch.fnmatchcase(leading, c) for c in cond)):
+            continue
+        return True
+    return False
+
+
+@pytest.fixture(scope="module")
+def cloud(earchive_home):
+    with LocalCloud() as c:
+        yield c
+
+
+def upload_all(cloud: LocalCloud, paths) -> list[dict]:
+    for p in paths:
+        cloud.upload(p)
+    return list(cloud.wait(cloud.dispatch(wait=0.5), timeout=300).values())
+
+
+def test_every_call_each_function_makes_is_granted_by_the_template(cloud, tmp_path):
+    cases = [sample_case(tmp_path / "c", seed=s) for s in (961, 962)]
+    bad = sample_case(tmp_path / "c", seed=963, defect="truncated")
+    virus = sample_case(tmp_path / "c", seed=964, defect="eicar")
+    results = upload_all(cloud, [zip_case(c.folder, tmp_path / f"{c.project_id}.zip") for c in (*cases, bad, virus)])
+    assert sorted(r["status"] for r in results) == ["FAILED", "FAILED", "SUCCEEDED", "SUCCEEDED"]
+    svc = TransferService.from_cloud(cloud)
+    codes = [json.loads(r["output"])["record_code"] for r in results if r["status"] == "SUCCEEDED"]
+    bid = svc.create(Selection(package_ids=tuple(codes)), institution="430102001", institution_name="芙蓉区行政审批服务局",
+                     transferor="李敏")["batch_id"]
+    svc.submit(bid, actor="李敏")
+    svc.wait_for_decision(bid)
+    back = codes[0]
+    svc.decide(bid, receiver="王芳", returns={back: "申请表模糊"})
+    case = next(c for c in cases if svc.transfers.catalogue.get(back)["project_id"] == c.project_id)
+    fixed = sample_case(tmp_path / "fixed", seed=int(case.project_id[-3:]), remarks="补正")  # the returned case, corrected
+    (again,) = upload_all(cloud, [zip_case(fixed.folder, tmp_path / f"{case.project_id}.zip")])
+    assert again["status"] == "SUCCEEDED", again.get("cause")
+    new = svc.resubmit(bid, transferor="李敏")["batch_id"]
+    svc.submit(new, actor="李敏")
+    svc.wait_for_decision(new)
+    assert svc.decide(new, receiver="王芳")["status"] == "ACCEPTED"
+
+    functions = {cloud.name(logical): logical for logical, res in cloud.template["Resources"].items()
+                 if res["Type"] == "AWS::Serverless::Function"}
+    calls = [c for c in recorded_calls() if c[0] in functions]
+    exercised = {functions[c[0]] for c in calls}
+    assert exercised == set(functions.values()), f"not exercised: {set(functions.values()) - exercised}"
+    missing = set()
+    for name, service, op, params in calls:
+        logical = functions[name]
+        statements = grants(cloud, logical)
+        for action, resource, leading in needed(service, op, params):
+            if not allowed(statements, action, resource, leading, cloud):
+                missing.add(f"{logical}: {action} on {resource}" + (f" (key {leading})" if leading else ""))
+    assert len(calls) > 200 and {c[1] for c in calls} >= {"s3", "dynamodb", "kms"}
+    assert not missing, "calls the template does not grant:\n" + "\n".join(sorted(missing))
