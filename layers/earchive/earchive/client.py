@@ -118,7 +118,8 @@ class TransferService:
         names = {"TransferTable": outputs["TransferTableName"], "CatalogueTable": outputs["CatalogueTableName"],
                  "EventLogTable": outputs["EventLogTableName"], "TransferBucket": outputs["TransferBucketName"],
                  "TransferStateMachine": outputs["TransferStateMachineArn"], "FileMapTable": outputs["FileMapTableName"],
-                 "ArchiveBucket": outputs["ArchiveBucketName"]}
+                 "ArchiveBucket": outputs["ArchiveBucketName"], "InstitutionTable": outputs.get("InstitutionTableName", ""),
+                 "IntakeBucket": outputs["IntakeBucketName"]}
         return cls(names)
 
     @classmethod
@@ -132,7 +133,7 @@ class TransferService:
             n = self.names
             settings = Settings(transfer_table=n["TransferTable"], catalogue_table=n["CatalogueTable"], eventlog_table=n["EventLogTable"],
                                 filemap_table=n.get("FileMapTable", ""), transfer_bucket=n.get("TransferBucket", ""),
-                                archive_bucket=n.get("ArchiveBucket", ""))
+                                archive_bucket=n.get("ArchiveBucket", ""), institution_table=n.get("InstitutionTable", ""))
             self._aws = Aws(settings, endpoint=self.endpoint, local=self.local)
         return self._aws
 

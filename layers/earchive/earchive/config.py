@@ -36,6 +36,7 @@ class Settings:
     filemap_table: str = field(default="", metadata=_env("FILEMAP_TABLE", "DynamoDB file map (platform file ↔ package member ↔ S3)"))
     eventlog_table: str = field(default="", metadata=_env("EVENTLOG_TABLE", "DynamoDB hash-chained event log"))
     transfer_table: str = field(default="", metadata=_env("TRANSFER_TABLE", "DynamoDB transfer batches, their packages and Table A.1 rows"))
+    institution_table: str = field(default="", metadata=_env("INSTITUTION_TABLE", "the registry of receiving institutions"))
     transfer_bucket: str = field(default="", metadata=_env("TRANSFER_BUCKET", "bucket institutions pull their batches from"))
     idempotency_table: str = field(default="", metadata=_env("IDEMPOTENCY_TABLE", "DynamoDB table of Powertools Idempotency (unset: off)"))
     signer: str | None = field(default=None, metadata=_env(

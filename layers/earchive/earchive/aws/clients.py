@@ -13,6 +13,7 @@ from .anchors import Anchors
 from .catalogue import Catalogue, FileMap
 from .eventlog import EventLog
 from .executions import Executions
+from .institutions import Institutions
 from .s3 import Objects
 from .transfers import Transfers
 
@@ -60,6 +61,7 @@ class Aws:
         self.filemap = FileMap(ddb.Table(settings.filemap_table or "unset-filemap"))
         self.events = EventLog(ddb.Table(settings.eventlog_table or "unset-eventlog"))
         self.anchors = Anchors(self.s3, self.events, settings.archive_bucket)
+        self.institutions = Institutions(ddb.Table(settings.institution_table or "unset-institutions"), self.events)
         self.transfers = Transfers(ddb.Table(settings.transfer_table or "unset-transfers"), self.catalogue, self.events, self.filemap,
                                    self.anchors if settings.archive_bucket else None, settings.min_retention_days)
 

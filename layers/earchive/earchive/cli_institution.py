@@ -1,0 +1,79 @@
+"""`earchive institution add|show|list|revoke|add-cert`: the receiving institutions (政务服务实施机构) a deployment serves."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from .zh import beijing
+
+STATUS_ZH = {"ACTIVE": "有效", "REVOKED": "已撤销"}
+
+
+def _registry(args: argparse.Namespace):
+    from .client import TransferService
+
+    svc = TransferService.from_stack(args.stack) if args.stack else TransferService.from_local_state()
+    return svc.aws.institutions
+
+
+def _show(item: dict[str, Any]) -> None:
+    print(f"{item['code']}  {item['name']}  {STATUS_ZH.get(item['status'], item['status'])} {item['status']}"
+          + (f"（{beijing(item.get('revoked_at'))} 撤销：{item.get('revoke_reason', '')}）" if item.get("revoked_at") else ""))
+    for c in item.get("certificates", []):
+        print(f"  签名证书 {c['sha256'][:16]}…  {c['subject']}  有效期 {beijing(c['not_before'])} — {beijing(c['not_after'])}")
+    for p in item.get("principals", []):
+        print(f"  可拉取 principal {p}")
+
+
+def cmd_institution(args: argparse.Namespace) -> int:
+    """Register, show, list and revoke institutions; each change goes to the event log (stream institution#CODE)."""
+    registry = _registry(args)
+    if args.institution_command == "add":
+        item = registry.add(args.code, args.name, certificates=[Path(c).read_bytes() for c in args.cert or []],
+                            principals=list(args.principal or []), actor=args.actor)
+        _show(item)
+    elif args.institution_command == "add-cert":
+        _show(registry.add_certificate(args.code, Path(args.cert).read_bytes(), actor=args.actor))
+    elif args.institution_command == "show":
+        item = registry.require(args.code)
+        if args.json:
+            print(json.dumps(item, ensure_ascii=False, indent=2, default=str))
+        else:
+            _show(item)
+    elif args.institution_command == "revoke":
+        _show(registry.revoke(args.code, reason=args.reason, actor=args.actor))
+    elif args.institution_command == "list":
+        items = registry.all()
+        for item in items:
+            print(f"{item['code']:<16} {STATUS_ZH.get(item['status'], item['status'])} {item['status']:<8} "
+                  f"{len(item.get('certificates', []))} 证书  {item['name']}")
+        print(f"{len(items)} 个接收单位 institutions")
+    return 0
+
+
+def add_institution_parser(sub: Any) -> None:
+    s = sub.add_parser("institution", help="the receiving institutions (政务服务实施机构): add, show, list, revoke")
+    isub = s.add_subparsers(dest="institution_command", required=True)
+    a = isub.add_parser("add", help="register an institution: its code (the transfer bucket prefix), name, reply-signing certificates")
+    a.add_argument("code", help="机构代码: letters and digits, e.g. 430102001")
+    a.add_argument("--name", required=True, help="政务服务实施机构名称")
+    a.add_argument("--cert", action="append", help="a PEM certificate it signs replies with (repeat)")
+    a.add_argument("--principal", action="append", help="an AWS principal ARN allowed to pull its batches (repeat)")
+    c = isub.add_parser("add-cert", help="register a further (renewed) reply-signing certificate")
+    c.add_argument("code")
+    c.add_argument("--cert", required=True)
+    sh = isub.add_parser("show", help="one institution")
+    sh.add_argument("code")
+    sh.add_argument("--json", action="store_true")
+    r = isub.add_parser("revoke", help="no reply of it is accepted from now on")
+    r.add_argument("code")
+    r.add_argument("--reason", required=True)
+    isub.add_parser("list", help="every institution")
+    for t in isub.choices.values():
+        t.add_argument("--stack", help="a deployed stack on AWS (default: the running local cloud)")
+        if t.prog.split()[-1] in ("add", "add-cert", "revoke"):
+            t.add_argument("--actor", required=True, help="who does it (logged)")
+    s.set_defaults(func=cmd_institution)
