@@ -25,6 +25,7 @@ from .sample import sample_case, zip_case
 
 STEPS = ("Collect", "Organise", "Pack", "Seal", "Check", "Register", "Store", "Reject")
 MARKER = ".earchive-demo"  # a folder holding it was written by a demo and may be cleaned by the next
+DEMO_NAMES = {MARKER, "cases", "packages", "reports", "rejections", "transfer", "catalogue.csv", "catalogue.json", "README.txt"}
 
 
 def prepare_out(out: Path) -> None:
@@ -33,8 +34,12 @@ def prepare_out(out: Path) -> None:
     A folder that is not empty and was not written by a demo is refused (nothing of the user's is deleted).
     """
     if out.exists() and any(out.iterdir()):
-        if not (out / MARKER).exists():
-            raise FileExistsError(f"{out} is not empty and was not written by `earchive demo`: choose another --out")
+        # marked, or holding nothing but what a demo writes (one from before the marker existed)
+        ours = (out / MARKER).exists() or {p.name for p in out.iterdir()} <= DEMO_NAMES
+        if not ours:
+            from earchive.errors import UsageError
+
+            raise UsageError(f"{out} is not empty and was not written by `earchive demo`: choose another --out")
         shutil.rmtree(out)
         print(f"  cleaned {out} (the previous demo's files were removed)", file=sys.stderr)
     out.mkdir(parents=True, exist_ok=True)
