@@ -34,8 +34,9 @@ def prepare_out(out: Path) -> None:
     A folder that is not empty and was not written by a demo is refused (nothing of the user's is deleted).
     """
     if out.exists() and any(out.iterdir()):
-        # marked, or holding nothing but what a demo writes (one from before the marker existed)
-        ours = (out / MARKER).exists() or {p.name for p in out.iterdir()} <= DEMO_NAMES
+        # marked, or an older demo's output (before the marker): its catalogue, packages and cases, and nothing else
+        names = {p.name for p in out.iterdir()}
+        ours = (out / MARKER).exists() or ({"catalogue.csv", "packages", "cases"} <= names and names <= DEMO_NAMES)
         if not ours:
             from earchive.errors import UsageError
 

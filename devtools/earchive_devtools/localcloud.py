@@ -75,15 +75,35 @@ _CALLS: list[tuple[str, str, str, dict[str, Any]]] = []  # (function name, servi
 _CALLS_LOCK = threading.Lock()
 
 
-def _record_call(params: dict[str, Any], model: Any, **_: Any) -> None:
-    """botocore hook: which function called which AWS operation with what (tests read IAM grants against it)."""
-    name = getattr(_CALLER, "name", None)
-    if name:
-        keep = {k: params.get(k) for k in ("Bucket", "Key", "VersionId", "TableName", "IndexName", "KeyId", "Name",
-                                           "executionArn", "stateMachineArn", "CopySource", "ObjectLockMode", "ObjectLockLegalHoldStatus",
-                                           "Delete") if k in params}
-        with _CALLS_LOCK:
-            _CALLS.append((name, model.service_model.service_name, model.name, keep))
+_KEEP = ("Bucket", "Key", "VersionId", "TableName", "IndexName", "KeyId", "Name", "executionArn", "stateMachineArn", "CopySource",
+         "ObjectLockMode", "ObjectLockLegalHoldStatus", "Delete")
+
+
+def _record_calls() -> None:
+    """Stamp each botocore client with the function whose invocation made it, and record its every call.
+
+    By client, not by thread: boto3's transfer manager calls from worker threads of its own.
+    """
+    from botocore.client import BaseClient
+
+    if getattr(BaseClient, "_earchive_recording", False):
+        return
+    init, call = BaseClient.__init__, BaseClient._make_api_call
+
+    def stamped_init(self, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        self._earchive_caller = getattr(_CALLER, "name", None)
+
+    def recorded_call(self, operation_name: str, api_params: dict[str, Any]) -> Any:
+        name = getattr(self, "_earchive_caller", None)
+        if name:
+            with _CALLS_LOCK:
+                _CALLS.append((name, self.meta.service_model.service_name, operation_name,
+                               {k: api_params.get(k) for k in _KEEP if k in api_params}))
+        return call(self, operation_name, api_params)
+
+    BaseClient.__init__, BaseClient._make_api_call = stamped_init, recorded_call
+    BaseClient._earchive_recording = True
 
 
 def recorded_calls() -> list[tuple[str, str, str, dict[str, Any]]]:
@@ -113,13 +133,9 @@ def _invoke_in_process(self, event=None):  # replaces moto's LambdaFunction._inv
 
 
 def install_patches() -> None:
-    import boto3
     from moto.awslambda.models import LambdaFunction
 
-    if LambdaFunction._invoke_lambda is not _invoke_in_process:
-        if boto3.DEFAULT_SESSION is None:
-            boto3.setup_default_session()
-        boto3.DEFAULT_SESSION.events.register("before-parameter-build", _record_call)  # before any function's client exists
+    _record_calls()
     LambdaFunction._invoke_lambda = _invoke_in_process
     try:  # Locally no metrics are published. Powertools, with metrics disabled, never flushes
         # its (process-wide) metric set, and prints it anyway once it holds 100 values.

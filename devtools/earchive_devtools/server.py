@@ -9,6 +9,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from earchive.client import process_start
+
 from .localcloud import LocalCloud
 
 
@@ -30,14 +32,19 @@ def serve(host: str = "127.0.0.1", port: int = 4566, poll: float = 0.5, stop: th
     """Run the local cloud behind a moto server until ``stop`` is set (Ctrl-C or SIGTERM); quiet unless ``verbose``."""
     import logging
     import signal
+    import socket
 
     from moto.server import ThreadedMotoServer
 
     if not verbose:  # one line per HTTP request (thousands for one upload) only with -v
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    with socket.socket() as probe:  # moto's server waits forever on a port it cannot bind: say so and stop
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise OSError(f"cannot serve on {host}:{port}: {exc.strerror} (another `earchive local up`? "
+                          "`earchive local down` stops it, or use --port / EARCHIVE_LOCAL_PORT)") from None
     stop = stop or threading.Event()
-    if threading.current_thread() is threading.main_thread():  # `kill PID` stops it as cleanly as Ctrl-C
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
 
     os.environ["MOTO_PORT"] = str(port)  # moto's Step Functions interpreter calls back to this port
     server = ThreadedMotoServer(ip_address=host, port=port)
@@ -50,7 +57,9 @@ def serve(host: str = "127.0.0.1", port: int = 4566, poll: float = 0.5, stop: th
     cloud = LocalCloud(endpoint=endpoint, suffix=suffix)  # earchive-intakebucket-local, …: the same on every run
     cloud.start()
     info = {"endpoint": endpoint, "state_machine": cloud.state_machine_arn, "queue": cloud.queue_url,
-            "resources": dict(cloud.resolver.names), "pid": os.getpid()}
+            "resources": dict(cloud.resolver.names), "pid": os.getpid(), "pid_start": process_start(os.getpid())}
+    if threading.current_thread() is threading.main_thread():  # serving now: `kill PID` stops it as cleanly as Ctrl-C
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
     state_file().parent.mkdir(parents=True, exist_ok=True)
     state_file().write_text(json.dumps(info, indent=2), "utf-8")
     lines = [f"earchive 本地云 local cloud: {endpoint}  (template.yaml + the real state machines on moto)"]
@@ -72,8 +81,8 @@ def serve(host: str = "127.0.0.1", port: int = 4566, poll: float = 0.5, stop: th
     except KeyboardInterrupt:
         pass
     finally:
+        server.stop()  # the port first: `local down && local up` finds it free
         state_file().unlink(missing_ok=True)
-        server.stop()
 
 
 def catalogue_rows(endpoint: str | None = None, table: str | None = None) -> list[dict[str, Any]]:

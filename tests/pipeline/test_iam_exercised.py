@@ -167,4 +167,7 @@ def test_every_call_each_function_makes_is_granted_by_the_template(cloud, tmp_pa
             if not allowed(statements, action, resource, leading, cloud):
                 missing.add(f"{logical}: {action} on {resource}" + (f" (key {leading})" if leading else ""))
     assert len(calls) > 200 and {c[1] for c in calls} >= {"s3", "dynamodb", "kms"}
+    ops = {(functions[c[0]], c[2]) for c in calls}
+    assert ("PackFunction", "PutObject") in ops and ("SealFunction", "PutObject") in ops, "transfer-manager uploads are recorded too"
+    assert {("TransferCopyFunction", "CopyObject"), ("TransferCopyFunction", "UploadPartCopy")} & ops
     assert not missing, "calls the template does not grant:\n" + "\n".join(sorted(missing))

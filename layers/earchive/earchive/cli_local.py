@@ -72,7 +72,11 @@ def _detach(args: argparse.Namespace) -> int:
             pass
         time.sleep(0.2)
     proc.terminate()
-    print(f"error: the local cloud did not come up within {args.timeout:.0f}s; its log: {log}", file=sys.stderr)
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    print(f"error: the local cloud did not come up within {args.timeout:.0f}s and was stopped; its log: {log}", file=sys.stderr)
     return 1
 
 
@@ -89,10 +93,13 @@ def cmd_local_down(args: argparse.Namespace) -> int:
     except TransferError:
         print("no local cloud is running")
         return 0
-    os.kill(int(info["pid"]), signal.SIGTERM)
+    os.kill(int(info["pid"]), signal.SIGTERM)  # local_state() checked it is the process that wrote the file, not a reused pid
     deadline = time.monotonic() + 30
     while local_state_file().exists() and time.monotonic() < deadline:
         time.sleep(0.2)
+    if local_state_file().exists():
+        print(f"error: the local cloud (pid {info['pid']}) did not stop within 30 s", file=sys.stderr)
+        return 1
     print(f"local cloud on {info['endpoint']} stopped")
     return 0
 
@@ -100,15 +107,16 @@ def cmd_local_down(args: argparse.Namespace) -> int:
 def cmd_upload(args: argparse.Namespace) -> int:
     """`earchive upload CASE.zip`: put a case into the intake bucket (progress for large ones); ``--wait`` for its verdict."""
     from .client import TransferService
+    from .errors import UsageError
 
-    svc = TransferService.from_stack(args.stack) if args.stack else TransferService.from_local_state()
-    bucket = svc.names.get("IntakeBucket") or ""
     path = Path(args.bundle)
     if not path.is_file():
-        from .errors import UsageError
-
         raise UsageError(f"no such file: {path}")
     key = args.key or path.name
+    if not key.endswith(".zip"):  # the intake rule starts the pipeline for *.zip only: anything else would wait forever
+        raise UsageError(f"{key}: a case bundle is uploaded as *.zip (lowercase), or nothing archives it")
+    svc = TransferService.from_stack(args.stack) if args.stack else TransferService.from_local_state()
+    bucket = svc.names.get("IntakeBucket") or ""
     size = path.stat().st_size
     show = progress_printer(size > 20 * 1024**2 and (sys.stderr.isatty() or args.progress))
     sent = [0]
@@ -122,6 +130,9 @@ def cmd_upload(args: argparse.Namespace) -> int:
     print(f"uploaded s3://{bucket}/{key} (version {version})", file=sys.stderr)
     if not args.wait:
         return 0
+    if not version:  # an unversioned bucket: every upload of this key shares one claim, so no verdict is this upload's
+        print("error: the intake bucket gave no version id (is versioning on?): cannot tell this upload's verdict", file=sys.stderr)
+        return 1
     return _wait_for_verdict(svc, bucket, key, version, args.timeout)
 
 
@@ -163,6 +174,7 @@ def add_local_parsers(sub: Any) -> None:
     up.add_argument("--port", type=int, default=current().local_port, help="default 4566 (EARCHIVE_LOCAL_PORT)")
     up.add_argument("--detach", action="store_true", help="run in the background; `earchive local down` stops it")
     up.add_argument("--timeout", type=float, default=120, help="with --detach: how long to wait for it to serve")
+    up.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log every HTTP request")
     up.set_defaults(func=cmd_local_up)
     down = local_sub.add_parser("down", help="stop the local cloud started with `local up --detach`")
     down.set_defaults(func=cmd_local_down)

@@ -42,13 +42,23 @@ def local_state() -> dict[str, Any]:
     except ValueError:
         path.unlink(missing_ok=True)
         raise TransferError(f"{NOT_RUNNING} (an unreadable {path} was removed)") from None
-    if not _alive(int(info.get("pid") or 0)):
+    if not _alive(int(info.get("pid") or 0), info.get("pid_start")):
         path.unlink(missing_ok=True)
         raise TransferError(f"{NOT_RUNNING} (the one that wrote {path} has stopped; its stale file was removed)")
     return info
 
 
-def _alive(pid: int) -> bool:
+def process_start(pid: int) -> str | None:
+    """When process ``pid`` started (Linux: /proc/<pid>/stat field 22), so a reused pid is not taken for it; None elsewhere."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[-1].split()[19]
+
+
+def _alive(pid: int, started: str | None = None) -> bool:
+    """Is the process that wrote the state file still running (not merely some process with its pid)?"""
     if pid <= 0:
         return False
     try:
@@ -56,8 +66,9 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:  # it exists, owned by someone else
-        return True
-    return True
+        pass
+    now = process_start(pid)
+    return started is None or now is None or now == started
 
 
 def catalogue_rows(endpoint: str | None = None, table: str | None = None) -> list[dict[str, Any]]:

@@ -104,6 +104,10 @@ def aws_problem(exc: BaseException) -> str | None:
         return f"AWS refused {exc.operation_name}: {err.get('Code', '?')}: {err.get('Message', '')}"
     if isinstance(exc, BotoCoreError):
         return f"AWS: {exc}"
+    from boto3.exceptions import Boto3Error
+
+    if isinstance(exc, Boto3Error):  # e.g. S3UploadFailedError wrapping an AccessDenied
+        return f"AWS: {exc}"
     return None
 
 

@@ -71,10 +71,17 @@ class Institutions:
 
     def revoke(self, code: str, *, reason: str, actor: str) -> dict[str, Any]:
         """No reply of this institution is accepted from now on (its earlier decisions stand)."""
-        self.require(code)
-        out = self.table.update_item(Key={"code": code}, UpdateExpression="SET #st = :r, revoked_at = :t, revoke_reason = :why, revoked_by = :by",
-                                     ExpressionAttributeNames={"#st": "status"},
-                                     ExpressionAttributeValues={":r": "REVOKED", ":t": _now(), ":why": reason, ":by": actor},
-                                     ReturnValues="ALL_NEW")["Attributes"]
+        current = self.require(code)
+        if current["status"] == "REVOKED":
+            return current  # revoked once: its date and reason stay
+        try:
+            out = self.table.update_item(Key={"code": code}, UpdateExpression="SET #st = :r, revoked_at = :t, revoke_reason = :why, revoked_by = :by",
+                                         ConditionExpression="#st = :a", ExpressionAttributeNames={"#st": "status"},
+                                         ExpressionAttributeValues={":r": "REVOKED", ":a": "ACTIVE", ":t": _now(), ":why": reason, ":by": actor},
+                                         ReturnValues="ALL_NEW")["Attributes"]
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return self.require(code)
         self.events.append(f"institution#{code}", actor=actor, action="revoke", result="REVOKED", detail={"reason": reason})
         return out

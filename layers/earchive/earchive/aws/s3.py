@@ -8,11 +8,12 @@ member through :class:`S3ReadFile`, one open-ended ranged GET per member.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
@@ -106,9 +107,26 @@ class Objects:
         self.client.put_object(Bucket=bucket, Key=key, Body=body, **({"ContentType": content_type} if content_type else {}), **extra)
 
     def upload_file(self, path: str, bucket: str, key: str, progress: Any = None) -> str | None:
-        """Upload a file as any S3 client would (multipart when large); ``progress(bytes)`` as parts go; returns its version."""
-        self.client.upload_file(path, bucket, key, Callback=progress)
-        return self.client.head_object(Bucket=bucket, Key=key).get("VersionId")
+        """Upload a file as a platform would; ``progress(bytes)`` as it goes; returns the version S3 gave *this* upload.
+
+        One PUT up to 5 GB (its response names the version: no read-back, which an uploader may not be
+        allowed, and no race with another upload to the key); multipart beyond, whose completion names it.
+        """
+        size = Path(path).stat().st_size
+        if size <= 5 * 1024**3:
+            with open(path, "rb") as f:
+                return self.client.put_object(Bucket=bucket, Key=key, Body=_Counting(f, progress),
+                                              ContentLength=size).get("VersionId")
+        upload = self.client.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
+        parts, part = [], 64 * 1024**2
+        with open(path, "rb") as f:
+            for n, chunk in enumerate(iter(lambda: f.read(part), b""), 1):
+                etag = self.client.upload_part(Bucket=bucket, Key=key, UploadId=upload, PartNumber=n, Body=chunk)["ETag"]
+                parts.append({"PartNumber": n, "ETag": etag})
+                if progress:
+                    progress(len(chunk))
+        return self.client.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload,
+                                                     MultipartUpload={"Parts": parts}).get("VersionId")
 
     def put_locked(self, bucket: str, key: str, body: bytes, until: Any) -> str:
         """A small object under COMPLIANCE lock until ``until`` (a new version, never an overwrite); returns its version."""
@@ -282,3 +300,33 @@ class Objects:
             self.client.put_object_tagging(**ref, Tagging={"TagSet": [{"Key": k, "Value": v} for k, v in tags.items()]})
         except ClientError as exc:
             log.warning("could not tag %s: %s", key, exc)
+
+
+class _Counting(io.RawIOBase):
+    """A file whose reads report their bytes to ``progress`` (a PUT's body, for a progress line)."""
+
+    def __init__(self, f: BinaryIO, progress: Any):
+        self._f, self._progress = f, progress
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._f.read(n)
+        if data and self._progress:
+            self._progress(len(data))
+        return data
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._f.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._f.tell()
+
+    def seekable(self) -> bool:
+        return True

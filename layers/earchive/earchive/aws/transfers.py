@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
@@ -21,6 +22,7 @@ from .catalogue import Catalogue, FileMap
 from .eventlog import EventLog
 
 ACTOR = "earchive-transfer"
+log = logging.getLogger(__name__)
 
 
 class Transfers:
@@ -176,8 +178,14 @@ class Transfers:
             raise
         entry = self.events.append(f"batch#{batch_id}", actor=actor, action=f"move:{to}", result=to,
                                    detail={k: v for k, v in attrs.items() if k != "task_token"})
-        if to in (*DECIDED, "CANCELLED"):
-            self.anchor(batch_id, entry)
+        if to in DECIDED:
+            self.anchor(batch_id, entry)  # the Decide function: a failure is retried
+        elif to == "CANCELLED":  # an operator's command: the move stands; a head it may not write is listed by `log verify`
+            try:
+                self.anchor(batch_id, entry)
+            except ClientError as exc:
+                log.warning("batch %s cancelled; its event head could not be locked in the archive bucket (%s): "
+                            "`earchive log verify` lists it as unanchored", batch_id, exc.response.get("Error", {}).get("Code"))
         return out
 
     def anchor(self, batch_id: str, entry: dict[str, Any] | None = None) -> None:

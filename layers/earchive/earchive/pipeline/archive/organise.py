@@ -45,7 +45,10 @@ def run(state: Collected, rt: Runtime) -> Organised:
     version = int((existing or {}).get("package_version", 1))
     history: list[dict[str, Any]] = list((existing or {}).get("versions", []))
     content = content_digest(record.data)
-    if existing and existing.get("status") == "RETURNED" and existing.get("content_sha256") == content:
+    # Returned for what it says (the institution's reason, no failed test): the same content again corrects nothing.
+    # Returned because its received copy failed a test (seal, transit): re-archiving the same content is the fix.
+    if (existing and existing.get("status") == "RETURNED" and existing.get("content_sha256") == content
+            and not existing.get("return_failed_tests")):
         raise rejected("organise", [Problem("CORRECTION-UNCHANGED", f"{code} was returned ({existing.get('return_reason', '')}); "
                                             "this upload is the same case.json and materials as the returned version",
                                             record.project_id, "case.json")])

@@ -8,6 +8,7 @@ staging copies are removed; a retry finds the version already stored.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -16,6 +17,7 @@ from ..runtime import Runtime
 from ..state import Registered, Stored
 from .common import ACTOR, anchor_head, finish_upload
 
+log = logging.getLogger(__name__)
 EVIDENCE = ("signer", "tsa", "check_report")  # kept in the stored version's metadata, so an adopted copy keeps its own
 
 
@@ -92,9 +94,12 @@ def run(state: Registered, rt: Runtime) -> Stored:
     aws.catalogue.move(code, "ARCHIVED", allowed_from=("REGISTERED",), owner=state.get("execution", ""), archive=location,
                        archived_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), package_sha256=package["sha256"],
                        package_sm3=package["sm3"], package_size=size, event_head={"seq": entry["seq"], "hash": entry["hash"]}, **evidence)
-    write_receipt(rt, state["upload"], {"record_code": code, "package_version": int(item.get("package_version", 1)),
-                                        "sha256": package["sha256"], "sm3": package["sm3"], "size": size,
-                                        "archived_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")})
+    try:  # after ARCHIVED the upload's verdict is settled: a notice that cannot be written is logged, never a failure
+        write_receipt(rt, state["upload"], {"record_code": code, "package_version": int(item.get("package_version", 1)),
+                                            "sha256": package["sha256"], "sm3": package["sm3"], "size": size,
+                                            "archived_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")})
+    except Exception as exc:  # noqa: BLE001
+        log.warning("the 归档回执 beside %s could not be written: %s", state["upload"].get("key"), exc)
     finish_upload(rt, state, state["upload"], "ARCHIVED", code)
     return {**state, "package": package, "archive": location, "status": "ARCHIVED"}  # type: ignore[typeddict-item]
 
@@ -114,14 +119,30 @@ def write_receipt(rt: Runtime, up: dict[str, Any], archived: dict[str, Any]) -> 
     rt.aws.s3.put(bucket, f"{key}.archived.json", json.dumps(receipt, ensure_ascii=False, indent=2).encode("utf-8"), "application/json")
     rt.aws.s3.put(bucket, f"{key}.archived.html", _receipt_html(receipt).encode("utf-8"), "text/html; charset=utf-8")
     for suffix in ("rejected", "failed"):
-        earlier = rt.aws.s3.get_bytes(bucket, f"{key}.{suffix}.json")
-        if earlier is None or json.loads(earlier).get("status") == "SUPERSEDED":
+        try:  # the platform can write beside its uploads: a notice that is not ours, or not older, is left alone
+            earlier = json.loads(rt.aws.s3.get_bytes(bucket, f"{key}.{suffix}.json") or b"null")
+            if not isinstance(earlier, dict) or earlier.get("status") == "SUPERSEDED" or not _older(rt, earlier.get("upload"), up):
+                continue
+        except Exception as exc:  # noqa: BLE001 - the receipt is courtesy; the package is archived whatever happens here
+            log.warning("notice %s.%s.json left as it is: %s", key, suffix, exc)
             continue
-        note = {"status": "SUPERSEDED", "superseded_by": receipt, "was": json.loads(earlier).get("status"),
-                "note": f"此通知针对同名文件此前的一次上传；版本 {up.get('version')} 已于 {receipt['archived_at_beijing']}（北京时间）归档为 "
-                        f"{archived['record_code']}，见 {key}.archived.html"}
+        same = (earlier.get("upload") or {}).get("version") == up.get("version")
+        note = {"status": "SUPERSEDED", "superseded_by": receipt, "was": earlier.get("status"),
+                "note": (f"此通知针对{'本次上传此前的一次处理' if same else '同名文件此前的一次上传'}；版本 {up.get('version')} 已于 "
+                         f"{receipt['archived_at_beijing']}（北京时间）归档为 {archived['record_code']}，见 {key}.archived.html")}
         rt.aws.s3.put(bucket, f"{key}.{suffix}.json", json.dumps(note, ensure_ascii=False, indent=2).encode("utf-8"), "application/json")
         rt.aws.s3.put(bucket, f"{key}.{suffix}.html", _superseded_html(note).encode("utf-8"), "text/html; charset=utf-8")
+
+
+def _older(rt: Runtime, notice_upload: Any, up: dict[str, Any]) -> bool:
+    """Is the notice about this upload version, or about one uploaded before it under the same key?"""
+    if not isinstance(notice_upload, dict) or notice_upload.get("key") != up["key"] or notice_upload.get("bucket") != up["bucket"]:
+        return False
+    if notice_upload.get("version") == up.get("version"):
+        return True
+    theirs = rt.aws.s3.head(up["bucket"], up["key"], notice_upload.get("version"))["LastModified"]
+    ours = rt.aws.s3.head(up["bucket"], up["key"], up.get("version"))["LastModified"]
+    return theirs < ours
 
 
 _CSS = ('body{font-family:"Noto Sans CJK SC","Source Han Sans SC","Microsoft YaHei",sans-serif;margin:2em;color:#222}'

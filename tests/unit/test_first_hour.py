@@ -1,0 +1,75 @@
+"""Ordinary situations get one clear line and the documented exit code (issue 9, P4, P7, P14)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from earchive.cli import main
+
+
+@pytest.fixture
+def state(earchive_home):
+    from earchive.client import local_state_file
+
+    path = local_state_file()
+    yield path
+    path.unlink(missing_ok=True)
+
+
+def test_a_state_file_left_by_a_killed_local_cloud_is_removed_with_one_line(state, capsys):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    state.write_text(json.dumps({"endpoint": "http://127.0.0.1:9", "resources": {"CatalogueTable": "x"}, "pid": dead.pid}), "utf-8")
+    assert main(["status"]) == 1
+    err = capsys.readouterr().err
+    assert "no local cloud is running" in err and "stale file was removed" in err and "Traceback" not in err
+    assert not state.exists()
+
+
+def test_a_reused_pid_is_not_taken_for_the_local_cloud(state, capsys):
+    """Our own pid, but not the process that wrote the file (another start time): stale, and nothing is signalled."""
+    state.write_text(json.dumps({"endpoint": "http://127.0.0.1:9", "resources": {}, "pid": os.getpid(), "pid_start": "1"}), "utf-8")
+    assert main(["local", "down"]) == 0
+    assert "no local cloud is running" in capsys.readouterr().out
+    assert not state.exists()
+
+
+def test_the_demo_never_cleans_a_folder_it_did_not_write(tmp_path, capsys):
+    from earchive_devtools.demo import MARKER, prepare_out
+
+    mine = tmp_path / "notes"
+    mine.mkdir()
+    (mine / "README.txt").write_text("my notes", "utf-8")
+    (mine / "reports").mkdir()
+    assert main(["demo", "--offline", "--out", str(mine)]) == 2
+    assert (mine / "README.txt").read_text("utf-8") == "my notes"
+    ran = tmp_path / "ran"
+    prepare_out(ran)
+    (ran / "packages").mkdir()
+    prepare_out(ran)
+    assert (ran / MARKER).exists() and not (ran / "packages").exists(), "its own folder is cleaned"
+
+
+def test_aws_situations_are_one_line():
+    from boto3.exceptions import S3UploadFailedError
+    from botocore.exceptions import EndpointConnectionError, NoCredentialsError, NoRegionError
+
+    from earchive.aws.clients import aws_problem
+
+    assert "no AWS credentials" in aws_problem(NoCredentialsError())
+    assert "no AWS region" in aws_problem(NoRegionError())
+    assert "is `earchive local up` still running" in aws_problem(EndpointConnectionError(endpoint_url="http://127.0.0.1:9"))
+    assert aws_problem(S3UploadFailedError("Failed to upload x: AccessDenied")).startswith("AWS: ")
+    assert aws_problem(KeyError("a bug")) is None, "a bug stays a traceback"
+
+
+def test_uploading_something_the_pipeline_would_never_start_on_is_a_wrong_command_line(tmp_path, capsys):
+    (tmp_path / "case.ZIP").write_bytes(b"PK")
+    assert main(["upload", str(tmp_path / "case.ZIP")]) == 2
+    assert "*.zip" in capsys.readouterr().err
+    assert main(["upload", str(tmp_path / "missing.zip")]) == 2
