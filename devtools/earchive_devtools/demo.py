@@ -170,8 +170,8 @@ def _download_reports(cloud, out: Path) -> None:
 
 INDEX = {
     "cases/": "生成的办件（文件夹与 zip），即平台上传的内容 / the generated case bundles as uploaded",
-    "packages/": "归档信息包：每件的当前版本 <电子文件号>.zip；被退回后更正的办件，其退回的旧版本为 <电子文件号>.v1-returned.zip"
-                 "（离线 demo：检测报告 .archiving-report.html 在包旁边）",
+    "packages/": "归档信息包 <电子文件号>.zip（本地云 demo：被退回并更正的办件，其退回的旧版本为 <电子文件号>.v1-returned.zip；"
+                 "离线 demo：检测报告 .archiving-report.html 在包旁边）",
     "reports/": "归档检测报告（四性检测，每个版本一份）：.html 可打印，.json 供系统读取",
     "rejections/": "拒收通知（.rejected.html/.json）与系统失败通知（.failed.*），与上传的文件同名",
     "transfer/": "移交批次：移交清单（XLSX、PDF）、双方签名（.p7s）、归档目录清单（XLSX、CSV）、接收回执",

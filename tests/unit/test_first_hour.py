@@ -73,3 +73,24 @@ def test_uploading_something_the_pipeline_would_never_start_on_is_a_wrong_comman
     assert main(["upload", str(tmp_path / "case.ZIP")]) == 2
     assert "*.zip" in capsys.readouterr().err
     assert main(["upload", str(tmp_path / "missing.zip")]) == 2
+
+
+def test_a_return_needs_a_receiver_and_a_reason_that_says_something():
+    """A blank receiver or a one-character reason would be signed as the institution's word (newcomer run of issue 9)."""
+    from earchive.domain.transfer import refused
+
+    packages = [{"package_id": "P1"}, {"package_id": "P2"}]
+    assert refused(packages, {"P1": "申请表扫描件模糊"}, "王芳") == []
+    assert any("characters" in p for p in refused(packages, {"P1": " "}, "王芳"))
+    assert any("characters" in p for p in refused(packages, {"P1": "x"}, "王芳"))
+    assert any("characters" in p for p in refused(packages, {"P1": "很" * 1301}, "王芳"))
+    assert refused(packages, {}, "  ") == ["the receiver (接收人) is blank"]
+
+
+def test_a_trust_file_that_is_not_pem_is_a_wrong_command_line(tmp_path, capsys, package_copy):
+    junk = tmp_path / "junk.pem"
+    junk.write_bytes(b"PK\x03\x04 not a certificate")
+    assert main(["verify", str(package_copy), "--trust", str(junk)]) == 2
+    err = capsys.readouterr().err
+    assert "is not a PEM file" in err and "ParseError" not in err
+    assert main(["verify", str(package_copy), "--trust", str(tmp_path / "none.pem")]) == 2

@@ -84,15 +84,14 @@ def _identity_options(s: argparse.ArgumentParser) -> None:
 def _check_options(args: argparse.Namespace):
     from .check import CheckOptions
     from .check.virus import make_scanner
-    from .crypto.pki import load_trust_anchors
     from .domain.formats import DEFAULT_ALLOWED
 
     options = CheckOptions(stage=args.stage, scanner=make_scanner(args.scanner), seal_identity=_seal_identity(args))
     if args.trust:
-        options.trust = [c for t in args.trust for c in load_trust_anchors(t)]
+        options.trust = [c for t in args.trust for c in _anchors(t)]
         options.trust_label = list(args.trust)
     if args.tsa_trust:
-        options.tsa_trust = [c for t in args.tsa_trust for c in load_trust_anchors(t)]
+        options.tsa_trust = [c for t in args.tsa_trust for c in _anchors(t)]
         options.tsa_trust_label = list(args.tsa_trust)
     if args.package_digest:
         algorithm, _, value = args.package_digest.partition(":")
@@ -102,6 +101,21 @@ def _check_options(args: argparse.Namespace):
         options.expected_digest = (algorithm, value.lower())
     options.allowed_formats = tuple(args.allowed_formats.split(",")) if args.allowed_formats else DEFAULT_ALLOWED
     return options
+
+
+def _anchors(path: str) -> list:
+    """The certificates of a trust file named on the command line; a missing or unreadable one is a wrong command line."""
+    from .crypto.pki import load_trust_anchors
+
+    try:
+        certs = load_trust_anchors(path)
+    except FileNotFoundError:
+        raise UsageError(f"no such trust file: {path}") from None
+    except ValueError:
+        raise UsageError(f"{path} is not a PEM file of CA certificates (-----BEGIN CERTIFICATE-----)") from None
+    if not certs:
+        raise UsageError(f"{path} holds no certificate")
+    return certs
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -134,10 +148,9 @@ def cmd_verify_batch(args: argparse.Namespace) -> int:
     from .check import CheckOptions, check_package
     from .check.virus import make_scanner
     from .crypto.cms import verify_signed_data
-    from .crypto.pki import load_trust_anchors
 
     folder = Path(args.folder)
-    anchors = [c for t in args.trust for c in load_trust_anchors(t)]
+    anchors = [c for t in args.trust for c in _anchors(t)]
     failed = 0
     listing = folder / "transfer-list.json"
     signature = folder / "transfer-list.json.sender.p7s"
@@ -152,7 +165,7 @@ def cmd_verify_batch(args: argparse.Namespace) -> int:
     print(f"{'✓' if ok else '✗'} transfer list signed by {check.signer_subject or '?'}"
           + ("" if ok else f": {'; '.join(check.errors + check.chain_errors + sender)}"))
     failed += not ok
-    tsa_anchors = [c for t in (args.tsa_trust or []) for c in load_trust_anchors(t)] or None
+    tsa_anchors = [c for t in (args.tsa_trust or []) for c in _anchors(t)] or None
     document = json.loads(listing.read_text("utf-8"))
     for p in document["packages"]:
         path = folder / "packages" / f"{p['record_code']}.zip"

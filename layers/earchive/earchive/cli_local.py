@@ -65,7 +65,9 @@ def _detach(args: argparse.Namespace) -> int:
             return 1
         try:
             if local_state()["pid"] == proc.pid:
-                print(log.read_text("utf-8").strip())
+                banner = log.read_text("utf-8")
+                banner = banner[banner.find("earchive 本地云"):].replace("stop: Ctrl-C", "stop: earchive local down")
+                print(banner.strip())
                 print(f"  running in the background (pid {proc.pid}, log {log}); `earchive local down` stops it")
                 return 0
         except TransferError:
@@ -149,14 +151,15 @@ def _wait_for_verdict(svc: Any, bucket: str, key: str, version: str | None, time
         item = svc.aws.catalogue.get(claim) or {}
         outcome = item.get("outcome") or ("FAILED" if item.get("status") == "FAILED" else None)
         if outcome == "ARCHIVED":
-            print(f"已归档 ARCHIVED {item.get('package', '')}")
+            version = int((svc.aws.catalogue.get(item.get("package", "")) or {}).get("package_version", 1))
+            print(f"已归档 ARCHIVED {item.get('package', '')}" + (f"（第 {version} 版，更正后的版本 version {version}）" if version > 1 else ""))
             return 0
         if outcome in ("REJECTED", "FAILED"):
             suffix = "rejected" if outcome == "REJECTED" else "failed"
             body = svc.aws.s3.get_bytes(bucket, f"{key}.{suffix}.json")
             report = json.loads(body) if body else {"problems": []}
-            print(f"{'拒收 REJECTED' if outcome == 'REJECTED' else '系统失败 FAILED（可重试）'} {key}: "
-                  f"the report is s3://{bucket}/{key}.{suffix}.html")
+            print(f"{'拒收 REJECTED' if outcome == 'REJECTED' else '系统失败 FAILED（可重试）'} {key}："
+                  f"通知在上传文件旁 the notice is beside the upload: s3://{bucket}/{key}.{suffix}.html")
             for p in report.get("problems", [])[:10]:
                 print(f"  {describe(p)}")
             return 1

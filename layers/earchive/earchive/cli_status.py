@@ -41,7 +41,9 @@ def reason(problem: dict[str, Any]) -> str:
         from .errors import RULES
 
         zh = RULES.get(code, "").split(" / ")[0]
-    where = f"（{problem['file']}）" if problem.get("file") else ""
+    from .rules_zh import file_label
+
+    where = f"（{file_label(problem.get('file'))}）" if problem.get("file") else ""
     return f"{zh or code} [{code}]{where}"
 
 

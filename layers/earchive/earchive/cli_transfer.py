@@ -47,7 +47,7 @@ def cmd_transfer(args: argparse.Namespace) -> int:
             print(batch["batch_id"])
         elif args.transfer_command == "submit":
             arn = svc.submit(args.batch, actor=args.transferor)
-            print(f"submitted: {arn}", file=sys.stderr)
+            print(f"已申请移交 submitted: the window signed the list; the transfer runs ({arn.rsplit(':', 1)[-1]})", file=sys.stderr)
             if args.wait:
                 svc.wait_for_decision(args.batch, timeout=args.timeout, progress=_checks_progress)
                 _print_batch(svc.show(args.batch))
@@ -63,15 +63,13 @@ def cmd_transfer(args: argparse.Namespace) -> int:
                 _print_batch(view)
         elif args.transfer_command == "accept":
             batch = svc.decide(args.batch, receiver=args.receiver, returns={})
-            print(f"batch {args.batch}: {batch['status']} (accepted {int(batch['accepted_count'])}, returned {int(batch['returned_count'])}, "
-                  f"withdrawn {int(batch.get('withdrawn_count', 0))})")
+            _print_decided(batch)
         elif args.transfer_command == "return":
             if len(args.package) != len(args.reason):
                 print("give one --reason per --package", file=sys.stderr)
                 return 2
             batch = svc.decide(args.batch, receiver=args.receiver, returns=dict(zip(args.package, args.reason)))
-            print(f"batch {args.batch}: {batch['status']} (accepted {int(batch['accepted_count'])}, returned {int(batch['returned_count'])}, "
-                  f"withdrawn {int(batch.get('withdrawn_count', 0))})")
+            _print_decided(batch)
         elif args.transfer_command in ("cancel", "discard"):
             batch = (svc.cancel if args.transfer_command == "cancel" else svc.discard)(args.batch, actor=args.actor)
             print(f"batch {args.batch}: {batch['status']}" + (" (submit it again, or discard it)" if batch["status"] == "DRAFT"
@@ -92,12 +90,17 @@ def cmd_transfer(args: argparse.Namespace) -> int:
                 print(f"{b['batch_id']}  {label(BATCH_STATUS, b['status'])} {b['status']:<16} {int(b.get('package_count', 0)):>5} 件  "
                       f"{b['institution_name']}")
     except UsageError as exc:  # a batch id that does not exist
-        print(f"transfer: {exc}", file=sys.stderr)
+        print(f"移交 transfer: {exc}", file=sys.stderr)
         return 2
     except (TransferError, TimeoutError) as exc:
-        print(f"transfer: {exc}", file=sys.stderr)
+        print(f"移交 transfer: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _print_decided(batch: dict) -> None:
+    print(f"批次 {batch['batch_id']}：{label(BATCH_STATUS, batch['status'])} {batch['status']}（接收 {int(batch['accepted_count'])} 件，"
+          f"退回 {int(batch['returned_count'])} 件，未接收 {int(batch.get('withdrawn_count', 0))} 件）")
 
 
 def _checks_progress(checked: int, total: int) -> None:

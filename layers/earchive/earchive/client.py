@@ -29,7 +29,8 @@ def local_state_file() -> Path:
     return earchive_home() / "local-cloud.json"
 
 
-NOT_RUNNING = "no local cloud is running: start one with `earchive local up` (in another terminal), or pass --stack/--table for AWS"
+NOT_RUNNING = ("no local cloud is running: start one with `earchive local up --detach` (or `earchive local up` in another "
+               "terminal), or pass --stack/--table for AWS")
 
 
 def local_state() -> dict[str, Any]:
@@ -208,7 +209,7 @@ class TransferService:
         batch = self.transfers.batch(batch_id)
         if batch["status"] != "RECEIVING" or not batch.get("task_token"):
             raise TransferError(f"batch {batch_id} is {batch['status']}: it is not waiting for a decision")
-        problems = refused(self.transfers.packages(batch_id), returns or {})
+        problems = refused(self.transfers.packages(batch_id), returns or {}, receiver)
         if problems:  # refused before anything is signed or sent: the batch keeps waiting (P1)
             raise TransferError(f"decision on batch {batch_id} refused: {'; '.join(problems)}; the batch still waits for a decision")
         decision = {"batch_id": batch_id, "receiver": receiver, "returns": returns or {}}

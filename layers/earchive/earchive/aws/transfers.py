@@ -224,7 +224,7 @@ class Transfers:
         with its failed tests even if the institution gave no reason.
         """
         packages = self.packages(batch_id)
-        problems = refused(packages, returns)
+        problems = refused(packages, returns, receiver)
         if problems:
             raise TransferError(f"decision on batch {batch_id} refused: {'; '.join(problems)}")
         decided = decisions(packages, returns)

@@ -91,10 +91,20 @@ def decisions(packages: list[dict[str, Any]], returns: dict[str, str]) -> list[t
     return out
 
 
-def refused(packages: list[dict[str, Any]], returns: dict[str, str]) -> list[str]:
-    """Why a decision cannot be taken as given (empty: it can): every returned package must be in the batch."""
+REASON_CHARS = (4, 1300)  # a return's reason: long enough to tell the window what to fix, short enough for the list
+
+
+def refused(packages: list[dict[str, Any]], returns: dict[str, str], receiver: str | None = None) -> list[str]:
+    """Why a decision cannot be taken as given (empty: it can): a named receiver, every returned package in the
+    batch, each with a reason of 4–1,300 characters (a blank one would be signed as the institution's word)."""
     known = {p["package_id"] for p in packages}
-    return [f"{pid} is not in this batch" for pid in sorted(set(returns) - known)]
+    problems = [f"{pid} is not in this batch" for pid in sorted(set(returns) - known)]
+    low, high = REASON_CHARS
+    problems += [f"the reason for returning {pid} has {len(r.strip())} characters; it needs {low}–{high}"
+                 for pid, r in sorted(returns.items()) if not low <= len((r or "").strip()) <= high]
+    if receiver is not None and not receiver.strip():
+        problems.append("the receiver (接收人) is blank")
+    return problems
 
 
 def receipt(batch: dict[str, Any], packages: list[dict[str, Any]], receiver: str) -> dict[str, Any]:
