@@ -58,6 +58,8 @@ def test_the_readme_walk_through_runs_as_written(tmp_path):
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-4000:]
     assert "已归档 ARCHIVED" in out and "MATERIAL-SIZE" in out and "rejected, as it should be" in out
+    assert "上传 case-" in out, "status names the upload a collect-stage rejection came from (P9)"
+    assert "第 2 版" in out, "the corrected case is archived as version 2"
     assert "ACCEPTED" in out and "CMS Verification successful" in out and "0 被改动" in out
     assert "Traceback" not in out
     assert (tmp_path / "lists").is_dir() and list((tmp_path / "lists").glob("移交清单-*.pdf"))

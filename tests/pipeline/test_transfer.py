@@ -219,7 +219,7 @@ def test_exports_read_back(cloud, tmp_path):
         assert "xl/workbook.xml" in zf.namelist()
 
 
-def test_the_real_transfer_state_machine(cloud, tmp_path):
+def test_the_real_transfer_state_machine(cloud, tmp_path, capsys):
     """create → submit (Distributed Map copy + YJ checks) → the machine waits → return one → fix → resubmit → accept."""
     from earchive.client import TransferService
 
@@ -302,6 +302,12 @@ def test_the_real_transfer_state_machine(cloud, tmp_path):
     assert main(["verify-batch", str(local), "--trust", str(DevPKI().ca_path)]) == 0
     other_ca = DevPKI(tmp_path / "stranger").ca_path  # anchors the sender does not chain to
     assert main(["verify-batch", str(local), "--trust", str(other_ca)]) == 1
+    gone = next((local / "packages").glob("*.zip"))  # a package listed but not downloaded: one line, not 35 (P14)
+    gone.unlink()
+    capsys.readouterr()
+    assert main(["verify-batch", str(local), "--trust", str(DevPKI().ca_path)]) == 1
+    said = capsys.readouterr().out
+    assert len([line for line in said.splitlines() if gone.stem in line]) == 1 and "缺少信息包 missing" in said
     paths = svc.export(again["batch_id"], tmp_path / "export")
     names = {p.name for p in paths}
     assert {"transfer-list.json.sender.p7s", "receipt.json.receiver.p7s"} <= names

@@ -94,3 +94,22 @@ def test_a_trust_file_that_is_not_pem_is_a_wrong_command_line(tmp_path, capsys, 
     err = capsys.readouterr().err
     assert "is not a PEM file" in err and "ParseError" not in err
     assert main(["verify", str(package_copy), "--trust", str(tmp_path / "none.pem")]) == 2
+
+
+def test_stack_may_follow_the_transfer_subcommand():
+    """P6: `transfer list --stack X`, as a newcomer writes it, works like `transfer --stack X list`."""
+    from earchive.cli import build_parser
+
+    assert build_parser().parse_args(["transfer", "list", "--stack", "earchive"]).stack == "earchive"
+    assert build_parser().parse_args(["transfer", "--stack", "earchive", "list"]).stack == "earchive"
+
+
+def test_a_sample_case_written_again_replaces_its_folder(tmp_path):
+    """P7: seed 7 with 6 files, then with 3: the second is a valid case on its own, no stale material left."""
+    from earchive.domain.pack import pack
+    from earchive_devtools.sample import sample_case
+
+    first = sample_case(tmp_path / "t", seed=7, files=6)
+    second = sample_case(tmp_path / "t", seed=7, files=3)
+    assert first.folder == second.folder and len(list((second.folder / "materials").iterdir())) == 3
+    assert pack(second.folder, tmp_path / "pk").path.exists()
