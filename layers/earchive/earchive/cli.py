@@ -19,6 +19,7 @@ from . import __version__
 from .cli_admin import add_admin_parsers
 from .cli_institution import add_institution_parser
 from .cli_local import add_local_parsers, progress_printer
+from .cli_receive import add_receive_parser
 from .cli_status import cmd_status
 from .cli_transfer import add_transfer_parser
 from .config import current
@@ -296,6 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_admin_parsers(sub)
     add_institution_parser(sub)
+    add_receive_parser(sub)
 
     s = sub.add_parser("dev-ca", help="print the path of the development CA certificate")
     s.set_defaults(func=cmd_dev_ca)

@@ -1,0 +1,96 @@
+"""`earchive receive init|pull|check|reply`: the receiving institution's 接收检测 and reply, on its own machine."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def _transfer_bucket(args: argparse.Namespace) -> tuple[Any, str]:
+    """The S3 adapter and the transfer bucket: the running local cloud, or a stack's (with the institution's own credentials)."""
+    from .client import TransferService
+
+    svc = TransferService.from_stack(args.stack) if args.stack else TransferService.from_local_state()
+    return svc.aws.s3, svc.names["TransferBucket"]
+
+
+def cmd_receive(args: argparse.Namespace) -> int:
+    """The institution's side of a transfer; its key never leaves this machine."""
+    from .cli import _check_options, _seal_identity
+    from .receive import Desk
+
+    desk = Desk(args.institution)
+    if args.receive_command == "init":
+        cert = desk.init(args.name, key=Path(args.key) if args.key else None, cert=Path(args.cert) if args.cert else None)
+        print(f"接收单位 {args.institution}: the reply-signing key is {desk.key_path} (keep it on this machine)", file=sys.stderr)
+        if not args.key:
+            print(f"  a certificate request for your CA: {desk.folder / 'reply-signer.csr'}; until it is issued, a development "
+                  "certificate (开发用) stands in", file=sys.stderr)
+        print(f"  give the archive this certificate to register (`earchive institution add {args.institution} --cert …`):", file=sys.stderr)
+        print(cert)
+        return 0
+    if args.receive_command == "pull":
+        s3, bucket = _transfer_bucket(args)
+        options = _check_options(args)
+        listing = desk.pull(s3, bucket, args.batch, trust=options.trust, seal_identity=_seal_identity(args),
+                            progress=lambda n, total: print(f"  {n}/{total} 信息包 SM3 verified", file=sys.stderr))
+        print(f"batch {args.batch}: the list is signed by the archive; {len(listing['packages'])} package(s) match their SM3 → "
+              f"{desk.batch(args.batch)}")
+        return 0
+    if args.receive_command == "check":
+        checks = desk.check(args.batch, _check_options(args))
+        failed = {k: v["failed"] for k, v in checks.items() if not v["passed"]}
+        for code, c in checks.items():
+            print(f"{'✓ 合格' if c['passed'] else '✗ 不合格'} {code}" + (f"：{', '.join(c['failed'])}" if not c["passed"] else ""))
+        print(f"接收检测 batch {args.batch}: {len(checks) - len(failed)}/{len(checks)} passed (reports beside each package)")
+        return 0
+    if args.receive_command == "reply":
+        if bool(args.accept_all) == bool(args.package):
+            print("give --accept-all, or --return PACKAGE with --reason (repeat)", file=sys.stderr)
+            return 2
+        if len(args.package or []) != len(args.reason or []):
+            print("give one --reason per --return", file=sys.stderr)
+            return 2
+        document, body, signature = desk.reply(args.batch, receiver=args.receiver, returns=dict(zip(args.package or [], args.reason or [])))
+        s3, bucket = _transfer_bucket(args)
+        key = desk.reply_key(args.batch, document["reply_id"])
+        s3.put(bucket, key, body, "application/json")
+        s3.put(bucket, key + ".p7s", signature, "application/pkcs7-signature")
+        back = [p["package_id"] for p in document["packages"] if p["outcome"] == "RETURNED"]
+        print(f"reply {document['reply_id']} signed by {args.institution} and sent: accepted {len(document['packages']) - len(back)}, "
+              f"returned {len(back)} → s3://{bucket}/{key}")
+        return 0
+    return 2
+
+
+def add_receive_parser(sub: Any) -> None:
+    from .cli import _identity_options
+
+    s = sub.add_parser("receive", help="the receiving institution's side: init (its own key), pull, check (接收检测), reply (signed)")
+    rsub = s.add_subparsers(dest="receive_command", required=True)
+    i = rsub.add_parser("init", help="make (or import) the institution's reply-signing key and certificate on this machine")
+    i.add_argument("--name", required=True, help="政务服务实施机构名称")
+    i.add_argument("--key", help="import this PEM key (with --cert) instead of making one")
+    i.add_argument("--cert", help="the certificate of --key, issued by your CA")
+    for name, helptext in (("pull", "download a batch, verifying the archive's signature and each package's SM3"),
+                           ("check", "the YJ tests on every pulled package with your own trust anchors"),
+                           ("reply", "accept, or return packages with reasons; sign with your key and send")):
+        t = rsub.add_parser(name, help=helptext)
+        t.add_argument("batch", help="批次编号")
+        if name in ("pull", "check"):
+            t.add_argument("--trust", action="append", required=True, metavar="CA.pem",
+                           help="your own trust anchors for the archive's seal (locally: `earchive dev-ca`)")
+            t.add_argument("--scanner", help="builtin (default), clamav, none")
+            _identity_options(t)
+            t.set_defaults(stage="receiving", package_digest=None, allowed_formats=None)
+        if name == "reply":
+            t.add_argument("--receiver", required=True, help="接收人")
+            t.add_argument("--accept-all", action="store_true")
+            t.add_argument("--return", dest="package", action="append", help="电子文件号 to return (repeat)")
+            t.add_argument("--reason", action="append", help="退回原因, one per --return")
+    for t in rsub.choices.values():
+        t.add_argument("--institution", required=True, help="your institution's code (机构代码)")
+        t.add_argument("--stack", help="a deployed stack on AWS (default: the running local cloud)")
+    s.set_defaults(func=cmd_receive)

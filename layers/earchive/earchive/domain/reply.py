@@ -1,0 +1,99 @@
+"""The institution's reply to a transfer batch (接收 / 退回), in the spirit of Vitam's transfer reply.
+
+The receiving institution writes it on its own machine after its own 接收检测 and signs it with its
+own key; the window verifies it before anything changes. Pure: building the document and saying
+why a reply cannot be taken (empty: it can). The CMS signature is checked by the caller, which
+passes what it found (the signer's certificate) in.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from typing import Any
+
+from cryptography import x509
+
+from .institution import may_sign
+from .transfer import REASON_CHARS, canonical
+
+VERSION = "1"
+MAX_BYTES = 2 * 1024**2  # a reply of 10,000 packages with reasons is well under this
+OUTCOMES = ("ACCEPTED", "RETURNED")
+
+
+def build(listing: dict[str, Any], list_sha256: str, *, receiver: str, checks: dict[str, dict[str, Any]],
+          returns: dict[str, str], reply_id: str | None = None, at: dt.datetime | None = None) -> dict[str, Any]:
+    """The reply to ``listing``: every package accepted unless returned, and a package that failed the check is returned.
+
+    ``checks`` maps 电子文件号 → {"passed", "failed": [test ids], "checked_at"} from the institution's own check.
+    """
+    at = at or dt.datetime.now(dt.UTC)
+    packages = []
+    for p in listing["packages"]:
+        code = p["record_code"]
+        check = checks.get(code) or {}
+        reason = returns.get(code)
+        if reason is None and not check.get("passed"):
+            reason = "接收检测不合格：" + "、".join(check.get("failed") or ["未检测"])
+        packages.append({"package_id": code, "outcome": "RETURNED" if reason is not None else "ACCEPTED",
+                         **({"reason": reason} if reason is not None else {}), "failed_tests": list(check.get("failed") or []),
+                         "checked_at": check.get("checked_at")})
+    return {"version": VERSION, "reply_id": reply_id or str(uuid.uuid4()), "batch_id": listing["batch_id"],
+            "institution": listing["institution"], "list_sha256": list_sha256, "receiver": receiver,
+            "decided_at": at.isoformat(timespec="seconds"), "packages": packages}
+
+
+def encode(reply: dict[str, Any]) -> bytes:
+    """The exact bytes the institution signs (canonical JSON)."""
+    return canonical(reply)
+
+
+def problems(body: bytes, *, signer: x509.Certificate | None, signature_errors: list[str], institution: dict[str, Any] | None,
+             listing: dict[str, Any], list_sha256: str, used_reply_ids: set[str], at: dt.datetime) -> list[str]:
+    """Why this reply changes nothing (empty: take it). Each reason names the reply, the batch or the package."""
+    if len(body) > MAX_BYTES:
+        return [f"the reply is {len(body)} bytes, over {MAX_BYTES}"]
+    try:
+        reply = json.loads(body)
+    except ValueError as exc:
+        return [f"the reply is not JSON: {exc}"]
+    if not isinstance(reply, dict) or not isinstance(reply.get("packages"), list):
+        return ["the reply is not a reply document (no packages)"]
+    out = [f"signature: {e}" for e in signature_errors]
+    if signer is None:
+        out.append("signature: no signer certificate")
+    else:
+        out += [f"signer: {p}" for p in may_sign(institution, signer, at)]
+    batch = listing["batch_id"]
+    if reply.get("version") != VERSION:
+        out.append(f"reply version {reply.get('version')!r}, expected {VERSION}")
+    if reply.get("batch_id") != batch:
+        out.append(f"the reply answers batch {reply.get('batch_id')}, not {batch}")
+    if reply.get("institution") != listing["institution"] or (institution or {}).get("code") != listing["institution"]:
+        out.append(f"batch {batch} is addressed to {listing['institution']}; the reply is from {reply.get('institution')}")
+    if reply.get("list_sha256") != list_sha256:
+        out.append(f"the reply answers another list of batch {batch} (an older one?), not the current one")
+    if reply.get("reply_id") in used_reply_ids:
+        out.append(f"reply {reply.get('reply_id')} was used already (a replay)")
+    if not str(reply.get("receiver") or "").strip():
+        out.append("the reply names no receiver (接收人)")
+    listed = [p["record_code"] for p in listing["packages"]]
+    seen: dict[str, int] = {}
+    for p in reply["packages"]:
+        pid = p.get("package_id") if isinstance(p, dict) else None
+        seen[str(pid)] = seen.get(str(pid), 0) + 1
+        if pid not in listed:
+            out.append(f"{pid} is not in batch {batch}")
+            continue
+        if p.get("outcome") not in OUTCOMES:
+            out.append(f"{pid}: outcome {p.get('outcome')!r} is neither ACCEPTED nor RETURNED")
+        low, high = REASON_CHARS
+        if p.get("outcome") == "RETURNED" and not low <= len(str(p.get("reason") or "").strip()) <= high:
+            out.append(f"{pid}: a return needs a reason of {low}–{high} characters")
+        if p.get("outcome") == "ACCEPTED" and p.get("failed_tests"):
+            out.append(f"{pid}: accepted although its receiving check failed ({', '.join(map(str, p['failed_tests']))})")
+    out += [f"{pid} is decided {n} times" for pid, n in seen.items() if n > 1]
+    out += [f"{pid} of batch {batch} is not decided" for pid in listed if pid not in seen]
+    return out

@@ -1,0 +1,196 @@
+"""The receiving institution's side (政务服务实施机构), on its own machine: init, pull, check, reply.
+
+Nothing here uses the window's keys or anchors. The institution keeps its own key and certificate
+under ``$EARCHIVE_HOME/receive/<code>/`` (made here for trying it out, or imported from its CA),
+pulls a batch from its prefix of the transfer bucket, verifies the sender (pinned) and every
+package's SM3 against the signed list while downloading, runs the 接收检测 (YJ tests) with its own
+anchors, and signs its reply (CMS) with its own key. The window verifies that reply
+(:mod:`earchive.domain.reply`) before anything changes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .config import earchive_home
+from .errors import TransferError, UsageError
+
+
+@dataclass
+class Desk:
+    """One institution's working folder on its own machine."""
+
+    code: str
+    root: Path | None = None
+
+    @property
+    def folder(self) -> Path:
+        return self.root or earchive_home() / "receive" / self.code
+
+    @property
+    def key_path(self) -> Path:
+        return self.folder / "reply-signer.key.pem"
+
+    @property
+    def cert_path(self) -> Path:
+        return self.folder / "reply-signer.pem"
+
+    def batch(self, batch_id: str) -> Path:
+        return self.folder / "batches" / batch_id
+
+    # -- init
+    def init(self, name: str, *, key: Path | None = None, cert: Path | None = None) -> Path:
+        """Import the institution's key and certificate, or make a key, a CSR for its CA and a development certificate."""
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        if self.key_path.exists() and not key:
+            raise TransferError(f"institution {self.code} has a key already at {self.key_path} (nothing was changed)")
+        if key and cert:
+            try:  # both must load before anything is written
+                serialization.load_pem_private_key(key.read_bytes(), None)
+                x509.load_pem_x509_certificates(cert.read_bytes())
+            except (OSError, ValueError) as exc:
+                raise UsageError(f"cannot import the key and certificate: {exc}") from None
+            self._write(self.key_path, key.read_bytes(), 0o600)
+            self._write(self.cert_path, cert.read_bytes(), 0o644)
+            return self.cert_path
+        private = ec.generate_private_key(ec.SECP256R1())
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{name} 接收回执签名"),
+                             x509.NameAttribute(NameOID.ORGANIZATION_NAME, name),
+                             x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, self.code), x509.NameAttribute(NameOID.COUNTRY_NAME, "CN")])
+        usage = x509.KeyUsage(True, True, False, False, False, False, False, False, False)
+        csr = x509.CertificateSigningRequestBuilder().subject_name(subject).add_extension(usage, critical=True).sign(private, hashes.SHA256())
+        now = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+        dev_name = x509.Name([*subject, x509.NameAttribute(NameOID.TITLE, "开发用 development only")])
+        cert_obj = (x509.CertificateBuilder().subject_name(dev_name).issuer_name(dev_name).public_key(private.public_key())
+                    .serial_number(x509.random_serial_number()).not_valid_before(now).not_valid_after(now + dt.timedelta(days=730))
+                    .add_extension(usage, critical=True).sign(private, hashes.SHA256()))
+        self._write(self.key_path, private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                         serialization.NoEncryption()), 0o600)
+        self._write(self.folder / "reply-signer.csr", csr.public_bytes(serialization.Encoding.PEM), 0o644)
+        self._write(self.cert_path, cert_obj.public_bytes(serialization.Encoding.PEM), 0o644)
+        return self.cert_path
+
+    @staticmethod
+    def _write(path: Path, data: bytes, mode: int) -> None:
+        tmp = path.with_suffix(path.suffix + ".part")
+        tmp.write_bytes(data)
+        tmp.chmod(mode)
+        tmp.replace(path)
+
+    def signer(self) -> Any:
+        from .crypto.signers import make_signer
+
+        if not self.key_path.exists():
+            raise UsageError(f"institution {self.code} has no key on this machine: `earchive receive init --institution {self.code}`")
+        return make_signer(f"file:{self.key_path},{self.cert_path}")
+
+    # -- pull
+    def pull(self, s3: Any, bucket: str, batch_id: str, *, trust: list[Any], seal_identity: Any, progress: Any = None) -> dict[str, Any]:
+        """Download the batch (resuming), verifying the sender's signature (pinned) and each package's SM3 while it comes."""
+        from asn1crypto import cms as acms
+
+        from .crypto.cms import verify_signed_data
+
+        base, out = f"institutions/{self.code}/batches/{batch_id}/", self.batch(batch_id)
+        out.mkdir(parents=True, exist_ok=True)
+        for name in ("transfer-list.json", "transfer-list.json.sender.p7s"):
+            body = s3.get_bytes(bucket, base + name)
+            if body is None:
+                raise UsageError(f"batch {batch_id} is not in institutions/{self.code}/ (submitted to another institution, or not yet)")
+            (out / name).write_bytes(body)
+        listing_bytes = (out / "transfer-list.json").read_bytes()
+        check = verify_signed_data(acms.ContentInfo.load((out / "transfer-list.json.sender.p7s").read_bytes()), trust, content=listing_bytes)
+        sender = seal_identity.problems(check.signer_cert) if check.signer_cert is not None else ["no signer"]
+        if not check.ok or sender:
+            raise TransferError(f"the list of batch {batch_id} is not signed by the archive: {'; '.join(check.errors + check.chain_errors + sender)}")
+        listing = json.loads(listing_bytes)
+        (out / "packages").mkdir(exist_ok=True)
+        done = []
+        for n, p in enumerate(listing["packages"], 1):
+            target = out / "packages" / f"{p['record_code']}.zip"
+            want = p["digest"]["value"]
+            if target.exists() and _sm3_of(target) == want:  # resumed: already here and whole
+                done.append(p["record_code"])
+                continue
+            part = target.with_suffix(".zip.part")
+            _, digests = s3.download(bucket, p.get("key") or f"{base}packages/{p['record_code']}.zip", part)  # the list is signed before the copies
+            if digests["SM3"] != want:
+                part.unlink(missing_ok=True)
+                raise TransferError(f"{p['record_code']}: SM3 {digests['SM3']} of the copy received is not the signed list's {want}")
+            part.replace(target)
+            done.append(p["record_code"])
+            if progress:
+                progress(n, len(listing["packages"]))
+        (out / "pulled.json").write_text(json.dumps({"batch_id": batch_id, "packages": done, "list_sha256": hashlib.sha256(listing_bytes).hexdigest(),
+                                                     "pulled_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}, ensure_ascii=False), "utf-8")
+        return listing
+
+    # -- check
+    def check(self, batch_id: str, options: Any) -> dict[str, dict[str, Any]]:
+        """The 接收检测: the YJ tests on every package with the institution's own anchors; time and result of each kept."""
+        from dataclasses import replace
+
+        from .check import check_package
+        from .check.report import to_json, write_html
+
+        out = self.batch(batch_id)
+        listing = json.loads((out / "transfer-list.json").read_text("utf-8"))
+        checks = {}
+        for p in listing["packages"]:
+            path = out / "packages" / f"{p['record_code']}.zip"
+            if not path.exists():
+                raise UsageError(f"{p['record_code']} is not pulled yet: `earchive receive pull {batch_id}`")
+            report = check_package(path, replace(options, stage="receiving", expected_digest=(p["digest"]["algorithm"], p["digest"]["value"])))
+            (out / "packages" / f"{p['record_code']}.receiving.json").write_text(to_json(report), "utf-8")
+            write_html(report)
+            checks[p["record_code"]] = {"passed": report.passed, "failed": [r.id for r in report.failures], "checked_at": report.checked_at,
+                                        "results": [{"id": r.id, "status": r.status, "checked_at": r.checked_at} for r in report.results]}
+        (out / "checks.json").write_text(json.dumps(checks, ensure_ascii=False, indent=2), "utf-8")
+        return checks
+
+    # -- reply
+    def reply(self, batch_id: str, *, receiver: str, returns: dict[str, str]) -> tuple[dict[str, Any], bytes, bytes]:
+        """The signed reply (document, its bytes, the CMS signature), kept beside the batch."""
+        from .crypto.cms import signed_data
+        from .domain import reply as replies
+        from .domain.transfer import refused
+
+        out = self.batch(batch_id)
+        if not (out / "checks.json").exists():
+            raise UsageError(f"batch {batch_id} is not checked yet: `earchive receive check {batch_id}`")
+        listing_bytes = (out / "transfer-list.json").read_bytes()
+        listing = json.loads(listing_bytes)
+        problems = refused([{"package_id": p["record_code"]} for p in listing["packages"]], returns, receiver)
+        if problems:
+            raise UsageError(f"reply to batch {batch_id} refused: {'; '.join(problems)}")
+        document = replies.build(listing, hashlib.sha256(listing_bytes).hexdigest(), receiver=receiver,
+                                 checks=json.loads((out / "checks.json").read_text("utf-8")), returns=returns)
+        body = replies.encode(document)
+        signature = signed_data(self.signer(), content=body).dump()
+        (out / f"reply-{document['reply_id']}.json").write_bytes(body)
+        (out / f"reply-{document['reply_id']}.json.p7s").write_bytes(signature)
+        return document, body, signature
+
+    def reply_key(self, batch_id: str, reply_id: str) -> str:
+        """Where the reply goes: the institution's own prefix (``institutions/<code>/replies/<batch>/``)."""
+        return f"institutions/{self.code}/replies/{batch_id}/{reply_id}.json"
+
+
+def _sm3_of(path: Path) -> str:
+    from .crypto.digests import MultiDigest
+
+    md = MultiDigest()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            md.update(chunk)
+    return md.hexdigests()["SM3"]

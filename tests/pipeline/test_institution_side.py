@@ -1,0 +1,99 @@
+"""The institution decides with its own key (issue 10, part): pull, check, reply on its own machine; the window's rules for a reply.
+
+What is built so far: the registry, `earchive receive init|pull|check|reply`, and the rules a reply
+must meet before anything changes (:func:`earchive.domain.reply.problems`). The machine that
+applies a verified reply is the next part of the issue.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+
+import pytest
+from asn1crypto import cms as acms
+from cryptography import x509
+
+from earchive.check import CheckOptions
+from earchive.cli import _seal_identity
+from earchive.client import TransferService
+from earchive.crypto.cms import signed_data, verify_signed_data
+from earchive.crypto.pki import DevPKI, load_trust_anchors
+from earchive.domain import reply as replies
+from earchive.domain.transfer import Selection
+from earchive.errors import TransferError
+from earchive.receive import Desk
+from earchive_devtools.localcloud import LocalCloud
+from tests.pipeline.test_transfer import archive
+
+pytestmark = pytest.mark.slow  # the local cloud and the transfer machine
+
+
+@pytest.fixture(scope="module")
+def cloud(earchive_home):
+    with LocalCloud() as c:
+        yield c
+
+
+def window_check(body: bytes, signature: bytes, registry, listing: dict, list_sha256: str, used: set[str]) -> list[str]:
+    """What the window does with a reply: the CMS signature over the exact bytes, then the reply's rules."""
+    institution = registry.get(listing["institution"])
+    pinned = [x509.load_pem_x509_certificate(c["pem"].encode()) for c in (institution or {}).get("certificates", [])]
+    check = verify_signed_data(acms.ContentInfo.load(signature), pinned, content=body)
+    return replies.problems(body, signer=check.signer_cert, signature_errors=check.errors, institution=institution, listing=listing,
+                            list_sha256=list_sha256, used_reply_ids=used, at=dt.datetime.now(dt.UTC))
+
+
+def test_an_institution_pulls_checks_and_replies_with_its_own_key_and_the_window_refuses_every_bad_reply(cloud, tmp_path):
+    svc = TransferService.from_cloud(cloud)
+    a, b = archive(cloud, tmp_path, [971, 972])
+    bid = svc.create(Selection(package_ids=(a["record_code"], b["record_code"])), institution="430102001",
+                     institution_name="芙蓉区行政审批服务局", transferor="李敏")["batch_id"]
+    svc.submit(bid, actor="李敏")
+    svc.wait_for_decision(bid)
+
+    desk_a, desk_b = Desk("430102001", tmp_path / "a-pc"), Desk("430103001", tmp_path / "b-pc")
+    desk_a.init("芙蓉区行政审批服务局")
+    desk_b.init("天心区行政审批服务局")
+    assert (desk_a.folder / "reply-signer.csr").exists() and oct(desk_a.key_path.stat().st_mode)[-3:] == "600"
+    with pytest.raises(TransferError, match="has a key already"):
+        desk_a.init("again")
+    registry = svc.aws.institutions
+    registry.add("430102001", "芙蓉区行政审批服务局", certificates=[desk_a.cert_path.read_bytes()], principals=[], actor="管理员")
+    registry.add("430103001", "天心区行政审批服务局", certificates=[desk_b.cert_path.read_bytes()], principals=[], actor="管理员")
+
+    anchors = load_trust_anchors(DevPKI().ca_path)  # locally the development CA stands for A's own anchors of the archive's seal
+    identity = _seal_identity(argparse.Namespace(seal_cert=None, seal_policy=None))
+    listing = desk_a.pull(svc.aws.s3, cloud.name("TransferBucket"), bid, trust=anchors, seal_identity=identity)
+    assert desk_a.pull(svc.aws.s3, cloud.name("TransferBucket"), bid, trust=anchors, seal_identity=identity) == listing, "resumes"
+    checks = desk_a.check(bid, CheckOptions(trust=anchors, seal_identity=identity))
+    assert all(c["passed"] and c["results"] and all(r["checked_at"] for r in c["results"]) for c in checks.values())
+    document, body, signature = desk_a.reply(bid, receiver="王芳", returns={b["record_code"]: "申请表扫描件模糊，请重新扫描"})
+    assert {p["package_id"]: p["outcome"] for p in document["packages"]} == {a["record_code"]: "ACCEPTED", b["record_code"]: "RETURNED"}
+    sha = json.loads((desk_a.batch(bid) / "pulled.json").read_text("utf-8"))["list_sha256"]
+    assert window_check(body, signature, registry, listing, sha, set()) == []
+
+    def signed_by(desk: Desk, doc: dict) -> tuple[bytes, bytes]:
+        raw = replies.encode(doc)
+        return raw, signed_data(desk.signer(), content=raw).dump()
+
+    refusals = {
+        "signed by B for A's batch": (*signed_by(desk_b, document), "not a certificate registered for institution 430102001"),
+        "a replay": (body, signature, "was used already"),
+        "an older list": (*signed_by(desk_a, {**document, "list_sha256": "0" * 64}), "another list"),
+        "a package decided twice": (*signed_by(desk_a, {**document, "packages": document["packages"] + document["packages"][:1]}),
+                                    "decided 2 times"),
+        "a package left out": (*signed_by(desk_a, {**document, "packages": document["packages"][:1]}), "is not decided"),
+        "a blank return reason": (*signed_by(desk_a, {**document, "packages": [{**p, "reason": " "} for p in document["packages"]]}),
+                                  "needs a reason"),
+        "bytes changed after signing": (body.replace("王芳".encode(), "李四".encode()), signature, "content altered"),
+        "not JSON": (b"\xff" * 10, signed_data(desk_a.signer(), content=b"\xff" * 10).dump(), "not JSON"),
+        "oversized": (b" " * (replies.MAX_BYTES + 1), signature, "over"),
+    }
+    for what, (raw, sig, expected) in refusals.items():
+        used = {document["reply_id"]} if what == "a replay" else set()
+        found = window_check(raw, sig, registry, listing, sha, used)
+        assert any(expected in p for p in found), f"{what}: {found}"
+    registry.revoke("430102001", reason="机构撤并", actor="管理员")
+    assert any("REVOKED" in p for p in window_check(body, signature, registry, listing, sha, set())), "a revoked institution"
