@@ -95,5 +95,29 @@ def test_an_institution_pulls_checks_and_replies_with_its_own_key_and_the_window
         used = {document["reply_id"]} if what == "a replay" else set()
         found = window_check(raw, sig, registry, listing, sha, used)
         assert any(expected in p for p in found), f"{what}: {found}"
+    # The window takes replies from A's prefix: B's forgery is refused beside it (nothing changes), A's own reply decides
+    s3, bucket = svc.aws.s3, cloud.name("TransferBucket")
+    forged_body, forged_sig = signed_by(desk_b, {**document, "reply_id": "0-forged", "packages": [
+        {**p, "outcome": "ACCEPTED", "failed_tests": []} for p in document["packages"]]})
+    base = f"institutions/430102001/replies/{bid}/"
+    s3.put(bucket, base + "0-forged.json", forged_body)
+    s3.put(bucket, base + "0-forged.json.p7s", forged_sig)
+    key = desk_a.reply_key(bid, document["reply_id"])
+    s3.put(bucket, key, body)
+    s3.put(bucket, key + ".p7s", signature)
+    decided = svc.take_reply(bid, actor="窗口 李敏")
+    assert decided["status"] == "PARTLY_RETURNED"
+    refusal = json.loads(s3.get_bytes(bucket, base + "0-forged.refused.json"))
+    assert refusal["changed"] == "nothing" and any("not a certificate registered" in p for p in refusal["problems"])
+    receipt_base = f"institutions/430102001/batches/{bid}/"
+    assert s3.get_bytes(bucket, receipt_base + "receipt.json") == body, "the receipt is the institution's reply, as it signed it"
+    assert s3.get_bytes(bucket, receipt_base + "receipt.json.receiver.p7s") == signature, "the window signed nothing for it"
+    assert svc.transfers.catalogue.get(b["record_code"])["status"] == "RETURNED"
+    assert svc.transfers.catalogue.get(a["record_code"])["status"] == "ACCEPTED"
+    assert svc.transfers.used_replies(bid) == {document["reply_id"]}
+    with pytest.raises(TransferError, match="not waiting"):
+        svc.take_reply(bid, actor="窗口 李敏")
+    with pytest.raises(TransferError, match="taken already"):
+        svc.transfers.use_reply(bid, document["reply_id"], key, actor="x")
     registry.revoke("430102001", reason="机构撤并", actor="管理员")
     assert any("REVOKED" in p for p in window_check(body, signature, registry, listing, sha, set())), "a revoked institution"

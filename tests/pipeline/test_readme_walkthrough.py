@@ -36,7 +36,8 @@ def test_the_readme_has_a_walk_through_to_run():
     blocks = runnable_blocks((ROOT / "README.md").read_text("utf-8"))
     assert len(blocks) >= 5, "the walk-through's blocks are marked"
     joined = "\n".join(blocks)
-    for step in ("local up --detach", "upload", "transfer create", "transfer return", "transfer resubmit", "verify-batch", "local down"):
+    for step in ("local up --detach", "upload", "receive init", "institution add", "transfer create", "receive reply", "take-reply",
+                 "transfer resubmit", "verify-batch", "local down"):
         assert step in joined
 
 
@@ -60,7 +61,9 @@ def test_the_readme_walk_through_runs_as_written(tmp_path):
     assert "已归档 ARCHIVED" in out and "MATERIAL-SIZE" in out and "rejected, as it should be" in out
     assert "上传 case-" in out, "status names the upload a collect-stage rejection came from (P9)"
     assert "第 2 版" in out, "the corrected case is archived as version 2"
-    assert "ACCEPTED" in out and "CMS Verification successful" in out and "0 被改动" in out
+    assert "ACCEPTED" in out and "0 被改动" in out
+    assert out.count("CMS Verification successful") == 2, "the archive's list and the institution's own reply verify with openssl"
+    assert "PARTLY_RETURNED" in out or "RETURNED" in out
     assert "Traceback" not in out
     assert (tmp_path / "lists").is_dir() and list((tmp_path / "lists").glob("移交清单-*.pdf"))
     assert not (home / "local-cloud.json").exists(), "`earchive local down` stopped it"

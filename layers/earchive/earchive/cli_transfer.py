@@ -70,6 +70,8 @@ def cmd_transfer(args: argparse.Namespace) -> int:
                 return 2
             batch = svc.decide(args.batch, receiver=args.receiver, returns=dict(zip(args.package, args.reason)))
             _print_decided(batch)
+        elif args.transfer_command == "take-reply":
+            _print_decided(svc.take_reply(args.batch, actor=args.actor))
         elif args.transfer_command in ("cancel", "discard"):
             batch = (svc.cancel if args.transfer_command == "cancel" else svc.discard)(args.batch, actor=args.actor)
             print(f"batch {args.batch}: {batch['status']}" + (" (submit it again, or discard it)" if batch["status"] == "DRAFT"
@@ -123,10 +125,11 @@ def add_transfer_parser(sub: Any) -> None:
     t.add_argument("--task-type", choices=["行政权力事项", "公共服务事项"])
     t.add_argument("--package", action="append", help="电子文件号 (repeat)")
     for name, helptext in (("submit", "sign the list and start the transfer state machine"), ("show", "the batch, its Table A.1 rows and packages"),
-                           ("receive", "the receiving-check results the institution decides on"), ("accept", "accept the batch"),
-                           ("return", "return packages with reasons (the rest are accepted)"), ("resubmit", "a new batch with the corrected versions"),
+                           ("receive", "the receiving-check results the institution decides on"), ("accept", "development shortcut: accept without the institution (a development key signs)"),
+                           ("return", "development shortcut: return packages with reasons without the institution"), ("resubmit", "a new batch with the corrected versions"),
                            ("export", "移交清单 XLSX/PDF, signatures, 归档目录清单 XLSX/CSV"),
                            ("download", "the institution's copy of the batch (list, signatures, packages), for verify-batch"),
+                           ("take-reply", "verify the institution's signed reply and apply it (refused replies change nothing)"),
                            ("cancel", "a stuck or failed batch back to DRAFT (its run stopped)"),
                            ("discard", "give up a DRAFT batch; its packages can join another")):
         t = tsub.add_parser(name, help=helptext)
@@ -135,7 +138,7 @@ def add_transfer_parser(sub: Any) -> None:
             t.add_argument("--transferor", required=True, help="移交人")
         if name == "resubmit":
             t.add_argument("--ready-only", action="store_true", help="send the packages already re-archived, the rest later")
-        if name in ("cancel", "discard"):
+        if name in ("cancel", "discard", "take-reply"):
             t.add_argument("--actor", required=True, help="who does it (logged)")
         if name in ("accept", "return"):
             t.add_argument("--receiver", required=True, help="接收人")

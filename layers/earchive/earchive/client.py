@@ -218,6 +218,61 @@ class TransferService:
         return self._poll_batch(batch_id, lambda b: b["status"] in DECIDED and self._run_over(b), timeout,
                                 "recorded no decision")
 
+    def take_reply(self, batch_id: str, actor: str = "earchive-window", timeout: float = 300) -> dict[str, Any]:
+        """Verify the institution's signed replies to a waiting batch and apply the first good one (issue 10).
+
+        A reply must be signed by a certificate registered for the batch's institution, answer the
+        current list, be new, and decide every package once (:func:`earchive.domain.reply.problems`).
+        One that fails changes nothing: ``<reply>.refused.json`` beside it says why, and the event log
+        records it. The good one resumes the machine; it becomes the batch's receipt as it was signed.
+        """
+        import datetime as dt
+        import hashlib
+
+        from asn1crypto import cms as acms
+        from cryptography import x509
+
+        from .crypto.cms import verify_signed_data
+        from .domain import reply as replies
+
+        batch = self.transfers.batch(batch_id)
+        if batch["status"] != "RECEIVING" or not batch.get("task_token"):
+            raise TransferError(f"batch {batch_id} is {batch['status']}: it is not waiting for a decision")
+        s3, bucket, code = self.aws.s3, self.names["TransferBucket"], batch["institution"]
+        listing_bytes = s3.get_bytes(bucket, f"institutions/{code}/batches/{batch_id}/transfer-list.json") or b"{}"
+        listing, sha = json.loads(listing_bytes), hashlib.sha256(listing_bytes).hexdigest()
+        institution = self.aws.institutions.get(code)
+        pinned = [x509.load_pem_x509_certificate(c["pem"].encode()) for c in (institution or {}).get("certificates", [])]
+        refused = []
+        for key in s3.keys(bucket, f"institutions/{code}/replies/{batch_id}/"):
+            if not key.endswith(".json") or key.endswith(".refused.json") or s3.get_bytes(bucket, key[:-5] + ".refused.json"):
+                continue
+            body, signature = s3.get_bytes(bucket, key) or b"", s3.get_bytes(bucket, key + ".p7s") or b""
+            try:
+                check = verify_signed_data(acms.ContentInfo.load(signature), pinned, content=body)
+                signer, errors = check.signer_cert, check.errors + check.chain_errors
+            except ValueError as exc:
+                signer, errors = None, [f"not a CMS signature: {exc}"]
+            problems = replies.problems(body, signer=signer, signature_errors=errors, institution=institution, listing=listing,
+                                        list_sha256=sha, used_reply_ids=self.transfers.used_replies(batch_id), at=dt.datetime.now(dt.UTC))
+            if problems:
+                note = {"reply": key, "batch_id": batch_id, "refused_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                        "problems": problems, "changed": "nothing"}
+                s3.put(bucket, key[:-5] + ".refused.json", json.dumps(note, ensure_ascii=False, indent=2).encode("utf-8"), "application/json")
+                self.aws.events.append(f"batch#{batch_id}", actor=actor, action="reply-refused", result="refused",
+                                       detail={"key": key, "problems": problems[:20]})
+                refused.append(f"{key}: {'; '.join(problems[:3])}")
+                continue
+            reply = json.loads(body)
+            self.transfers.use_reply(batch_id, reply["reply_id"], key, actor=actor)
+            returns = {p["package_id"]: p["reason"] for p in reply["packages"] if p["outcome"] == "RETURNED"}
+            decision = {"batch_id": batch_id, "receiver": reply["receiver"], "returns": returns,
+                        "reply": {"key": key, "reply_id": reply["reply_id"]}}
+            self.aws.executions.send_success(batch["task_token"], decision)
+            return self._poll_batch(batch_id, lambda b: b["status"] in DECIDED and self._run_over(b), timeout, "recorded no decision")
+        raise TransferError(f"no acceptable reply to batch {batch_id} from institution {code}"
+                            + (f"; refused: {' | '.join(refused)}" if refused else " yet"))
+
     def _run_over(self, batch: dict[str, Any]) -> bool:
         arn = batch.get("execution_arn")
         return not arn or self.aws.executions.status(arn) != "RUNNING"

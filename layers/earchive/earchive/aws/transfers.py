@@ -57,6 +57,23 @@ class Transfers:
                 return sorted(items, key=lambda i: (i.get("task_name", ""), i["package_id"]))
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
+    def used_replies(self, batch_id: str) -> set[str]:
+        """The reply ids already taken for this batch (a reply is applied once: no replay)."""
+        items = self.table.query(KeyConditionExpression=Key("batch_id").eq(batch_id) & Key("item").begins_with("REPLY#"),
+                                 ConsistentRead=True)["Items"]
+        return {i["item"].removeprefix("REPLY#") for i in items}
+
+    def use_reply(self, batch_id: str, reply_id: str, key: str, *, actor: str) -> None:
+        """Take a verified reply, once: a conditional write on its id."""
+        try:
+            self.table.put_item(Item={"batch_id": batch_id, "item": f"REPLY#{reply_id}", "key": key, "taken_at": now(), "taken_by": actor},
+                                ConditionExpression="attribute_not_exists(#i)", ExpressionAttributeNames={"#i": "item"})
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            raise TransferError(f"reply {reply_id} of batch {batch_id} was taken already (a replay)") from None
+        self.events.append(f"batch#{batch_id}", actor=actor, action="reply-taken", result="ok", detail={"reply_id": reply_id, "key": key})
+
     def count_checked(self, batch_id: str) -> int:
         """How many of the batch's packages have a receiving-check result (for progress while waiting)."""
         total, kwargs = 0, {"KeyConditionExpression": Key("batch_id").eq(batch_id) & Key("item").begins_with("PKG#"),
@@ -217,7 +234,8 @@ class Transfers:
                                ExpressionAttributeValues=values)
 
     # -- decisions
-    def decide(self, batch_id: str, returns: dict[str, str], *, receiver: str, receiver_signature_key: str = "") -> dict[str, Any]:
+    def decide(self, batch_id: str, returns: dict[str, str], *, receiver: str, receiver_signature_key: str = "",
+               by_reply: bool = False) -> dict[str, Any]:
         """Accept every package not in ``returns`` (package_id → reasons); return the others.
 
         A package whose receiving check failed cannot be accepted: it is returned
@@ -227,7 +245,7 @@ class Transfers:
         problems = refused(packages, returns, receiver)
         if problems:
             raise TransferError(f"decision on batch {batch_id} refused: {'; '.join(problems)}")
-        decided = decisions(packages, returns)
+        decided = decisions(packages, returns, precheck_binds=not by_reply)
         for verdict, p, reason, failed in decided:
             if p.get("state") in FINAL_PACKAGE_STATES:  # recorded by an earlier attempt of this decision
                 continue

@@ -65,7 +65,8 @@ def next_batch_day() -> dt.date:
     return dt.datetime.now(CHINA_TZ).date()
 
 
-def decisions(packages: list[dict[str, Any]], returns: dict[str, str]) -> list[tuple[str, dict[str, Any], str | None, list[str]]]:
+def decisions(packages: list[dict[str, Any]], returns: dict[str, str], *,
+              precheck_binds: bool = True) -> list[tuple[str, dict[str, Any], str | None, list[str]]]:
     """(ACCEPTED | RETURNED, package, reason, failed tests) for every package of a batch.
 
     Every package not in ``returns`` (package_id → reasons) is accepted, except
@@ -73,7 +74,9 @@ def decisions(packages: list[dict[str, Any]], returns: dict[str, str]) -> list[t
     institution gave no reason) and one that was never copied and checked (P3):
     only a package the institution received and checked can be accepted. Such a
     package is WITHDRAWN, not returned: nothing is wrong with the case, so it stays
-    ARCHIVED and travels again in the next batch without a correction.
+    ARCHIVED and travels again in the next batch without a correction. When the institution
+    decided with its own signed reply (``precheck_binds=False``), the window's pre-check is only an
+    early warning: the reply's outcome stands.
     """
     out = []
     for p in packages:
@@ -85,7 +88,7 @@ def decisions(packages: list[dict[str, Any]], returns: dict[str, str]) -> list[t
         if reason is None and p.get("state") != "CHECKED":
             out.append(("WITHDRAWN", p, WITHDRAWN_REASON, []))
             continue
-        if reason is None and failed:
+        if reason is None and failed and precheck_binds:  # with the institution's own signed reply, its check is the one that counts
             reason = "接收检测不合格 / failed the receiving check"
         out.append(("RETURNED" if reason is not None else "ACCEPTED", p, reason, failed))
     return out

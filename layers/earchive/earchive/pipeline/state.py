@@ -181,10 +181,11 @@ class Waiting(TypedDict):
     waiting: bool
 
 
-class Decision(TypedDict):
+class Decision(TypedDict, total=False):
     batch_id: str
     receiver: str
     returns: dict[str, str]  # package_id → reasons
+    reply: dict[str, str]  # {"key", "reply_id"}: the institution's signed reply the window verified (its receipt)
 
 
 class Decided(TypedDict):

@@ -1,4 +1,7 @@
-"""Decide (接收入库 / 退回): the institution signs the receipt with its own key; packages are accepted or returned.
+"""Decide (接收入库 / 退回): the institution's decision recorded; packages accepted or returned; the receipt published.
+
+The receipt is the institution's own signed reply when the decision came with one (issue 10);
+the development shortcut signs one with the configured institution signer.
 
 Input :class:`~earchive.pipeline.state.Decision`; output :class:`~earchive.pipeline.state.Decided`.
 """
@@ -7,6 +10,7 @@ from __future__ import annotations
 
 from ...crypto.cms import signed_data
 from ...domain.transfer import DECIDED, canonical, receipt
+from ...errors import TransferError
 from ..runtime import Runtime
 from ..state import Decided, Decision
 from .common import prefix
@@ -23,17 +27,25 @@ def run(decision: Decision, rt: Runtime) -> Decided:
     batch_id = decision["batch_id"]
     batch = transfers.batch(batch_id)
     receiver = decision.get("receiver", "receiving institution")
-    signer = rt.institution_signer  # before anything is recorded: a signer that cannot sign stops the decision, not the receipt
+    reply = decision.get("reply")  # the institution's own signed reply, verified by the window (TransferService.take_reply)
+    # Without one (the development shortcut `transfer accept|return`), the receipt is signed here with the configured
+    # institution signer: before anything is recorded, so a signer that cannot sign stops the decision, not the receipt.
+    signer = None if reply else rt.institution_signer
     if batch["status"] not in DECIDED:
         batch = transfers.decide(batch_id, decision.get("returns") or {}, receiver=receiver,
-                                 receiver_signature_key=prefix(batch) + "receipt.json.receiver.p7s")
+                                 receiver_signature_key=prefix(batch) + "receipt.json.receiver.p7s", by_reply=bool(reply))
     else:  # a retry after the decision was recorded: its head may not have been locked yet (a new locked version is harmless)
         transfers.anchor(batch_id)
     bucket, base = settings.transfer_bucket, prefix(batch)
     if aws.s3.get_bytes(bucket, base + "receipt.json.receiver.p7s") is None:
-        body = canonical(receipt(batch, transfers.packages(batch_id), batch.get("receiver") or receiver))
-        # The institution's own key (production: its KMS key or key file); never the window's.
+        if reply:  # the receipt is the institution's reply itself, with its own signature: the window signs nothing for it
+            body, signature = aws.s3.get_bytes(bucket, reply["key"]), aws.s3.get_bytes(bucket, reply["key"] + ".p7s")
+            if body is None or signature is None:
+                raise TransferError(f"the reply {reply['key']} of batch {batch_id} is gone; its decision is recorded")
+        else:
+            body = canonical(receipt(batch, transfers.packages(batch_id), batch.get("receiver") or receiver))
+            signature = signed_data(signer, content=body).dump()
         aws.s3.put(bucket, base + "receipt.json", body, "application/json")
-        aws.s3.put(bucket, base + "receipt.json.receiver.p7s", signed_data(signer, content=body).dump())
+        aws.s3.put(bucket, base + "receipt.json.receiver.p7s", signature)
     return {"batch_id": batch_id, "status": batch["status"], "accepted": int(batch.get("accepted_count", 0)),
             "returned": int(batch.get("returned_count", 0)), "withdrawn": int(batch.get("withdrawn_count", 0))}
