@@ -125,8 +125,10 @@ def add_transfer_parser(sub: Any) -> None:
     t.add_argument("--task-type", choices=["行政权力事项", "公共服务事项"])
     t.add_argument("--package", action="append", help="电子文件号 (repeat)")
     for name, helptext in (("submit", "sign the list and start the transfer state machine"), ("show", "the batch, its Table A.1 rows and packages"),
-                           ("receive", "the receiving-check results the institution decides on"), ("accept", "development shortcut: accept without the institution (a development key signs)"),
-                           ("return", "development shortcut: return packages with reasons without the institution"), ("resubmit", "a new batch with the corrected versions"),
+                           ("receive", "the receiving-check results the institution decides on"),
+                           ("accept", "development shortcut: accept without the institution (a development key signs)"),
+                           ("return", "development shortcut: return packages with reasons without the institution"),
+                           ("resubmit", "a new batch with the corrected versions"),
                            ("export", "移交清单 XLSX/PDF, signatures, 归档目录清单 XLSX/CSV"),
                            ("download", "the institution's copy of the batch (list, signatures, packages), for verify-batch"),
                            ("take-reply", "verify the institution's signed reply and apply it (refused replies change nothing)"),
