@@ -62,7 +62,8 @@ class Settings:
     seal_policy: str | None = field(default=None, metadata=_env(
         "EARCHIVE_SEAL_POLICY", "certificate policy OID(s) every seal certificate carries, comma-separated", where="Lambda, CLI"))
     institution_signer: str | None = field(default=None, metadata=_env(
-        "EARCHIVE_INSTITUTION_SIGNER", "signer of the receiving institution's receipt (default dev:institution)"))
+        "EARCHIVE_INSTITUTION_SIGNER", "signs the receipt only in the development shortcut `transfer accept|return` (default dev:institution); "
+        "a decision by the institution's reply carries its own signature"))
     institution_trust: str | None = field(default=None, metadata=_env(
         "EARCHIVE_INSTITUTION_TRUST", "the institution's own trust anchors for the receiving check (default EARCHIVE_TRUST)"))
     region_code: str = field(default="", metadata=_env("EARCHIVE_REGION_CODE", "行政区划 this deployment archives (empty: any)"))
