@@ -10,6 +10,11 @@ from typing import Any
 
 def _transfer_bucket(args: argparse.Namespace) -> tuple[Any, str]:
     """The S3 adapter and the transfer bucket: the running local cloud, or a stack's (with the institution's own credentials)."""
+    if args.bucket:  # an institution on AWS: its own credentials (profile), the bucket the archive named for it
+        from .aws.clients import Aws
+        from .config import Settings
+
+        return Aws(Settings()).s3, args.bucket
     from .client import TransferService
 
     svc = TransferService.from_stack(args.stack) if args.stack else TransferService.from_local_state()
@@ -93,4 +98,5 @@ def add_receive_parser(sub: Any) -> None:
     for t in rsub.choices.values():
         t.add_argument("--institution", required=True, help="your institution's code (机构代码)")
         t.add_argument("--stack", help="a deployed stack on AWS (default: the running local cloud)")
+        t.add_argument("--bucket", help="on AWS: the transfer bucket, read with your own credentials (AWS_PROFILE)")
     s.set_defaults(func=cmd_receive)
