@@ -133,6 +133,13 @@ class Objects:
         return self.client.put_object(Bucket=bucket, Key=key, Body=body, ObjectLockMode="COMPLIANCE", ObjectLockRetainUntilDate=until,
                                       ChecksumAlgorithm="SHA256", ContentType="application/json")["VersionId"]
 
+    def versions_newest_first(self, bucket: str, key: str) -> list[str]:
+        """The version ids of exactly ``key``, newest first (S3 lists versions in upload order)."""
+        out = []
+        for page in self.client.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=key):
+            out += [v["VersionId"] for v in page.get("Versions", []) if v["Key"] == key]
+        return out
+
     def keys(self, bucket: str, prefix: str) -> list[str]:
         """The keys under ``prefix`` (each once, whatever its versions)."""
         out: set[str] = set()

@@ -140,9 +140,9 @@ def _older(rt: Runtime, notice_upload: Any, up: dict[str, Any]) -> bool:
         return False
     if notice_upload.get("version") == up.get("version"):
         return True
-    theirs = rt.aws.s3.head(up["bucket"], up["key"], notice_upload.get("version"))["LastModified"]
-    ours = rt.aws.s3.head(up["bucket"], up["key"], up.get("version"))["LastModified"]
-    return theirs < ours
+    order = rt.aws.s3.versions_newest_first(up["bucket"], up["key"])  # S3's own order: two uploads in one second still differ
+    theirs, ours = notice_upload.get("version"), up.get("version")
+    return theirs in order and ours in order and order.index(theirs) > order.index(ours)
 
 
 _CSS = ('body{font-family:"Noto Sans CJK SC","Source Han Sans SC","Microsoft YaHei",sans-serif;margin:2em;color:#222}'
