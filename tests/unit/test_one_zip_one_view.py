@@ -156,21 +156,24 @@ def test_a_local_header_whose_sizes_hide_another_entry_is_refused(tmp_path):
     assert any("CRC or sizes" in p.message for p in SafeZip(str(path)).problems)
 
 
+def one_deflated_entry(path, body: bytes, deflated: bytes, name: bytes = b"case.json"):
+    """A zip of one DEFLATED entry whose compressed bytes are ``deflated``, declared as ``body`` (its size and CRC)."""
+    crc = zlib.crc32(body)
+    local = struct.pack("<4sHHHHHIIIHH", b"PK\x03\x04", 20, 0x800, 8, 0, 0, crc, len(deflated), len(body), len(name), 0) + name
+    central = struct.pack("<4sHHHHHHIIIHHHHHII", b"PK\x01\x02", 20, 20, 0x800, 8, 0, 0, crc, len(deflated), len(body),
+                          len(name), 0, 0, 0, 0, 0, 0) + name
+    eocd = struct.pack("<4sHHHHIIH", b"PK\x05\x06", 0, 0, 1, 1, len(central), len(local) + len(deflated), 0)
+    path.write_bytes(local + deflated + central + eocd)
+    return path
+
+
 def test_bytes_after_the_end_of_a_deflate_stream_inside_an_entry_are_refused(tmp_path):
     """zipfile stops at the deflate stream's end: bytes after it, within compress_size, were seen by nobody."""
     from earchive.domain.safezip import SafeZip
 
     body = b'{"case": "x"}' * 50
     co = zlib.compressobj(9, zlib.DEFLATED, -15)
-    deflated = co.compress(body) + co.flush() + b"MZ hidden payload"
-    raw = b"case.json"
-    crc = zlib.crc32(body)
-    local = struct.pack("<4sHHHHHIIIHH", b"PK\x03\x04", 20, 0x800, 8, 0, 0, crc, len(deflated), len(body), len(raw), 0) + raw
-    central = struct.pack("<4sHHHHHHIIIHHHHHII", b"PK\x01\x02", 20, 20, 0x800, 8, 0, 0, crc, len(deflated), len(body),
-                          len(raw), 0, 0, 0, 0, 0, 0) + raw
-    eocd = struct.pack("<4sHHHHIIH", b"PK\x05\x06", 0, 0, 1, 1, len(central), len(local) + len(deflated), 0)
-    path = tmp_path / "tail.zip"
-    path.write_bytes(local + deflated + central + eocd)
+    path = one_deflated_entry(tmp_path / "tail.zip", body, co.compress(body) + co.flush() + b"MZ hidden payload")
     with zipfile.ZipFile(path) as z:
         assert z.read("case.json") == body, "zipfile alone is content with this zip"
     z = SafeZip(str(path))
@@ -186,14 +189,7 @@ def test_a_deflate_stream_that_goes_on_past_the_declared_size_is_refused(tmp_pat
 
     body, hidden = b'{"case": "x"}' * 50, b"MZ" + bytes(range(256)) * 40
     co = zlib.compressobj(9, zlib.DEFLATED, -15)
-    deflated = co.compress(body + hidden) + co.flush()
-    raw, crc = b"case.json", zlib.crc32(body)
-    local = struct.pack("<4sHHHHHIIIHH", b"PK\x03\x04", 20, 0x800, 8, 0, 0, crc, len(deflated), len(body), len(raw), 0) + raw
-    central = struct.pack("<4sHHHHHHIIIHHHHHII", b"PK\x01\x02", 20, 20, 0x800, 8, 0, 0, crc, len(deflated), len(body),
-                          len(raw), 0, 0, 0, 0, 0, 0) + raw
-    eocd = struct.pack("<4sHHHHIIH", b"PK\x05\x06", 0, 0, 1, 1, len(central), len(local) + len(deflated), 0)
-    path = tmp_path / "past.zip"
-    path.write_bytes(local + deflated + central + eocd)
+    path = one_deflated_entry(tmp_path / "past.zip", body, co.compress(body + hidden) + co.flush())
     with zipfile.ZipFile(path) as z:
         assert z.read("case.json") == body, "zipfile alone is content with this zip"
     z = SafeZip(str(path))

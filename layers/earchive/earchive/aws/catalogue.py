@@ -19,6 +19,7 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from ..errors import ConflictError
+from .pages import scan_all
 
 
 def _lost(exc: ClientError) -> bool:
@@ -256,13 +257,7 @@ class Catalogue:
         return {"reserved": reserved, "already": already, "conflicts": conflicts}
 
     def _scan(self) -> list[dict[str, Any]]:
-        items, kwargs = [], {}
-        while True:
-            page = self.table.scan(**kwargs)
-            items += page["Items"]
-            if "LastEvaluatedKey" not in page:
-                return items
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return scan_all(self.table)
 
     def by_status(self, status: str | None = None) -> list[dict[str, Any]]:
         return [i for i in self._scan() if not str(i["package_id"]).startswith(("serial#", "serialno#", "claim#"))

@@ -10,6 +10,7 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from ..domain.eventlog import GENESIS, entry_hash, verify_entries
+from .pages import query_all, scan_all
 
 
 class EventLog:
@@ -19,23 +20,11 @@ class EventLog:
         self.table = table
 
     def entries(self, stream: str) -> list[dict[str, Any]]:
-        items, kwargs = [], {"KeyConditionExpression": Key("stream").eq(stream), "ConsistentRead": True}
-        while True:
-            page = self.table.query(**kwargs)
-            items += page["Items"]
-            if "LastEvaluatedKey" not in page:
-                return items
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return query_all(self.table, KeyConditionExpression=Key("stream").eq(stream), ConsistentRead=True)
 
     def streams(self) -> list[str]:
         """Every stream in the table (a scan: for audits, not for the pipeline)."""
-        names, kwargs = set(), {"ProjectionExpression": "#s", "ExpressionAttributeNames": {"#s": "stream"}}
-        while True:
-            page = self.table.scan(**kwargs)
-            names |= {i["stream"] for i in page["Items"]}
-            if "LastEvaluatedKey" not in page:
-                return sorted(names)
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return sorted({i["stream"] for i in scan_all(self.table, ProjectionExpression="#s", ExpressionAttributeNames={"#s": "stream"})})
 
     def append(self, stream: str, *, actor: str, action: str, result: str, detail: dict | None = None) -> dict[str, Any]:
         """Append one entry; retries on a concurrent append to the same stream."""

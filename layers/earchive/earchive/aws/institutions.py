@@ -10,6 +10,7 @@ from botocore.exceptions import ClientError
 from ..domain.institution import certificate_record, check_code, check_principal
 from ..errors import TransferError, UsageError
 from .eventlog import EventLog
+from .pages import scan_all
 
 
 def _now() -> str:
@@ -32,13 +33,7 @@ class Institutions:
         return item
 
     def all(self) -> list[dict[str, Any]]:
-        items, kwargs = [], {}
-        while True:
-            page = self.table.scan(**kwargs)
-            items += page["Items"]
-            if "LastEvaluatedKey" not in page:
-                return sorted(items, key=lambda i: i["code"])
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return sorted(scan_all(self.table), key=lambda i: i["code"])
 
     def add(self, code: str, name: str, *, certificates: list[bytes], principals: list[str], actor: str) -> dict[str, Any]:
         """Register a new institution (a code is never reused: a revoked one stays revoked)."""

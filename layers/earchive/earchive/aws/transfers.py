@@ -20,6 +20,7 @@ from ..errors import ConflictError, TransferError, UnknownBatch
 from .anchors import Anchors
 from .catalogue import Catalogue, FileMap
 from .eventlog import EventLog
+from .pages import query_all, scan_all
 
 ACTOR = "earchive-transfer"
 log = logging.getLogger(__name__)
@@ -48,14 +49,9 @@ class Transfers:
         return item
 
     def packages(self, batch_id: str) -> list[dict[str, Any]]:
-        items, kwargs = [], {"KeyConditionExpression": Key("batch_id").eq(batch_id) & Key("item").begins_with("PKG#"),
-                             "ConsistentRead": True}
-        while True:
-            page = self.table.query(**kwargs)
-            items += page["Items"]
-            if "LastEvaluatedKey" not in page:
-                return sorted(items, key=lambda i: (i.get("task_name", ""), i["package_id"]))
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        items = query_all(self.table, KeyConditionExpression=Key("batch_id").eq(batch_id) & Key("item").begins_with("PKG#"),
+                          ConsistentRead=True)
+        return sorted(items, key=lambda i: (i.get("task_name", ""), i["package_id"]))
 
     def used_replies(self, batch_id: str) -> set[str]:
         """The reply ids already taken for this batch (a reply is applied once: no replay)."""
@@ -99,13 +95,7 @@ class Transfers:
                 for i in sorted(items, key=lambda i: i["item"])]
 
     def batches(self) -> list[dict[str, Any]]:
-        items, kwargs = [], {}
-        while True:
-            page = self.table.scan(**kwargs)
-            items += [i for i in page["Items"] if i["item"] == "BATCH"]
-            if "LastEvaluatedKey" not in page:
-                return sorted(items, key=lambda i: i["batch_id"])
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return sorted((i for i in scan_all(self.table) if i["item"] == "BATCH"), key=lambda i: i["batch_id"])
 
     # -- creating
     def next_batch_id(self, day: dt.date | None = None) -> str:
