@@ -25,7 +25,8 @@ from .sample import sample_case, zip_case
 
 STEPS = ("Collect", "Organise", "Pack", "Seal", "Check", "Register", "Store", "Reject")
 MARKER = ".earchive-demo"  # a folder holding it was written by a demo and may be cleaned by the next
-DEMO_NAMES = {MARKER, "cases", "packages", "reports", "rejections", "transfer", "catalogue.csv", "catalogue.json", "README.txt"}
+DEMO_NAMES = {MARKER, "cases", "packages", "reports", "rejections", "transfer", "institutions", "catalogue.csv", "catalogue.json",
+              "README.txt"}
 
 
 def prepare_out(out: Path) -> None:
@@ -174,7 +175,8 @@ INDEX = {
                  "离线 demo：检测报告 .archiving-report.html 在包旁边）",
     "reports/": "归档检测报告（四性检测，每个版本一份）：.html 可打印，.json 供系统读取",
     "rejections/": "拒收通知（.rejected.html/.json）与系统失败通知（.failed.*），与上传的文件同名",
-    "transfer/": "移交批次：移交清单（XLSX、PDF）、双方签名（.p7s）、归档目录清单（XLSX、CSV）、接收回执",
+    "transfer/": "移交批次：移交清单（XLSX、PDF）、双方签名（.p7s）、归档目录清单（XLSX、CSV）、接收回执（接收单位签名的答复）",
+    "institutions/": "两个接收单位各自机器上的文件夹：自己的签名密钥与证书、拉取的批次、接收检测报告、签名的答复",
     "catalogue.csv": "归档目录（Excel 可直接打开）/ the catalogue",
     "catalogue.json": "归档目录（JSON）",
 }
@@ -195,27 +197,66 @@ def _write_index(out: Path, *, cloud: bool) -> None:
 
 
 def _transfer_loop(cloud, out: Path, uploads: dict[str, Any]) -> bool:
-    """Walk the seed's second stage: submit a batch, return one package, fix it, resubmit, accept."""
+    """Walk the seed's second stage with two institutions: A pulls, checks and replies with its own key (returning one
+    package); B's forged reply for A's batch is refused; the window fixes, re-archives, resubmits; A accepts."""
+    import argparse
+
+    from earchive.check import CheckOptions
+    from earchive.cli import _seal_identity
     from earchive.client import TransferService
+    from earchive.crypto.cms import signed_data
+    from earchive.crypto.pki import DevPKI, load_trust_anchors
+    from earchive.domain import reply as replies
     from earchive.domain.transfer import Selection
+    from earchive.receive import Desk
 
     svc = TransferService.from_cloud(cloud)
+    s3, bucket = svc.aws.s3, cloud.name("TransferBucket")
+
     def say(msg: str) -> None:
         print(msg, file=sys.stderr)
 
-    print("\n移交 transfer to the implementing institution (政务服务实施机构)")
-    batch = svc.create(Selection(), institution="430102001", institution_name="长沙市芙蓉区行政审批服务局", transferor="综合受理窗口 李敏")
+    print("\n移交 transfer to the implementing institution (政务服务实施机构), which decides with its own key")
+    desks = {"430102001": Desk("430102001", out / "institutions" / "430102001"), "430103001": Desk("430103001", out / "institutions" / "430103001")}
+    names = {"430102001": "长沙市芙蓉区行政审批服务局", "430103001": "长沙市天心区行政审批服务局"}
+    for code, desk in desks.items():  # each on its own PC: its key stays there; the archive registers its certificate
+        svc.aws.institutions.add(code, names[code], certificates=[desk.init(names[code]).read_bytes()], principals=[], actor="档案管理员")
+    say(f"  institutions registered: {', '.join(f'{c} {names[c]}' for c in desks)} (each made its own reply-signing key)")
+    a = desks["430102001"]
+    anchors = load_trust_anchors(DevPKI().ca_path)  # the development CA stands for A's own anchors of the archive's seal
+    identity = _seal_identity(argparse.Namespace(seal_cert=None, seal_policy=None))
+
+    def institution_decides(batch_id: str, returns: dict[str, str]) -> dict[str, Any]:
+        a.pull(s3, bucket, batch_id, trust=anchors, seal_identity=identity)
+        checks = a.check(batch_id, CheckOptions(trust=anchors, seal_identity=identity))
+        say(f"  430102001 pulled and checked batch {batch_id} on its own machine: {sum(c['passed'] for c in checks.values())}/"
+            f"{len(checks)} passed the YJ tests")
+        document, body, signature = a.reply(batch_id, receiver="区行政审批局 王芳", returns=returns)
+        key = a.reply_key(batch_id, document["reply_id"])
+        s3.put(bucket, key, body)
+        s3.put(bucket, key + ".p7s", signature)
+        return document
+
+    batch = svc.create(Selection(), institution="430102001", institution_name=names["430102001"], transferor="综合受理窗口 李敏")
     bid = batch["batch_id"]
     say(f"  batch {bid}: {int(batch['package_count'])} packages, DRAFT → submitted (the window signs the list)")
     svc.submit(bid, actor="综合受理窗口 李敏")
     svc.wait_for_decision(bid, timeout=1800)
-    view = svc.show(bid)
-    say(f"  receiving check (YJ tests, institution's trust anchors): {sum(1 for p in view['packages'] if p['receipt']['passed'])}"
-        f"/{len(view['packages'])} passed; the state machine now sleeps on its task token")
-    back = view["packages"][0]
+    back = svc.show(bid)["packages"][0]
     reason = "申请表扫描件模糊，请重新扫描后补正"
-    done = svc.decide(bid, receiver="区行政审批局 王芳", returns={back["package_id"]: reason})
-    print(f"  batch {bid}: {done['status']} — accepted {int(done['accepted_count'])}, returned {back['record_code']}: {reason}")
+    document = institution_decides(bid, {back["package_id"]: reason})
+    forged = replies.encode({**document, "reply_id": "0-forged-by-430103001"})  # B signs a reply for A's batch
+    s3.put(bucket, f"institutions/430102001/replies/{bid}/0-forged-by-430103001.json", forged)
+    s3.put(bucket, f"institutions/430102001/replies/{bid}/0-forged-by-430103001.json.p7s",
+           signed_data(desks["430103001"].signer(), content=forged).dump())
+    done = svc.take_reply(bid, actor="综合受理窗口 李敏")
+    refusal = s3.get_bytes(bucket, f"institutions/430102001/replies/{bid}/0-forged-by-430103001.refused.json")
+    if refusal is None:
+        say("  unexpected: the reply 430103001 signed for 430102001's batch was not refused")
+        return False
+    say(f"  a reply for this batch signed by 430103001 was refused, changing nothing: {json.loads(refusal)['problems'][0]}")
+    print(f"  batch {bid}: {done['status']} — accepted {int(done['accepted_count'])}, returned {back['record_code']}: {reason}"
+          " (the institution's own signed reply is the receipt)")
     # the window corrects the case and uploads it again: a new version, the returned one kept
     key = next(k for k, u in uploads.items() if u["case"].project_id == back["project_id"])
     folder = uploads[key]["case"].folder
@@ -230,11 +271,12 @@ def _transfer_loop(cloud, out: Path, uploads: dict[str, Any]) -> bool:
     again = svc.resubmit(bid, transferor="综合受理窗口 李敏")
     svc.submit(again["batch_id"], actor="综合受理窗口 李敏")
     svc.wait_for_decision(again["batch_id"], timeout=1800)
-    final = svc.decide(again["batch_id"], receiver="区行政审批局 王芳")
+    institution_decides(again["batch_id"], {})
+    final = svc.take_reply(again["batch_id"], actor="综合受理窗口 李敏")
     print(f"  batch {again['batch_id']} (resubmits {bid}): {final['status']} — both parties signed; packages received into storage")
     for b in (bid, again["batch_id"]):
         svc.export(b, out / "transfer" / b)
-    print(f"  transfer lists (XLSX, PDF), signatures and 归档目录清单 in {out / 'transfer'}")
+    print(f"  transfer lists (XLSX, PDF), signatures and 归档目录清单 in {out / 'transfer'}; each institution's folder in {out / 'institutions'}")
     return final["status"] == "ACCEPTED" and done["status"] in ("PARTLY_RETURNED", "RETURNED")
 
 

@@ -87,7 +87,7 @@ def test_status_without_a_cloud_says_so(tmp_path, capsys, restore_env):
 
 def test_cloud_demo_archives_the_good_and_rejects_the_bad(tmp_path, capsys, restore_env):
     assert main(["demo", "--out", str(tmp_path / "demo"), "--cases", "4"]) == 0
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
     assert "3 archived under Object Lock, 1 rejected" in out
     assert "MATERIAL-DIGEST" in out
     demo = tmp_path / "demo"
@@ -108,6 +108,8 @@ def test_cloud_demo_archives_the_good_and_rejects_the_bad(tmp_path, capsys, rest
     assert catalogue.count(",RETURNED,") == 1, "the returned version 1 is kept beside its accepted version 2"
     assert list((demo / "reports").glob("*.html"))
     assert "PARTLY_RETURNED" in out and "ACCEPTED — both parties signed" in out
+    assert "signed by 430103001 was refused, changing nothing" in err, "a forged reply changes nothing"
+    assert (demo / "institutions" / "430102001" / "reply-signer.key.pem").exists(), "the institution's key stayed on its side"
     batches = sorted((demo / "transfer").iterdir())
     assert len(batches) == 2
     assert {p.suffix for p in batches[1].iterdir()} >= {".xlsx", ".pdf", ".p7s", ".csv"}
