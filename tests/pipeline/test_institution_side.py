@@ -12,13 +12,11 @@ import datetime as dt
 import json
 
 import pytest
-from asn1crypto import cms as acms
-from cryptography import x509
 
 from earchive.check import CheckOptions
 from earchive.cli import _seal_identity
 from earchive.client import TransferService
-from earchive.crypto.cms import signed_data, verify_signed_data
+from earchive.crypto.cms import signed_data
 from earchive.crypto.pki import DevPKI, load_trust_anchors
 from earchive.domain import reply as replies
 from earchive.domain.transfer import Selection
@@ -37,12 +35,9 @@ def cloud(earchive_home):
 
 
 def window_check(body: bytes, signature: bytes, registry, listing: dict, list_sha256: str, used: set[str]) -> list[str]:
-    """What the window does with a reply: the CMS signature over the exact bytes, then the reply's rules."""
-    institution = registry.get(listing["institution"])
-    pinned = [x509.load_pem_x509_certificate(c["pem"].encode()) for c in (institution or {}).get("certificates", [])]
-    check = verify_signed_data(acms.ContentInfo.load(signature), pinned, content=body)
-    return replies.problems(body, signer=check.signer_cert, signature_errors=check.errors, institution=institution, listing=listing,
-                            list_sha256=list_sha256, used_reply_ids=used, at=dt.datetime.now(dt.UTC))
+    """What the window does with a reply (the same check `transfer take-reply` runs)."""
+    return replies.check(body, signature, institution=registry.get(listing["institution"]), listing=listing,
+                         list_sha256=list_sha256, used_reply_ids=used, at=dt.datetime.now(dt.UTC))
 
 
 def test_an_institution_pulls_checks_and_replies_with_its_own_key_and_the_window_refuses_every_bad_reply(cloud, tmp_path):

@@ -144,11 +144,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def cmd_verify_batch(args: argparse.Namespace) -> int:
     """An institution's offline check of a downloaded batch, trusting only its own anchors."""
-    from asn1crypto import cms as acms
-
     from .check import CheckOptions, check_package
     from .check.virus import make_scanner
-    from .crypto.cms import verify_signed_data
+    from .crypto.cms import signed_by
 
     folder = Path(args.folder)
     anchors = [c for t in args.trust for c in _anchors(t)]
@@ -159,13 +157,10 @@ def cmd_verify_batch(args: argparse.Namespace) -> int:
         print(f"✗ {folder}: transfer-list.json and its .sender.p7s are required", file=sys.stderr)
         return 1
     identity = _seal_identity(args)
-    check = verify_signed_data(acms.ContentInfo.load(signature.read_bytes()), anchors, content=listing.read_bytes())
     # The sender is pinned: the list must be signed by the archive's seal identity, not by anyone the CA certifies.
-    sender = identity.problems(check.signer_cert) if check.signer_cert is not None else []
-    ok = check.ok and not sender
-    print(f"{'✓' if ok else '✗'} transfer list signed by {check.signer_subject or '?'}"
-          + ("" if ok else f": {'; '.join(check.errors + check.chain_errors + sender)}"))
-    failed += not ok
+    signer, problems = signed_by(identity, signature.read_bytes(), listing.read_bytes(), anchors)
+    print(f"{'✗' if problems else '✓'} transfer list signed by {signer or '?'}" + (f": {'; '.join(problems)}" if problems else ""))
+    failed += bool(problems)
     tsa_anchors = [c for t in (args.tsa_trust or []) for c in _anchors(t)] or None
     document = json.loads(listing.read_text("utf-8"))
     for p in document["packages"]:

@@ -214,9 +214,7 @@ class TransferService:
             raise TransferError(f"decision on batch {batch_id} refused: {'; '.join(problems)}; the batch still waits for a decision")
         decision = {"batch_id": batch_id, "receiver": receiver, "returns": returns or {}}
         self.aws.executions.send_success(batch["task_token"], decision)
-        # decided, and the run finished: the signed receipt and the locked head are written when this returns
-        return self._poll_batch(batch_id, lambda b: b["status"] in DECIDED and self._run_over(b), timeout,
-                                "recorded no decision")
+        return self._wait_decided(batch_id, timeout)
 
     def take_reply(self, batch_id: str, actor: str = "earchive-window", timeout: float = 300) -> dict[str, Any]:
         """Verify the institution's signed replies to a waiting batch and apply the first good one (issue 10).
@@ -229,10 +227,6 @@ class TransferService:
         import datetime as dt
         import hashlib
 
-        from asn1crypto import cms as acms
-        from cryptography import x509
-
-        from .crypto.cms import verify_signed_data
         from .domain import reply as replies
 
         batch = self.transfers.batch(batch_id)
@@ -242,19 +236,13 @@ class TransferService:
         listing_bytes = s3.get_bytes(bucket, f"institutions/{code}/batches/{batch_id}/transfer-list.json") or b"{}"
         listing, sha = json.loads(listing_bytes), hashlib.sha256(listing_bytes).hexdigest()
         institution = self.aws.institutions.get(code)
-        pinned = [x509.load_pem_x509_certificate(c["pem"].encode()) for c in (institution or {}).get("certificates", [])]
         refused = []
         for key in s3.keys(bucket, f"institutions/{code}/replies/{batch_id}/"):
             if not key.endswith(".json") or key.endswith(".refused.json") or s3.get_bytes(bucket, key[:-5] + ".refused.json"):
                 continue
             body, signature = s3.get_bytes(bucket, key) or b"", s3.get_bytes(bucket, key + ".p7s") or b""
-            try:
-                check = verify_signed_data(acms.ContentInfo.load(signature), pinned, content=body)
-                signer, errors = check.signer_cert, check.errors + check.chain_errors
-            except ValueError as exc:
-                signer, errors = None, [f"not a CMS signature: {exc}"]
-            problems = replies.problems(body, signer=signer, signature_errors=errors, institution=institution, listing=listing,
-                                        list_sha256=sha, used_reply_ids=self.transfers.used_replies(batch_id), at=dt.datetime.now(dt.UTC))
+            problems = replies.check(body, signature, institution=institution, listing=listing, list_sha256=sha,
+                                     used_reply_ids=self.transfers.used_replies(batch_id), at=dt.datetime.now(dt.UTC))
             if problems:
                 note = {"reply": key, "batch_id": batch_id, "refused_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                         "problems": problems, "changed": "nothing"}
@@ -269,13 +257,18 @@ class TransferService:
             decision = {"batch_id": batch_id, "receiver": reply["receiver"], "returns": returns,
                         "reply": {"key": key, "reply_id": reply["reply_id"]}}
             self.aws.executions.send_success(batch["task_token"], decision)
-            return self._poll_batch(batch_id, lambda b: b["status"] in DECIDED and self._run_over(b), timeout, "recorded no decision")
+            return self._wait_decided(batch_id, timeout)
         raise TransferError(f"no acceptable reply to batch {batch_id} from institution {code}"
                             + (f"; refused: {' | '.join(refused)}" if refused else " yet"))
 
-    def _run_over(self, batch: dict[str, Any]) -> bool:
-        arn = batch.get("execution_arn")
-        return not arn or self.aws.executions.status(arn) != "RUNNING"
+    def _wait_decided(self, batch_id: str, timeout: float) -> dict[str, Any]:
+        """Decided, and the run finished: the receipt and the locked head are written when this returns."""
+
+        def over(b: dict[str, Any]) -> bool:
+            arn = b.get("execution_arn")
+            return b["status"] in DECIDED and (not arn or self.aws.executions.status(arn) != "RUNNING")
+
+        return self._poll_batch(batch_id, over, timeout, "recorded no decision")
 
     def _poll_batch(self, batch_id: str, done, timeout: float, what: str) -> dict[str, Any]:
         """The batch once ``done(batch)`` holds; a failed transfer execution ends the wait with its cause."""

@@ -97,9 +97,7 @@ class Desk:
     # -- pull
     def pull(self, s3: Any, bucket: str, batch_id: str, *, trust: list[Any], seal_identity: Any, progress: Any = None) -> dict[str, Any]:
         """Download the batch (resuming), verifying the sender's signature (pinned) and each package's SM3 while it comes."""
-        from asn1crypto import cms as acms
-
-        from .crypto.cms import verify_signed_data
+        from .crypto.cms import signed_by
 
         base, out = f"institutions/{self.code}/batches/{batch_id}/", self.batch(batch_id)
         out.mkdir(parents=True, exist_ok=True)
@@ -109,10 +107,9 @@ class Desk:
                 raise UsageError(f"batch {batch_id} is not in institutions/{self.code}/ (submitted to another institution, or not yet)")
             (out / name).write_bytes(body)
         listing_bytes = (out / "transfer-list.json").read_bytes()
-        check = verify_signed_data(acms.ContentInfo.load((out / "transfer-list.json.sender.p7s").read_bytes()), trust, content=listing_bytes)
-        sender = seal_identity.problems(check.signer_cert) if check.signer_cert is not None else ["no signer"]
-        if not check.ok or sender:
-            raise TransferError(f"the list of batch {batch_id} is not signed by the archive: {'; '.join(check.errors + check.chain_errors + sender)}")
+        _, problems = signed_by(seal_identity, (out / "transfer-list.json.sender.p7s").read_bytes(), listing_bytes, trust)
+        if problems:
+            raise TransferError(f"the list of batch {batch_id} is not signed by the archive: {'; '.join(problems)}")
         listing = json.loads(listing_bytes)
         (out / "packages").mkdir(exist_ok=True)
         done = []
@@ -187,10 +184,7 @@ class Desk:
 
 
 def _sm3_of(path: Path) -> str:
-    from .crypto.digests import MultiDigest
+    from .crypto.digests import digest_stream
 
-    md = MultiDigest()
     with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            md.update(chunk)
-    return md.hexdigests()["SM3"]
+        return digest_stream(f)[0]["SM3"]

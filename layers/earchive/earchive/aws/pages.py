@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 
-def _all(call: Any, kwargs: dict[str, Any]) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
+def pages(call: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
+    """Each response page of ``call`` (a table's ``scan`` or ``query``), following LastEvaluatedKey."""
     while True:
         page = call(**kwargs)
-        items += page["Items"]
+        yield page
         if "LastEvaluatedKey" not in page:
-            return items
+            return
         kwargs = {**kwargs, "ExclusiveStartKey": page["LastEvaluatedKey"]}
 
 
 def scan_all(table: Any, **kwargs: Any) -> list[dict[str, Any]]:
     """Every item a scan returns (for audits and command-line listings, not for the pipeline)."""
-    return _all(table.scan, kwargs)
+    return [item for page in pages(table.scan, **kwargs) for item in page["Items"]]
 
 
 def query_all(table: Any, **kwargs: Any) -> list[dict[str, Any]]:
     """Every item a query returns, page after page."""
-    return _all(table.query, kwargs)
+    return [item for page in pages(table.query, **kwargs) for item in page["Items"]]
+
+
+def count_all(table: Any, **kwargs: Any) -> int:
+    """How many items a query matches (``Select=COUNT``: no item is read back)."""
+    return sum(int(page["Count"]) for page in pages(table.query, Select="COUNT", **kwargs))

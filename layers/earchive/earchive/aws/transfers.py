@@ -20,7 +20,7 @@ from ..errors import ConflictError, TransferError, UnknownBatch
 from .anchors import Anchors
 from .catalogue import Catalogue, FileMap
 from .eventlog import EventLog
-from .pages import query_all, scan_all
+from .pages import count_all, query_all, scan_all
 
 ACTOR = "earchive-transfer"
 log = logging.getLogger(__name__)
@@ -55,8 +55,8 @@ class Transfers:
 
     def used_replies(self, batch_id: str) -> set[str]:
         """The reply ids already taken for this batch (a reply is applied once: no replay)."""
-        items = self.table.query(KeyConditionExpression=Key("batch_id").eq(batch_id) & Key("item").begins_with("REPLY#"),
-                                 ConsistentRead=True)["Items"]
+        items = query_all(self.table, KeyConditionExpression=Key("batch_id").eq(batch_id) & Key("item").begins_with("REPLY#"),
+                          ConsistentRead=True)
         return {i["item"].removeprefix("REPLY#") for i in items}
 
     def use_reply(self, batch_id: str, reply_id: str, key: str, *, actor: str) -> None:
@@ -72,14 +72,8 @@ class Transfers:
 
     def count_checked(self, batch_id: str) -> int:
         """How many of the batch's packages have a receiving-check result (for progress while waiting)."""
-        total, kwargs = 0, {"KeyConditionExpression": Key("batch_id").eq(batch_id) & Key("item").begins_with("PKG#"),
-                            "FilterExpression": Attr("receipt").exists(), "Select": "COUNT"}
-        while True:
-            page = self.table.query(**kwargs)
-            total += int(page["Count"])
-            if "LastEvaluatedKey" not in page:
-                return total
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return count_all(self.table, KeyConditionExpression=Key("batch_id").eq(batch_id) & Key("item").begins_with("PKG#"),
+                         FilterExpression=Attr("receipt").exists())
 
     def save_rows(self, batch_id: str) -> list[dict[str, Any]]:
         """Store the batch's Table A.1 rows (``ROW#NNN``) as they stand now: at submission and at the decision."""
@@ -161,6 +155,7 @@ class Transfers:
             "task_code": item.get("task_code", ""), "task_name": item.get("task_name", ""), "task_type": item.get("task_type", ""),
             "archive": item["archive"], "package_sha256": item["package_sha256"], "package_sm3": item["package_sm3"],
             "size": item.get("package_size", 0), "package_version": item.get("package_version", 1), "state": "LISTED",
+            **({"retain_until": item["retain_until"]} if item.get("retain_until") else {}),
         })
 
     # -- moving
@@ -202,8 +197,8 @@ class Transfers:
         stream = f"batch#{batch_id}"
         entry = entry or max(self.events.entries(stream), key=lambda e: int(e["seq"]))
         until = dt.datetime.now(dt.UTC) + dt.timedelta(days=self.anchor_days)
-        for p in self.packages(batch_id):
-            kept = str((self.catalogue.get(p["package_id"]) or {}).get("retain_until") or "")
+        for p in self.packages(batch_id):  # listed with the package; a batch listed before it was, from the catalogue
+            kept = str(p.get("retain_until") or (self.catalogue.get(p["package_id"]) or {}).get("retain_until") or "")
             if kept:
                 until = max(until, dt.datetime.fromisoformat(kept.replace("Z", "+00:00")))
         self.anchors.anchor(stream, entry, until)

@@ -12,7 +12,7 @@ import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Protocol
+from typing import Any, Protocol
 
 from asn1crypto import algos, cms, core, tsp
 from asn1crypto import x509 as ax509
@@ -310,3 +310,17 @@ def verify_signed_data(
     except (ValueError, TypeError, KeyError) as exc:
         result.errors.append(f"malformed CMS structure: {exc}")
     return result
+
+
+def signed_by(identity: Any, signature: bytes, content: bytes, anchors: list[x509.Certificate]) -> tuple[str, list[str]]:
+    """(who signed, why this is not ``identity``'s valid detached signature over ``content``): empty when it is.
+
+    ``identity`` is a :class:`~earchive.crypto.identity.SealIdentity` (the sender pinned, not merely
+    anyone the anchors certify) or anything with its ``problems(cert)``.
+    """
+    try:
+        check = verify_signed_data(cms.ContentInfo.load(signature), anchors, content=content)
+    except ValueError as exc:
+        return "", [f"not a CMS signature: {exc}"]
+    who = identity.problems(check.signer_cert) if check.signer_cert is not None else []
+    return check.signer_subject, check.errors + check.chain_errors + who

@@ -97,3 +97,21 @@ def problems(body: bytes, *, signer: x509.Certificate | None, signature_errors: 
     out += [f"{pid} is decided {n} times" for pid, n in seen.items() if n > 1]
     out += [f"{pid} of batch {batch} is not decided" for pid in listed if pid not in seen]
     return out
+
+
+def check(body: bytes, signature: bytes, *, institution: dict[str, Any] | None, listing: dict[str, Any], list_sha256: str,
+          used_reply_ids: set[str], at: dt.datetime) -> list[str]:
+    """A reply as the window receives it: the detached CMS signature over its exact bytes, verified against the
+    certificates registered for the institution (pinned), then every rule of :func:`problems`."""
+    from asn1crypto import cms
+
+    from ..crypto.cms import verify_signed_data
+
+    pinned = [x509.load_pem_x509_certificate(c["pem"].encode()) for c in (institution or {}).get("certificates", [])]
+    try:
+        found = verify_signed_data(cms.ContentInfo.load(signature), pinned, content=body)
+        signer, errors = found.signer_cert, found.errors + found.chain_errors
+    except ValueError as exc:
+        signer, errors = None, [f"not a CMS signature: {exc}"]
+    return problems(body, signer=signer, signature_errors=errors, institution=institution, listing=listing,
+                    list_sha256=list_sha256, used_reply_ids=used_reply_ids, at=at)
