@@ -113,3 +113,20 @@ def test_a_sample_case_written_again_replaces_its_folder(tmp_path):
     second = sample_case(tmp_path / "t", seed=7, files=3)
     assert first.folder == second.folder and len(list((second.folder / "materials").iterdir())) == 3
     assert pack(second.folder, tmp_path / "pk").path.exists()
+
+
+@pytest.mark.parametrize("change", [{"reply_id": ["x"]}, {"receiver": 5}, {"packages": [{"package_id": ["P1"], "outcome": "ACCEPTED"}]},
+                                    {"packages": [{"package_id": "P1", "outcome": "ACCEPTED", "failed_tests": 5}]},
+                                    {"packages": ["P1"]}])
+def test_a_reply_of_the_wrong_shape_is_refused_not_a_crash(change):
+    """Hostile replies (issue 10): fields of the wrong type are named, never a TypeError in the window."""
+    import datetime as dt
+
+    from earchive.domain import reply
+
+    doc = {"version": "1", "reply_id": "r1", "batch_id": "B", "institution": "A", "list_sha256": "s", "receiver": "王芳",
+           "packages": [{"package_id": "P1", "outcome": "ACCEPTED", "failed_tests": []}], **change}
+    found = reply.problems(json.dumps(doc).encode(), signer=None, signature_errors=[], institution={"code": "A", "status": "ACTIVE"},
+                           listing={"batch_id": "B", "institution": "A", "packages": [{"record_code": "P1"}]}, list_sha256="s",
+                           used_reply_ids={"r0"}, at=dt.datetime.now(dt.UTC))
+    assert found and any("not text" in p or "not an object" in p or "not a list" in p for p in found), found

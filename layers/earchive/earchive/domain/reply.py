@@ -61,6 +61,9 @@ def problems(body: bytes, *, signer: x509.Certificate | None, signature_errors: 
         return [f"the reply is not JSON: {exc}"]
     if not isinstance(reply, dict) or not isinstance(reply.get("packages"), list):
         return ["the reply is not a reply document (no packages)"]
+    shape = _shape_problems(reply)
+    if shape:  # a hostile document is refused by what it is, before any rule reads a field of the wrong type
+        return shape
     out = [f"signature: {e}" for e in signature_errors]
     if signer is None:
         out.append("signature: no signer certificate")
@@ -96,6 +99,24 @@ def problems(body: bytes, *, signer: x509.Certificate | None, signature_errors: 
             out.append(f"{pid}: accepted although its receiving check failed ({', '.join(map(str, p['failed_tests']))})")
     out += [f"{pid} is decided {n} times" for pid, n in seen.items() if n > 1]
     out += [f"{pid} of batch {batch} is not decided" for pid in listed if pid not in seen]
+    return out
+
+
+FIELDS = ("version", "reply_id", "batch_id", "institution", "list_sha256", "receiver", "decided_at")
+
+
+def _shape_problems(reply: dict[str, Any]) -> list[str]:
+    """Fields of the wrong type: text where text belongs, a list of package objects, failed tests a list of text."""
+    out = [f"field {f!r} is not text" for f in FIELDS if f in reply and not isinstance(reply[f], str)]
+    for n, p in enumerate(reply["packages"], 1):
+        if not isinstance(p, dict):
+            out.append(f"package entry {n} is not an object")
+            continue
+        out += [f"package entry {n}: {f!r} is not text" for f in ("package_id", "outcome", "reason", "checked_at")
+                if p.get(f) is not None and not isinstance(p[f], str)]
+        failed = p.get("failed_tests", [])
+        if not isinstance(failed, list) or not all(isinstance(t, str) for t in failed):
+            out.append(f"package entry {n}: 'failed_tests' is not a list of test codes")
     return out
 
 
