@@ -196,3 +196,15 @@ def test_a_deflate_stream_that_goes_on_past_the_declared_size_is_refused(tmp_pat
     with pytest.raises(EarchiveError) as caught:
         z.read_small(z.members["case.json"])
     assert caught.value.rule == "BUNDLE-LAYOUT" and "past the entry's declared size" in caught.value.problems[0].message
+
+
+@pytest.mark.parametrize("other", ["case.json/", "case.json/hidden.txt"])
+def test_a_name_that_is_a_file_and_a_folder_is_refused(tmp_path, other):
+    """Found by hand on the local cloud: `case.json` beside `case.json/` was archived; no extractor can write both."""
+    from earchive.domain.safezip import SafeZip
+
+    path = tmp_path / "both.zip"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("case.json", b"{}")
+        z.writestr(zipfile.ZipInfo(other) if other.endswith("/") else other, b"" if other.endswith("/") else b"x")
+    assert any(p.rule == "BUNDLE-DUPLICATE" and p.file == "case.json" for p in SafeZip(str(path)).problems)

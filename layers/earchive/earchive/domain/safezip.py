@@ -258,6 +258,13 @@ class SafeZip:
             self.members[path] = Member(path=path, info=info)
         if total > self.limits.max_total_bytes:
             self._problem("BOMB", f"{total} bytes uncompressed, limit {self.limits.max_total_bytes}", None)
+        # a name that is a file and a folder at once (`case.json` beside `case.json/` or `case.json/x`): no extractor can
+        # write both, and readers disagree on which they see
+        folders = {name_key(d.rstrip("/")) for d in self.directories}
+        folders |= {name_key(str(a)) for p in [*self.directories, *self.members] for a in PurePosixPath(p.rstrip("/")).parents}
+        for path in sorted(self.members):
+            if name_key(path) in folders:
+                self._problem("DUPLICATE", "the same name is a file and a folder", path)
         spans.sort()
         for (_, end, first), (start, _, second) in zip(spans, spans[1:]):
             if start < end:
