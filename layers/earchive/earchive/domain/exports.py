@@ -20,6 +20,7 @@ from typing import Any
 from ..config import current, earchive_home
 from ..zh import CASE_STATUS, RETENTION, beijing, label
 from .transfer import TABLE_A1
+from .transfer_form import transfer_list_pdf as transfer_list_pdf  # re-exported: the printed list lives with its form
 
 CATALOGUE_COLUMNS = (("序号", None), ("电子文件号", "record_code"), ("办件编号", "project_id"), ("办理事项名称", "task_name"),
                      ("事项类型", "task_type"), ("保管期限", "retention_period"), ("件数", "total_number"), ("字节数", "package_size"),
@@ -173,57 +174,6 @@ def transfer_list_xlsx(document: dict[str, Any], path: Path) -> Path:
 def note_lines(note: Any) -> str:
     """备注 with a line break after each "：", "、" and "；": a 电子文件号 is never split between two lines."""
     return "\n".join(part.strip() for part in NOTE_BREAK.split(str(note or "")) if part.strip())
-
-
-def transfer_list_pdf(document: dict[str, Any], path: Path) -> Path:
-    from fpdf import FPDF
-    from fpdf.fonts import FontFace
-
-    heading = FontFace(emphasis="", fill_color=(230, 230, 230))  # one CJK face: shade the headings, no bold
-    pdf = FPDF(orientation="L", format="A4")
-    pdf.set_auto_page_break(True, margin=15)
-    pdf.add_page()
-    file, face = pdf_font()
-    pdf.add_font("cjk", "", file, collection_font_number=face)
-    pdf.set_font("cjk", size=18)
-    pdf.cell(0, 12, "政务服务电子档案移交清单", align="C", new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("cjk", size=10)
-    pdf.multi_cell(0, 8, f"批次编号：{document['batch_id']}　　接收单位：{document['institution_name']}"
-                   + (f"　　补交，原批次：{document['resubmits']}" if document.get("resubmits") else ""),
-                   new_x="LMARGIN", new_y="NEXT")
-    note_width = pdf.epw * LIST_WIDTHS[-1] / sum(LIST_WIDTHS) - 2 * pdf.c_margin
-    align = ("CENTER", "CENTER", "LEFT", "CENTER", "CENTER", "CENTER", "LEFT")
-    with pdf.table(col_widths=LIST_WIDTHS, text_align=align, line_height=7, headings_style=heading) as table:
-        header = table.row()
-        for c in TABLE_A1:
-            header.cell(c)
-        for row in document["rows"]:
-            r = table.row()
-            for c in TABLE_A1:
-                if c == "备注":
-                    text = note_lines(row[c])
-                    r.cell(text, style=_fitting(pdf, text, note_width))
-                else:
-                    r.cell(str(row[c]))
-    pdf.ln(8)
-    _signatures(pdf, document, FontFace(emphasis="", fill_color=(240, 240, 240)))
-    pdf.ln(4)
-    pdf.set_font("cjk", size=8)
-    pdf.multi_cell(0, 5, "本清单同时以 JSON 形式由移交方与接收方分别以数字签名（CMS）签署；各归档信息包的 SM3 摘要见附表。")
-    pdf.add_page()
-    pdf.set_font("cjk", size=12)
-    pdf.cell(0, 10, "附表：归档信息包及其数字摘要（SM3）", new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("cjk", size=7)
-    with pdf.table(col_widths=(10, 70, 40, 55, 100), line_height=5, headings_style=heading) as table:
-        h = table.row()
-        for c in ("序号", "电子文件号", "办件编号", "办理事项名称", "SM3"):
-            h.cell(c)
-        for n, p in enumerate(document["packages"], 1):
-            r = table.row()
-            for v in (n, p["record_code"], p["project_id"], p["task_name"], p["digest"]["value"]):
-                r.cell(str(v))
-    pdf.output(str(path))
-    return path
 
 
 def _fitting(pdf: Any, text: str, width: float) -> Any:

@@ -1,0 +1,341 @@
+"""PAdES signatures on the transfer form (pyHanko): the window certifies, the institution approves, each with its own key.
+
+* :func:`certify` — the window at submit: a certification signature (DocMDP, form filling allowed) in
+  the 移交单位 box, with an RFC 3161 signature timestamp (PAdES-B-T).
+* :func:`approve` — the institution in its reply: an approval signature in the 接收单位 box as an
+  incremental update (the window's bytes stay as they are), then a document timestamp.
+* :func:`prepare` / :func:`finish` — the same approval in two steps, for a UKey or a provincial e-seal
+  service: the first step returns the bytes to sign and stops; the second embeds the signature value
+  made elsewhere. Nothing in between needs the private key.
+* :func:`validate` — every signature and document timestamp, as pyHanko reads it.
+
+Any earchive signer works (development keys, ``kms:`` keys, key files): it signs the DER of the signed
+attributes, which is what pyHanko's raw signing asks for. **pyHanko cannot make SM2 PDF signatures**
+(no SM2 in pyHanko, pyhanko-certvalidator or asn1crypto): an SM2 signer is refused here by name; the
+JSON list and reply keep their SM2-capable CMS signatures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from asn1crypto import algos, tsp
+from asn1crypto import x509 as ax509
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from ..domain.transfer_form import RECEIVER_FIELD as RECEIVER
+from ..domain.transfer_form import SENDER_FIELD as SENDER
+from ..errors import reject
+
+SYSTEM_SEAL = "系统签章"  # a key the system holds (KMS, a server key file) is not a person's signature
+STAMP_TEXT = "%(unit)s数字签章（%(kind)s）\n签署人：%(signer)s\n时间：%(ts)s\n%(note)s"
+EXTERNAL_RESERVE = 16384  # bytes for a CMS made later: a certificate chain, the signature and its timestamp token
+_MECHANISMS = {"sha256_ecdsa": "sha256_ecdsa", "sha384_ecdsa": "sha384_ecdsa", "sha256_rsa": "sha256_rsa"}
+
+
+def _acert(cert: x509.Certificate) -> ax509.Certificate:
+    return ax509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
+
+
+def _mechanism(ours: Any) -> str:
+    alg = ours.signature_algorithm
+    if alg == "sm2_sm3":
+        raise reject("SEAL-CONFIG", "pyHanko cannot make SM2 PDF signatures (no SM2 in pyHanko, pyhanko-certvalidator or asn1crypto): "
+                                    "sign the PDF with an ECDSA or RSA key; the JSON list and reply keep their SM2 CMS signatures")
+    if alg not in _MECHANISMS:
+        raise reject("SEAL-CONFIG", f"signature algorithm {alg} cannot sign a PDF here")
+    return _MECHANISMS[alg]
+
+
+def hanko_signer(ours: Any):
+    """A pyHanko ``Signer`` over any earchive signer (``sign(data)`` of the signed attributes, hashing its own)."""
+    from pyhanko.sign.signers.pdf_cms import Signer
+    from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+    mechanism = _mechanism(ours)
+
+    class _Signer(Signer):
+        async def async_sign_raw(self, data: bytes, digest_algorithm: str, dry_run: bool = False) -> bytes:
+            if dry_run:  # size estimate: the largest signature this key makes
+                return bytes(600 if "rsa" in mechanism else 72)
+            return ours.sign(data)
+
+    return _Signer(signing_cert=_acert(ours.certificate), cert_registry=SimpleCertificateStore.from_certs([_acert(c) for c in ours.chain]),
+                   signature_mechanism=algos.SignedDigestAlgorithm({"algorithm": mechanism}))
+
+
+def hanko_timestamper(tsa: Any):
+    """A pyHanko ``TimeStamper`` over any earchive TSA (``request(query_der) -> response_der``: local or RFC 3161 over HTTP)."""
+    from pyhanko.sign.timestamps.api import TimeStamper
+
+    class _Stamper(TimeStamper):
+        async def async_request_tsa_response(self, req: tsp.TimeStampReq) -> tsp.TimeStampResp:
+            return tsp.TimeStampResp.load(tsa.request(req.dump()))
+
+    return _Stamper()
+
+
+def stamp_font() -> Path:
+    """A single-face OpenType CJK font with 1000 units per em, as pyHanko's stamps need (interface-notes §3.1).
+
+    The PDF's own font (:func:`earchive.domain.exports.pdf_font`) is Noto Sans CJK (upem 1000); a face of a
+    collection is saved once as a font of its own among earchive's local files.
+    """
+    from ..config import earchive_home
+    from ..domain.exports import pdf_font
+
+    file, face = pdf_font()
+    if not file.lower().endswith((".ttc", ".otc")):
+        return Path(file)
+    target = earchive_home() / "fonts" / f"{Path(file).stem}-{face}-{Path(file).stat().st_size}.otf"
+    if not target.is_file():
+        from fontTools.ttLib import TTFont
+
+        from .pki import write_atomic
+
+        target.parent.mkdir(parents=True, exist_ok=True)
+        buf = io.BytesIO()
+        TTFont(file, fontNumber=face).save(buf)
+        write_atomic(target, buf.getvalue())
+    return target
+
+
+def _stamp_style(unit: str, note: str, system: bool):
+    from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
+    from pyhanko.pdf_utils.text import TextBoxStyle
+    from pyhanko.stamp import TextStampStyle
+
+    text = STAMP_TEXT.replace("%(unit)s", unit).replace("%(kind)s", SYSTEM_SEAL if system else "外部签章设备").replace("%(note)s", note)
+    size = 8  # the same size in the factory and the text box (pyHanko #733: multi-line stamps drift otherwise)
+    return TextStampStyle(stamp_text=text, text_box_style=TextBoxStyle(font=GlyphAccumulatorFactory(str(stamp_font()), font_size=size),
+                                                                        font_size=size), border_width=1)
+
+
+def _is_system(ours: Any) -> bool:
+    """A key the system holds (KMS, a server's key file, a development key) rather than one a person alone controls."""
+    return not getattr(ours, "personal", False)
+
+
+def certify(pdf: bytes, boxes: dict[str, tuple[int, tuple[float, float, float, float]]], signer: Any, tsa: Any,
+            note: str = "") -> bytes:
+    """The window's certification signature (DocMDP: form filling and signing allowed), with both signature fields laid out."""
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import fields, signers
+    from pyhanko.sign.fields import MDPPerm, SigSeedSubFilter
+
+    w = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    for name, (page, box) in boxes.items():
+        fields.append_signature_field(w, fields.SigFieldSpec(sig_field_name=name, on_page=page, box=box))
+    meta = signers.PdfSignatureMetadata(field_name=SENDER, certify=True, docmdp_permissions=MDPPerm.FILL_FORMS,
+                                        subfilter=SigSeedSubFilter.PADES, md_algorithm="sha256",
+                                        reason="政务服务电子档案移交（移交方签章）")
+    out = io.BytesIO()
+    pdf_signer = signers.PdfSigner(meta, signer=hanko_signer(signer), timestamper=hanko_timestamper(tsa),
+                                   stamp_style=_stamp_style("移交单位", note, _is_system(signer)))
+    asyncio.run(pdf_signer.async_sign_pdf(w, output=out))
+    return out.getvalue()
+
+
+def _approval(note: str, system: bool):
+    from pyhanko.sign import signers
+    from pyhanko.sign.fields import SigSeedSubFilter
+
+    return signers.PdfSignatureMetadata(field_name=RECEIVER, subfilter=SigSeedSubFilter.PADES, md_algorithm="sha256",
+                                        reason="政务服务电子档案接收（接收方签章）"), _stamp_style("接收单位", note, system)
+
+
+def _document_timestamp(signed: bytes, tsa: Any) -> bytes:
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import signers
+
+    out = io.BytesIO()
+    stamper = signers.PdfTimeStamper(hanko_timestamper(tsa))
+    asyncio.run(stamper.async_timestamp_pdf(IncrementalPdfFileWriter(io.BytesIO(signed)), "sha256", output=out))
+    return out.getvalue()
+
+
+def approve(pdf: bytes, signer: Any, tsa: Any, note: str = "") -> bytes:
+    """The institution's approval signature (incremental, signature timestamp), then a document timestamp."""
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import signers
+
+    meta, style = _approval(note, _is_system(signer))
+    out = io.BytesIO()
+    pdf_signer = signers.PdfSigner(meta, signer=hanko_signer(signer), timestamper=hanko_timestamper(tsa), stamp_style=style)
+    asyncio.run(pdf_signer.async_sign_pdf(IncrementalPdfFileWriter(io.BytesIO(pdf)), existing_fields_only=True, output=out))
+    return _document_timestamp(out.getvalue(), tsa)
+
+
+@dataclass(frozen=True)
+class Pending:
+    """An approval waiting for its signature value: what to sign, and what :func:`finish` needs (no key)."""
+
+    to_sign: bytes  # the DER of the signed attributes: sign these bytes (the device hashes them with SHA-256)
+    state: dict[str, Any]
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "to-sign.der").write_bytes(self.to_sign)
+        (folder / "pending.json").write_text(json.dumps(self.state, ensure_ascii=False, indent=1), encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: Path) -> Pending:
+        return cls((folder / "to-sign.der").read_bytes(), json.loads((folder / "pending.json").read_text(encoding="utf-8")))
+
+
+def prepare(pdf: bytes, certificate: x509.Certificate, chain: list[x509.Certificate], signature_algorithm: str,
+            note: str = "") -> Pending:
+    """Step one of a two-step approval: the document digested and its signature placeholder laid out; returns what to sign."""
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import signers
+    from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+    mechanism = _mechanism(type("S", (), {"signature_algorithm": signature_algorithm})())
+    ext = signers.ExternalSigner(_acert(certificate), SimpleCertificateStore.from_certs([_acert(c) for c in chain]),
+                                 signature_value=600 if "rsa" in mechanism else 72,
+                                 signature_mechanism=algos.SignedDigestAlgorithm({"algorithm": mechanism}))
+    meta, style = _approval(note, system=False)
+
+    async def run():
+        pdf_signer = signers.PdfSigner(meta, signer=ext, stamp_style=style)
+        digest, _, output = await pdf_signer.async_digest_doc_for_signing(IncrementalPdfFileWriter(io.BytesIO(pdf)), existing_fields_only=True,
+                                                                           bytes_reserved=EXTERNAL_RESERVE)
+        attrs = await ext.signed_attrs(digest.document_digest, "sha256", use_pades=True)
+        return digest, output.getvalue(), attrs.dump()
+
+    digest, prepared, attrs = asyncio.run(run())
+    pem = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in [certificate, *chain]).decode()
+    return Pending(attrs, {"document_digest": digest.document_digest.hex(), "reserved_region_start": digest.reserved_region_start,
+                           "reserved_region_end": digest.reserved_region_end, "prepared_pdf": prepared.hex(), "certificates": pem,
+                           "signature_algorithm": signature_algorithm})
+
+
+def finish(pending: Pending, signature_value: bytes, tsa: Any) -> bytes:
+    """Step two: the signature value made by the device embedded (with its timestamp), then the document timestamp."""
+    from asn1crypto import cms
+    from pyhanko.sign import signers
+    from pyhanko.sign.signers.pdf_byterange import PreparedByteRangeDigest
+    from pyhanko.sign.signers.pdf_signer import PdfTBSDocument
+    from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+    s = pending.state
+    certs = x509.load_pem_x509_certificates(s["certificates"].encode())
+    mechanism = _mechanism(type("S", (), {"signature_algorithm": s["signature_algorithm"]})())
+    ext = signers.ExternalSigner(_acert(certs[0]), SimpleCertificateStore.from_certs([_acert(c) for c in certs[1:]]),
+                                 signature_value=signature_value, signature_mechanism=algos.SignedDigestAlgorithm({"algorithm": mechanism}))
+    digest = PreparedByteRangeDigest(bytes.fromhex(s["document_digest"]), s["reserved_region_start"], s["reserved_region_end"])
+
+    async def run() -> bytes:
+        attrs = cms.CMSAttributes.load(pending.to_sign)
+        signed = await ext.async_sign_prescribed_attributes("sha256", signed_attrs=attrs, timestamper=hanko_timestamper(tsa))
+        out = io.BytesIO(bytes.fromhex(s["prepared_pdf"]))
+        await PdfTBSDocument.async_finish_signing(out, digest, signed)
+        return out.getvalue()
+
+    return _document_timestamp(asyncio.run(run()), tsa)
+
+
+def validate(pdf: bytes, anchors: list[x509.Certificate], tsa_anchors: list[x509.Certificate] | None = None) -> list[dict[str, Any]]:
+    """Every signature and document timestamp of ``pdf``, as pyHanko validates it against ``anchors`` (offline)."""
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation import validate_pdf_signature, validate_pdf_timestamp
+    from pyhanko_certvalidator import ValidationContext
+
+    roots = [_acert(c) for c in anchors + (tsa_anchors or [])]
+    results = []
+    try:
+        reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+        embedded = list(reader.embedded_signatures)
+    except Exception as exc:  # noqa: BLE001 - any malformed file is a verdict, not a crash
+        return [{"field": None, "valid": False, "problem": f"not a readable PDF: {exc}"}]
+    for sig in embedded:
+        vc = ValidationContext(trust_roots=roots, allow_fetching=False, revocation_mode="soft-fail")
+        entry: dict[str, Any] = {"field": sig.field_name, "document_timestamp": sig.sig_object_type == "/DocTimeStamp"}
+        try:
+            if entry["document_timestamp"]:
+                status = validate_pdf_timestamp(sig, validation_context=vc)
+            else:
+                status = validate_pdf_signature(sig, signer_validation_context=vc, ts_validation_context=vc)
+        except Exception as exc:  # noqa: BLE001
+            results.append({**entry, "valid": False, "problem": f"{type(exc).__name__}: {exc}"})
+            continue
+        leaf = status.signing_cert
+        entry.update(intact=status.intact, valid=status.valid, trusted=status.trusted, signer=leaf.subject.human_friendly if leaf else None,
+                     signer_sha256=leaf.sha256.hex() if leaf else None,
+                     coverage=getattr(status.coverage, "name", None), modification_level=getattr(getattr(status, "modification_level", None), "name", None),
+                     docmdp_ok=getattr(status, "docmdp_ok", None), signed_at=_when(status),
+                     timestamp_valid=bool(getattr(status, "timestamp_validity", None) and status.timestamp_validity.valid)
+                     if not entry["document_timestamp"] else True, revision_end=sig.signed_revision)
+        results.append(entry)
+    return results
+
+
+def _when(status: Any) -> str:
+    """The trusted time of a signature (its timestamp token) or of a document timestamp."""
+    ts = getattr(status, "timestamp_validity", None)
+    when = getattr(ts, "timestamp", None) or getattr(status, "timestamp", None)
+    return when.isoformat(timespec="seconds") if when else ""
+
+
+def certification_problems(pdf: bytes, anchors: list[x509.Certificate], signer_sha256: str | None = None) -> list[str]:
+    """Why ``pdf`` is not the window's intact certified form (empty: it is): one certification signature, valid and trusted,
+    by ``signer_sha256`` when given (the certificate that signed the JSON list, pinned)."""
+    found = validate(pdf, anchors)
+    sender = [v for v in found if v.get("field") == SENDER]
+    if len(sender) != 1:
+        return [f"the printed list carries {len(sender)} signature(s) in {SENDER}, not one certification"]
+    v = sender[0]
+    out = [f"{SENDER}: {v['problem']}"] if v.get("problem") else []
+    out += [f"{SENDER}: {what}" for what, bad in (("altered after signing", not v.get("intact")), ("does not verify", not v.get("valid")),
+                                                 ("signer not trusted", not v.get("trusted")), ("its timestamp does not verify", not v.get("timestamp_valid")))
+            if bad and not v.get("problem")]
+    if signer_sha256 and v.get("signer_sha256") != signer_sha256:
+        out.append(f"{SENDER}: signed by {v.get('signer')}, not by the archive's seal that signed the list")
+    return out
+
+
+def approval_problems(certified: bytes, replied: bytes, pinned: list[x509.Certificate], tsa_anchors: list[x509.Certificate] | None = None) -> list[str]:
+    """Why ``replied`` is not ``certified`` with only the institution's approval and a document timestamp added (empty: it is).
+
+    The window's bytes must be its first part, unchanged; the approval must be intact, valid and by one of the
+    ``pinned`` certificates (registered for the institution); the document's changes stay within the certification's
+    permissions; a document timestamp closes it.
+    """
+    if not replied.startswith(certified):
+        return ["the signed list does not begin with the list the archive certified (not an incremental update of it)"]
+    found = validate(replied, pinned, tsa_anchors)
+    pins = {c.fingerprint(_sha256()).hex() for c in pinned}
+    out = []
+    by_field = {v.get("field"): v for v in found if not v.get("document_timestamp")}
+    if set(by_field) != {SENDER, RECEIVER}:
+        out.append(f"the signed list has signatures {sorted(map(str, by_field))}, expected {SENDER} and {RECEIVER}")
+    for name, v in by_field.items():
+        if v.get("problem"):
+            out.append(f"{name}: {v['problem']}")
+        elif not (v.get("intact") and v.get("valid")):
+            out.append(f"{name}: altered after signing or does not verify")
+        elif v.get("docmdp_ok") is False:
+            out.append(f"{name}: the document was changed beyond what the certification allows")
+    receiver = by_field.get(RECEIVER) or {}
+    if receiver and not receiver.get("problem") and receiver.get("signer_sha256") not in pins:
+        out.append(f"{RECEIVER}: signed by {receiver.get('signer')}, not by a certificate registered for the institution")
+    stamps = [v for v in found if v.get("document_timestamp")]
+    if not stamps or not all(v.get("intact") and v.get("valid") for v in stamps):
+        out.append("the signed list has no valid document timestamp after the approval")
+    return out
+
+
+def _sha256():
+    from cryptography.hazmat.primitives import hashes
+
+    return hashes.SHA256()
+
+
+__all__ = ["SYSTEM_SEAL", "Pending", "approval_problems", "approve", "certification_problems", "certify", "finish", "hanko_signer",
+           "hanko_timestamper", "prepare", "stamp_font", "validate"]
