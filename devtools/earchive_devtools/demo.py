@@ -232,10 +232,15 @@ def _transfer_loop(cloud, out: Path, uploads: dict[str, Any]) -> bool:
         say(f"  430102001 pulled and checked batch {batch_id} on its own machine: {sum(c['passed'] for c in checks.values())}/"
             f"{len(checks)} passed the YJ tests")
         document, body, signature = a.reply(batch_id, receiver="区行政审批局 王芳", returns=returns)
-        key = a.reply_key(batch_id, document["reply_id"])
-        s3.put(bucket, key, body)
-        s3.put(bucket, key + ".p7s", signature)
+        a.send(s3, bucket, batch_id, document, body, signature)
         return document
+
+    def replies_verified(batch_id: str) -> dict[str, Any]:
+        """S3 announced the replies: the reply machine verifies each (a forgery is refused) and a good one resumes the batch."""
+        verdicts = [json.loads(d.get("output") or "{}") for d in cloud.wait(cloud.dispatch(wait=0.5, machine="ReplyStateMachine"), 600).values()]
+        for v in verdicts:
+            say(f"  回执核验 reply machine: {v.get('key', '?').rsplit('/', 1)[-1]} {v.get('outcome')}")
+        return svc.take_reply(batch_id, actor="综合受理窗口 李敏")  # decided by the machine: this reads the decision
 
     batch = svc.create(Selection(), institution="430102001", institution_name=names["430102001"], transferor="综合受理窗口 李敏")
     bid = batch["batch_id"]
@@ -246,10 +251,10 @@ def _transfer_loop(cloud, out: Path, uploads: dict[str, Any]) -> bool:
     reason = "申请表扫描件模糊，请重新扫描后补正"
     document = institution_decides(bid, {back["package_id"]: reason})
     forged = replies.encode({**document, "reply_id": "0-forged-by-430103001"})  # B signs a reply for A's batch
-    s3.put(bucket, f"institutions/430102001/replies/{bid}/0-forged-by-430103001.json", forged)
     s3.put(bucket, f"institutions/430102001/replies/{bid}/0-forged-by-430103001.json.p7s",
            signed_data(desks["430103001"].signer(), content=forged).dump())
-    done = svc.take_reply(bid, actor="综合受理窗口 李敏")
+    s3.put(bucket, f"institutions/430102001/replies/{bid}/0-forged-by-430103001.json", forged)  # the JSON last, as a real reply
+    done = replies_verified(bid)
     refusal = s3.get_bytes(bucket, f"institutions/430102001/replies/{bid}/0-forged-by-430103001.refused.json")
     if refusal is None:
         say("  unexpected: the reply 430103001 signed for 430102001's batch was not refused")
@@ -272,7 +277,7 @@ def _transfer_loop(cloud, out: Path, uploads: dict[str, Any]) -> bool:
     svc.submit(again["batch_id"], actor="综合受理窗口 李敏")
     svc.wait_for_decision(again["batch_id"], timeout=1800)
     institution_decides(again["batch_id"], {})
-    final = svc.take_reply(again["batch_id"], actor="综合受理窗口 李敏")
+    final = replies_verified(again["batch_id"])
     print(f"  batch {again['batch_id']} (resubmits {bid}): {final['status']} — both parties signed; packages received into storage")
     for b in (bid, again["batch_id"]):
         svc.export(b, out / "transfer" / b)

@@ -192,6 +192,7 @@ class LocalCloud:
         self.queue_url = ""
         self.state_machine_arn = ""
         self.state_machines: dict[str, str] = {}
+        self.queues: dict[str, tuple[str, str]] = {}  # machine → (its rule's queue, its ARN)
         self.env: dict[str, str] = {}
         self.log_level = log_level
 
@@ -352,21 +353,27 @@ class LocalCloud:
         sfn = self.client("stepfunctions")
         arn = sfn.create_state_machine(name=self._physical(logical), definition=definition, roleArn=ROLE)["stateMachineArn"]
         r.names[logical] = r.arns[logical] = self.state_machines[logical] = arn
-        if props.get("Events"):  # the machine uploads start
+        if logical == "ArchiveStateMachine":  # the machine uploads start
             self.state_machine_arn = arn
         # The functions' environment applies process-wide: the handlers run in this process, in
         # threads, so a per-invocation environment would race. The template gives all of them the same one.
         os.environ.update(self.env)
-        for event in props.get("Events", {}).values():
+        for event_name, event in props.get("Events", {}).items():
             if event["Type"] == "EventBridgeRule":
-                self._rule_to_queue(event["Properties"]["Pattern"])
+                self._rule_to_queue(logical, event_name, r.value(event["Properties"]["Pattern"]), arn)
 
-    def _rule_to_queue(self, pattern: dict[str, Any]) -> None:
+    def _rule_to_queue(self, logical: str, event_name: str, pattern: dict[str, Any], machine_arn: str) -> None:
+        """The machine's EventBridge rule, targeting a queue of its own (moto's rules cannot start executions)."""
         sqs, events = self.client("sqs"), self.client("events")
-        self.queue_url = sqs.create_queue(QueueName=f"earchive-dispatch-{self.suffix}")["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        events.put_rule(Name=f"earchive-case-uploaded-{self.suffix}", EventPattern=json.dumps(pattern))
-        events.put_targets(Rule=f"earchive-case-uploaded-{self.suffix}", Targets=[{"Id": "dispatch", "Arn": arn}])
+        queue = "earchive-dispatch" if logical == "ArchiveStateMachine" else f"earchive-dispatch-{event_name.lower()}"
+        url = sqs.create_queue(QueueName=f"{queue}-{self.suffix}")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        rule = "earchive-case-uploaded" if logical == "ArchiveStateMachine" else f"earchive-{event_name.lower()}"
+        events.put_rule(Name=f"{rule}-{self.suffix}", EventPattern=json.dumps(pattern))
+        events.put_targets(Rule=f"{rule}-{self.suffix}", Targets=[{"Id": "dispatch", "Arn": arn}])
+        self.queues[logical] = (url, machine_arn)
+        if logical == "ArchiveStateMachine":
+            self.queue_url = url
 
     # -- using it
     def name(self, logical: str) -> str:
@@ -377,26 +384,28 @@ class LocalCloud:
         out = self.client("s3").put_object(Bucket=self.name("IntakeBucket"), Key=key, Body=Path(path).read_bytes())
         return {"bucket": self.name("IntakeBucket"), "key": key, "version": out.get("VersionId")}
 
-    def dispatch(self, wait: float = 0.0) -> list[str]:
-        """Start one execution per queued 'Object Created' event, as the EventBridge rule would."""
+    def dispatch(self, wait: float = 0.0, machine: str = "ArchiveStateMachine") -> list[str]:
+        """Start one execution per queued 'Object Created' event, as the EventBridge rule would (uploads: the archive machine;
+        ``machine="ReplyStateMachine"``: the institutions' replies)."""
         from botocore.exceptions import ClientError
 
         sqs, sfn = self.client("sqs"), self.client("stepfunctions")
+        queue_url, machine_arn = self.queues[machine]
         started = []
         deadline = time.monotonic() + wait
         while True:
-            msgs = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
+            msgs = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
             for m in msgs:
                 event = json.loads(m["Body"])
                 obj = event.get("detail", {}).get("object", {})
                 up = {"bucket": event["detail"]["bucket"]["name"], "key": obj.get("key"), "version": obj.get("version-id")}
                 try:
-                    arn = sfn.start_execution(stateMachineArn=self.state_machine_arn, name=execution_name(up), input=json.dumps(event))["executionArn"]
+                    arn = sfn.start_execution(stateMachineArn=machine_arn, name=execution_name(up), input=json.dumps(event))["executionArn"]
                     started.append(arn)
                 except ClientError as exc:
                     if exc.response["Error"]["Code"] != "ExecutionAlreadyExists":
                         raise
-                sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=m["ReceiptHandle"])
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
             if not msgs and time.monotonic() >= deadline:
                 return started
             if not msgs:

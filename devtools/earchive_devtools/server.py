@@ -77,6 +77,8 @@ def serve(host: str = "127.0.0.1", port: int = 4566, poll: float = 0.5, stop: th
                 if name not in started:  # one line per upload (a multipart upload may notify twice)
                     started.add(name)
                     print(f"归档开始 started {name}", file=sys.stderr, flush=True)
+            for arn in cloud.dispatch(machine="ReplyStateMachine"):  # an institution's reply: the window verifies it by itself
+                print(f"回执核验 verifying reply {arn.rsplit(':', 1)[-1]}", file=sys.stderr, flush=True)
             stop.wait(poll)
     except KeyboardInterrupt:
         pass

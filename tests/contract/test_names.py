@@ -21,7 +21,7 @@ from earchive.pipeline.registry import STEPS
 from earchive_devtools.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
-MACHINES = {"archive": ROOT / "statemachine" / "archive.asl.json", "transfer": ROOT / "statemachine" / "transfer.asl.json"}
+MACHINES = {m: ROOT / "statemachine" / f"{m}.asl.json" for m in ("archive", "transfer", "reply")}
 
 
 def snake(name: str) -> str:
@@ -61,7 +61,7 @@ def test_every_task_state_has_its_function_folder_and_state_module_under_one_nam
     (sm,) = [r for r in machines.values() if r["Properties"]["DefinitionUri"].endswith(MACHINES[machine].name)]
     subs = sm["Properties"]["DefinitionSubstitutions"]
     for state, logical in tasks(machine).items():
-        step = snake(state) if machine == "archive" else f"transfer.{snake(state)}"
+        step = snake(state) if machine == "archive" else f"{machine}.{snake(state)}"
         folder = step.replace(".", "_")
         expected_logical = "".join(part.capitalize() for part in folder.split("_")) + "Function"
         assert logical == expected_logical, f"ASL state {state} invokes {logical}, expected {expected_logical}"
@@ -77,7 +77,7 @@ def test_every_task_state_has_its_function_folder_and_state_module_under_one_nam
 
 def test_nothing_is_left_over_on_any_side(template):
     """No function, folder or registered state without its ASL state."""
-    used = {step for m in MACHINES for step in ((snake(s) if m == "archive" else f"transfer.{snake(s)}") for s in tasks(m))}
+    used = {step for m in MACHINES for step in ((snake(s) if m == "archive" else f"{m}.{snake(s)}") for s in tasks(m))}
     assert set(STEPS) == used
     folders = {p.name for p in (ROOT / "functions").iterdir() if p.is_dir()}
     assert folders == {s.replace(".", "_") for s in used}

@@ -63,7 +63,7 @@ def _backoff(r: dict) -> float:
 
 def test_every_lambda_task_rides_out_throttling_for_minutes():
     """F6: a flood throttles the functions (reserved concurrency); a Map item must not give up after 30 s and be auto-returned."""
-    for machine in ("archive", "transfer"):
+    for machine in ("archive", "transfer", "reply"):
         states = json.loads((ROOT / "statemachine" / f"{machine}.asl.json").read_text("utf-8"))["States"]
         for name, st in _tasks(states):
             if "lambda:invoke" not in st["Resource"]:

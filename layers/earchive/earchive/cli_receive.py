@@ -58,11 +58,12 @@ def cmd_receive(args: argparse.Namespace) -> int:
         if len(args.package or []) != len(args.reason or []):
             print("give one --reason per --return", file=sys.stderr)
             return 2
-        document, body, signature = desk.reply(args.batch, receiver=args.receiver, returns=dict(zip(args.package or [], args.reason or [])))
+        from .crypto.signers import make_tsa
+
+        document, body, signature = desk.reply(args.batch, receiver=args.receiver, returns=dict(zip(args.package or [], args.reason or [])),
+                                               tsa=make_tsa(args.tsa or "local"))
         s3, bucket = _transfer_bucket(args)
-        key = desk.reply_key(args.batch, document["reply_id"])
-        s3.put(bucket, key, body, "application/json")
-        s3.put(bucket, key + ".p7s", signature, "application/pkcs7-signature")
+        key = desk.send(s3, bucket, args.batch, document, body, signature)
         back = [p["package_id"] for p in document["packages"] if p["outcome"] == "RETURNED"]
         print(f"reply {document['reply_id']} signed by {args.institution} and sent: accepted {len(document['packages']) - len(back)}, "
               f"returned {len(back)} → s3://{bucket}/{key}")
@@ -95,6 +96,7 @@ def add_receive_parser(sub: Any) -> None:
             t.add_argument("--accept-all", action="store_true")
             t.add_argument("--return", dest="package", action="append", help="电子文件号 to return (repeat)")
             t.add_argument("--reason", action="append", help="退回原因, one per --return")
+            t.add_argument("--tsa", help="your timestamp authority for the signed list: an RFC 3161 URL (default: the development TSA)")
     for t in rsub.choices.values():
         t.add_argument("--institution", required=True, help="your institution's code (机构代码)")
         t.add_argument("--stack", help="a deployed stack on AWS (default: the running local cloud)")

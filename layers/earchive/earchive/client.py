@@ -217,47 +217,33 @@ class TransferService:
         return self._wait_decided(batch_id, timeout)
 
     def take_reply(self, batch_id: str, actor: str = "earchive-window", timeout: float = 300) -> dict[str, Any]:
-        """Verify the institution's signed replies to a waiting batch and apply the first good one (issue 10).
+        """The institution's signed replies to a waiting batch, verified and the first good one applied (issue 10).
 
-        A reply must be signed by a certificate registered for the batch's institution, answer the
-        current list, be new, and decide every package once (:func:`earchive.domain.reply.problems`).
-        One that fails changes nothing: ``<reply>.refused.json`` beside it says why, and the event log
-        records it. The good one resumes the machine; it becomes the batch's receipt as it was signed.
+        The reply machine does this by itself when S3 announces a reply (:mod:`earchive.pipeline.reply.verify`);
+        this looks again at replies no run has decided (no ``.refused.json``, not taken), with the same
+        :func:`~earchive.pipeline.reply.verify.examine`, and waits for the decision. A batch a reply has decided
+        already is returned as it is.
         """
-        import datetime as dt
-        import hashlib
-
-        from .domain import reply as replies
+        from .pipeline.reply.verify import examine
 
         batch = self.transfers.batch(batch_id)
+        if batch["status"] in DECIDED and batch.get("decided_by_reply"):
+            return self._wait_decided(batch_id, timeout)
         if batch["status"] != "RECEIVING" or not batch.get("task_token"):
             raise TransferError(f"batch {batch_id} is {batch['status']}: it is not waiting for a decision")
         s3, bucket, code = self.aws.s3, self.names["TransferBucket"], batch["institution"]
-        listing_bytes = s3.get_bytes(bucket, f"institutions/{code}/batches/{batch_id}/transfer-list.json") or b"{}"
-        listing, sha = json.loads(listing_bytes), hashlib.sha256(listing_bytes).hexdigest()
-        institution = self.aws.institutions.get(code)
+        taken = {r for r in self.transfers.used_replies(batch_id)}
         refused = []
         for key in s3.keys(bucket, f"institutions/{code}/replies/{batch_id}/"):
-            if not key.endswith(".json") or key.endswith(".refused.json") or s3.get_bytes(bucket, key[:-5] + ".refused.json"):
+            if not key.endswith(".json") or key.endswith(".refused.json") or key.rsplit("/", 1)[-1][:-5] in taken:
                 continue
-            body, signature = s3.get_bytes(bucket, key) or b"", s3.get_bytes(bucket, key + ".p7s") or b""
-            problems = replies.check(body, signature, institution=institution, listing=listing, list_sha256=sha,
-                                     used_reply_ids=self.transfers.used_replies(batch_id), at=dt.datetime.now(dt.UTC))
-            if problems:
-                note = {"reply": key, "batch_id": batch_id, "refused_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                        "problems": problems, "changed": "nothing"}
-                s3.put(bucket, key[:-5] + ".refused.json", json.dumps(note, ensure_ascii=False, indent=2).encode("utf-8"), "application/json")
-                self.aws.events.append(f"batch#{batch_id}", actor=actor, action="reply-refused", result="refused",
-                                       detail={"key": key, "problems": problems[:20]})
-                refused.append(f"{key}: {'; '.join(problems[:3])}")
+            if s3.get_bytes(bucket, key[:-5] + ".refused.json"):
+                refused.append(f"{key}: refused before")
                 continue
-            reply = json.loads(body)
-            self.transfers.use_reply(batch_id, reply["reply_id"], key, actor=actor)
-            returns = {p["package_id"]: p["reason"] for p in reply["packages"] if p["outcome"] == "RETURNED"}
-            decision = {"batch_id": batch_id, "receiver": reply["receiver"], "returns": returns,
-                        "reply": {"key": key, "reply_id": reply["reply_id"]}}
-            self.aws.executions.send_success(batch["task_token"], decision)
-            return self._wait_decided(batch_id, timeout)
+            verdict = examine(self.aws, bucket, code, batch_id, key, actor=actor)
+            if verdict["outcome"] == "taken":
+                return self._wait_decided(batch_id, timeout)
+            refused.append(f"{key}: {'; '.join(verdict['problems'][:3])}")
         raise TransferError(f"no acceptable reply to batch {batch_id} from institution {code}"
                             + (f"; refused: {' | '.join(refused)}" if refused else " yet"))
 
@@ -319,11 +305,17 @@ class TransferService:
         batch, packages = t.batch(batch_id), t.packages(batch_id)
         document = {**transfer_list(batch, packages), "receiver": batch.get("receiver")}
         out.mkdir(parents=True, exist_ok=True)
-        paths = [transfer_list_xlsx(document, out / f"移交清单-{batch_id}.xlsx"), transfer_list_pdf(document, out / f"移交清单-{batch_id}.pdf")]
+        base = f"institutions/{batch['institution']}/batches/{batch_id}/"
+        signed = (self.aws.s3.get_bytes(self.names["TransferBucket"], base + "transfer-list.signed.pdf")
+                  or self.aws.s3.get_bytes(self.names["TransferBucket"], base + "transfer-list.pdf"))
+        pdf = out / f"移交清单-{batch_id}.pdf"  # the signed file when there is one (both parties', or the window's), else printed now
+        if signed:
+            pdf.write_bytes(signed)
+        paths = [transfer_list_xlsx(document, out / f"移交清单-{batch_id}.xlsx"), pdf if signed else transfer_list_pdf(document, pdf)]
         items = [t.catalogue.get(p["package_id"]) or {} for p in packages]
         paths += [catalogue_xlsx(items, out / f"归档目录清单-{batch_id}.xlsx"), catalogue_csv(items, out / f"归档目录清单-{batch_id}.csv")]
-        base = f"institutions/{batch['institution']}/batches/{batch_id}/"
-        for name in ("transfer-list.json", "transfer-list.json.sender.p7s", "receipt.json", "receipt.json.receiver.p7s"):
+        for name in ("transfer-list.json", "transfer-list.json.sender.p7s", "transfer-list.pdf", "transfer-list.signed.pdf", "receipt.json",
+                     "receipt.json.receiver.p7s"):
             body = self.aws.s3.get_bytes(self.names["TransferBucket"], base + name)
             if body is None:
                 continue

@@ -86,6 +86,10 @@ class UnknownBatch(TransferError, UsageError):
     """No transfer batch has this id."""
 
 
+class ReplyTooEarly(TransferError):
+    """An institution's reply came before its batch waits for a decision: the reply machine tries again a little later."""
+
+
 class OverBudget(BaseError):
     """A reader of the check reached its size, page or time budget (the file's result is "manual", never a dead Lambda)."""
 

@@ -111,6 +111,7 @@ class Desk:
         if problems:
             raise TransferError(f"the list of batch {batch_id} is not signed by the archive: {'; '.join(problems)}")
         listing = json.loads(listing_bytes)
+        self._pull_form(s3, bucket, base, out, trust, (out / "transfer-list.json.sender.p7s").read_bytes())
         (out / "packages").mkdir(exist_ok=True)
         done = []
         for n, p in enumerate(listing["packages"], 1):
@@ -132,6 +133,23 @@ class Desk:
                                                      "pulled_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}, ensure_ascii=False), "utf-8")
         return listing
 
+    def _pull_form(self, s3: Any, bucket: str, base: str, out: Path, trust: list[Any], list_signature: bytes) -> None:
+        """The printed list (PDF) the archive certified: by the same seal that signed the JSON list, intact, trusted."""
+        from asn1crypto import cms
+        from cryptography.hazmat.primitives import hashes
+
+        from .crypto.cms import verify_signed_data
+        from .crypto.pdf_sign import certification_problems
+
+        pdf = s3.get_bytes(bucket, base + "transfer-list.pdf")
+        if pdf is None:  # a batch submitted before the printed list was signed: the JSON list alone binds
+            return
+        signer = verify_signed_data(cms.ContentInfo.load(list_signature), trust).signer_cert
+        problems = certification_problems(pdf, trust, signer.fingerprint(hashes.SHA256()).hex() if signer else None)
+        if problems:
+            raise TransferError(f"the printed list of batch {base.rstrip('/').rsplit('/', 1)[-1]} is not the archive's: {'; '.join(problems)}")
+        (out / "transfer-list.pdf").write_bytes(pdf)
+
     # -- check
     def check(self, batch_id: str, options: Any) -> dict[str, dict[str, Any]]:
         """The 接收检测: the YJ tests on every package with the institution's own anchors; time and result of each kept."""
@@ -151,13 +169,18 @@ class Desk:
             (out / "packages" / f"{p['record_code']}.receiving.json").write_text(to_json(report), "utf-8")
             write_html(report)
             checks[p["record_code"]] = {"passed": report.passed, "failed": [r.id for r in report.failures], "checked_at": report.checked_at,
-                                        "results": [{"id": r.id, "status": r.status, "checked_at": r.checked_at} for r in report.results]}
+                                        "results": [{"id": r.id, "property": r.property, "status": r.status, "checked_at": r.checked_at}
+                                                    for r in report.results]}
         (out / "checks.json").write_text(json.dumps(checks, ensure_ascii=False, indent=2), "utf-8")
         return checks
 
     # -- reply
-    def reply(self, batch_id: str, *, receiver: str, returns: dict[str, str]) -> tuple[dict[str, Any], bytes, bytes]:
-        """The signed reply (document, its bytes, the CMS signature), kept beside the batch."""
+    def reply(self, batch_id: str, *, receiver: str, returns: dict[str, str], tsa: Any = None) -> tuple[dict[str, Any], bytes, bytes]:
+        """The signed reply (document, its bytes, the CMS signature), kept beside the batch.
+
+        When the archive certified a printed list, the institution's approval signature goes on it first (its own
+        key, ``tsa`` its own timestamp authority: default the development one), and the reply names both PDFs' SHA-256.
+        """
         from .crypto.cms import signed_data
         from .domain import reply as replies
         from .domain.transfer import refused
@@ -170,13 +193,34 @@ class Desk:
         problems = refused([{"package_id": p["record_code"]} for p in listing["packages"]], returns, receiver)
         if problems:
             raise UsageError(f"reply to batch {batch_id} refused: {'; '.join(problems)}")
-        document = replies.build(listing, hashlib.sha256(listing_bytes).hexdigest(), receiver=receiver,
-                                 checks=json.loads((out / "checks.json").read_text("utf-8")), returns=returns)
+        checks = json.loads((out / "checks.json").read_text("utf-8"))
+        document = replies.build(listing, hashlib.sha256(listing_bytes).hexdigest(), receiver=receiver, checks=checks, returns=returns)
+        signer = self.signer()
+        if (out / "transfer-list.pdf").exists():
+            from .crypto.pdf_sign import approve
+            from .crypto.signers import make_tsa
+
+            certified = (out / "transfer-list.pdf").read_bytes()
+            back = sum(1 for p in document["packages"] if p["outcome"] == "RETURNED")
+            note = f"接收 {len(document['packages']) - back} 件，退回 {back} 件；接收检测 {replies.summary(checks)}"
+            signed_pdf = approve(certified, signer, tsa or make_tsa("local"), note=note)
+            (out / f"reply-{document['reply_id']}.pdf").write_bytes(signed_pdf)
+            document["list_pdf_sha256"] = hashlib.sha256(certified).hexdigest()
+            document["signed_pdf_sha256"] = hashlib.sha256(signed_pdf).hexdigest()
         body = replies.encode(document)
-        signature = signed_data(self.signer(), content=body).dump()
+        signature = signed_data(signer, content=body).dump()
         (out / f"reply-{document['reply_id']}.json").write_bytes(body)
         (out / f"reply-{document['reply_id']}.json.p7s").write_bytes(signature)
         return document, body, signature
+
+    def send(self, s3: Any, bucket: str, batch_id: str, document: dict[str, Any], body: bytes, signature: bytes) -> str:
+        """Upload a signed reply: its signed PDF and its signature first, the JSON last (its arrival starts the window's verification)."""
+        key = self.reply_key(batch_id, document["reply_id"])
+        if "signed_pdf_sha256" in document:
+            s3.put(bucket, key[:-5] + ".pdf", (self.batch(batch_id) / f"reply-{document['reply_id']}.pdf").read_bytes(), "application/pdf")
+        s3.put(bucket, key + ".p7s", signature, "application/pkcs7-signature")
+        s3.put(bucket, key, body, "application/json")
+        return key
 
     def reply_key(self, batch_id: str, reply_id: str) -> str:
         """Where the reply goes: the institution's own prefix (``institutions/<code>/replies/<batch>/``)."""

@@ -244,7 +244,7 @@ class Transfers:
         self.save_rows(batch_id)
         return self.move(batch_id, status, allowed_from=("RECEIVING",), actor=receiver, receiver=receiver,
                          decided_at=now(), accepted_count=accepted, returned_count=returned, withdrawn_count=withdrawn,
-                         receiver_signature_key=receiver_signature_key)
+                         receiver_signature_key=receiver_signature_key, decided_by_reply=by_reply)
 
     def _withdraw_package(self, batch_id: str, p: dict[str, Any], reason: str) -> None:
         """Never received: out of the batch, still ARCHIVED, free for the next one (no correction needed)."""

@@ -45,6 +45,18 @@ def build(listing: dict[str, Any], list_sha256: str, *, receiver: str, checks: d
             "decided_at": at.isoformat(timespec="seconds"), "packages": packages}
 
 
+REGISTER_ROWS = (("authenticity", "准确性"), ("integrity", "完整性"), ("usability", "可用性"), ("security", "安全性"))  # 登记表 检验 rows
+
+
+def summary(checks: dict[str, dict[str, Any]]) -> str:
+    """The 接收检测 per 登记表 row, for the institution's signature stamp: "准确性 通过 3/3，完整性 …"."""
+    parts = []
+    for prop, row in REGISTER_ROWS:
+        verdicts = [all(r["status"] != "fail" for r in c.get("results", []) if r.get("property") == prop) for c in checks.values()]
+        parts.append(f"{row} {'通过' if all(verdicts) else '不通过'} {sum(verdicts)}/{len(verdicts)}")
+    return "，".join(parts)
+
+
 def encode(reply: dict[str, Any]) -> bytes:
     """The exact bytes the institution signs (canonical JSON)."""
     return canonical(reply)
@@ -102,7 +114,7 @@ def problems(body: bytes, *, signer: x509.Certificate | None, signature_errors: 
     return out
 
 
-FIELDS = ("version", "reply_id", "batch_id", "institution", "list_sha256", "receiver", "decided_at")
+FIELDS = ("version", "reply_id", "batch_id", "institution", "list_sha256", "receiver", "decided_at", "list_pdf_sha256", "signed_pdf_sha256")
 
 
 def _shape_problems(reply: dict[str, Any]) -> list[str]:
@@ -121,9 +133,11 @@ def _shape_problems(reply: dict[str, Any]) -> list[str]:
 
 
 def check(body: bytes, signature: bytes, *, institution: dict[str, Any] | None, listing: dict[str, Any], list_sha256: str,
-          used_reply_ids: set[str], at: dt.datetime) -> list[str]:
+          used_reply_ids: set[str], at: dt.datetime, certified_pdf: bytes | None = None, replied_pdf: bytes | None = None,
+          tsa_anchors: list[x509.Certificate] | None = None) -> list[str]:
     """A reply as the window receives it: the detached CMS signature over its exact bytes, verified against the
-    certificates registered for the institution (pinned), then every rule of :func:`problems`."""
+    certificates registered for the institution (pinned), then every rule of :func:`problems`; and, when the window
+    certified a printed list for the batch, the institution's approval on that very file (:func:`pdf_problems`)."""
     from asn1crypto import cms
 
     from ..crypto.cms import verify_signed_data
@@ -134,5 +148,24 @@ def check(body: bytes, signature: bytes, *, institution: dict[str, Any] | None, 
         signer, errors = found.signer_cert, found.errors + found.chain_errors
     except ValueError as exc:
         signer, errors = None, [f"not a CMS signature: {exc}"]
-    return problems(body, signer=signer, signature_errors=errors, institution=institution, listing=listing,
-                    list_sha256=list_sha256, used_reply_ids=used_reply_ids, at=at)
+    out = problems(body, signer=signer, signature_errors=errors, institution=institution, listing=listing,
+                   list_sha256=list_sha256, used_reply_ids=used_reply_ids, at=at)
+    if certified_pdf is not None and not any(p.startswith(("the reply is", "field ", "package entry")) for p in out):
+        out += pdf_problems(json.loads(body), certified_pdf, replied_pdf, pinned, tsa_anchors)
+    return out
+
+
+def pdf_problems(reply: dict[str, Any], certified: bytes, replied: bytes | None, pinned: list[x509.Certificate],
+                 tsa_anchors: list[x509.Certificate] | None = None) -> list[str]:
+    """The printed list of the reply: the one the window certified for this batch, approved by the institution's registered key."""
+    import hashlib
+
+    from ..crypto.pdf_sign import approval_problems
+
+    if reply.get("list_pdf_sha256") != hashlib.sha256(certified).hexdigest():
+        return ["the reply answers another printed list of the batch (an older one?), not the one the archive certified"]
+    if replied is None:
+        return ["the reply has no signed printed list beside it (<reply>.pdf)"]
+    if reply.get("signed_pdf_sha256") != hashlib.sha256(replied).hexdigest():
+        return ["the signed printed list beside the reply is not the one the reply names (SHA-256 differs)"]
+    return [f"printed list: {p}" for p in approval_problems(certified, replied, pinned, tsa_anchors)]

@@ -1,7 +1,7 @@
 """Every state of both machines: its name (as in functions/<name>/ and the handler), its code, its idempotency key.
 
-The name is the ASL state's name in snake_case; transfer states carry the
-``transfer.`` prefix (their folders are ``functions/transfer_<name>/``).
+The name is the ASL state's name in snake_case; transfer and reply states carry their machine's
+prefix (``transfer.``, ``reply.``; their folders are ``functions/transfer_<name>/``, ``functions/reply_<name>/``).
 tests/contract/test_names.py checks this table against the ASL, template.yaml and functions/.
 """
 
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .archive import check, collect, organise, pack, register, reject, seal, store
+from .reply import verify
 from .runtime import Runtime
 from .transfer import await_decision, copy, decide, receive_check, submit
 
@@ -42,4 +43,5 @@ STEPS: dict[str, Step] = {
     "transfer.receive_check": Step(receive_check.run, "[batch_id, package_id, attempt]"),
     "transfer.await_decision": Step(await_decision.run, "[batch_id, token]"),
     "transfer.decide": Step(decide.run, "[batch_id, receiver, returns]"),
+    "reply.verify": Step(verify.run, '[detail.bucket.name, detail.object.key, detail.object."version-id"]'),
 }

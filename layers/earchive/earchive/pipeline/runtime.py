@@ -53,6 +53,15 @@ class Runtime:
         return make_signer(self.settings.signer, kms_client=kms, cert_path=self.settings.signer_cert)
 
     @cached_property
+    def pdf_signer(self) -> Any:
+        """Who certifies the printed transfer list: its own spec, else the seal's key (pyHanko signs no SM2: ADR 0012)."""
+        spec = self.settings.pdf_signer
+        if not spec:
+            return self.signer
+        kms = self.aws.kms if spec.startswith("kms:") else None
+        return make_signer(spec, kms_client=kms, cert_path=self.settings.signer_cert if spec == self.settings.signer else None)
+
+    @cached_property
     def institution_signer(self) -> Any:
         """The receiving institution's key (its receipt); never the window's."""
         return make_signer(self.settings.institution_signer or "dev:institution")

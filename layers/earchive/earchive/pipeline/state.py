@@ -185,7 +185,7 @@ class Decision(TypedDict, total=False):
     batch_id: str
     receiver: str
     returns: dict[str, str]  # package_id → reasons
-    reply: dict[str, str]  # {"key", "reply_id"}: the institution's signed reply the window verified (its receipt)
+    reply: dict[str, str]  # {"key", "reply_id", "pdf"}: the institution's signed reply the window verified (its receipt) and signed list
 
 
 class Decided(TypedDict):
@@ -194,6 +194,26 @@ class Decided(TypedDict):
     accepted: int
     returned: int
     withdrawn: int  # never copied and checked: out of the batch, still ARCHIVED, sent again in the next batch
+
+
+class ReplyArrived(TypedDict, total=False):
+    """The EventBridge 'Object Created' event of an institution's reply, and the state's retry count."""
+
+    detail: dict[str, Any]  # {"bucket": {"name"}, "object": {"key", "version-id"}}
+    attempt: int
+    execution: str
+
+
+class Verdict(TypedDict, total=False):
+    """What became of one reply: taken (the batch resumes), refused (``<reply>.refused.json`` says why) or ignored."""
+
+    key: str
+    outcome: str
+    batch_id: str
+    reply_id: str
+    returned: int
+    problems: list[str]
+    why: str
 
 
 def stream_id(upload: Upload) -> str:

@@ -45,6 +45,11 @@ def run(decision: Decision, rt: Runtime) -> Decided:
         else:
             body = canonical(receipt(batch, transfers.packages(batch_id), batch.get("receiver") or receiver))
             signature = signed_data(signer, content=body).dump()
+        if reply and reply.get("pdf"):  # the printed list with both parties' signatures: the institution's approval on the window's
+            signed_pdf = aws.s3.get_bytes(bucket, reply["pdf"])
+            if signed_pdf is None:
+                raise TransferError(f"the signed list {reply['pdf']} of batch {batch_id} is gone; its decision is recorded")
+            aws.s3.put(bucket, base + "transfer-list.signed.pdf", signed_pdf, "application/pdf")
         aws.s3.put(bucket, base + "receipt.json", body, "application/json")
         aws.s3.put(bucket, base + "receipt.json.receiver.p7s", signature)
     return {"batch_id": batch_id, "status": batch["status"], "accepted": int(batch.get("accepted_count", 0)),

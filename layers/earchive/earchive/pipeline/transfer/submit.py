@@ -1,4 +1,5 @@
-"""Submit (申请移交): DRAFT → SUBMITTED; the window signs the transfer list; list, manifest and Map items go to the transfer bucket.
+"""Submit (申请移交): DRAFT → SUBMITTED; the window signs the transfer list (JSON, CMS) and certifies its printed form
+(PDF, PAdES); list, form, manifest and Map items go to the transfer bucket.
 
 Input :class:`~earchive.pipeline.state.BatchRef`; output :class:`~earchive.pipeline.state.Submitted`.
 """
@@ -9,7 +10,9 @@ import datetime as dt
 import json
 
 from ...crypto.cms import signed_data
+from ...crypto.pdf_sign import certify
 from ...domain.transfer import canonical, transfer_list
+from ...domain.transfer_form import render
 from ..runtime import Runtime
 from ..state import BatchRef, Submitted
 from .common import prefix
@@ -32,6 +35,10 @@ def run(state: BatchRef, rt: Runtime) -> Submitted:
     bucket, base = settings.transfer_bucket, prefix(batch)
     aws.s3.put(bucket, base + "transfer-list.json", body, "application/json")
     aws.s3.put(bucket, base + "transfer-list.json.sender.p7s", signature)
+    # The printed list (Table A.1, 登记表, digest annex), certified by the window: the institution approves this very file.
+    form = render(document)
+    aws.s3.put(bucket, base + "transfer-list.pdf", certify(form.pdf, form.boxes, rt.pdf_signer, rt.tsa, note=f"移交 {len(packages)} 件"),
+               "application/pdf")
     manifest = [{"record_code": p["record_code"], "key": f"{base}packages/{p['record_code']}.zip",
                  "digest": p["package_sm3"], "digest_algorithm": "SM3", "sha256": p["package_sha256"]} for p in packages]
     aws.s3.put(bucket, base + "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1).encode())

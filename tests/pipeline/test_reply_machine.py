@@ -1,0 +1,98 @@
+"""An S3 event on a reply starts its verification (issue 10): the reply machine refuses bad replies by name and takes a good
+one; the final printed list carries the window's certification and the institution's approval, valid with pyHanko and pdfsig."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shutil
+import subprocess
+
+import pytest
+
+from earchive.check import CheckOptions
+from earchive.cli import _seal_identity
+from earchive.client import TransferService
+from earchive.crypto import pdf_sign
+from earchive.crypto.cms import signed_data
+from earchive.crypto.pki import DevPKI, load_trust_anchors
+from earchive.crypto.signers import make_tsa
+from earchive.domain import reply as replies
+from earchive.domain.transfer import Selection
+from earchive.receive import Desk
+from earchive_devtools.localcloud import LocalCloud
+from tests.pipeline.test_transfer import archive
+
+pytestmark = pytest.mark.slow  # the local cloud, the transfer and reply machines
+
+
+@pytest.fixture(scope="module")
+def cloud(earchive_home):
+    with LocalCloud() as c:
+        yield c
+
+
+def verdicts(cloud) -> dict[str, dict]:
+    """Run the reply machine on every reply S3 announced; its output per reply file name."""
+    done = cloud.wait(cloud.dispatch(wait=0.5, machine="ReplyStateMachine"), timeout=300)
+    assert all(d["status"] == "SUCCEEDED" for d in done.values()), [d.get("cause") for d in done.values()]
+    out = [json.loads(d["output"]) for d in done.values()]
+    return {v["key"].rsplit("/", 1)[-1]: v for v in out}
+
+
+def test_the_reply_machine_refuses_bad_replies_takes_a_good_one_and_the_list_carries_both_signatures(cloud, tmp_path):
+    svc = TransferService.from_cloud(cloud)
+    s3, bucket = svc.aws.s3, cloud.name("TransferBucket")
+    a, b = archive(cloud, tmp_path, [981, 982])
+    bid = svc.create(Selection(package_ids=(a["record_code"], b["record_code"])), institution="430102001",
+                     institution_name="芙蓉区行政审批服务局", transferor="李敏")["batch_id"]
+    svc.submit(bid, actor="李敏")
+    svc.wait_for_decision(bid)
+    base = f"institutions/430102001/batches/{bid}/"
+    certified = s3.get_bytes(bucket, base + "transfer-list.pdf")
+    assert certified and pdf_sign.certification_problems(certified, [DevPKI().ca_cert()]) == [], "the window certified the form at submit"
+
+    desk_a, desk_b = Desk("430102001", tmp_path / "a-pc"), Desk("430103001", tmp_path / "b-pc")
+    for code, desk, name in (("430102001", desk_a, "芙蓉区行政审批服务局"), ("430103001", desk_b, "天心区行政审批服务局")):
+        svc.aws.institutions.add(code, name, certificates=[desk.init(name).read_bytes()], principals=[], actor="管理员")
+    anchors = load_trust_anchors(DevPKI().ca_path)
+    identity = _seal_identity(argparse.Namespace(seal_cert=None, seal_policy=None))
+    desk_a.pull(s3, bucket, bid, trust=anchors, seal_identity=identity)
+    assert (desk_a.batch(bid) / "transfer-list.pdf").read_bytes() == certified, "pulled, its certification verified"
+    desk_a.check(bid, CheckOptions(trust=anchors, seal_identity=identity))
+    document, body, signature = desk_a.reply(bid, receiver="王芳", returns={b["record_code"]: "申请表扫描件模糊，请重新扫描后补正"})
+    assert document["list_pdf_sha256"] == hashlib.sha256(certified).hexdigest()
+
+    # Refused by the machine, each for what it is: A's reply whose printed list B approved; one answering an older printed list
+    replies_base = f"institutions/430102001/replies/{bid}/"
+    b_approved = pdf_sign.approve(certified, desk_b.signer(), make_tsa("local"))
+    bad = {"b-approved": ({**document, "reply_id": "b-approved", "signed_pdf_sha256": hashlib.sha256(b_approved).hexdigest()}, b_approved,
+                          "not by a certificate registered"),
+           "older-list": ({**document, "reply_id": "older-list", "list_pdf_sha256": "0" * 64}, b_approved, "another printed list")}
+    for name, (doc, pdf, _) in bad.items():
+        raw = replies.encode(doc)
+        s3.put(bucket, replies_base + name + ".pdf", pdf)
+        s3.put(bucket, replies_base + name + ".json.p7s", signed_data(desk_a.signer(), content=raw).dump())
+        s3.put(bucket, replies_base + name + ".json", raw)
+    found = verdicts(cloud)
+    for name, (_, _, expected) in bad.items():
+        assert found[name + ".json"]["outcome"] == "refused" and any(expected in p for p in found[name + ".json"]["problems"]), found
+        note = json.loads(s3.get_bytes(bucket, replies_base + name + ".refused.json"))
+        assert note["changed"] == "nothing"
+    assert svc.transfers.batch(bid)["status"] == "RECEIVING", "nothing changed"
+
+    desk_a.send(s3, bucket, bid, document, body, signature)
+    found = verdicts(cloud)
+    assert found[document["reply_id"] + ".json"]["outcome"] == "taken"
+    decided = svc.take_reply(bid, actor="李敏")  # decided by the machine: this only waits for the decision and reads it
+    assert decided["status"] == "PARTLY_RETURNED" and decided.get("decided_by_reply")
+    final = s3.get_bytes(bucket, base + "transfer-list.signed.pdf")
+    assert final.startswith(certified)
+    assert pdf_sign.approval_problems(certified, final, [desk_a.signer().certificate], [DevPKI().ca_cert()]) == []
+    path = tmp_path / "final.pdf"
+    path.write_bytes(final)
+    assert shutil.which("pdfsig"), "poppler-utils is installed by `make system-deps`"
+    assert subprocess.run(["pdfsig", str(path)], capture_output=True, text=True, timeout=60).stdout.count("Signature is Valid.") == 2
+    actions = [e["action"] for e in svc.aws.events.entries(f"batch#{bid}")]
+    assert actions.count("reply-refused") == 2 and "reply-taken" in actions
