@@ -9,13 +9,18 @@ its managed policies and the SAM policy templates it uses, with resources resolv
 
 from __future__ import annotations
 
+import argparse
 import fnmatch
 import json
 
 import pytest
 
+from earchive.check import CheckOptions
+from earchive.cli import _seal_identity
 from earchive.client import TransferService
+from earchive.crypto.pki import DevPKI, load_trust_anchors
 from earchive.domain.transfer import Selection
+from earchive.receive import Desk
 from earchive_devtools.localcloud import ACCOUNT, REGION, LocalCloud, recorded_calls
 from earchive_devtools.sample import sample_case, zip_case
 
@@ -92,6 +97,8 @@ def needed(service: str, op: str, p: dict) -> list[tuple[str, str, str | None]]:
         leading = next(iter(key.values()), None) if isinstance(key, dict) else None
         leading = leading.get("S") if isinstance(leading, dict) else leading
         return [(f"dynamodb:{op}", arn, leading)]
+    if service == "stepfunctions" and op.startswith("SendTask"):  # a task token names no resource: IAM checks its state machine's
+        return [(f"states:{op}", f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:earchive-local-transfer", None)]
     if service == "stepfunctions":
         return [(f"states:{op}", p.get("executionArn") or p.get("stateMachineArn") or "*", None)]
     if service == "kms":
@@ -152,7 +159,18 @@ def test_every_call_each_function_makes_is_granted_by_the_template(cloud, tmp_pa
     new = svc.resubmit(bid, transferor="李敏")["batch_id"]
     svc.submit(new, actor="李敏")
     svc.wait_for_decision(new)
-    assert svc.decide(new, receiver="王芳")["status"] == "ACCEPTED"
+    # the institution replies with its own key; the reply machine verifies it (ReplyVerifyFunction's calls are recorded too)
+    desk = Desk("430102001", tmp_path / "institution-pc")
+    svc.aws.institutions.add("430102001", "芙蓉区行政审批服务局", certificates=[desk.init("芙蓉区行政审批服务局").read_bytes()], principals=[],
+                             actor="管理员")
+    anchors, identity = load_trust_anchors(DevPKI().ca_path), _seal_identity(argparse.Namespace(seal_cert=None, seal_policy=None))
+    s3, bucket = svc.aws.s3, cloud.name("TransferBucket")
+    desk.pull(s3, bucket, new, trust=anchors, seal_identity=identity)
+    desk.check(new, CheckOptions(trust=anchors, seal_identity=identity))
+    desk.send(s3, bucket, new, *desk.reply(new, receiver="王芳", returns={}))
+    (verdict,) = cloud.wait(cloud.dispatch(wait=0.5, machine="ReplyStateMachine"), timeout=300).values()
+    assert json.loads(verdict["output"])["outcome"] == "taken", verdict
+    assert svc.take_reply(new, actor="李敏")["status"] == "ACCEPTED"
 
     functions = {cloud.name(logical): logical for logical, res in cloud.template["Resources"].items()
                  if res["Type"] == "AWS::Serverless::Function"}

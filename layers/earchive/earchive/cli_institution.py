@@ -12,11 +12,10 @@ from .zh import beijing
 STATUS_ZH = {"ACTIVE": "有效", "REVOKED": "已撤销"}
 
 
-def _registry(args: argparse.Namespace):
+def _service(args: argparse.Namespace):
     from .client import TransferService
 
-    svc = TransferService.from_stack(args.stack) if args.stack else TransferService.from_local_state()
-    return svc.aws.institutions
+    return TransferService.from_stack(args.stack) if args.stack else TransferService.from_local_state()
 
 
 def _show(item: dict[str, Any]) -> None:
@@ -30,11 +29,14 @@ def _show(item: dict[str, Any]) -> None:
 
 def cmd_institution(args: argparse.Namespace) -> int:
     """Register, show, list and revoke institutions; each change goes to the event log (stream institution#CODE)."""
-    registry = _registry(args)
+    svc = _service(args)
+    registry = svc.aws.institutions
     if args.institution_command == "add":
         item = registry.add(args.code, args.name, certificates=[Path(c).read_bytes() for c in args.cert or []],
-                            principals=list(args.principal or []), actor=args.actor)
+                            principals=list(args.principal or []), actor=args.actor, access=svc.access_points() if args.principal else None)
         _show(item)
+        if item.get("access_point"):
+            print(f"  its access point (the institution's --bucket): {item['access_point']}")
     elif args.institution_command == "add-cert":
         _show(registry.add_certificate(args.code, Path(args.cert).read_bytes(), actor=args.actor))
     elif args.institution_command == "show":
@@ -44,7 +46,7 @@ def cmd_institution(args: argparse.Namespace) -> int:
         else:
             _show(item)
     elif args.institution_command == "revoke":
-        _show(registry.revoke(args.code, reason=args.reason, actor=args.actor))
+        _show(registry.revoke(args.code, reason=args.reason, actor=args.actor, access=svc.access_points()))
     elif args.institution_command == "list":
         items = registry.all()
         for item in items:

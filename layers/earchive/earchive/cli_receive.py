@@ -51,6 +51,8 @@ def cmd_receive(args: argparse.Namespace) -> int:
             print(f"{'✓ 合格' if c['passed'] else '✗ 不合格'} {code}" + (f"：{', '.join(c['failed'])}" if not c["passed"] else ""))
         print(f"接收检测 batch {args.batch}: {len(checks) - len(failed)}/{len(checks)} passed (reports beside each package)")
         return 0
+    if args.receive_command == "review":
+        return _review(desk, args)
     if args.receive_command == "reply":
         if bool(args.accept_all) == bool(args.package):
             print("give --accept-all, or --return PACKAGE with --reason (repeat)", file=sys.stderr)
@@ -71,6 +73,40 @@ def cmd_receive(args: argparse.Namespace) -> int:
     return 2
 
 
+def _review(desk: Any, args: argparse.Namespace) -> int:
+    """Serve the review page on 127.0.0.1 until the reply is sent (or Ctrl-C)."""
+    import time
+
+    from .crypto.signers import make_tsa
+    from .receive_review import serve
+
+    if not (desk.batch(args.batch) / "checks.json").exists():
+        print(f"batch {args.batch} is not checked yet: `earchive receive check {args.batch} --institution {args.institution} …`", file=sys.stderr)
+        return 2
+    s3, bucket = _transfer_bucket(args)
+    done: dict[str, Any] = {}
+
+    def send(receiver: str, returns: dict[str, str]) -> dict[str, Any]:
+        document, body, signature = desk.reply(args.batch, receiver=receiver, returns=returns, tsa=make_tsa(args.tsa or "local"))
+        key = desk.send(s3, bucket, args.batch, document, body, signature)
+        done.update(reply_id=document["reply_id"], key=key, outcomes={p["package_id"]: p["outcome"] for p in document["packages"]})
+        return done
+
+    server = serve(desk, args.batch, send, port=args.port)
+    print(f"接收审核 review page (this PC only, no internet needed): {server.url}", file=sys.stderr, flush=True)
+    try:
+        while not done:
+            time.sleep(0.3)
+        time.sleep(1)  # the confirmation page reaches the browser
+    except KeyboardInterrupt:
+        print("stopped; no reply was sent", file=sys.stderr)
+        return 1
+    finally:
+        server.shutdown()
+    print(f"reply {done['reply_id']} signed by {args.institution} and sent → {done['key']}")
+    return 0
+
+
 def add_receive_parser(sub: Any) -> None:
     from .cli import _identity_options
 
@@ -82,6 +118,7 @@ def add_receive_parser(sub: Any) -> None:
     i.add_argument("--cert", help="the certificate of --key, issued by your CA")
     for name, helptext in (("pull", "download a batch, verifying the archive's signature and each package's SM3"),
                            ("check", "the YJ tests on every pulled package with your own trust anchors"),
+                           ("review", "a review page on 127.0.0.1: results, metadata, materials; 接收 or 退回 each package; sign and send"),
                            ("reply", "accept, or return packages with reasons; sign with your key and send")):
         t = rsub.add_parser(name, help=helptext)
         t.add_argument("batch", help="批次编号")
@@ -96,7 +133,10 @@ def add_receive_parser(sub: Any) -> None:
             t.add_argument("--accept-all", action="store_true")
             t.add_argument("--return", dest="package", action="append", help="电子文件号 to return (repeat)")
             t.add_argument("--reason", action="append", help="退回原因, one per --return")
+        if name in ("reply", "review"):
             t.add_argument("--tsa", help="your timestamp authority for the signed list: an RFC 3161 URL (default: the development TSA)")
+        if name == "review":
+            t.add_argument("--port", type=int, default=0, help="the local port (default: any free one)")
     for t in rsub.choices.values():
         t.add_argument("--institution", required=True, help="your institution's code (机构代码)")
         t.add_argument("--stack", help="a deployed stack on AWS (default: the running local cloud)")

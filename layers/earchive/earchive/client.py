@@ -132,7 +132,19 @@ class TransferService:
                  "TransferStateMachine": outputs["TransferStateMachineArn"], "FileMapTable": outputs["FileMapTableName"],
                  "ArchiveBucket": outputs["ArchiveBucketName"], "InstitutionTable": outputs.get("InstitutionTableName", ""),
                  "IntakeBucket": outputs["IntakeBucketName"]}
-        return cls(names)
+        svc = cls(names)
+        svc.stack = stack
+        return svc
+
+    def access_points(self) -> Any:
+        """The institutions' access points on this deployment's transfer bucket (ADR 0012)."""
+        from .aws.access_points import AccessPoints
+
+        aws = self.aws
+        identity = aws.client("sts").get_caller_identity()
+        partition = identity["Arn"].split(":")[1]
+        return AccessPoints(aws.client("s3control"), identity["Account"], self.names["TransferBucket"], getattr(self, "stack", "earchive-local"),
+                            partition=partition, region=aws.client("s3").meta.region_name)
 
     @classmethod
     def from_cloud(cls, cloud: Any) -> TransferService:

@@ -191,6 +191,9 @@ class Desk:
         listing_bytes = (out / "transfer-list.json").read_bytes()
         listing = json.loads(listing_bytes)
         problems = refused([{"package_id": p["record_code"]} for p in listing["packages"]], returns, receiver)
+        low, high = replies.INSTITUTION_REASON_CHARS
+        problems += [f"{code}: a return needs a reason of {low}–{high} characters (退回原因 {low}–{high} 字), not {len(r.strip())}"
+                     for code, r in returns.items() if not low <= len(r.strip()) <= high]
         if problems:
             raise UsageError(f"reply to batch {batch_id} refused: {'; '.join(problems)}")
         checks = json.loads((out / "checks.json").read_text("utf-8"))

@@ -35,12 +35,18 @@ class Institutions:
     def all(self) -> list[dict[str, Any]]:
         return sorted(scan_all(self.table), key=lambda i: i["code"])
 
-    def add(self, code: str, name: str, *, certificates: list[bytes], principals: list[str], actor: str) -> dict[str, Any]:
-        """Register a new institution (a code is never reused: a revoked one stays revoked)."""
+    def add(self, code: str, name: str, *, certificates: list[bytes], principals: list[str], actor: str, access: Any = None) -> dict[str, Any]:
+        """Register a new institution (a code is never reused: a revoked one stays revoked).
+
+        With ``access`` (:class:`~earchive.aws.access_points.AccessPoints`) and principals, its access point is opened:
+        the only way those principals reach the transfer bucket (ADR 0012).
+        """
         item = {"code": check_code(code), "name": name.strip(), "status": "ACTIVE", "created_at": _now(), "created_by": actor,
                 "certificates": [certificate_record(pem) for pem in certificates], "principals": [check_principal(p) for p in principals]}
         if not item["name"]:
             raise UsageError("an institution needs its name (政务服务实施机构名称)")
+        if self.get(code) is None and access is not None and item["principals"]:
+            item["access_point"] = access.open(code, item["principals"])
         try:
             self.table.put_item(Item=item, ConditionExpression="attribute_not_exists(code)")
         except ClientError as exc:
@@ -64,9 +70,11 @@ class Institutions:
         self.events.append(f"institution#{code}", actor=actor, action="add-certificate", result="ACTIVE", detail={"sha256": record["sha256"]})
         return out
 
-    def revoke(self, code: str, *, reason: str, actor: str) -> dict[str, Any]:
-        """No reply of this institution is accepted from now on (its earlier decisions stand)."""
+    def revoke(self, code: str, *, reason: str, actor: str, access: Any = None) -> dict[str, Any]:
+        """No reply of this institution is accepted from now on (its earlier decisions stand); its access point is closed."""
         current = self.require(code)
+        if access is not None and current.get("access_point"):
+            access.close(code)
         if current["status"] == "REVOKED":
             return current  # revoked once: its date and reason stay
         try:

@@ -34,6 +34,27 @@ def check_principal(arn: str) -> str:
     return arn
 
 
+def access_point_name(stack_prefix: str, code: str) -> str:
+    """The S3 Access Point of one institution on the transfer bucket (ADR 0012): 3–50 lowercase letters, digits, hyphens."""
+    base = "".join(ch if ch.isalnum() else "-" for ch in stack_prefix.lower()).strip("-")[:50 - len(code) - 4] or "earchive"
+    return f"{base}-ap-{check_code(code).lower()}"
+
+
+def access_point_policy(access_point_arn: str, code: str, principals: list[str]) -> dict[str, Any]:
+    """The access point's whole policy: the institution's principals read ``institutions/<code>/…`` and write only their
+    replies there; nothing else, through nothing else (the bucket delegates to this account's access points only)."""
+    code = check_code(code)
+    who = {"AWS": sorted(check_principal(p) for p in principals)}
+    prefix = f"{access_point_arn}/object/institutions/{code}"
+    return {"Version": "2012-10-17", "Statement": [
+        {"Sid": "ReadOwnBatchesAndReplies", "Effect": "Allow", "Principal": who, "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+         "Resource": f"{prefix}/*"},
+        {"Sid": "ListOwnPrefix", "Effect": "Allow", "Principal": who, "Action": "s3:ListBucket", "Resource": access_point_arn,
+         "Condition": {"StringLike": {"s3:prefix": [f"institutions/{code}/*"]}}},
+        {"Sid": "WriteOwnReplies", "Effect": "Allow", "Principal": who, "Action": "s3:PutObject", "Resource": f"{prefix}/replies/*"},
+    ]}
+
+
 def certificate_record(pem: bytes) -> dict[str, Any]:
     """What the registry keeps of a reply-signing certificate: the PEM, its SHA-256 fingerprint, subject and validity."""
     try:

@@ -21,6 +21,7 @@ from .transfer import REASON_CHARS, canonical
 VERSION = "1"
 MAX_BYTES = 2 * 1024**2  # a reply of 10,000 packages with reasons is well under this
 OUTCOMES = ("ACCEPTED", "RETURNED")
+INSTITUTION_REASON_CHARS = (10, 1300)  # what the institution's side asks of a return's reason (review page and CLI; TDR, Enduro)
 
 
 def build(listing: dict[str, Any], list_sha256: str, *, receiver: str, checks: dict[str, dict[str, Any]],
