@@ -237,9 +237,12 @@ def _transfer_loop(cloud, out: Path, uploads: dict[str, Any]) -> bool:
 
     def replies_verified(batch_id: str) -> dict[str, Any]:
         """S3 announced the replies: the reply machine verifies each (a forgery is refused) and a good one resumes the batch."""
-        verdicts = [json.loads(d.get("output") or "{}") for d in cloud.wait(cloud.dispatch(wait=0.5, machine="ReplyStateMachine"), 600).values()]
-        for v in verdicts:
-            say(f"  回执核验 reply machine: {v.get('key', '?').rsplit('/', 1)[-1]} {v.get('outcome')}")
+        deadline = time.monotonic() + 600
+        while svc.transfers.batch(batch_id)["status"] == "RECEIVING" and time.monotonic() < deadline:  # until the reply's event came
+            for d in cloud.wait(cloud.dispatch(wait=0.5, machine="ReplyStateMachine"), 600).values():
+                v = json.loads(d.get("output") or "{}")
+                if v.get("outcome") != "ignored":
+                    say(f"  回执核验 reply machine: {v.get('key', '?').rsplit('/', 1)[-1]} {v.get('outcome')}")
         return svc.take_reply(batch_id, actor="综合受理窗口 李敏")  # decided by the machine: this reads the decision
 
     batch = svc.create(Selection(), institution="430102001", institution_name=names["430102001"], transferor="综合受理窗口 李敏")

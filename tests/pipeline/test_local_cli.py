@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
 import threading
 import time
 
@@ -102,6 +103,10 @@ def test_cloud_demo_archives_the_good_and_rejects_the_bad(tmp_path, capsys, rest
     assert items[code]["status"] == "ACCEPTED" and int(items[code]["package_version"]) == 2
     assert len([p for p in (demo / "reports").glob(f"{code}_*.json")]) == 2, "a check report for each version"
     assert list((demo / "rejections").glob("*.rejected.json")) and list((demo / "rejections").glob("*.rejected.html"))
+    finals = sorted((demo / "transfer").glob("*/transfer-list.signed.pdf"))
+    assert len(finals) == 2, "each batch's printed list carries the window's certification and the institution's approval"
+    shown = subprocess.run(["pdfsig", str(finals[-1])], capture_output=True, text=True, timeout=60).stdout
+    assert shown.count("Signature is Valid.") == 2 and "SenderSig" in shown and "ReceiverSig" in shown, shown
     assert "packages/" in (demo / "README.txt").read_text("utf-8"), "an index says what each file is"
     catalogue = (demo / "catalogue.csv").read_text("utf-8-sig")
     assert catalogue.count(",ACCEPTED,") == 3, "after the transfer loop every archived package is accepted"

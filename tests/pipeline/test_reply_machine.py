@@ -8,6 +8,7 @@ import hashlib
 import json
 import shutil
 import subprocess
+import time
 
 import pytest
 
@@ -33,12 +34,15 @@ def cloud(earchive_home):
         yield c
 
 
-def verdicts(cloud) -> dict[str, dict]:
-    """Run the reply machine on every reply S3 announced; its output per reply file name."""
-    done = cloud.wait(cloud.dispatch(wait=0.5, machine="ReplyStateMachine"), timeout=300)
-    assert all(d["status"] == "SUCCEEDED" for d in done.values()), [d.get("cause") for d in done.values()]
-    out = [json.loads(d["output"]) for d in done.values()]
-    return {v["key"].rsplit("/", 1)[-1]: v for v in out}
+def verdicts(cloud, expected: set[str]) -> dict[str, dict]:
+    """Run the reply machine on every reply S3 announced (until the expected ones came); its output per reply file name."""
+    found: dict[str, dict] = {}
+    deadline = time.monotonic() + 120
+    while not expected <= set(found) and time.monotonic() < deadline:
+        done = cloud.wait(cloud.dispatch(wait=0.5, machine="ReplyStateMachine"), timeout=300)
+        assert all(d["status"] == "SUCCEEDED" for d in done.values()), [d.get("cause") for d in done.values()]
+        found.update({v["key"].rsplit("/", 1)[-1]: v for v in (json.loads(d["output"]) for d in done.values())})
+    return found
 
 
 def test_the_reply_machine_refuses_bad_replies_takes_a_good_one_and_the_list_carries_both_signatures(cloud, tmp_path):
@@ -75,7 +79,7 @@ def test_the_reply_machine_refuses_bad_replies_takes_a_good_one_and_the_list_car
         s3.put(bucket, replies_base + name + ".pdf", pdf)
         s3.put(bucket, replies_base + name + ".json.p7s", signed_data(desk_a.signer(), content=raw).dump())
         s3.put(bucket, replies_base + name + ".json", raw)
-    found = verdicts(cloud)
+    found = verdicts(cloud, {name + ".json" for name in bad})
     for name, (_, _, expected) in bad.items():
         assert found[name + ".json"]["outcome"] == "refused" and any(expected in p for p in found[name + ".json"]["problems"]), found
         note = json.loads(s3.get_bytes(bucket, replies_base + name + ".refused.json"))
@@ -83,7 +87,7 @@ def test_the_reply_machine_refuses_bad_replies_takes_a_good_one_and_the_list_car
     assert svc.transfers.batch(bid)["status"] == "RECEIVING", "nothing changed"
 
     desk_a.send(s3, bucket, bid, document, body, signature)
-    found = verdicts(cloud)
+    found = verdicts(cloud, {document["reply_id"] + ".json"})
     assert found[document["reply_id"] + ".json"]["outcome"] == "taken"
     decided = svc.take_reply(bid, actor="李敏")  # decided by the machine: this only waits for the decision and reads it
     assert decided["status"] == "PARTLY_RETURNED" and decided.get("decided_by_reply")

@@ -241,6 +241,8 @@ class TransferService:
         batch = self.transfers.batch(batch_id)
         if batch["status"] in DECIDED and batch.get("decided_by_reply"):
             return self._wait_decided(batch_id, timeout)
+        if batch["status"] == "RECEIVING" and self.transfers.used_replies(batch_id):  # the reply machine took one: its decision follows
+            return self._wait_decided(batch_id, timeout)
         if batch["status"] != "RECEIVING" or not batch.get("task_token"):
             raise TransferError(f"batch {batch_id} is {batch['status']}: it is not waiting for a decision")
         s3, bucket, code = self.aws.s3, self.names["TransferBucket"], batch["institution"]
@@ -253,7 +255,7 @@ class TransferService:
                 refused.append(f"{key}: refused before")
                 continue
             verdict = examine(self.aws, bucket, code, batch_id, key, actor=actor)
-            if verdict["outcome"] == "taken":
+            if verdict["outcome"] == "taken":  # by this call, or by the reply machine meanwhile
                 return self._wait_decided(batch_id, timeout)
             refused.append(f"{key}: {'; '.join(verdict['problems'][:3])}")
         raise TransferError(f"no acceptable reply to batch {batch_id} from institution {code}"

@@ -59,6 +59,11 @@ class Transfers:
                           ConsistentRead=True)
         return {i["item"].removeprefix("REPLY#") for i in items}
 
+    def reply_taken_from(self, batch_id: str, reply_id: str) -> str | None:
+        """The key of the reply taken under this id, if one was (the same reply examined twice is not a replay)."""
+        item = self.table.get_item(Key={"batch_id": batch_id, "item": f"REPLY#{reply_id}"}, ConsistentRead=True).get("Item")
+        return item["key"] if item else None
+
     def use_reply(self, batch_id: str, reply_id: str, key: str, *, actor: str) -> None:
         """Take a verified reply, once: a conditional write on its id."""
         try:

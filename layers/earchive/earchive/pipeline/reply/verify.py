@@ -50,9 +50,12 @@ def examine(aws: Any, bucket: str, code: str, batch_id: str, key: str, *, actor:
     waiting = batch["status"] == "RECEIVING" and batch.get("task_token")
     if not waiting and early_ok and batch["status"] in ("SUBMITTED", "RECEIVING"):
         raise ReplyTooEarly(f"batch {batch_id} is {batch['status']} and not yet waiting for a decision; the reply {key} waits")
+    body, signature = s3.get_bytes(bucket, key) or b"", s3.get_bytes(bucket, key + ".p7s") or b""
+    reply_id = _reply_id(body)
+    if reply_id and transfers.reply_taken_from(batch_id, reply_id) == key:  # this very reply, taken by another run: not a replay
+        return {"key": key, "outcome": "taken", "batch_id": batch_id, "reply_id": reply_id, "why": "taken already by an earlier run"}
     base = f"institutions/{code}/batches/{batch_id}/"
     listing_bytes = s3.get_bytes(bucket, base + "transfer-list.json") or b"{}"
-    body, signature = s3.get_bytes(bucket, key) or b"", s3.get_bytes(bucket, key + ".p7s") or b""
     problems = replies.check(body, signature, institution=aws.institutions.get(code), listing=json.loads(listing_bytes),
                              list_sha256=hashlib.sha256(listing_bytes).hexdigest(), used_reply_ids=transfers.used_replies(batch_id),
                              at=dt.datetime.now(dt.UTC), certified_pdf=s3.get_bytes(bucket, base + "transfer-list.pdf"),
@@ -65,12 +68,22 @@ def examine(aws: Any, bucket: str, code: str, batch_id: str, key: str, *, actor:
     try:
         transfers.use_reply(batch_id, reply["reply_id"], key, actor=actor)  # conditional: a replay racing this one loses here
     except TransferError as exc:
+        if transfers.reply_taken_from(batch_id, reply["reply_id"]) == key:  # a run racing this one took this same reply
+            return {"key": key, "outcome": "taken", "batch_id": batch_id, "reply_id": reply["reply_id"], "why": "taken by a concurrent run"}
         return _refuse(aws, bucket, key, batch_id, [str(exc)], actor)
     returns = {p["package_id"]: p["reason"] for p in reply["packages"] if p["outcome"] == "RETURNED"}
     decision = {"batch_id": batch_id, "receiver": reply["receiver"], "returns": returns,
                 "reply": {"key": key, "reply_id": reply["reply_id"], **({"pdf": key[:-5] + ".pdf"} if "signed_pdf_sha256" in reply else {})}}
     aws.executions.send_success(batch["task_token"], decision)
     return {"key": key, "outcome": "taken", "batch_id": batch_id, "reply_id": reply["reply_id"], "returned": len(returns)}
+
+
+def _reply_id(body: bytes) -> str | None:
+    try:
+        doc = json.loads(body) if len(body) <= replies.MAX_BYTES else None
+    except ValueError:
+        return None
+    return doc.get("reply_id") if isinstance(doc, dict) and isinstance(doc.get("reply_id"), str) else None
 
 
 def _refuse(aws: Any, bucket: str, key: str, batch_id: str, problems: list[str], actor: str, stream: str | None = None) -> Verdict:
