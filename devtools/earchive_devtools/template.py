@@ -83,6 +83,12 @@ class Resolver:
                 return not self.value(v[0])
             if k == "Fn::Equals":
                 return self.value(v[0]) == self.value(v[1])
+            if k == "Fn::And":
+                return all(bool(self.value(c)) for c in v)
+            if k == "Fn::Or":
+                return any(bool(self.value(c)) for c in v)
+            if k == "Condition" and isinstance(v, str):
+                return self.condition(v)
         return {k: v for k, v in ((k, self.value(v)) for k, v in node.items()) if v is not _NOVALUE}
 
     def _sub(self, expr: str) -> str:

@@ -82,7 +82,8 @@ def test_ssm_and_kms_are_granted_only_where_used():
         if "kms:Sign" in actions:
             assert logical in signers, f"{logical} may sign with the seal key but never signs"
         if any(a.startswith("ssm:") for a in actions):
-            assert all(r.endswith(("${SignerCertificateParameter}", "${TrustAnchorsParameter}", "${TsaTrustAnchorsParameter}"))
+            assert all(r.endswith(("${SignerCertificateParameter}", "${TrustAnchorsParameter}", "${TsaTrustAnchorsParameter}",
+                                   "${ListSignerCertificateParameter}"))
                        for r in resources), f"{logical} reads SSM parameters beyond the named ones: {resources}"
 
 

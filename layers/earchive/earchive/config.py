@@ -49,6 +49,10 @@ class Settings:
     pdf_signer: str | None = field(default=None, metadata=_env(
         "EARCHIVE_PDF_SIGNER", "certifies the printed transfer list (PAdES): a signer spec as above, not SM2 (default: the seal's signer)",
         where="Lambda, CLI"))
+    pdf_signer_cert: str | None = field(default=None, metadata=_env(
+        "EARCHIVE_PDF_SIGNER_CERT", "PEM file: certificate (and chain) of a kms: PDF signer", where="Lambda, CLI"))
+    pdf_signer_cert_parameter: str | None = field(default=None, metadata=_env(
+        "EARCHIVE_PDF_SIGNER_CERT_PARAMETER", "SSM parameter holding that PEM (production, where the seal is SM2)"))
     tsa: str | None = field(default=None, metadata=_env("EARCHIVE_TSA", "timestamp authority: local or an http(s) URL (default local)",
                                                         where="Lambda, CLI"))
     scanner: str | None = field(default=None, metadata=_env("EARCHIVE_SCANNER", "virus scanner: builtin[:DB.ndb], clamav[:DB] or none (default builtin)",

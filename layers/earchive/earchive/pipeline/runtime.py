@@ -36,6 +36,8 @@ class Runtime:
         # Production: the seal key's certificate chain and the trust anchors live in SSM parameters.
         if settings.signer_cert_parameter and not settings.signer_cert:
             settings = settings.with_(signer_cert=aws.parameter_file(settings.signer_cert_parameter))
+        if settings.pdf_signer_cert_parameter and not settings.pdf_signer_cert:
+            settings = settings.with_(pdf_signer_cert=aws.parameter_file(settings.pdf_signer_cert_parameter))
         if settings.trust_parameter and not settings.trust:
             settings = settings.with_(trust=aws.parameter_file(settings.trust_parameter))
         if settings.tsa_trust_parameter and not settings.tsa_trust:
@@ -59,7 +61,8 @@ class Runtime:
         if not spec:
             return self.signer
         kms = self.aws.kms if spec.startswith("kms:") else None
-        return make_signer(spec, kms_client=kms, cert_path=self.settings.signer_cert if spec == self.settings.signer else None)
+        cert = self.settings.signer_cert if spec == self.settings.signer else self.settings.pdf_signer_cert
+        return make_signer(spec, kms_client=kms, cert_path=cert)
 
     @cached_property
     def institution_signer(self) -> Any:
