@@ -87,7 +87,7 @@ class Resolver:
                 return all(bool(self.value(c)) for c in v)
             if k == "Fn::Or":
                 return any(bool(self.value(c)) for c in v)
-            if k == "Condition" and isinstance(v, str):
+            if k in ("Condition", "Fn::Condition") and isinstance(v, str):
                 return self.condition(v)
         return {k: v for k, v in ((k, self.value(v)) for k, v in node.items()) if v is not _NOVALUE}
 

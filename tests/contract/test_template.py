@@ -83,3 +83,23 @@ def test_the_transfer_map_fits_the_functions_reserved_concurrency_and_small_acco
     assert TEMPLATE["Globals"]["Function"]["ReservedConcurrentExecutions"] == \
         {"Fn::If": ["ReservesConcurrency", {"Ref": "FunctionConcurrency"}, {"Ref": "AWS::NoValue"}]}
     assert TEMPLATE["Conditions"]["ReservesConcurrency"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "FunctionConcurrency"}, "0"]}]}
+
+
+def test_where_the_seal_is_sm2_an_ecdsa_key_certifies_the_printed_list():
+    """pyHanko makes no SM2 PDF signatures (ADR 0012): an SM2 stack gets ListSigningKey for the PDF, and Submit may sign with it."""
+    from earchive_devtools.template import Resolver
+
+    for spec, expected in (("SM2", True), ("ECC_NIST_P256", False)):
+        r = Resolver(TEMPLATE)
+        r.params.update(SealKeySpec=spec, ListSignerCertificateParameter="/earchive/list-cert")
+        r.names.update(ListSigningKey="list-key", SealKey="seal-key")
+        r.arns.update(ListSigningKey="arn:list-key", SealKey="arn:seal-key")
+        assert r.condition("SealKeyIsSm2") is expected and r.condition("HasListSignerCertificate") is expected
+        props = TEMPLATE["Resources"]["TransferSubmitFunction"]["Properties"]
+        env = r.value(props["Environment"]["Variables"])
+        assert (env.get("EARCHIVE_PDF_SIGNER") == "kms:list-key") is expected
+        assert (env.get("EARCHIVE_PDF_SIGNER_CERT_PARAMETER") == "/earchive/list-cert") is expected
+        kms = next(s for p in props["Policies"] if isinstance(p, dict) for s in p.get("Statement", []) if "kms:Sign" in s["Action"])
+        assert ("arn:list-key" in r.value(kms["Resource"])) is expected
+    key = TEMPLATE["Resources"]["ListSigningKey"]
+    assert key["Condition"] == "SealKeyIsSm2" and key["Properties"]["KeySpec"] == "ECC_NIST_P256"
