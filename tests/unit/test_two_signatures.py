@@ -159,3 +159,22 @@ def test_pyhanko_cannot_make_sm2_pdf_signatures(tsa):
     form = render(document())
     with pytest.raises(Exception, match="pyHanko cannot make SM2 PDF signatures"):
         pdf_sign.certify(form.pdf, form.boxes, make_signer("local-sm2"), tsa)
+
+
+@pytest.mark.parametrize("transferor,receiver", [("李敏", "王芳"),
+                                                 ("长沙市芙蓉区政务服务中心综合窗口首席代办员欧阳明月同志", "芙蓉区档案馆电子档案接收组组长司马相如")])
+def test_nothing_on_the_register_overlaps_and_no_name_runs_into_a_stamp_box(tmp_path, transferor, receiver):
+    """The 登记表's lines at any name length: no two strings touch, and no text enters either signature box."""
+    from tests.unit.test_printed_lists import overlaps, text_runs
+
+    form = render(document(transferor=transferor, receiver=receiver))
+    path = tmp_path / "form.pdf"
+    path.write_bytes(form.pdf)
+    runs = [r for r in text_runs(path) if r["page"] == 1]
+    assert runs and overlaps(runs) == []
+    height = 595.28  # A4 landscape, points
+    for _, (x1, y1, x2, y2) in form.boxes.values():
+        assert x2 - x1 > 150 and y2 - y1 > 100, "a stamp box of about 70 × 44 mm"
+        inside = [r["text"] for r in runs if r["x"] < x2 and r["x"] + r["width"] > x1 and y1 < height - r["y"] < y2]
+        assert inside == [], f"text in a stamp box: {inside}"
+    assert any(transferor[:6] in r["text"] for r in runs)

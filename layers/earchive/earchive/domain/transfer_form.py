@@ -19,6 +19,7 @@ CHECK_ROWS = ("准确性检验", "完整性检验", "可用性检验", "安全�
 DIGEST_ALGORITHM = "SM3（GB/T 32905-2016）"
 MM = 72 / 25.4  # points per millimetre
 PAGE_HEIGHT_MM = 210.0  # A4 landscape
+VALUE_MM = 34.0  # a name in a 填表人/审核人 line: between its label and the stamp box
 
 
 @dataclass(frozen=True)
@@ -131,8 +132,20 @@ def _signing_block(pdf: Any, unit: str, filler: Any, reviewer: Any, left: bool) 
     for label, value in ((f"{unit}", ""), ("填表人（签名）", filler or ""), ("审核人（签名）", reviewer or ""), ("单位（印章）", "见右侧数字签章"),
                          ("日期", "签章时间为准")):
         pdf.set_x(x + 2)
+        pdf.set_font("cjk", size=10)
         pdf.cell(26, 8, label)
-        pdf.cell(34, 8, str(value)[:14], new_x="LMARGIN", new_y="NEXT")
+        text, row = str(value), pdf.get_y()
+        if pdf.get_string_width(text) <= VALUE_MM:
+            pdf.cell(VALUE_MM + 2, 8, text, new_x="LMARGIN", new_y="NEXT")
+            continue
+        # a long name: two lines, set smaller (at least 4 pt; beyond that it is cut with "…"), never into the stamp box beside it
+        pdf.set_font("cjk", size=4)
+        while pdf.get_string_width(text) > 1.9 * VALUE_MM:
+            text = text[:-2] + "…"
+        pdf.set_font("cjk", size=min(10.0, max(4.0, 4 * 1.9 * VALUE_MM / pdf.get_string_width(text))))
+        pdf.multi_cell(VALUE_MM, 4, text, new_x="LMARGIN", new_y="NEXT")
+        pdf.set_y(row + 8)
+    pdf.set_font("cjk", size=10)
     box_x, box_y, box_w, box_h = x + 64, top + 4, width - 68, height - 8
     pdf.set_draw_color(160, 160, 160)
     pdf.rect(box_x, box_y, box_w, box_h)
