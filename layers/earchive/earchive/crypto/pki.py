@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import os
 import shutil
 import tempfile
@@ -24,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from ..config import earchive_home
+from ..locks import exclusive
 from .identity import DEV_SEAL_POLICY
 
 PKI_DIRNAME = "dev-pki-2"  # 2: seal certificates carry the development seal policy (ADR 0003)
@@ -34,12 +34,8 @@ _VALID_YEARS = 20
 def locked(folder: Path):
     """An exclusive lock on ``folder`` across threads and processes (for lazily created keys)."""
     folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / ".lock", "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+    with open(folder / ".lock", "a") as f, exclusive(f):
+        yield
 
 
 def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:

@@ -10,7 +10,6 @@ docs/standards.md).
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import unicodedata
@@ -19,6 +18,7 @@ from pathlib import Path, PurePosixPath
 
 from ..config import earchive_home
 from ..errors import EarchiveError, Problem
+from ..locks import exclusive
 from .collect import CHINA_TZ, CaseRecord, Material, parse_time
 from .layout import CATEGORIES, FOLDER_IDS
 
@@ -125,8 +125,7 @@ class LocalSerials:
 
     def allocate(self, prefix: str, project_id: str) -> int:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path.with_suffix(".lock"), "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        with open(self.path.with_suffix(".lock"), "a") as lock, exclusive(lock):
             state = {"next": {}, "assigned": {}}
             with contextlib.suppress(FileNotFoundError, json.JSONDecodeError):
                 state = json.loads(self.path.read_text("utf-8"))
