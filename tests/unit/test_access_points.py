@@ -65,7 +65,8 @@ def test_hostile_codes_and_principals_are_refused():
     for principal in ("*", "arn:aws:iam::*:root", "444455556666"):
         with pytest.raises(UsageError):
             access_point_policy(AP, "430102001", [principal])
-    assert access_point_name("My_Stack.prod", "430102001") == "my-stack-prod-ap-430102001"
+    assert access_point_name("My_Stack.prod", "430102001").startswith("my-stack-prod-ap-430102001-")
+    assert access_point_name("s", "ABC") != access_point_name("s", "abc"), "codes differing in case get their own"
     assert len(access_point_name("x" * 80, "4" * 32)) <= 50
 
 
@@ -92,7 +93,7 @@ def test_opening_and_closing_an_institutions_access_point():
     s3.create_bucket(Bucket="transfer")
     points = AccessPoints(boto3.client("s3control", region_name="us-east-1"), "123456789012", "transfer", "earchive-prod")
     arn = points.open("430102001", [A_ROLE])
-    assert arn == "arn:aws:s3:us-east-1:123456789012:accesspoint/earchive-prod-ap-430102001"
+    assert arn == f"arn:aws:s3:us-east-1:123456789012:accesspoint/{access_point_name('earchive-prod', '430102001')}"
     assert points.policy("430102001") == access_point_policy(arn, "430102001", [A_ROLE])
     assert points.open("430102001", [A_ROLE, "arn:aws:iam::444455556666:root"]) == arn, "opening again updates the policy"
     assert len(points.policy("430102001")["Statement"][0]["Principal"]["AWS"]) == 2

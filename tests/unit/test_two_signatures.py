@@ -6,6 +6,7 @@ real text in a upem-1000 font; the two-step (UKey) path, KMS keys, and SM2's ref
 
 from __future__ import annotations
 
+import hashlib
 import io
 import shutil
 import subprocess
@@ -178,3 +179,43 @@ def test_nothing_on_the_register_overlaps_and_no_name_runs_into_a_stamp_box(tmp_
         inside = [r["text"] for r in runs if r["x"] < x2 and r["x"] + r["width"] > x1 and y1 < height - r["y"] < y2]
         assert inside == [], f"text in a stamp box: {inside}"
     assert any(transferor[:6] in r["text"] for r in runs)
+
+
+def test_a_certified_list_changed_in_a_later_revision_is_not_the_archives(certified):
+    """A review finding: a page swapped in an incremental update after the certification must not pass as the archive's list."""
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+    w = IncrementalPdfFileWriter(io.BytesIO(certified))
+    page = w.root["/Pages"]["/Kids"][0].get_object()
+    page["/Contents"] = w.add_object(generic.StreamObject(stream_data=b"BT /F1 12 Tf 72 72 Td (forged) Tj ET"))
+    w.update_container(page)
+    out = io.BytesIO()
+    w.write(out)
+    problems = pdf_sign.certification_problems(out.getvalue(), [DevPKI().ca_cert()])
+    assert any("changed after it was certified" in p for p in problems), problems
+
+
+def test_decide_takes_only_the_bytes_that_were_verified():
+    """A review finding: a reply overwritten between the check and Decide is not published as the receipt."""
+    from earchive.errors import TransferError
+    from earchive.pipeline.transfer.decide import _verified_bytes
+
+    class S3:
+        def __init__(self, objects):
+            self.objects = objects
+
+        def get_bytes(self, bucket, key):
+            return self.objects.get(key)
+
+    class Aws:
+        def __init__(self, objects):
+            self.s3 = S3(objects)
+
+    sha = lambda b: hashlib.sha256(b).hexdigest()
+    reply = {"key": "r.json", "pdf": "r.pdf", "sha256": {"json": sha(b"J"), "p7s": sha(b"S"), "pdf": sha(b"P")}}
+    assert _verified_bytes(Aws({"r.json": b"J", "r.json.p7s": b"S", "r.pdf": b"P"}), "b", reply) == (b"J", b"S", b"P")
+    for swapped in ({"r.json": b"J2", "r.json.p7s": b"S", "r.pdf": b"P"}, {"r.json": b"J", "r.json.p7s": b"S", "r.pdf": b"P2"},
+                    {"r.json": b"J", "r.pdf": b"P"}):
+        with pytest.raises(TransferError, match="nothing was recorded"):
+            _verified_bytes(Aws(swapped), "b", reply)

@@ -111,7 +111,7 @@ class Desk:
         if problems:
             raise TransferError(f"the list of batch {batch_id} is not signed by the archive: {'; '.join(problems)}")
         listing = json.loads(listing_bytes)
-        self._pull_form(s3, bucket, base, out, trust, (out / "transfer-list.json.sender.p7s").read_bytes())
+        self._pull_form(s3, bucket, base, out, trust, (out / "transfer-list.json.sender.p7s").read_bytes(), listing.get("printed_list_signer_sha256"))
         (out / "packages").mkdir(exist_ok=True)
         done = []
         for n, p in enumerate(listing["packages"], 1):
@@ -133,8 +133,8 @@ class Desk:
                                                      "pulled_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}, ensure_ascii=False), "utf-8")
         return listing
 
-    def _pull_form(self, s3: Any, bucket: str, base: str, out: Path, trust: list[Any], list_signature: bytes) -> None:
-        """The printed list (PDF) the archive certified: by the same seal that signed the JSON list, intact, trusted."""
+    def _pull_form(self, s3: Any, bucket: str, base: str, out: Path, trust: list[Any], list_signature: bytes, pinned: str | None) -> None:
+        """The printed list (PDF) the archive certified: intact, trusted, by the key the signed JSON list names (else the list's own signer)."""
         from asn1crypto import cms
         from cryptography.hazmat.primitives import hashes
 
@@ -144,8 +144,10 @@ class Desk:
         pdf = s3.get_bytes(bucket, base + "transfer-list.pdf")
         if pdf is None:  # a batch submitted before the printed list was signed: the JSON list alone binds
             return
-        signer = verify_signed_data(cms.ContentInfo.load(list_signature), trust).signer_cert
-        problems = certification_problems(pdf, trust, signer.fingerprint(hashes.SHA256()).hex() if signer else None)
+        if not pinned:
+            signer = verify_signed_data(cms.ContentInfo.load(list_signature), trust).signer_cert
+            pinned = signer.fingerprint(hashes.SHA256()).hex() if signer else None
+        problems = certification_problems(pdf, trust, pinned)
         if problems:
             raise TransferError(f"the printed list of batch {base.rstrip('/').rsplit('/', 1)[-1]} is not the archive's: {'; '.join(problems)}")
         (out / "transfer-list.pdf").write_bytes(pdf)

@@ -110,6 +110,7 @@ def serve(desk: Any, batch_id: str, send: Callable[[str, dict[str, str]], dict[s
     listing = json.loads((desk.batch(batch_id) / "transfer-list.json").read_text("utf-8"))
     codes = [p["record_code"] for p in listing["packages"]]
     sent: dict[str, Any] = {}
+    sending = threading.Lock()  # one reply per page, however often the button is pressed
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def log_message(self, *args: Any) -> None:  # quiet: the command prints what matters
@@ -148,11 +149,12 @@ def serve(desk: Any, batch_id: str, send: Callable[[str, dict[str, str]], dict[s
             receiver, returns, problems = validate(form, codes)
             if problems:
                 return self._reply(400, page(desk, batch_id, token, problems).encode())
-            if sent:
-                return self._reply(409, "回执已发送，不再重复发送 / the reply was sent already".encode())
+            if not sending.acquire(blocking=False) or sent:
+                return self._reply(409, "回执已发送或正在发送，不再重复发送 / the reply is sent or being sent already".encode())
             try:
                 sent.update(send(receiver, returns))
             except Exception as exc:  # noqa: BLE001 - any failure is shown to the person who pressed the button, and nothing was sent
+                sending.release()
                 return self._reply(500, page(desk, batch_id, token, [f"发送失败 / not sent: {exc}"]).encode())
             back = [p for p, o in sent.get("outcomes", {}).items() if o == "RETURNED"]
             body = (f"<!doctype html><html lang='zh-CN'><head><meta charset='utf-8'><title>回执已发送</title><style>{STYLE}</style></head><body>"

@@ -14,6 +14,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ..domain.institution import access_point_name, access_point_policy
+from ..errors import UsageError
 
 
 class AccessPoints:
@@ -36,6 +37,9 @@ class AccessPoints:
         except ClientError as exc:
             if exc.response["Error"]["Code"] not in ("AccessPointAlreadyOwnedByYou", "AccessPointAlreadyExists"):
                 raise
+            existing = self.s3control.get_access_point(AccountId=self.account_id, Name=name)
+            if existing.get("Bucket") != self.bucket:
+                raise UsageError(f"access point {name} exists on bucket {existing.get('Bucket')}, not on {self.bucket}: nothing was changed") from None
         policy = access_point_policy(self.arn(code), code, principals)
         self.s3control.put_access_point_policy(AccountId=self.account_id, Name=name, Policy=json.dumps(policy))
         return self.arn(code)

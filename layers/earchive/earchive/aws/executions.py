@@ -53,6 +53,19 @@ class Executions:
         """Resume a task waiting for its token with ``document`` as its output."""
         self.client.send_task_success(taskToken=token, output=json.dumps(document, ensure_ascii=False))
 
+    def resume_if_waiting(self, token: str, document: dict[str, Any]) -> str | None:
+        """Like :meth:`send_success`, but a task already resumed, timed out or gone is not an error: its code is returned."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self.send_success(token, document)
+        except ClientError as exc:
+            code = exc.response["Error"]["Code"]
+            if code not in ("TaskDoesNotExist", "InvalidToken", "TaskTimedOut"):
+                raise
+            return code
+        return None
+
     def failures(self, state_machine: str, prefix: str) -> list[dict[str, Any]]:
         """Executions named ``prefix…`` that failed, timed out or were aborted, with error and cause."""
         out = []

@@ -59,15 +59,15 @@ class Transfers:
                           ConsistentRead=True)
         return {i["item"].removeprefix("REPLY#") for i in items}
 
-    def reply_taken_from(self, batch_id: str, reply_id: str) -> str | None:
-        """The key of the reply taken under this id, if one was (the same reply examined twice is not a replay)."""
-        item = self.table.get_item(Key={"batch_id": batch_id, "item": f"REPLY#{reply_id}"}, ConsistentRead=True).get("Item")
-        return item["key"] if item else None
+    def reply_taken_from(self, batch_id: str, reply_id: str) -> dict[str, Any] | None:
+        """The record of the reply taken under this id ({"key", "sha256", …}), if one was (the same reply examined twice is not a replay)."""
+        return self.table.get_item(Key={"batch_id": batch_id, "item": f"REPLY#{reply_id}"}, ConsistentRead=True).get("Item")
 
-    def use_reply(self, batch_id: str, reply_id: str, key: str, *, actor: str) -> None:
-        """Take a verified reply, once: a conditional write on its id."""
+    def use_reply(self, batch_id: str, reply_id: str, key: str, *, actor: str, sha256: dict[str, str] | None = None) -> None:
+        """Take a verified reply, once: a conditional write on its id, with the SHA-256 of the exact bytes verified."""
         try:
-            self.table.put_item(Item={"batch_id": batch_id, "item": f"REPLY#{reply_id}", "key": key, "taken_at": now(), "taken_by": actor},
+            self.table.put_item(Item={"batch_id": batch_id, "item": f"REPLY#{reply_id}", "key": key, "taken_at": now(), "taken_by": actor,
+                                      "sha256": sha256 or {}},
                                 ConditionExpression="attribute_not_exists(#i)", ExpressionAttributeNames={"#i": "item"})
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":

@@ -275,6 +275,7 @@ def validate(pdf: bytes, anchors: list[x509.Certificate], tsa_anchors: list[x509
                      signer_sha256=leaf.sha256.hex() if leaf else None,
                      coverage=getattr(status.coverage, "name", None), modification_level=getattr(getattr(status, "modification_level", None), "name", None),
                      docmdp_ok=getattr(status, "docmdp_ok", None), signed_at=_when(status),
+                     certification=sig.docmdp_level is not None,
                      timestamp_valid=bool(getattr(status, "timestamp_validity", None) and status.timestamp_validity.valid)
                      if not entry["document_timestamp"] else True, revision_end=sig.signed_revision)
         results.append(entry)
@@ -298,14 +299,19 @@ def certification_problems(pdf: bytes, anchors: list[x509.Certificate], signer_s
     v = sender[0]
     out = [f"{SENDER}: {v['problem']}"] if v.get("problem") else []
     out += [f"{SENDER}: {what}" for what, bad in (("altered after signing", not v.get("intact")), ("does not verify", not v.get("valid")),
-                                                 ("signer not trusted", not v.get("trusted")), ("its timestamp does not verify", not v.get("timestamp_valid")))
+                                                 ("signer not trusted", not v.get("trusted")), ("its timestamp does not verify", not v.get("timestamp_valid")),
+                                                 ("not a certification signature", not v.get("certification")),
+                                                 ("the file was changed after it was certified", v.get("coverage") != "ENTIRE_FILE"))
             if bad and not v.get("problem")]
+    if len(found) != 1:
+        out.append(f"the printed list carries {len(found)} signatures; the archive's certified list has exactly one")
     if signer_sha256 and v.get("signer_sha256") != signer_sha256:
         out.append(f"{SENDER}: signed by {v.get('signer')}, not by the archive's seal that signed the list")
     return out
 
 
-def approval_problems(certified: bytes, replied: bytes, pinned: list[x509.Certificate], tsa_anchors: list[x509.Certificate] | None = None) -> list[str]:
+def approval_problems(certified: bytes, replied: bytes, pinned: list[x509.Certificate], tsa_anchors: list[x509.Certificate] | None = None,
+                      signer_sha256: str | None = None) -> list[str]:
     """Why ``replied`` is not ``certified`` with only the institution's approval and a document timestamp added (empty: it is).
 
     The window's bytes must be its first part, unchanged; the approval must be intact, valid and by one of the
@@ -330,6 +336,11 @@ def approval_problems(certified: bytes, replied: bytes, pinned: list[x509.Certif
     receiver = by_field.get(RECEIVER) or {}
     if receiver and not receiver.get("problem") and receiver.get("signer_sha256") not in pins:
         out.append(f"{RECEIVER}: signed by {receiver.get('signer')}, not by a certificate registered for the institution")
+    elif receiver and signer_sha256 and receiver.get("signer_sha256") != signer_sha256:
+        out.append(f"{RECEIVER}: signed by another certificate than the reply itself")
+    stamps_after = [v for v in found if v.get("document_timestamp") and (v.get("revision_end") or 0) > (receiver.get("revision_end") or 0)]
+    if receiver and not stamps_after:
+        out.append("the document timestamp does not follow the approval")
     stamps = [v for v in found if v.get("document_timestamp")]
     if not stamps or not all(v.get("intact") and v.get("valid") for v in stamps):
         out.append("the signed list has no valid document timestamp after the approval")

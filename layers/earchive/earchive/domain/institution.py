@@ -36,8 +36,12 @@ def check_principal(arn: str) -> str:
 
 def access_point_name(stack_prefix: str, code: str) -> str:
     """The S3 Access Point of one institution on the transfer bucket (ADR 0012): 3–50 lowercase letters, digits, hyphens."""
-    base = "".join(ch if ch.isalnum() else "-" for ch in stack_prefix.lower()).strip("-")[:50 - len(code) - 4] or "earchive"
-    return f"{base}-ap-{check_code(code).lower()}"
+    import hashlib
+
+    code = check_code(code)
+    tag = hashlib.sha256(f"{stack_prefix}/{code}".encode()).hexdigest()[:8]  # "ABC" and "abc", or two long stack names, never share one
+    base = "".join(ch if ch.isalnum() else "-" for ch in stack_prefix.lower()).strip("-")[:50 - len(code) - 13] or "earchive"
+    return f"{base}-ap-{code.lower()}-{tag}"
 
 
 def access_point_policy(access_point_arn: str, code: str, principals: list[str]) -> dict[str, Any]:

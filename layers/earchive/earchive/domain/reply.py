@@ -14,6 +14,7 @@ import uuid
 from typing import Any
 
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 
 from .institution import may_sign
 from .transfer import REASON_CHARS, canonical
@@ -152,12 +153,14 @@ def check(body: bytes, signature: bytes, *, institution: dict[str, Any] | None, 
     out = problems(body, signer=signer, signature_errors=errors, institution=institution, listing=listing,
                    list_sha256=list_sha256, used_reply_ids=used_reply_ids, at=at)
     if certified_pdf is not None and not any(p.startswith(("the reply is", "field ", "package entry")) for p in out):
-        out += pdf_problems(json.loads(body), certified_pdf, replied_pdf, pinned, tsa_anchors)
+        usable = [c for c in pinned if not may_sign(institution, c, at)]  # registered, active, valid now: as for the reply itself
+        signer_sha = signer.fingerprint(hashes.SHA256()).hex() if signer is not None else None
+        out += pdf_problems(json.loads(body), certified_pdf, replied_pdf, usable, tsa_anchors, signer_sha)
     return out
 
 
 def pdf_problems(reply: dict[str, Any], certified: bytes, replied: bytes | None, pinned: list[x509.Certificate],
-                 tsa_anchors: list[x509.Certificate] | None = None) -> list[str]:
+                 tsa_anchors: list[x509.Certificate] | None = None, signer_sha256: str | None = None) -> list[str]:
     """The printed list of the reply: the one the window certified for this batch, approved by the institution's registered key."""
     import hashlib
 
@@ -169,4 +172,4 @@ def pdf_problems(reply: dict[str, Any], certified: bytes, replied: bytes | None,
         return ["the reply has no signed printed list beside it (<reply>.pdf)"]
     if reply.get("signed_pdf_sha256") != hashlib.sha256(replied).hexdigest():
         return ["the signed printed list beside the reply is not the one the reply names (SHA-256 differs)"]
-    return [f"printed list: {p}" for p in approval_problems(certified, replied, pinned, tsa_anchors)]
+    return [f"printed list: {p}" for p in approval_problems(certified, replied, pinned, tsa_anchors, signer_sha256)]

@@ -48,34 +48,60 @@ def examine(aws: Any, bucket: str, code: str, batch_id: str, key: str, *, actor:
     if batch["institution"] != code:
         return _refuse(aws, bucket, key, batch_id, [f"batch {batch_id} is addressed to {batch['institution']}, not to {code}"], actor)
     waiting = batch["status"] == "RECEIVING" and batch.get("task_token")
-    if not waiting and early_ok and batch["status"] in ("SUBMITTED", "RECEIVING"):
-        raise ReplyTooEarly(f"batch {batch_id} is {batch['status']} and not yet waiting for a decision; the reply {key} waits")
-    body, signature = s3.get_bytes(bucket, key) or b"", s3.get_bytes(bucket, key + ".p7s") or b""
-    reply_id = _reply_id(body)
-    if reply_id and transfers.reply_taken_from(batch_id, reply_id) == key:  # this very reply, taken by another run: not a replay
-        return {"key": key, "outcome": "taken", "batch_id": batch_id, "reply_id": reply_id, "why": "taken already by an earlier run"}
+    if not waiting and batch["status"] in ("SUBMITTED", "RECEIVING"):
+        if early_ok:
+            raise ReplyTooEarly(f"batch {batch_id} is {batch['status']} and not yet waiting for a decision; the reply {key} waits")
+        # no refusal: the reply is good or bad on its own; `transfer take-reply` examines it once the batch waits
+        aws.events.append(f"batch#{batch_id}", actor=actor, action="reply-early", result="waiting", detail={"key": key})
+        return {"key": key, "outcome": "waiting", "batch_id": batch_id, "why": f"batch {batch_id} is not yet waiting for a decision"}
     base = f"institutions/{code}/batches/{batch_id}/"
+    body, signature = s3.get_bytes(bucket, key) or b"", s3.get_bytes(bucket, key + ".p7s") or b""
+    certified = s3.get_bytes(bucket, base + "transfer-list.pdf")
+    replied_pdf = s3.get_bytes(bucket, key[:-5] + ".pdf") if certified is not None else None
+    reply_id = _reply_id(body)
+    taken = transfers.reply_taken_from(batch_id, reply_id) if reply_id else None
+    if taken and taken["key"] == key:  # this very reply, taken by an earlier run: resume the batch if that run could not
+        return _taken(aws, batch, key, json.loads(body), taken.get("sha256") or {}, waiting, actor, "taken already by an earlier run")
     listing_bytes = s3.get_bytes(bucket, base + "transfer-list.json") or b"{}"
     problems = replies.check(body, signature, institution=aws.institutions.get(code), listing=json.loads(listing_bytes),
                              list_sha256=hashlib.sha256(listing_bytes).hexdigest(), used_reply_ids=transfers.used_replies(batch_id),
-                             at=dt.datetime.now(dt.UTC), certified_pdf=s3.get_bytes(bucket, base + "transfer-list.pdf"),
-                             replied_pdf=s3.get_bytes(bucket, key[:-5] + ".pdf"), tsa_anchors=tsa_anchors)
+                             at=dt.datetime.now(dt.UTC), certified_pdf=certified, replied_pdf=replied_pdf, tsa_anchors=tsa_anchors)
     if problems:  # what the reply is, first: a forgery is named as one even when the batch is decided already
+        taken = transfers.reply_taken_from(batch_id, reply_id) if reply_id else None
+        if taken and taken["key"] == key:  # a run racing this one took this same reply meanwhile: not a replay
+            return {"key": key, "outcome": "taken", "batch_id": batch_id, "reply_id": reply_id or "", "why": "taken by a concurrent run"}
         return _refuse(aws, bucket, key, batch_id, problems, actor)
     if not waiting:
         return _refuse(aws, bucket, key, batch_id, [f"batch {batch_id} is {batch['status']}: it is not waiting for a decision"], actor)
     reply = json.loads(body)
+    # the exact bytes verified: Decide takes the reply only if these are still what it reads (no swap after the check)
+    digests = {"json": _sha(body), "p7s": _sha(signature), **({"pdf": _sha(replied_pdf)} if replied_pdf is not None else {})}
     try:
-        transfers.use_reply(batch_id, reply["reply_id"], key, actor=actor)  # conditional: a replay racing this one loses here
+        transfers.use_reply(batch_id, reply["reply_id"], key, actor=actor, sha256=digests)  # conditional: a replay racing this one loses
     except TransferError as exc:
-        if transfers.reply_taken_from(batch_id, reply["reply_id"]) == key:  # a run racing this one took this same reply
+        taken = transfers.reply_taken_from(batch_id, reply["reply_id"])
+        if taken and taken["key"] == key:  # a run racing this one took this same reply
             return {"key": key, "outcome": "taken", "batch_id": batch_id, "reply_id": reply["reply_id"], "why": "taken by a concurrent run"}
         return _refuse(aws, bucket, key, batch_id, [str(exc)], actor)
+    return _taken(aws, batch, key, reply, digests, True, actor, "")
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _taken(aws: Any, batch: dict[str, Any], key: str, reply: dict[str, Any], digests: dict[str, str], waiting: bool, actor: str,
+           why: str) -> Verdict:
+    """Resume the waiting batch with the verified decision; a task already resumed or gone is not an error (the reply is taken)."""
     returns = {p["package_id"]: p["reason"] for p in reply["packages"] if p["outcome"] == "RETURNED"}
-    decision = {"batch_id": batch_id, "receiver": reply["receiver"], "returns": returns,
-                "reply": {"key": key, "reply_id": reply["reply_id"], **({"pdf": key[:-5] + ".pdf"} if "signed_pdf_sha256" in reply else {})}}
-    aws.executions.send_success(batch["task_token"], decision)
-    return {"key": key, "outcome": "taken", "batch_id": batch_id, "reply_id": reply["reply_id"], "returned": len(returns)}
+    if waiting:
+        decision = {"batch_id": batch["batch_id"], "receiver": reply["receiver"], "returns": returns,
+                    "reply": {"key": key, "reply_id": reply["reply_id"], "sha256": digests, **({"pdf": key[:-5] + ".pdf"} if "pdf" in digests else {})}}
+        closed = aws.executions.resume_if_waiting(batch["task_token"], decision)
+        if closed:
+            aws.events.append(f"batch#{batch['batch_id']}", actor=actor, action="reply-resume-skipped", result=closed, detail={"key": key})
+    return {"key": key, "outcome": "taken", "batch_id": batch["batch_id"], "reply_id": reply["reply_id"], "returned": len(returns),
+            **({"why": why} if why else {})}
 
 
 def _reply_id(body: bytes) -> str | None:

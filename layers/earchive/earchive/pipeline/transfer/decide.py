@@ -31,6 +31,7 @@ def run(decision: Decision, rt: Runtime) -> Decided:
     # Without one (the development shortcut `transfer accept|return`), the receipt is signed here with the configured
     # institution signer: before anything is recorded, so a signer that cannot sign stops the decision, not the receipt.
     signer = None if reply else rt.institution_signer
+    verified = _verified_bytes(aws, settings.transfer_bucket, reply) if reply else None  # before anything is recorded
     if batch["status"] not in DECIDED:
         batch = transfers.decide(batch_id, decision.get("returns") or {}, receiver=receiver,
                                  receiver_signature_key=prefix(batch) + "receipt.json.receiver.p7s", by_reply=bool(reply))
@@ -38,19 +39,31 @@ def run(decision: Decision, rt: Runtime) -> Decided:
         transfers.anchor(batch_id)
     bucket, base = settings.transfer_bucket, prefix(batch)
     if aws.s3.get_bytes(bucket, base + "receipt.json.receiver.p7s") is None:
-        if reply:  # the receipt is the institution's reply itself, with its own signature: the window signs nothing for it
-            body, signature = aws.s3.get_bytes(bucket, reply["key"]), aws.s3.get_bytes(bucket, reply["key"] + ".p7s")
-            if body is None or signature is None:
-                raise TransferError(f"the reply {reply['key']} of batch {batch_id} is gone; its decision is recorded")
+        if verified:  # the receipt is the institution's reply itself, as verified, with its own signature: the window signs nothing
+            body, signature, signed_pdf = verified
+            if signed_pdf is not None:  # the printed list with both parties' signatures: the institution's approval on the window's
+                aws.s3.put(bucket, base + "transfer-list.signed.pdf", signed_pdf, "application/pdf")
         else:
             body = canonical(receipt(batch, transfers.packages(batch_id), batch.get("receiver") or receiver))
             signature = signed_data(signer, content=body).dump()
-        if reply and reply.get("pdf"):  # the printed list with both parties' signatures: the institution's approval on the window's
-            signed_pdf = aws.s3.get_bytes(bucket, reply["pdf"])
-            if signed_pdf is None:
-                raise TransferError(f"the signed list {reply['pdf']} of batch {batch_id} is gone; its decision is recorded")
-            aws.s3.put(bucket, base + "transfer-list.signed.pdf", signed_pdf, "application/pdf")
         aws.s3.put(bucket, base + "receipt.json", body, "application/json")
         aws.s3.put(bucket, base + "receipt.json.receiver.p7s", signature)
     return {"batch_id": batch_id, "status": batch["status"], "accepted": int(batch.get("accepted_count", 0)),
             "returned": int(batch.get("returned_count", 0)), "withdrawn": int(batch.get("withdrawn_count", 0))}
+
+
+def _verified_bytes(aws, bucket: str, reply: dict) -> tuple[bytes, bytes, bytes | None]:
+    """The reply, its signature and its signed PDF, only if they are still the bytes the reply machine verified (their SHA-256)."""
+    import hashlib
+
+    want = reply.get("sha256") or {}
+    found = {"json": aws.s3.get_bytes(bucket, reply["key"]), "p7s": aws.s3.get_bytes(bucket, reply["key"] + ".p7s"),
+             "pdf": aws.s3.get_bytes(bucket, reply["pdf"]) if reply.get("pdf") else None}
+    for part, data in found.items():
+        if part == "pdf" and not reply.get("pdf"):
+            continue
+        if data is None:
+            raise TransferError(f"the reply {reply['key']} ({part}) is gone since it was verified; nothing was recorded")
+        if want.get(part) and hashlib.sha256(data).hexdigest() != want[part]:
+            raise TransferError(f"the reply {reply['key']} ({part}) changed after it was verified; nothing was recorded — the institution sends it again")
+    return found["json"], found["p7s"], found["pdf"]
