@@ -246,10 +246,9 @@ class TransferService:
         if batch["status"] != "RECEIVING" or not batch.get("task_token"):
             raise TransferError(f"batch {batch_id} is {batch['status']}: it is not waiting for a decision")
         s3, bucket, code = self.aws.s3, self.names["TransferBucket"], batch["institution"]
-        taken = {r for r in self.transfers.used_replies(batch_id)}
         refused = []
         for key in s3.keys(bucket, f"institutions/{code}/replies/{batch_id}/"):
-            if not key.endswith(".json") or key.endswith(".refused.json") or key.rsplit("/", 1)[-1][:-5] in taken:
+            if not key.endswith(".json") or key.endswith(".refused.json"):
                 continue
             if s3.get_bytes(bucket, key[:-5] + ".refused.json"):
                 refused.append(f"{key}: refused before")
@@ -257,7 +256,9 @@ class TransferService:
             verdict = examine(self.aws, bucket, code, batch_id, key, actor=actor)
             if verdict["outcome"] == "taken":  # by this call, or by the reply machine meanwhile
                 return self._wait_decided(batch_id, timeout)
-            refused.append(f"{key}: {'; '.join(verdict['problems'][:3])}")
+            refused.append(f"{key}: {'; '.join((verdict.get('problems') or [verdict.get('why', '')])[:3])}")
+        if self.transfers.used_replies(batch_id):  # the reply machine took one while this looked: its decision follows
+            return self._wait_decided(batch_id, timeout)
         raise TransferError(f"no acceptable reply to batch {batch_id} from institution {code}"
                             + (f"; refused: {' | '.join(refused)}" if refused else " yet"))
 
