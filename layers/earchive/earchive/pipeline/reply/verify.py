@@ -22,7 +22,7 @@ from ..runtime import Runtime
 from ..state import ReplyArrived, Verdict
 
 REPLY_KEY = re.compile(r"^institutions/([^/]+)/replies/([^/]+)/([^/]+)\.json$")
-EARLY_ATTEMPTS = 8  # the ASL retries a reply that came before the batch waits (about 8 minutes), then it is refused
+EARLY_ATTEMPTS = 8  # the ASL retries a reply that came before the batch waits (about 8 minutes), then leaves it for take-reply
 
 
 def run(event: ReplyArrived, rt: Runtime) -> Verdict:
