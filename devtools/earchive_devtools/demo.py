@@ -175,7 +175,8 @@ INDEX = {
                  "离线 demo：检测报告 .archiving-report.html 在包旁边）",
     "reports/": "归档检测报告（四性检测，每个版本一份）：.html 可打印，.json 供系统读取",
     "rejections/": "拒收通知（.rejected.html/.json）与系统失败通知（.failed.*），与上传的文件同名",
-    "transfer/": "移交批次：移交清单（XLSX、PDF）、双方签名（.p7s）、归档目录清单（XLSX、CSV）、接收回执（接收单位签名的答复）",
+    "transfer/": "移交批次：移交清单（XLSX、PDF）、双方签名（.p7s）、归档目录清单（XLSX、CSV）、接收回执（接收单位签名的答复）；"
+                 "transfer-list.signed.pdf 为移交方认证签名 + 接收方批准签名的同一份清单与登记表（pdfsig transfer-list.signed.pdf 可验）",
     "institutions/": "两个接收单位各自机器上的文件夹：自己的签名密钥与证书、拉取的批次、接收检测报告、签名的答复",
     "catalogue.csv": "归档目录（Excel 可直接打开）/ the catalogue",
     "catalogue.json": "归档目录（JSON）",
