@@ -255,7 +255,7 @@ def validate(pdf: bytes, anchors: list[x509.Certificate], tsa_anchors: list[x509
     roots = [_acert(c) for c in anchors + (tsa_anchors or [])]
     results = []
     try:
-        reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+        reader = PdfFileReader(io.BytesIO(pdf), strict=True)  # no hybrid cross-reference tricks (a review finding)
         embedded = list(reader.embedded_signatures)
     except Exception as exc:  # noqa: BLE001 - any malformed file is a verdict, not a crash
         return [{"field": None, "valid": False, "problem": f"not a readable PDF: {exc}"}]
