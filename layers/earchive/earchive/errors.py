@@ -86,6 +86,14 @@ class UnknownBatch(TransferError, UsageError):
     """No transfer batch has this id."""
 
 
+class Denied(BaseError):
+    """The caller's role or scope does not allow this (HTTP 403), or nobody is signed in (401)."""
+
+    def __init__(self, message: str, status: int = 403):
+        super().__init__(message)
+        self.status = status
+
+
 class ReplyTooEarly(TransferError):
     """An institution's reply came before its batch waits for a decision: the reply machine tries again a little later."""
 

@@ -68,6 +68,7 @@ RULES: dict[str, tuple[str, str, str]] = {
     "TransferError": ("移交操作不符合规则（详见英文说明）。", _CONTACT_ADVICE, CONTACT),
     "UsageError": ("命令行参数有误：指定的对象不存在或格式不对（详见英文说明）。", "请核对命令行中的编号、文件名或参数后重新执行。", FIX),
     "UnknownBatch": ("没有这个编号的移交批次。", "请用 earchive transfer list 查看已有批次的编号后重新执行。", FIX),
+    "Denied": ("您的角色或范围不允许此操作（或尚未登录）。", "请以有相应角色、属于本窗口或本接收单位的账号登录；如需权限，请联系系统管理员。", CONTACT),
     "ReplyTooEarly": ("接收单位的回执先于本批次进入“待接收方决定”状态到达。", "无需操作：回执核验约每分钟重试一次；约 9 分钟后仍未就绪的回执不作拒收，"
                       "待批次进入待决定状态后由窗口执行 earchive transfer take-reply 核验。", CONTACT),
     "OverBudget": ("文件超出检测的大小、页数或时间预算，需人工核查。", _CONTACT_ADVICE, CONTACT),
