@@ -14,6 +14,7 @@ import urllib.request
 
 import pytest
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
 from earchive.check import CheckOptions
 from earchive.crypto.cms import verify_signed_data
@@ -110,7 +111,8 @@ def test_an_institution_reviews_returns_one_package_and_signs_in_the_browser(bat
         reason.send_keys("申请表扫描件模糊，请重新扫描后补正")
         driver.save_screenshot(str(tmp_path / "review.png"))
         driver.find_element(By.CSS_SELECTOR, "button[type='submit']").click()
-        assert driver.find_element(By.ID, "sent").text == "回执已签署并发送"
+        sent_title = WebDriverWait(driver, 60).until(lambda d: d.find_elements(By.ID, "sent") or d.find_elements(By.CSS_SELECTOR, "[role=alert]"))
+        assert sent_title[0].text == "回执已签署并发送", driver.execute_script("return document.body.innerText")
         # the server holds the rules too: a hand-made post with a short reason is refused, nothing sent twice
         form = urllib.parse.urlencode({"receiver": "王芳", "decision-0": "accept", "decision-1": "return", "reason-1": "短"}).encode()
         with pytest.raises(urllib.error.HTTPError) as refused:
