@@ -1,8 +1,8 @@
-"""The institution decides with its own key (issue 10, part): pull, check, reply on its own machine; the window's rules for a reply.
+"""The institution decides with its own key (issue 10): pull, check, reply on its own machine; the window's rules for a reply.
 
-What is built so far: the registry, `earchive receive init|pull|check|reply`, and the rules a reply
-must meet before anything changes (:func:`earchive.domain.reply.problems`). The machine that
-applies a verified reply is the next part of the issue.
+The registry, `earchive receive init|pull|check|reply`, and every rule a reply must meet before anything
+changes (:func:`earchive.domain.reply.check`); the reply machine that applies it by itself on an S3
+event is tested in test_reply_machine.py.
 """
 
 from __future__ import annotations
