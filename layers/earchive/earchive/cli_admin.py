@@ -9,7 +9,7 @@ from typing import Any
 def _service(args: argparse.Namespace):
     from .client import TransferService
 
-    return TransferService.from_stack(args.stack) if args.stack else TransferService.from_local_state()
+    return TransferService.for_stack(args.stack)
 
 
 def cmd_log_verify(args: argparse.Namespace) -> int:

@@ -15,7 +15,7 @@ STATUS_ZH = {"ACTIVE": "有效", "REVOKED": "已撤销"}
 def _service(args: argparse.Namespace):
     from .client import TransferService
 
-    return TransferService.from_stack(args.stack) if args.stack else TransferService.from_local_state()
+    return TransferService.for_stack(args.stack)
 
 
 def _show(item: dict[str, Any]) -> None:

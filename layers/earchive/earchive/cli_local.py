@@ -117,7 +117,7 @@ def cmd_upload(args: argparse.Namespace) -> int:
     key = args.key or path.name
     if not key.endswith(".zip"):  # the intake rule starts the pipeline for *.zip only: anything else would wait forever
         raise UsageError(f"{key}: a case bundle is uploaded as *.zip (lowercase), or nothing archives it")
-    svc = TransferService.from_stack(args.stack) if args.stack else TransferService.from_local_state()
+    svc = TransferService.for_stack(args.stack)
     bucket = svc.names.get("IntakeBucket") or ""
     size = path.stat().st_size
     show = progress_printer(size > 20 * 1024**2 and (sys.stderr.isatty() or args.progress))

@@ -17,7 +17,7 @@ def _transfer_bucket(args: argparse.Namespace) -> tuple[Any, str]:
         return Aws(Settings()).s3, args.bucket
     from .client import TransferService
 
-    svc = TransferService.from_stack(args.stack) if args.stack else TransferService.from_local_state()
+    svc = TransferService.for_stack(args.stack)
     return svc.aws.s3, svc.names["TransferBucket"]
 
 

@@ -15,7 +15,7 @@ def _service(args: argparse.Namespace):
     """The transfer client for the running local cloud, or for `--stack` on AWS."""
     from .client import TransferService
 
-    return TransferService.from_stack(args.stack) if args.stack else TransferService.from_local_state()
+    return TransferService.for_stack(args.stack)
 
 
 def _print_batch(view: dict) -> None:

@@ -120,6 +120,11 @@ class TransferService:
     _aws: Aws | None = field(default=None, repr=False)
 
     @classmethod
+    def for_stack(cls, stack: str | None) -> TransferService:
+        """The client for `--stack` on AWS, or for the running local cloud when none is named."""
+        return cls.from_stack(stack) if stack else cls.from_local_state()
+
+    @classmethod
     def from_local_state(cls) -> TransferService:
         info = local_state()
         return cls(info["resources"], info["endpoint"], local=True)
