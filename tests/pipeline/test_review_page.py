@@ -19,19 +19,12 @@ from selenium.webdriver.support.ui import WebDriverWait
 from earchive.check import CheckOptions
 from earchive.crypto.cms import verify_signed_data
 from earchive.domain.pack import pack
-from earchive.receive import Desk
+from earchive.receive import Desk, _sm3_of
 from earchive.receive_review import page, serve, validate
 from earchive_devtools.sample import sample_case
 from earchive_devtools.screenshots import browser
 
 pytestmark = pytest.mark.slow  # a browser
-
-
-def sm3(path) -> str:
-    from earchive.crypto.digests import digest_stream
-
-    with open(path, "rb") as f:
-        return digest_stream(f)[0]["SM3"]
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +40,7 @@ def batch(tmp_path_factory, signer, tsa):
         result = pack(case.folder, root / "packed", signer=signer, tsa=tsa)
         shutil.copy(result.path, out / "packages" / f"{result.record_code}.zip")
         packages.append({"record_code": result.record_code, "project_id": case.project_id, "task_name": "企业设立登记",
-                         "digest": {"algorithm": "SM3", "value": sm3(result.path)}})
+                         "digest": {"algorithm": "SM3", "value": _sm3_of(result.path)}})
     listing = {"batch_id": "B1", "institution": "430102001", "institution_name": "芙蓉区行政审批服务局", "transferor": "李敏",
                "transfer_date": "2026-12-01", "packages": packages}
     (out / "transfer-list.json").write_text(json.dumps(listing, ensure_ascii=False), "utf-8")

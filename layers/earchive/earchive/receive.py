@@ -136,9 +136,9 @@ class Desk:
     def _pull_form(self, s3: Any, bucket: str, base: str, out: Path, trust: list[Any], list_signature: bytes, pinned: str | None) -> None:
         """The printed list (PDF) the archive certified: intact, trusted, by the key the signed JSON list names (else the list's own signer)."""
         from asn1crypto import cms
-        from cryptography.hazmat.primitives import hashes
 
         from .crypto.cms import verify_signed_data
+        from .crypto.identity import fingerprint
         from .crypto.pdf_sign import certification_problems
 
         pdf = s3.get_bytes(bucket, base + "transfer-list.pdf")
@@ -146,7 +146,7 @@ class Desk:
             return
         if not pinned:
             signer = verify_signed_data(cms.ContentInfo.load(list_signature), trust).signer_cert
-            pinned = signer.fingerprint(hashes.SHA256()).hex() if signer else None
+            pinned = fingerprint(signer) if signer else None
         problems = certification_problems(pdf, trust, pinned)
         if problems:
             raise TransferError(f"the printed list of batch {base.rstrip('/').rsplit('/', 1)[-1]} is not the archive's: {'; '.join(problems)}")

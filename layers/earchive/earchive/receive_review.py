@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .domain.reply import INSTITUTION_REASON_CHARS as REASON_CHARS
+from .domain.reply import failed_reason
 
 MATERIAL_DIRS = ("申报文件/", "过程文件/", "结果文件/")
 INLINE = {".pdf": "application/pdf", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".xml": "text/plain; charset=utf-8"}
@@ -84,15 +85,11 @@ def page(desk: Any, batch_id: str, token: str, problems: list[str] | None = None
         parts.append(f"<p><label><input type='radio' name='decision-{n}' value='accept' {'disabled' if failed else 'checked'}> 接收</label>　"
                      f"<label><input type='radio' name='decision-{n}' value='return' {'checked' if failed else ''}> 退回</label></p>"
                      f"<p><label>退回原因（{REASON_CHARS[0]}–{REASON_CHARS[1]} 字）<textarea name='reason-{n}' minlength='{REASON_CHARS[0]}' "
-                     f"maxlength='{REASON_CHARS[1]}'>{e(_failed_reason(c)) if failed else ''}</textarea></label></p></section>")
+                     f"maxlength='{REASON_CHARS[1]}'>{e(failed_reason(c)) if failed else ''}</textarea></label></p></section>")
     parts += ["<p><label>接收人 <input name='receiver' required></label></p>",
               "<p><button type='submit'>签署并发送回执</button> <span class='note'>以本单位的密钥签署回执与移交清单，然后发送给移交方。</span></p>",
               "</form></body></html>"]
     return "".join(parts)
-
-
-def _failed_reason(check: dict[str, Any]) -> str:
-    return "接收检测不合格：" + "、".join(check.get("failed") or ["未检测"])
 
 
 def _contents(path: Path) -> tuple[str, list[tuple[str, int]]]:

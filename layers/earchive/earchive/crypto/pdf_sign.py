@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives import serialization
 from ..domain.transfer_form import RECEIVER_FIELD as RECEIVER
 from ..domain.transfer_form import SENDER_FIELD as SENDER
 from ..errors import reject
+from .identity import fingerprint
 
 # pyHanko logs a traceback for every certificate it cannot chain to the anchors it was given; the window pins the
 # institution's own certificates rather than chaining them, so "not trusted" is expected and reported in the results.
@@ -48,8 +49,8 @@ def _acert(cert: x509.Certificate) -> ax509.Certificate:
     return ax509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
 
 
-def _mechanism(ours: Any) -> str:
-    alg = ours.signature_algorithm
+def _mechanism(alg: str) -> str:
+    """pyHanko's name for an earchive signature algorithm; SM2 refused by name."""
     if alg == "sm2_sm3":
         raise reject("SEAL-CONFIG", "pyHanko cannot make SM2 PDF signatures (no SM2 in pyHanko, pyhanko-certvalidator or asn1crypto): "
                                     "sign the PDF with an ECDSA or RSA key; the JSON list and reply keep their SM2 CMS signatures")
@@ -58,21 +59,26 @@ def _mechanism(ours: Any) -> str:
     return _MECHANISMS[alg]
 
 
+def _signer_parts(certificate: x509.Certificate, chain: list[x509.Certificate], signature_algorithm: str) -> tuple[dict[str, Any], int]:
+    """pyHanko's signer arguments (certificate, its chain, mechanism) and the largest signature the key makes (for size estimates)."""
+    from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+    mechanism = _mechanism(signature_algorithm)
+    return ({"signing_cert": _acert(certificate), "cert_registry": SimpleCertificateStore.from_certs([_acert(c) for c in chain]),
+             "signature_mechanism": algos.SignedDigestAlgorithm({"algorithm": mechanism})}, 600 if "rsa" in mechanism else 72)
+
+
 def hanko_signer(ours: Any):
     """A pyHanko ``Signer`` over any earchive signer (``sign(data)`` of the signed attributes, hashing its own)."""
     from pyhanko.sign.signers.pdf_cms import Signer
-    from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-    mechanism = _mechanism(ours)
+    parts, largest = _signer_parts(ours.certificate, ours.chain, ours.signature_algorithm)
 
     class _Signer(Signer):
         async def async_sign_raw(self, data: bytes, digest_algorithm: str, dry_run: bool = False) -> bytes:
-            if dry_run:  # size estimate: the largest signature this key makes
-                return bytes(600 if "rsa" in mechanism else 72)
-            return ours.sign(data)
+            return bytes(largest) if dry_run else ours.sign(data)  # dry run: a size estimate
 
-    return _Signer(signing_cert=_acert(ours.certificate), cert_registry=SimpleCertificateStore.from_certs([_acert(c) for c in ours.chain]),
-                   signature_mechanism=algos.SignedDigestAlgorithm({"algorithm": mechanism}))
+    return _Signer(**parts)
 
 
 def hanko_timestamper(tsa: Any):
@@ -122,11 +128,6 @@ def _stamp_style(unit: str, note: str, system: bool):
                                                                         font_size=size), border_width=1)
 
 
-def _is_system(ours: Any) -> bool:
-    """A key the system holds (KMS, a server's key file, a development key) rather than one a person alone controls."""
-    return not getattr(ours, "personal", False)
-
-
 def certify(pdf: bytes, boxes: dict[str, tuple[int, tuple[float, float, float, float]]], signer: Any, tsa: Any,
             note: str = "") -> bytes:
     """The window's certification signature (DocMDP: form filling and signing allowed), with both signature fields laid out."""
@@ -142,7 +143,7 @@ def certify(pdf: bytes, boxes: dict[str, tuple[int, tuple[float, float, float, f
                                         reason="政务服务电子档案移交（移交方签章）")
     out = io.BytesIO()
     pdf_signer = signers.PdfSigner(meta, signer=hanko_signer(signer), timestamper=hanko_timestamper(tsa),
-                                   stamp_style=_stamp_style("移交单位", note, _is_system(signer)))
+                                   stamp_style=_stamp_style("移交单位", note, system=True))
     asyncio.run(pdf_signer.async_sign_pdf(w, output=out))
     return out.getvalue()
 
@@ -170,7 +171,7 @@ def approve(pdf: bytes, signer: Any, tsa: Any, note: str = "") -> bytes:
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.sign import signers
 
-    meta, style = _approval(note, _is_system(signer))
+    meta, style = _approval(note, system=True)  # a key this software holds: 系统签章
     out = io.BytesIO()
     pdf_signer = signers.PdfSigner(meta, signer=hanko_signer(signer), timestamper=hanko_timestamper(tsa), stamp_style=style)
     asyncio.run(pdf_signer.async_sign_pdf(IncrementalPdfFileWriter(io.BytesIO(pdf)), existing_fields_only=True, output=out))
@@ -199,12 +200,8 @@ def prepare(pdf: bytes, certificate: x509.Certificate, chain: list[x509.Certific
     """Step one of a two-step approval: the document digested and its signature placeholder laid out; returns what to sign."""
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.sign import signers
-    from pyhanko_certvalidator.registry import SimpleCertificateStore
-
-    mechanism = _mechanism(type("S", (), {"signature_algorithm": signature_algorithm})())
-    ext = signers.ExternalSigner(_acert(certificate), SimpleCertificateStore.from_certs([_acert(c) for c in chain]),
-                                 signature_value=600 if "rsa" in mechanism else 72,
-                                 signature_mechanism=algos.SignedDigestAlgorithm({"algorithm": mechanism}))
+    parts, largest = _signer_parts(certificate, chain, signature_algorithm)
+    ext = signers.ExternalSigner(signature_value=largest, **parts)
     meta, style = _approval(note, system=False)
 
     async def run():
@@ -227,13 +224,10 @@ def finish(pending: Pending, signature_value: bytes, tsa: Any) -> bytes:
     from pyhanko.sign import signers
     from pyhanko.sign.signers.pdf_byterange import PreparedByteRangeDigest
     from pyhanko.sign.signers.pdf_signer import PdfTBSDocument
-    from pyhanko_certvalidator.registry import SimpleCertificateStore
-
     s = pending.state
     certs = x509.load_pem_x509_certificates(s["certificates"].encode())
-    mechanism = _mechanism(type("S", (), {"signature_algorithm": s["signature_algorithm"]})())
-    ext = signers.ExternalSigner(_acert(certs[0]), SimpleCertificateStore.from_certs([_acert(c) for c in certs[1:]]),
-                                 signature_value=signature_value, signature_mechanism=algos.SignedDigestAlgorithm({"algorithm": mechanism}))
+    parts, _ = _signer_parts(certs[0], certs[1:], s["signature_algorithm"])
+    ext = signers.ExternalSigner(signature_value=signature_value, **parts)
     digest = PreparedByteRangeDigest(bytes.fromhex(s["document_digest"]), s["reserved_region_start"], s["reserved_region_end"])
 
     async def run() -> bytes:
@@ -321,7 +315,7 @@ def approval_problems(certified: bytes, replied: bytes, pinned: list[x509.Certif
     if not replied.startswith(certified):
         return ["the signed list does not begin with the list the archive certified (not an incremental update of it)"]
     found = validate(replied, pinned, tsa_anchors)
-    pins = {c.fingerprint(_sha256()).hex() for c in pinned}
+    pins = {fingerprint(c) for c in pinned}
     out = []
     by_field = {v.get("field"): v for v in found if not v.get("document_timestamp")}
     if set(by_field) != {SENDER, RECEIVER}:
@@ -345,12 +339,6 @@ def approval_problems(certified: bytes, replied: bytes, pinned: list[x509.Certif
     if not stamps or not all(v.get("intact") and v.get("valid") for v in stamps):
         out.append("the signed list has no valid document timestamp after the approval")
     return out
-
-
-def _sha256():
-    from cryptography.hazmat.primitives import hashes
-
-    return hashes.SHA256()
 
 
 __all__ = ["SYSTEM_SEAL", "Pending", "approval_problems", "approve", "certification_problems", "certify", "finish", "hanko_signer",

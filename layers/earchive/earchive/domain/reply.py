@@ -14,8 +14,8 @@ import uuid
 from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
 
+from ..crypto.identity import fingerprint
 from .institution import may_sign
 from .transfer import REASON_CHARS, canonical
 
@@ -23,6 +23,11 @@ VERSION = "1"
 MAX_BYTES = 2 * 1024**2  # a reply of 10,000 packages with reasons is well under this
 OUTCOMES = ("ACCEPTED", "RETURNED")
 INSTITUTION_REASON_CHARS = (10, 1300)  # what the institution's side asks of a return's reason (review page and CLI; TDR, Enduro)
+
+
+def failed_reason(check: dict[str, Any]) -> str:
+    """The reason a package that failed the institution's check is returned with, naming its failed tests."""
+    return "接收检测不合格：" + "、".join(check.get("failed") or ["未检测"])
 
 
 def build(listing: dict[str, Any], list_sha256: str, *, receiver: str, checks: dict[str, dict[str, Any]],
@@ -38,7 +43,7 @@ def build(listing: dict[str, Any], list_sha256: str, *, receiver: str, checks: d
         check = checks.get(code) or {}
         reason = returns.get(code)
         if reason is None and not check.get("passed"):
-            reason = "接收检测不合格：" + "、".join(check.get("failed") or ["未检测"])
+            reason = failed_reason(check)
         packages.append({"package_id": code, "outcome": "RETURNED" if reason is not None else "ACCEPTED",
                          **({"reason": reason} if reason is not None else {}), "failed_tests": list(check.get("failed") or []),
                          "checked_at": check.get("checked_at")})
@@ -154,7 +159,7 @@ def check(body: bytes, signature: bytes, *, institution: dict[str, Any] | None, 
                    list_sha256=list_sha256, used_reply_ids=used_reply_ids, at=at)
     if certified_pdf is not None and not any(p.startswith(("the reply is", "field ", "package entry")) for p in out):
         usable = [c for c in pinned if not may_sign(institution, c, at)]  # registered, active, valid now: as for the reply itself
-        signer_sha = signer.fingerprint(hashes.SHA256()).hex() if signer is not None else None
+        signer_sha = fingerprint(signer) if signer is not None else None
         out += pdf_problems(json.loads(body), certified_pdf, replied_pdf, usable, tsa_anchors, signer_sha)
     return out
 

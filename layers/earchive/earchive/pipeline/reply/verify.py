@@ -59,17 +59,16 @@ def examine(aws: Any, bucket: str, code: str, batch_id: str, key: str, *, actor:
     certified = s3.get_bytes(bucket, base + "transfer-list.pdf")
     replied_pdf = s3.get_bytes(bucket, key[:-5] + ".pdf") if certified is not None else None
     reply_id = _reply_id(body)
-    taken = transfers.reply_taken_from(batch_id, reply_id) if reply_id else None
-    if taken and taken["key"] == key:  # this very reply, taken by an earlier run: resume the batch if that run could not
+    taken = _taken_from_here(transfers, batch_id, reply_id, key)
+    if taken:  # this very reply, taken by an earlier run: resume the batch if that run could not
         return _taken(aws, batch, key, json.loads(body), taken.get("sha256") or {}, waiting, actor, "taken already by an earlier run")
     listing_bytes = s3.get_bytes(bucket, base + "transfer-list.json") or b"{}"
     problems = replies.check(body, signature, institution=aws.institutions.get(code), listing=json.loads(listing_bytes),
                              list_sha256=hashlib.sha256(listing_bytes).hexdigest(), used_reply_ids=transfers.used_replies(batch_id),
                              at=dt.datetime.now(dt.UTC), certified_pdf=certified, replied_pdf=replied_pdf, tsa_anchors=tsa_anchors)
     if problems:  # what the reply is, first: a forgery is named as one even when the batch is decided already
-        taken = transfers.reply_taken_from(batch_id, reply_id) if reply_id else None
-        if taken and taken["key"] == key:  # a run racing this one took this same reply meanwhile: not a replay
-            return {"key": key, "outcome": "taken", "batch_id": batch_id, "reply_id": reply_id or "", "why": "taken by a concurrent run"}
+        if _taken_from_here(transfers, batch_id, reply_id, key):  # a run racing this one took this same reply meanwhile: not a replay
+            return _taken_elsewhere(key, batch_id, reply_id or "")
         return _refuse(aws, bucket, key, batch_id, problems, actor)
     if not waiting:
         return _refuse(aws, bucket, key, batch_id, [f"batch {batch_id} is {batch['status']}: it is not waiting for a decision"], actor)
@@ -79,11 +78,20 @@ def examine(aws: Any, bucket: str, code: str, batch_id: str, key: str, *, actor:
     try:
         transfers.use_reply(batch_id, reply["reply_id"], key, actor=actor, sha256=digests)  # conditional: a replay racing this one loses
     except TransferError as exc:
-        taken = transfers.reply_taken_from(batch_id, reply["reply_id"])
-        if taken and taken["key"] == key:  # a run racing this one took this same reply
-            return {"key": key, "outcome": "taken", "batch_id": batch_id, "reply_id": reply["reply_id"], "why": "taken by a concurrent run"}
+        if _taken_from_here(transfers, batch_id, reply["reply_id"], key):  # a run racing this one took this same reply
+            return _taken_elsewhere(key, batch_id, reply["reply_id"])
         return _refuse(aws, bucket, key, batch_id, [str(exc)], actor)
     return _taken(aws, batch, key, reply, digests, True, actor, "")
+
+
+def _taken_from_here(transfers: Any, batch_id: str, reply_id: str | None, key: str) -> dict[str, Any] | None:
+    """The record of this reply id when it was taken from this very key (the same reply seen twice, not a replay)."""
+    taken = transfers.reply_taken_from(batch_id, reply_id) if reply_id else None
+    return taken if taken and taken["key"] == key else None
+
+
+def _taken_elsewhere(key: str, batch_id: str, reply_id: str) -> Verdict:
+    return {"key": key, "outcome": "taken", "batch_id": batch_id, "reply_id": reply_id, "why": "taken by a concurrent run"}
 
 
 def _sha(data: bytes) -> str:

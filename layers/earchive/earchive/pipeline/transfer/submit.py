@@ -9,9 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from cryptography.hazmat.primitives import hashes
-
 from ...crypto.cms import signed_data
+from ...crypto.identity import fingerprint
 from ...crypto.pdf_sign import certify
 from ...domain.transfer import canonical, transfer_list
 from ...domain.transfer_form import render
@@ -32,7 +31,7 @@ def run(state: BatchRef, rt: Runtime) -> Submitted:
     packages = transfers.packages(batch_id)
     transfers.save_rows(batch_id)
     # the signed list names who certifies its printed form (the seal's key, or ListSigningKey where the seal is SM2): the institution pins it
-    document = {**transfer_list(batch, packages), "printed_list_signer_sha256": rt.pdf_signer.certificate.fingerprint(hashes.SHA256()).hex()}
+    document = {**transfer_list(batch, packages), "printed_list_signer_sha256": fingerprint(rt.pdf_signer.certificate)}
     body = canonical(document)
     signature = signed_data(rt.signer, content=body).dump()
     bucket, base = settings.transfer_bucket, prefix(batch)
