@@ -88,6 +88,7 @@ def test_an_institution_reviews_returns_one_package_and_signs_in_the_browser(bat
         driver.get(server.url)
         text = driver.execute_script("return document.body.innerText")
         assert "电子档案接收审核" in text and all(c in text for c in codes) and "接收检测" in text and "申报文件/" in text
+        assert "北京时间" in text and "+00:00" not in text, "times in Beijing time, as every page a clerk reads"
         assert driver.title.startswith("接收审核"), "the hostile remarks did not run"
         fetched = driver.execute_script("return performance.getEntriesByType('resource').map(r => r.name)")
         assert all(u.startswith("http://127.0.0.1:") for u in fetched), f"nothing from outside this PC (no CDN): {fetched}"

@@ -23,6 +23,7 @@ from typing import Any
 
 from .domain.reply import INSTITUTION_REASON_CHARS as REASON_CHARS
 from .domain.reply import failed_reason
+from .zh import beijing
 
 MATERIAL_DIRS = ("申报文件/", "过程文件/", "结果文件/")
 INLINE = {".pdf": "application/pdf", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".xml": "text/plain; charset=utf-8"}
@@ -71,12 +72,12 @@ def page(desk: Any, batch_id: str, token: str, problems: list[str] | None = None
         c = checks.get(code, {})
         verdict = "<span class='pass'>合格</span>" if c.get("passed") else "<span class='fail'>不合格：" + e("、".join(c.get("failed", []))) + "</span>"
         rows = "".join(f"<tr><td>{e(r['id'])}</td><td>{e(str(r.get('property', '')))}</td><td class='{'fail' if r['status'] == 'fail' else 'pass'}'>"
-                       f"{e(r['status'])}</td><td>{e(str(r.get('checked_at', '')))}</td></tr>" for r in c.get("results", []))
+                       f"{e(r['status'])}</td><td>{e(beijing(r.get('checked_at')))}</td></tr>" for r in c.get("results", []))
         parts += [f"<section id='pkg-{n}'><h2>{n + 1}. {e(code)}</h2>",
                   f"<p>办理事项 {e(str(p.get('task_name', '')))}　办件编号 {e(str(p.get('project_id', '')))}　SM3 <code>{e(p['digest']['value'])}</code></p>",
-                  f"<p>接收检测：{verdict}（{e(str(c.get('checked_at', '')))}）</p>",
+                  f"<p>接收检测：{verdict}（北京时间 {e(beijing(c.get('checked_at')))}）</p>",
                   f"<details><summary>检测项目 {len(c.get('results', []))} 项</summary><table><tr><th>编号</th><th>属性</th><th>结果</th>"
-                  f"<th>检测时间</th></tr>{rows}</table></details>"]
+                  f"<th>检测时间（北京）</th></tr>{rows}</table></details>"]
         metadata, materials = _contents(out / "packages" / f"{code}.zip")
         parts.append("<h3>材料</h3><ul>" + "".join(f"<li><a href='/{token}/file/{n}/{urllib.parse.quote(name)}' target='_blank'>{e(name)}</a>"
                                                   f"（{size} 字节）</li>" for name, size in materials) + "</ul>")
