@@ -278,6 +278,12 @@ class LocalCloud:
                 r.names[logical] = r.arns[logical] = f"arn:aws:sns:{REGION}:{ACCOUNT}:{self._physical(logical)}"
             elif kind == "AWS::IAM::ManagedPolicy":  # a function's Policies name it; moto does not enforce IAM
                 r.names[logical] = r.arns[logical] = f"arn:aws:iam::{ACCOUNT}:policy/{self._physical(logical)}"
+            elif kind == "AWS::Serverless::StateMachine":  # the ARN moto will give it: functions' environments name it
+                r.names[logical] = r.arns[logical] = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{self._physical(logical)}"
+            elif kind == "AWS::Serverless::HttpApi":  # moto runs no HTTP API: earchive_devtools.gateway serves it
+                r.names[logical] = r.arns[logical] = f"local-{logical.lower()}"
+            elif kind == "AWS::Cognito::UserPoolDomain":  # no hosted sign-in page locally: the local gateway's form stands in
+                r.names[logical] = f"earchive-{self.suffix}"
             elif kind == "AWS::Serverless::LayerVersion":
                 r.names[logical] = r.arns[logical] = f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:earchive:1"
         for logical, res in resources.items():
@@ -361,6 +367,28 @@ class LocalCloud:
         for event_name, event in props.get("Events", {}).items():
             if event["Type"] == "EventBridgeRule":
                 self._rule_to_queue(logical, event_name, r.value(event["Properties"]["Pattern"]), arn)
+
+    # -- the console's identity (moto's Cognito: users, groups, RS256 tokens, a JWKS)
+    def _create_userpool(self, logical: str, res: dict[str, Any]) -> None:
+        props = self.resolver.value(res["Properties"])
+        schema = [{k: v for k, v in a.items() if k in ("Name", "AttributeDataType", "Mutable", "Required")} for a in props.get("Schema", [])]
+        pool = self.client("cognito-idp").create_user_pool(PoolName=props.get("UserPoolName", logical), Schema=schema,
+                                                           AdminCreateUserConfig=props.get("AdminCreateUserConfig", {}))["UserPool"]
+        self.resolver.names[logical], self.resolver.arns[logical] = pool["Id"], pool["Arn"]
+
+    def _create_userpoolclient(self, logical: str, res: dict[str, Any]) -> None:
+        props = self.resolver.value(res["Properties"])
+        client = self.client("cognito-idp").create_user_pool_client(
+            UserPoolId=props["UserPoolId"], ClientName=props.get("ClientName", logical), GenerateSecret=False,
+            ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],  # the local gateway's password form
+            ReadAttributes=props.get("ReadAttributes", []))["UserPoolClient"]
+        self.resolver.names[logical] = client["ClientId"]
+
+    def _create_userpoolgroup(self, logical: str, res: dict[str, Any]) -> None:
+        props = self.resolver.value(res["Properties"])
+        self.client("cognito-idp").create_group(UserPoolId=props["UserPoolId"], GroupName=props["GroupName"],
+                                                Description=props.get("Description", ""))
+        self.resolver.names[logical] = props["GroupName"]
 
     def _rule_to_queue(self, logical: str, event_name: str, pattern: dict[str, Any], machine_arn: str) -> None:
         """The machine's EventBridge rule, targeting a queue of its own (moto's rules cannot start executions)."""

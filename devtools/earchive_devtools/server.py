@@ -34,8 +34,6 @@ def serve(host: str = "127.0.0.1", port: int = 4566, poll: float = 0.5, stop: th
     import signal
     import socket
 
-    from moto.server import ThreadedMotoServer
-
     if not verbose:  # one line per HTTP request (thousands for one upload) only with -v
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
     with socket.socket() as probe:  # moto's server waits forever on a port it cannot bind: say so and stop
@@ -45,15 +43,7 @@ def serve(host: str = "127.0.0.1", port: int = 4566, poll: float = 0.5, stop: th
             raise OSError(f"cannot serve on {host}:{port}: {exc.strerror} (another `earchive local up`? "
                           "`earchive local down` stops it, or use --port / EARCHIVE_LOCAL_PORT)") from None
     stop = stop or threading.Event()
-
-    os.environ["MOTO_PORT"] = str(port)  # moto's Step Functions interpreter calls back to this port
-    server = ThreadedMotoServer(ip_address=host, port=port)
-    server.start()
-    endpoint = f"http://{host}:{port}"
-    import urllib.request
-
-    urllib.request.urlopen(urllib.request.Request(  # noqa: S310 - our own loopback server
-        f"{endpoint}/moto-api/config", data=json.dumps({"stepfunctions": {"execute_state_machine": True}}).encode(), method="POST"))
+    server, endpoint = start_moto_server(host, port)
     cloud = LocalCloud(endpoint=endpoint, suffix=suffix)  # earchive-intakebucket-local, …: the same on every run
     cloud.start()
     info = {"endpoint": endpoint, "state_machine": cloud.state_machine_arn, "queue": cloud.queue_url,
@@ -85,6 +75,26 @@ def serve(host: str = "127.0.0.1", port: int = 4566, poll: float = 0.5, stop: th
     finally:
         server.stop()  # the port first: `local down && local up` finds it free
         state_file().unlink(missing_ok=True)
+
+
+def start_moto_server(host: str = "127.0.0.1", port: int = 0) -> tuple[Any, str]:
+    """A moto server on loopback that runs the state machines (port 0: any free one); returns it and its endpoint."""
+    import socket
+    import urllib.request
+
+    from moto.server import ThreadedMotoServer
+
+    if port == 0:
+        with socket.socket() as probe:
+            probe.bind((host, 0))
+            port = probe.getsockname()[1]
+    os.environ["MOTO_PORT"] = str(port)  # moto's Step Functions interpreter calls back to this port
+    server = ThreadedMotoServer(ip_address=host, port=port)
+    server.start()
+    endpoint = f"http://{host}:{port}"
+    urllib.request.urlopen(urllib.request.Request(  # noqa: S310 - our own loopback server
+        f"{endpoint}/moto-api/config", data=json.dumps({"stepfunctions": {"execute_state_machine": True}}).encode(), method="POST"))
+    return server, endpoint
 
 
 def catalogue_rows(endpoint: str | None = None, table: str | None = None) -> list[dict[str, Any]]:

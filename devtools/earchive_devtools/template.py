@@ -55,7 +55,8 @@ class Resolver:
     def __post_init__(self) -> None:
         for name, p in self.template.get("Parameters", {}).items():
             self.params.setdefault(name, str(p.get("Default", "")))
-        self.params.update({"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws", "AWS::StackName": "earchive-local"})
+        self.params.update({"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws", "AWS::StackName": "earchive-local",
+                            "AWS::URLSuffix": "amazonaws.com"})
 
     def condition(self, name: str) -> bool:
         return bool(self.value(self.template.get("Conditions", {})[name]))

@@ -75,14 +75,24 @@ def test_every_task_state_has_its_function_folder_and_state_module_under_one_nam
         assert STEPS[step].run is module.run, f"the registry's {step} is not earchive.pipeline.{machine}.{snake(state)}.run"
 
 
+# Functions that are not steps: they answer HTTP (an HttpApi event), each one library package of the same name.
+API_FUNCTIONS = {"ConsoleFunction": "console"}
+
+
 def test_nothing_is_left_over_on_any_side(template):
-    """No function, folder or registered state without its ASL state."""
+    """No function, folder or registered state without its ASL state (or, for an API function, its HTTP routes and package)."""
     used = {step for m in MACHINES for step in ((snake(s) if m == "archive" else f"{m}.{snake(s)}") for s in tasks(m))}
     assert set(STEPS) == used
     folders = {p.name for p in (ROOT / "functions").iterdir() if p.is_dir()}
-    assert folders == {s.replace(".", "_") for s in used}
+    assert folders == {s.replace(".", "_") for s in used} | set(API_FUNCTIONS.values())
     functions = {logical for logical, r in template["Resources"].items() if r["Type"] == "AWS::Serverless::Function"}
-    assert functions == {logical for m in MACHINES for logical in tasks(m).values()}
+    assert functions == {logical for m in MACHINES for logical in tasks(m).values()} | set(API_FUNCTIONS)
+    for logical, package in API_FUNCTIONS.items():
+        props = template["Resources"][logical]["Properties"]
+        assert props["CodeUri"].rstrip("/") == f"functions/{package}"
+        assert props["Events"] and all(e["Type"] == "HttpApi" for e in props["Events"].values()), f"{logical} answers HTTP only"
+        assert f"from earchive.{package}.handler import handler" in (ROOT / "functions" / package / "app.py").read_text("utf-8")
+        importlib.import_module(f"earchive.{package}.handler")
 
 
 def test_every_error_the_asl_names_is_a_class_of_the_errors_module():

@@ -1,117 +1,185 @@
 """The authorisation matrix (issue 11): every route × every role × in and out of scope → the expected status.
 
 The events are API Gateway HTTP API payload 2.0 events as the JWT authorizer passes them, with array
-claims as one bracketed string (and as a real list); the routes run in Powertools' resolver.
+claims as one bracketed string (and as a real list); the routes run in Powertools' resolver over a
+stand-in store that records every change asked of it, so a refusal is seen to change nothing.
 """
 
 from __future__ import annotations
 
+import copy
 import json
+from urllib.parse import unquote
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from earchive.console.api import ROUTES, make_app
+from earchive.console.api import PUBLIC, ROUTES, make_app
 from earchive.console.auth import PERMISSIONS, ROLES, claim_list, principal
 
-HALL, OTHER_HALL = ("430102", "0102"), ("430103", "0103")
+HALL, OTHER_HALL = "430102#0102", "430103#0103"
 CODE_IN, CODE_OUT = "430102-0102-430000000707-2026-Y-000001", "430103-0103-430000000707-2026-Y-000001"
+INST_IN, INST_OUT = "430102001", "430103001"
+
+
+def case_json(hall: str) -> dict:
+    region, fonds = hall.split("#")
+    return {"schema_version": "1.0", "case": {
+        "project_id": "P1", "project_name": "某公司食品经营许可", "task_code": "430000000101", "task_name": "食品经营许可", "task_type": "行政权力事项",
+        "region_code": region, "fonds_identifier": fonds, "fonds_unit_name": "长沙市芙蓉区行政审批服务局", "receive_department": "芙蓉区政务服务中心",
+        "receive_time": "2026-05-01T09:00:00+08:00", "transact_time": "2026-05-03T16:00:00+08:00", "result": "准予许可", "retention_period": "D30",
+        "security_classification": "公开", "applicant": {"name": "张三", "type": "自然人", "card_type": "居民身份证", "card_number": "430102199001011234"}},
+        "process": [{"step": "受理", "actor": "李敏", "time": "2026-05-01T09:00:00+08:00"}],
+        "materials": [{"seq": 1, "category": "申报文件", "title": "申请书", "file_name": "materials/a.pdf", "size": 3,
+                       "digest": {"algorithm": "SHA-256", "value": "0" * 64}}]}
 
 
 class Store:
-    """In-memory cases and batches of two halls and two institutions; records the changes asked of it."""
+    """Cases and batches of two halls, inboxes of two institutions; records the changes asked of it."""
 
     def __init__(self):
         self.changes = []
+        self.items = {CODE_IN: {"package_id": CODE_IN, "record_code": CODE_IN, "hall": HALL, "status": "REJECTED"},
+                      CODE_OUT: {"package_id": CODE_OUT, "record_code": CODE_OUT, "hall": OTHER_HALL, "status": "REJECTED"}}
+        self.batches = {"B-IN": {"batch_id": "B-IN", "hall": HALL}, "B-OUT": {"batch_id": "B-OUT", "hall": OTHER_HALL}}
 
-    def cases(self, halls, status, limit, cursor):
-        items = [{"record_code": c} for c in (CODE_IN, CODE_OUT)]
-        return [i for i in items if halls is None or tuple(i["record_code"].split("-")[:2]) in halls], None
+    def cases(self, query):
+        return {"hall": query.hall, "items": [summary for summary in self.items.values() if summary["hall"] == query.hall], "cursor": None}
 
-    def case(self, code):
-        return {"record_code": code}
+    def find(self, text):
+        return [i for i in self.items.values() if i["package_id"] == text]
 
-    def batches(self, halls):
-        items = [{"batch_id": "B-IN", "region_code": HALL[0], "fonds": HALL[1]}, {"batch_id": "B-OUT", "region_code": OTHER_HALL[0], "fonds": OTHER_HALL[1]}]
-        return [b for b in items if halls is None or (b["region_code"], b["fonds"]) in halls]
+    def case(self, package_id):
+        return self.items.get(package_id)
+
+    def case_detail(self, item):
+        return {"item": item}
+
+    def material_url(self, item, member):
+        return f"https://s3.example/{item['package_id']}/{member}"
+
+    def form(self, item):
+        return {"package_id": item["package_id"], "case_json": case_json(item["hall"])}
+
+    def upload_slot(self, user, file_name, size, content_type):
+        self.changes.append(("upload", user))
+        return {"url": "https://s3.example/put", "key": f"console-uploads/{user}/x-{size}"}
+
+    def submit_case(self, user, case_json, uploads, corrects=None):
+        self.changes.append(("submit_case", user, corrects and corrects["package_id"]))
+        return {"upload": {"key": "console/fix/x.zip"}, "project_id": case_json["case"]["project_id"]}
+
+    def archived(self, hall, q):
+        return {"hall": hall, "items": [i for i in self.items.values() if i["hall"] == hall], "cursor": None}
+
+    def create_batch(self, user, hall, body):
+        self.changes.append(("create_batch", user, hall))
+        return {"batch_id": "B-NEW", "hall": hall}
+
+    def outbox(self, hall, cursor):
+        return {"hall": hall, "items": [b for b in self.batches.values() if b["hall"] == hall], "cursor": None}
+
+    def inbox(self, institution, cursor):
+        return {"institution": institution, "items": [{"batch_id": f"B-{institution}", "institution": institution}], "cursor": None}
 
     def batch(self, batch_id):
-        return next((b for b in self.batches(None) if b["batch_id"] == batch_id), None)
+        return self.batches.get(batch_id)
+
+    def batch_view(self, batch_id):
+        return {"batch": self.batches[batch_id], "rows": [], "packages": [], "history": []}
 
     def submit(self, batch_id, actor):
         self.changes.append(("submit", batch_id, actor))
-        return {"batch_id": batch_id, "status": "SUBMITTED"}
+        return {"batch_id": batch_id}
 
-    def countersign(self, batch_id, actor):
-        self.changes.append(("countersign", batch_id, actor))
-        return {"batch_id": batch_id, "countersigned_by": actor}
-
-    def inbox(self, institutions):
-        items = [{"batch_id": "B-IN", "institution": "430102001"}, {"batch_id": "B-X", "institution": "430103001"}]
-        return [b for b in items if institutions is None or b["institution"] in institutions]
+    def resubmit(self, batch_id, actor):
+        self.changes.append(("resubmit", batch_id, actor))
+        return {"batch_id": "B-NEXT"}
 
     def events(self, stream):
-        return [{"stream": stream}]
+        return {"stream": stream, "events": [], "chain_problems": []}
 
-    def users(self):
-        return [{"user": "u1"}]
-
-
-def side(item: dict) -> bool:
-    """True for what belongs to the in-scope hall / institution, False for the other one."""
-    return item.get("record_code") == CODE_IN or (item.get("batch_id") == "B-IN" and item.get("institution", "430102001") == "430102001")
+    def institutions(self):
+        return [{"code": INST_IN, "name": "甲"}]
 
 
-def event(method: str, path: str, claims: dict | None) -> dict:
+def event(method: str, path: str, claims: dict | None, body: dict | None = None, query: str = "") -> dict:
     ctx = {"http": {"method": method, "path": path, "sourceIp": "10.0.0.1"}, "stage": "$default", "requestId": "r"}
     if claims is not None:
         ctx["authorizer"] = {"jwt": {"claims": claims, "scopes": None}}
-    return {"version": "2.0", "routeKey": f"{method} {path}", "rawPath": path, "rawQueryString": "", "headers": {}, "requestContext": ctx,
-            "isBase64Encoded": False}
+    out = {"version": "2.0", "routeKey": f"{method} {path}", "rawPath": path, "rawQueryString": query, "headers": {}, "requestContext": ctx,
+           "isBase64Encoded": False}
+    if query:
+        out["queryStringParameters"] = {k: unquote(v) for k, v in (p.split("=", 1) for p in query.split("&"))}  # decoded, as API Gateway does
+    if body is not None:
+        out["body"] = json.dumps(body, ensure_ascii=False)
+        out["headers"] = {"content-type": "application/json"}
+    return out
 
 
 def claims(role: str, in_scope: bool, as_list: bool = False) -> dict:
-    hall = HALL if in_scope else OTHER_HALL
-    scopes = [f"hall:{hall[0]}:{hall[1]}", f"institution:{'430102001' if in_scope else '430103001'}"]
+    region, fonds = (HALL if in_scope else OTHER_HALL).split("#")
+    scopes = [f"hall:{region}:{fonds}", f"institution:{INST_IN if in_scope else INST_OUT}"]
     groups = [role]
     return {"sub": f"user-{role}", "cognito:username": role, "cognito:groups": groups if as_list else f"[{' '.join(groups)}]",
-            "custom:scopes": scopes if as_list else f"[{' '.join(scopes)}]"}
+            "custom:scopes": scopes if as_list else " ".join(scopes)}
 
 
-def concrete(path: str, in_scope_target: bool) -> str:
-    return (path.replace("<code>", CODE_IN if in_scope_target else CODE_OUT).replace("<batch_id>", "B-IN" if in_scope_target else "B-OUT")
-            .replace("<stream>", "batch%23B-IN"))
+def request(method: str, path: str) -> tuple[str, dict | None, str]:
+    """The concrete request of a route: its target always in HALL / INST_IN; the caller's scope is what moves."""
+    url = (path.replace("<package_id>", CODE_IN).replace("<batch_id>", "B-IN").replace("<member>", "materials%2Fa.pdf")
+           .replace("<stream>", "batch%23B-IN"))
+    body = None
+    if method == "POST":
+        body = {"case_json": case_json(HALL), "uploads": {}, "file_name": "materials/a.pdf", "size": 3, "content_type": "application/pdf",
+                "institution": INST_IN, "packages": [CODE_IN], "hall": HALL}
+    query = f"hall={HALL.replace('#', '%23')}" if path in ("/api/cases", "/api/archived", "/api/batches") and method == "GET" else ""
+    if path == "/api/inbox":
+        query = f"institution={INST_IN}"
+    return url, body, query
 
 
-def expected(permission: str | None, role: str, in_scope: bool, item_route: bool) -> int:
+def expected(permission: str | None, scope: str | None, role: str, in_scope: bool) -> int:
     if permission is None:
         return 200
-    roles, scope = PERMISSIONS[permission]
+    roles, kind = PERMISSIONS[permission]
     if role not in roles:
         return 403
-    if scope is None or (role == "auditor" and permission.endswith(".read")) or not item_route:
-        return 200  # list routes answer with what is in scope (filtered below)
+    if kind is None or scope is None or (role == "auditor" and permission.endswith(".read")):
+        return 200
     return 200 if in_scope else 403
 
 
-MATRIX = [(m, p, perm, role, in_scope) for m, p, perm in ROUTES for role in ROLES for in_scope in (True, False)]
+MATRIX = [(m, p, perm, scope, role, in_scope) for m, p, perm, scope in ROUTES for role in ROLES for in_scope in (True, False)]
 
 
-@pytest.mark.parametrize("method,path,permission,role,in_scope", MATRIX, ids=[f"{m} {p} {r} {'in' if i else 'out'}" for m, p, _, r, i in MATRIX])
-def test_every_route_role_and_scope(method, path, permission, role, in_scope):
+@pytest.mark.parametrize("method,path,permission,scope,role,in_scope", MATRIX,
+                         ids=[f"{m} {p} {r} {'in' if i else 'out'}" for m, p, _, _, r, i in MATRIX])
+def test_every_route_role_and_scope(method, path, permission, scope, role, in_scope):
     store = Store()
     app = make_app(store)
-    item_route = "<" in path and "<stream>" not in path
-    url = concrete(path, True)  # the caller's scope is moved instead: in scope, or another hall / institution
+    url, body, query = request(method, path)
     for as_list in (False, True):
-        out = app.resolve(event(method, url, claims(role, in_scope, as_list)), None)
-        assert out["statusCode"] == expected(permission, role, in_scope, item_route), (role, in_scope, as_list, out["body"])
-    if out["statusCode"] == 403:
-        assert not store.changes, "nothing changed when refused"
-    if out["statusCode"] == 200 and path in ("/api/cases", "/api/batches", "/api/inbox") and role != "auditor":
-        items = json.loads(out["body"])["items"]
-        assert items and all(side(i) == in_scope for i in items), f"a list shows only the caller's own hall or institution: {items}"
+        out = app.resolve(event(method, url, claims(role, in_scope, as_list), copy.deepcopy(body), query), None)
+        assert out["statusCode"] in (200, 201, 202) if expected(permission, scope, role, in_scope) == 200 else out["statusCode"] == 403, \
+            (role, in_scope, as_list, out["statusCode"], out["body"])
+        if out["statusCode"] == 403:
+            assert not store.changes, "nothing changed when refused"
+
+
+@pytest.mark.parametrize("path", ["/api/cases", "/api/archived", "/api/batches"])
+@pytest.mark.parametrize("role", ["window_clerk", "window_reviewer"])
+def test_a_list_without_a_hall_shows_the_callers_own(path, role):
+    app = make_app(Store())
+    permission = next(p for m, r, p, _ in ROUTES if r == path and m == "GET")
+    out = app.resolve(event("GET", path, claims(role, False)), None)
+    if role not in PERMISSIONS[permission][0]:
+        assert out["statusCode"] == 403
+        return
+    body = json.loads(out["body"])
+    assert out["statusCode"] == 200 and body["hall"] == OTHER_HALL
+    assert all(i["hall"] == OTHER_HALL for i in body["items"]), "never another hall's items"
 
 
 def test_nobody_signed_in_gets_401_and_an_unknown_role_nothing():
@@ -124,10 +192,43 @@ def test_nobody_signed_in_gets_401_and_an_unknown_role_nothing():
     assert app.resolve(event("GET", "/api/cases/" + CODE_IN, forged), None)["statusCode"] == 403
 
 
+def test_a_clerk_cannot_enter_or_correct_a_case_into_another_hall():
+    store = Store()
+    app = make_app(store)
+    clerk = claims("window_clerk", True)
+    for method, path in (("POST", "/api/cases"), ("POST", f"/api/cases/{CODE_IN}/fix")):
+        out = app.resolve(event(method, path, clerk, {"case_json": case_json(OTHER_HALL), "uploads": {}}), None)
+        assert out["statusCode"] == 403, out["body"]
+    assert not store.changes
+
+
 def test_a_receiver_of_another_institution_sees_none_of_its_inbox():
     app = make_app(Store())
+    out = app.resolve(event("GET", "/api/inbox", claims("receiver", False), query=f"institution={INST_IN}"), None)
+    assert out["statusCode"] == 403
     out = app.resolve(event("GET", "/api/inbox", claims("receiver", False)), None)
-    assert [b["institution"] for b in json.loads(out["body"])["items"]] == ["430103001"]
+    assert [b["institution"] for b in json.loads(out["body"])["items"]] == [INST_OUT], "without a choice: its own inbox"
+
+
+def test_public_routes_need_no_token_and_say_nothing_of_the_data():
+    app = make_app(Store())
+    for path in ("/", "/config.json", "/openapi.json", "/static/app.js", "/static/case.schema.json"):
+        out = app.resolve(event("GET", path, None), None)
+        assert out["statusCode"] == 200, (path, out["body"][:200])
+        assert "default-src 'self'" in out["headers"].get("Content-Security-Policy", "") or path.endswith(".json")
+    assert app.resolve(event("GET", "/static/..%2Fauth.py", None), None)["statusCode"] == 404
+    assert set(PUBLIC) >= {"/", "/config.json", "/openapi.json"}
+    doc = json.loads(app.resolve(event("GET", "/openapi.json", None), None)["body"])
+    assert {p.replace("{", "<").replace("}", ">") for p in doc["paths"]} >= {p for _, p, _, _ in ROUTES}, "every route is documented"
+
+
+def test_a_bug_answers_500_with_a_request_id_not_a_trace():
+    class Broken(Store):
+        def case(self, package_id):
+            raise RuntimeError("table gone")
+
+    out = make_app(Broken()).resolve(event("GET", f"/api/cases/{CODE_IN}", claims("window_clerk", True)), None)
+    assert out["statusCode"] == 500 and "r" in json.loads(out["body"])["error"] and "table gone" not in out["body"]
 
 
 @given(st.lists(st.sampled_from([*ROLES, "x", "[", "]", " ", ","]), max_size=6))

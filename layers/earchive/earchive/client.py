@@ -141,6 +141,15 @@ class TransferService:
         svc.stack = stack
         return svc
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TransferService:
+        """Inside the stack (the console's Lambda): the names its environment gives."""
+        names = {"TransferTable": settings.transfer_table, "CatalogueTable": settings.catalogue_table, "EventLogTable": settings.eventlog_table,
+                 "TransferBucket": settings.transfer_bucket, "TransferStateMachine": settings.transfer_state_machine,
+                 "FileMapTable": settings.filemap_table, "ArchiveBucket": settings.archive_bucket,
+                 "InstitutionTable": settings.institution_table, "IntakeBucket": settings.intake_bucket}
+        return cls(names)
+
     def access_points(self) -> Any:
         """The institutions' access points on this deployment's transfer bucket (ADR 0012)."""
         from .aws.access_points import AccessPoints

@@ -38,6 +38,14 @@ class Settings:
     transfer_table: str = field(default="", metadata=_env("TRANSFER_TABLE", "DynamoDB transfer batches, their packages and Table A.1 rows"))
     institution_table: str = field(default="", metadata=_env("INSTITUTION_TABLE", "the registry of receiving institutions"))
     transfer_bucket: str = field(default="", metadata=_env("TRANSFER_BUCKET", "bucket institutions pull their batches from"))
+    transfer_state_machine: str = field(default="", metadata=_env("TRANSFER_STATE_MACHINE", "the transfer state machine the console starts (申请移交)"))
+    console_max_upload: int = field(default=2 * 1024**3, metadata=_env(
+        "EARCHIVE_CONSOLE_MAX_UPLOAD", "largest material file (bytes) a clerk may upload through the console (default 2 GiB)"))
+    oidc_issuer: str = field(default="", metadata=_env("EARCHIVE_OIDC_ISSUER", "the identity provider (OIDC issuer URL) the console signs in with"))
+    oidc_client_id: str = field(default="", metadata=_env("EARCHIVE_OIDC_CLIENT_ID", "the console's OIDC client id (the JWT authorizer's audience)"))
+    oidc_authorize_url: str = field(default="", metadata=_env(
+        "EARCHIVE_OIDC_AUTHORIZE_URL", "the issuer's authorization endpoint (sign-in page); empty: from the issuer's discovery document"))
+    oidc_token_url: str = field(default="", metadata=_env("EARCHIVE_OIDC_TOKEN_URL", "the issuer's token endpoint; empty: from discovery"))
     idempotency_table: str = field(default="", metadata=_env("IDEMPOTENCY_TABLE", "DynamoDB table of Powertools Idempotency (unset: off)"))
     signer: str | None = field(default=None, metadata=_env(
         "EARCHIVE_SIGNER", "the seal's signer: local-ec, local-rsa, local-sm2, dev:NAME, kms:KEY, file:KEY,CERT (default local-ec)",
@@ -114,6 +122,12 @@ class Settings:
             else:
                 values[f.name] = raw or None
         return cls(**values)  # type: ignore[arg-type]
+
+    @property
+    def default_hall(self) -> str:
+        """The hall (行政区划#全宗号) an unreadable upload is listed under: this stack's own, when it names one."""
+        fonds = next((f.strip() for f in self.fonds.split(",") if f.strip()), "")
+        return f"{self.region_code}#{fonds}" if self.region_code and fonds else "000000#unknown"
 
     def with_(self, **changes: object) -> Settings:
         """A copy with some fields changed (e.g. an SSM parameter resolved to a file)."""

@@ -15,10 +15,11 @@ import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
-from boto3.dynamodb.conditions import Key
+from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
-from ..errors import ConflictError
+from ..domain.listing import HALL_INDEX, CaseQuery, encode_cursor, indexed, sort_key
+from ..errors import ConflictError, UsageError
 from .pages import scan_all
 
 
@@ -51,8 +52,9 @@ def _unless_lost() -> Iterator[None]:
 class Catalogue:
     """The catalogue table: HASH ``package_id`` (the 电子文件号, or ``upload#…`` for rejected uploads)."""
 
-    def __init__(self, table: Any):
+    def __init__(self, table: Any, default_hall: str | None = None):
         self.table = table
+        self.default_hall = default_hall  # where an upload whose case.json was unreadable is listed (the stack's own hall)
 
     def get(self, package_id: str) -> dict[str, Any] | None:
         return self.table.get_item(Key={"package_id": package_id}, ConsistentRead=True).get("Item")
@@ -64,7 +66,7 @@ class Catalogue:
         if replace_statuses:
             cond += " OR #st IN (" + ", ".join(f":s{i}" for i in range(len(replace_statuses))) + ")"
             values = {f":s{i}": s for i, s in enumerate(replace_statuses)}
-        kwargs: dict[str, Any] = {"Item": item, "ConditionExpression": cond}
+        kwargs: dict[str, Any] = {"Item": indexed(item, self.default_hall), "ConditionExpression": cond}
         if values:
             kwargs["ExpressionAttributeValues"] = values
             kwargs["ExpressionAttributeNames"] = {"#st": "status"}
@@ -78,8 +80,9 @@ class Catalogue:
         that took the item over can never be moved by this one (review F2).
         """
         names = {"#st": "status"}
-        values: dict[str, Any] = {":to": to, ":at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
-        sets = ["#st = :to", "updated_at = :at"]
+        at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        values: dict[str, Any] = {":to": to, ":at": at, ":hsk": sort_key(to, at)}
+        sets = ["#st = :to", "updated_at = :at", "hall_sk = :hsk"]  # the hall's list follows the status (index by_hall)
         for i, (k, v) in enumerate(attrs.items()):
             names[f"#a{i}"] = k
             values[f":v{i}"] = v
@@ -138,7 +141,7 @@ class Catalogue:
             owner = previous.get("execution")
             cond = "#st = :s AND project_id = :p AND " + ("execution = :e" if owner is not None else "attribute_not_exists(execution)")
             values = {":s": previous.get("status"), ":p": previous.get("project_id"), **({":e": owner} if owner is not None else {})}
-        kwargs: dict[str, Any] = {"Item": item, "ConditionExpression": cond}
+        kwargs: dict[str, Any] = {"Item": indexed(item, self.default_hall), "ConditionExpression": cond}
         if values:
             kwargs.update(ExpressionAttributeValues=values, ExpressionAttributeNames={"#st": "status"})
         with _conflict_as(f"{item['package_id']} was taken by another upload meanwhile"):
@@ -146,11 +149,12 @@ class Catalogue:
 
     def keep_version(self, item: dict[str, Any], version: int) -> None:
         """Keep a returned package's item as ``<code>#v<version>``, superseded by the next version."""
-        self.table.put_item(Item={**item, "package_id": f"{item['package_id']}#v{version}", "superseded_by": version + 1})
+        kept = {k: v for k, v in item.items() if k not in ("hall", "hall_sk")}  # history, not a row of the hall's list
+        self.table.put_item(Item={**kept, "package_id": f"{item['package_id']}#v{version}", "superseded_by": version + 1})
 
     def mark_rejected(self, item: dict[str, Any], *, owner: str | None = None) -> None:
         """Write the REJECTED item of an upload; with ``owner``, only while that execution still owns it and it is not ARCHIVED."""
-        kwargs: dict[str, Any] = {"Item": item}
+        kwargs: dict[str, Any] = {"Item": indexed(item, self.default_hall)}
         if owner is not None:
             kwargs.update(ConditionExpression="attribute_not_exists(package_id) OR (execution = :o AND NOT #st IN (:a, :c))",
                           ExpressionAttributeValues={":o": owner, ":a": "ARCHIVED", ":c": "ACCEPTED"},
@@ -255,6 +259,60 @@ class Catalogue:
             else:
                 reserved += 1
         return {"reserved": reserved, "already": already, "conflicts": conflicts}
+
+    # -- the console's lists (index by_hall; see earchive.domain.listing)
+    def page(self, query: CaseQuery) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of a hall's cases, newest change first: one index query, filtered by 事项 and 事项类型."""
+        cond = Key("hall").eq(query.hall)
+        span = query.key_range()
+        if span:
+            cond = cond & Key("hall_sk").between(*span)
+        kwargs: dict[str, Any] = {"IndexName": HALL_INDEX, "KeyConditionExpression": cond, "ScanIndexForward": False, "Limit": query.limit}
+        filters = []
+        if query.task_code:
+            filters.append(Attr("task_code").eq(query.task_code))
+        if query.task_type:
+            filters.append(Attr("task_type").eq(query.task_type))
+        if query.status is None and (query.since or query.until):
+            filters.append(Attr("updated_at").between(query.since or "", (query.until or "9999-12-31") + "~"))
+        if filters:
+            expr = filters[0]
+            for f in filters[1:]:
+                expr = expr & f
+            kwargs["FilterExpression"] = expr
+        if query.cursor:
+            if query.cursor.get("hall") != query.hall:
+                raise UsageError("cursor: 属于另一个窗口的列表（请从第一页重新开始）")
+            kwargs["ExclusiveStartKey"] = query.cursor
+        try:
+            page = self.table.query(**kwargs)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ValidationException" and query.cursor:
+                raise UsageError("cursor: 无法识别（请从第一页重新开始）") from None
+            raise
+        return page["Items"], encode_cursor(page.get("LastEvaluatedKey"))
+
+    def backfill_hall_index(self) -> int:
+        """Give every package item of an older deployment its ``hall``/``hall_sk`` (`earchive migrate hall-index`; safe to repeat)."""
+        done = 0
+        for item in self._scan():
+            if "hall" in item:
+                continue
+            new = indexed(item, self.default_hall)
+            if "hall" in new:
+                self.table.update_item(Key={"package_id": item["package_id"]}, UpdateExpression="SET hall = :h, hall_sk = :k",
+                                       ExpressionAttributeValues={":h": new["hall"], ":k": new["hall_sk"]})
+                done += 1
+        return done
+
+    def by_project(self, project_id: str) -> list[dict[str, Any]]:
+        """The items of one 办件编号 (index ``by_project``)."""
+        return self.table.query(IndexName="by_project", KeyConditionExpression=Key("project_id").eq(project_id), Limit=50)["Items"]
+
+    def note_correction(self, package_id: str, upload_key: str) -> None:
+        """A rejected item's corrected bundle was sent (the console's 补录): the list says so; the verdict stays."""
+        self.table.update_item(Key={"package_id": package_id}, UpdateExpression="SET corrected_by = :k",
+                               ExpressionAttributeValues={":k": upload_key})
 
     def _scan(self) -> list[dict[str, Any]]:
         return scan_all(self.table)

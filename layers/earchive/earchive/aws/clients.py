@@ -6,6 +6,7 @@ import threading
 from typing import Any
 
 import boto3
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
 from ..config import Settings, aws_region
@@ -57,7 +58,7 @@ class Aws:
         self.s3 = Objects(self.client("s3"))
         with _CREATE:
             ddb = self._session.resource("dynamodb", endpoint_url=endpoint, region_name=region)
-        self.catalogue = Catalogue(ddb.Table(settings.catalogue_table or "unset-catalogue"))
+        self.catalogue = Catalogue(ddb.Table(settings.catalogue_table or "unset-catalogue"), default_hall=settings.default_hall)
         self.filemap = FileMap(ddb.Table(settings.filemap_table or "unset-filemap"))
         self.events = EventLog(ddb.Table(settings.eventlog_table or "unset-eventlog"))
         self.anchors = Anchors(self.s3, self.events, settings.archive_bucket)
@@ -69,7 +70,9 @@ class Aws:
         """The boto3 client for ``service``, made on first use."""
         with _CREATE:
             if service not in self._clients:
-                self._clients[service] = self._session.client(service, endpoint_url=self._endpoint, region_name=self._region)
+                # S3 with SigV4 always: a presigned PUT then signs its Content-Length (S3 refuses any other size), as AWS China requires
+                config = Config(signature_version="s3v4") if service == "s3" else None
+                self._clients[service] = self._session.client(service, endpoint_url=self._endpoint, region_name=self._region, config=config)
             return self._clients[service]
 
     @property

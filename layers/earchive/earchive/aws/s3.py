@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
+from urllib.parse import quote
 
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
@@ -106,6 +107,14 @@ class Objects:
         """Write a small object (a report, a list, a signature)."""
         self.client.put_object(Bucket=bucket, Key=key, Body=body, **({"ContentType": content_type} if content_type else {}), **extra)
 
+    def put_stream(self, bucket: str, key: str, body: BinaryIO, *, content_type: str, metadata: dict[str, str] | None = None) -> str | None:
+        """Write a seekable stream as one object (the console's assembled bundle); returns the version S3 gave it."""
+        args = {"ContentType": content_type, "Metadata": metadata or {}}
+        if not body.seekable():  # a zip member being read out: a managed (multipart) upload, which needs no length up front
+            self.client.upload_fileobj(body, bucket, key, ExtraArgs=args)
+            return None
+        return self.client.put_object(Bucket=bucket, Key=key, Body=body, **args).get("VersionId")
+
     def upload_file(self, path: str, bucket: str, key: str, progress: Any = None) -> str | None:
         """Upload a file as a platform would; ``progress(bytes)`` as it goes; returns the version S3 gave *this* upload.
 
@@ -132,6 +141,31 @@ class Objects:
         """A small object under COMPLIANCE lock until ``until`` (a new version, never an overwrite); returns its version."""
         return self.client.put_object(Bucket=bucket, Key=key, Body=body, ObjectLockMode="COMPLIANCE", ObjectLockRetainUntilDate=until,
                                       ChecksumAlgorithm="SHA256", ContentType="application/json")["VersionId"]
+
+    def presign_put(self, bucket: str, key: str, size: int, content_type: str, expires: int = 900) -> dict[str, Any]:
+        """A URL a browser PUTs exactly ``size`` bytes to (Content-Length is signed: S3 refuses any other length)."""
+        url = self.client.generate_presigned_url("put_object", ExpiresIn=expires, HttpMethod="PUT", Params={
+            "Bucket": bucket, "Key": key, "ContentLength": size, "ContentType": content_type})
+        return {"url": url, "method": "PUT", "headers": {"Content-Type": content_type}, "expires_in": expires}
+
+    def presign_get(self, bucket: str, key: str, version_id: str | None = None, *, filename: str | None = None,
+                    content_type: str | None = None, inline: bool = True, expires: int = 300) -> str:
+        """A short-lived URL to read one object version (a material's preview or download)."""
+        params: dict[str, Any] = {"Bucket": bucket, "Key": key, **({"VersionId": version_id} if version_id else {})}
+        if filename:
+            params["ResponseContentDisposition"] = f"{'inline' if inline else 'attachment'}; filename*=UTF-8''{quote(filename)}"
+        if content_type:
+            params["ResponseContentType"] = content_type
+        return self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=expires)
+
+    def size(self, bucket: str, key: str) -> int | None:
+        """An object's length, or None when there is none."""
+        try:
+            return int(self.client.head_object(Bucket=bucket, Key=key)["ContentLength"])
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
 
     def versions_newest_first(self, bucket: str, key: str) -> list[str]:
         """The version ids of exactly ``key``, newest first (S3 lists versions in upload order)."""

@@ -15,6 +15,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
+from ..domain.listing import hall_of_item
 from ..domain.transfer import DECIDED, FINAL_PACKAGE_STATES, Selection, decisions, next_batch_day, now, outcome, refused, table_a1_rows
 from ..errors import ConflictError, TransferError, UnknownBatch
 from .anchors import Anchors
@@ -96,6 +97,21 @@ class Transfers:
     def batches(self) -> list[dict[str, Any]]:
         return sorted((i for i in scan_all(self.table) if i["item"] == "BATCH"), key=lambda i: i["batch_id"])
 
+    def outbox(self, hall: str, limit: int = 50, cursor: dict[str, Any] | None = None) -> tuple[list[dict[str, Any]], dict | None]:
+        """A hall's batches, newest first (index ``by_hall`` on batch headers)."""
+        return self._page("by_hall", Key("hall").eq(hall), limit, cursor)
+
+    def inbox(self, institution: str, limit: int = 50, cursor: dict[str, Any] | None = None) -> tuple[list[dict[str, Any]], dict | None]:
+        """The batches addressed to an institution, newest first (index ``by_institution``)."""
+        return self._page("by_institution", Key("institution").eq(institution), limit, cursor)
+
+    def _page(self, index: str, cond: Any, limit: int, cursor: dict[str, Any] | None) -> tuple[list[dict[str, Any]], dict | None]:
+        kwargs: dict[str, Any] = {"IndexName": index, "KeyConditionExpression": cond, "ScanIndexForward": False, "Limit": limit}
+        if cursor:
+            kwargs["ExclusiveStartKey"] = cursor
+        page = self.table.query(**kwargs)
+        return page["Items"], page.get("LastEvaluatedKey")
+
     # -- creating
     def next_batch_id(self, day: dt.date | None = None) -> str:
         """YYYYMMDD + 4-digit sequence: unique, and sorting by id sorts by date."""
@@ -106,9 +122,15 @@ class Transfers:
         return f"{day:%Y%m%d}{int(n):04d}"
 
     def create(self, selection: Selection, *, institution: str, institution_name: str, transferor: str,
-               note: str = "", resubmits: str | None = None) -> dict[str, Any]:
-        """A DRAFT batch with every ARCHIVED package the selection matches that is in no other batch."""
-        candidates = [i for i in self.catalogue.by_status("ARCHIVED") if not i.get("transfer_batch") and selection.matches(i)]
+               note: str = "", resubmits: str | None = None, hall: str | None = None) -> dict[str, Any]:
+        """A DRAFT batch with every ARCHIVED package the selection matches that is in no other batch.
+
+        ``hall`` (行政区划#全宗号) narrows the selection to one hall's packages, as the console always does;
+        a batch of one hall is listed in that hall's outbox (index ``by_hall``).
+        """
+        candidates = [i for i in self.catalogue.by_status("ARCHIVED") if not i.get("transfer_batch") and selection.matches(i)
+                      and (hall is None or hall_of_item(i) == hall)]
+        halls = {hall_of_item(i) for i in candidates}  # one hall: the batch is in its outbox (a command-line batch may span several)
         if selection.package_ids:
             missing = set(selection.package_ids) - {i["package_id"] for i in candidates}
             for pid in sorted(missing):
@@ -123,7 +145,8 @@ class Transfers:
         batch_id = self.next_batch_id()
         header = {"batch_id": batch_id, "item": "BATCH", "status": "DRAFT", "institution": institution,
                   "institution_name": institution_name, "transferor": transferor, "note": note, "created_at": now(),
-                  "selection": json.dumps(selection.__dict__, ensure_ascii=False, default=list), "package_count": 0}
+                  "selection": json.dumps(selection.__dict__, ensure_ascii=False, default=list), "package_count": 0,
+                  **({"hall": next(iter(halls))} if halls and None not in halls else {})}
         if resubmits:
             header["resubmits"] = resubmits
         self.table.put_item(Item=header, ConditionExpression="attribute_not_exists(batch_id)")

@@ -1,0 +1,236 @@
+"""The local stand-in for API Gateway's HTTP API in front of the console: routes, the JWT authorizer, payload 2.0.
+
+moto keeps API Gateway's configuration but runs no request and checks no token, and ``sam local``
+needs Docker. This gateway reads the console's routes and its authorizer from ``template.yaml``
+(the ConsoleFunction's HttpApi events; ConsoleApi's JwtConfiguration, resolved against the local
+cloud's Cognito pool), checks a bearer token the way the JWT authorizer does (``kid`` in the issuer's
+JWKS, RS256 signature, ``iss``, ``aud`` or ``client_id``, ``exp``, ``nbf``, ``iat``), turns array claims
+into one bracketed string as the authorizer does, builds the same payload-2.0 event and invokes the
+same function through Lambda (in process). It also serves what Cognito's hosted sign-in page would:
+a password sign-in (``POST /auth/login``) against moto's Cognito.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+import re
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+FUNCTION, API = "ConsoleFunction", "ConsoleApi"
+MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
+
+
+def moto_jwks() -> dict[str, Any]:
+    """The key set moto's Cognito signs every token with (served at the pool's /.well-known/jwks.json)."""
+    raw = resources.files("moto.cognitoidp").joinpath("resources/jwks-public.json.gz").read_bytes()
+    return json.loads(gzip.decompress(raw))
+
+
+class Unauthorized(Exception):
+    pass
+
+
+class Authorizer:
+    """What an HTTP API JWT authorizer checks, for one issuer and its audiences."""
+
+    def __init__(self, issuer: str, audience: list[str], jwks: dict[str, Any], leeway: int = 0):
+        from joserfc.jwk import KeySet
+
+        self.issuer, self.audience, self.leeway = issuer, audience, leeway
+        self.keys = KeySet.import_key_set(jwks)
+        self.kids = {k.get("kid") for k in jwks.get("keys", [])}
+
+    def claims(self, header: str | None) -> dict[str, Any]:
+        from joserfc import jwt
+        from joserfc.errors import JoseError
+
+        if not header or not header.lower().startswith("bearer "):
+            raise Unauthorized("no bearer token")
+        token = header[7:].strip()
+        try:
+            head = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
+            if head.get("kid") not in self.kids:
+                raise Unauthorized("kid not in the issuer's JWKS")
+            claims = dict(jwt.decode(token, self.keys, algorithms=["RS256"]).claims)
+        except (JoseError, ValueError, IndexError) as exc:
+            raise Unauthorized(f"bad token: {exc}") from None
+        now = time.time()
+        if claims.get("iss") != self.issuer:
+            raise Unauthorized("iss is not the configured issuer")
+        aud = claims.get("aud")
+        auds = aud if isinstance(aud, list) else [aud] if aud else []
+        if not (set(auds) & set(self.audience)) and claims.get("client_id") not in self.audience:
+            raise Unauthorized("neither aud nor client_id is an accepted audience")
+        if not isinstance(claims.get("exp"), int | float) or claims["exp"] + self.leeway < now:
+            raise Unauthorized("expired")
+        if isinstance(claims.get("nbf"), int | float) and claims["nbf"] - self.leeway > now:
+            raise Unauthorized("not yet valid")
+        if isinstance(claims.get("iat"), int | float) and claims["iat"] - self.leeway > now + 300:
+            raise Unauthorized("issued in the future")
+        return {k: (f"[{' '.join(str(x) for x in v)}]" if isinstance(v, list) else v) for k, v in claims.items()}
+
+
+def routes(template: dict[str, Any]) -> list[tuple[str, re.Pattern[str], str, bool]]:
+    """(method, path pattern, route key, needs a token) from the ConsoleFunction's HttpApi events, most specific first."""
+    api = template["Resources"][API]["Properties"]
+    default_auth = bool(api.get("Auth", {}).get("DefaultAuthorizer"))
+    out = []
+    for event in template["Resources"][FUNCTION]["Properties"]["Events"].values():
+        if event["Type"] != "HttpApi":
+            continue
+        p = event["Properties"]
+        path, method = p["Path"], p.get("Method", "ANY").upper()
+        pattern = re.escape(path).replace(r"\{proxy\+\}", ".+")
+        pattern = re.sub(r"\\\{[A-Za-z_]+\\\}", "[^/]+", pattern)
+        needs = default_auth and p.get("Auth", {}).get("Authorizer") != "NONE"
+        out.append((method, re.compile(f"^{pattern}$"), f"{method} {path}", needs))
+    return sorted(out, key=lambda r: ("{proxy+}" in r[2], -len(r[2])))
+
+
+class Gateway:
+    """The console at http://host:port/, in front of the local cloud's ConsoleFunction."""
+
+    def __init__(self, cloud: Any, host: str = "127.0.0.1", port: int = 8080):
+        self.cloud = cloud
+        r = cloud.resolver
+        jwt_config = r.value(cloud.template["Resources"][API]["Properties"]["Auth"]["Authorizers"]["OidcAuthorizer"]["JwtConfiguration"])
+        self.issuer, self.audience = jwt_config["issuer"], list(jwt_config["audience"])
+        self.authorizer = Authorizer(self.issuer, self.audience, moto_jwks())
+        self.routes = routes(cloud.template)
+        self.function = cloud.name(FUNCTION)
+        self.pool = cloud.name("ConsoleUserPool")
+        self.client_id = cloud.name("ConsoleUserPoolClient")
+        self.server = ThreadingHTTPServer((host, port), self._handler())
+        self.server.daemon_threads = True
+        self.url = f"http://{host}:{self.server.server_address[1]}/"
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> Gateway:
+        self._thread = threading.Thread(target=self.server.serve_forever, name="earchive-console-gateway", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def users(self) -> Any:
+        from earchive.aws.users import Users
+
+        return Users(self.cloud.client("cognito-idp"), self.pool)
+
+    # -- one request
+    def handle(self, method: str, target: str, headers: dict[str, str], body: bytes, source: str) -> tuple[int, dict[str, str], bytes]:
+        url = urlsplit(target)
+        path = url.path or "/"
+        if path == "/auth/login" and method == "POST":
+            return self._login(body)
+        route = next((r for r in self.routes if r[0] in (method, "ANY") and r[1].match(path)), None)
+        if route is None:
+            return 404, {"content-type": "application/json"}, b'{"message":"Not Found"}'
+        claims = None
+        if route[3]:
+            try:
+                claims = self.authorizer.claims(headers.get("authorization"))
+            except Unauthorized:
+                return 401, {"content-type": "application/json", "www-authenticate": "Bearer"}, b'{"message":"Unauthorized"}'
+        event = self.event(method, url, headers, body, source, route[2], claims)
+        out = self.cloud.client("lambda").invoke(FunctionName=self.function, Payload=json.dumps(event).encode())
+        payload = json.loads(out["Payload"].read() or b"{}")
+        if out.get("FunctionError"):  # API Gateway answers 500 and says no more; the function's log has the rest
+            return 500, {"content-type": "application/json"}, b'{"message":"Internal Server Error"}'
+        data = payload.get("body") or ""
+        raw = base64.b64decode(data) if payload.get("isBase64Encoded") else str(data).encode("utf-8")
+        if path == "/config.json" and payload.get("statusCode") == 200:  # Cognito's hosted sign-in page is this gateway's password form
+            raw = json.dumps({**json.loads(raw), "local_login": True}, ensure_ascii=False).encode("utf-8")
+        return int(payload.get("statusCode", 200)), {k.lower(): str(v) for k, v in (payload.get("headers") or {}).items()}, raw
+
+    def event(self, method: str, url: Any, headers: dict[str, str], body: bytes, source: str, route_key: str,
+              claims: dict[str, Any] | None) -> dict[str, Any]:
+        """The payload-2.0 event API Gateway gives the function for this request."""
+        query: dict[str, str] = {}
+        for k, v in parse_qsl(url.query, keep_blank_values=True):
+            query[k] = f"{query[k]},{v}" if k in query else v  # repeated parameters: comma-joined, as API Gateway does
+        text = body.decode("utf-8", "strict") if body else ""
+        ctx: dict[str, Any] = {"accountId": "123456789012", "apiId": "local", "domainName": urlsplit(self.url).netloc, "stage": "$default",
+                               "requestId": uuid.uuid4().hex, "routeKey": route_key, "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+                               "timeEpoch": int(time.time() * 1000),
+                               "http": {"method": method, "path": url.path, "protocol": "HTTP/1.1", "sourceIp": source,
+                                        "userAgent": headers.get("user-agent", "")}}
+        if claims is not None:
+            ctx["authorizer"] = {"jwt": {"claims": claims, "scopes": None}}
+        return {"version": "2.0", "routeKey": route_key, "rawPath": url.path, "rawQueryString": url.query,
+                "headers": {k: v for k, v in headers.items() if k != "authorization"} | ({"authorization": headers["authorization"]}
+                                                                                          if "authorization" in headers else {}),
+                **({"queryStringParameters": query} if query else {}), "requestContext": ctx,
+                **({"body": text} if text else {}), "isBase64Encoded": False}
+
+    def _login(self, body: bytes) -> tuple[int, dict[str, str], bytes]:
+        try:
+            data = json.loads(body or b"{}")
+            tokens = self.users().sign_in(self.client_id, str(data["username"]), str(data["password"]))
+        except Exception:  # noqa: BLE001 - a wrong name or password, whatever moto raises for it
+            return 401, {"content-type": "application/json"}, json.dumps({"error": "用户名或密码不正确 / wrong user name or password"},
+                                                                          ensure_ascii=False).encode()
+        return 200, {"content-type": "application/json"}, json.dumps({"id_token": tokens["IdToken"], "expires_in": tokens["ExpiresIn"]}).encode()
+
+    def _handler(self):
+        gateway = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:  # quiet: the function logs what matters
+                pass
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                if length > MAX_BODY:
+                    self._reply(413, {"content-type": "application/json"}, b'{"message":"Request Entity Too Large"}')
+                    return
+                body = self.rfile.read(length) if length else b""
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                try:
+                    status, out_headers, out = gateway.handle(self.command, self.path, headers, body, self.client_address[0])
+                except Exception:  # noqa: BLE001 - the gateway itself failed: say so, as API Gateway would
+                    status, out_headers, out = 500, {"content-type": "application/json"}, b'{"message":"Internal Server Error"}'
+                self._reply(status, out_headers, out)
+
+            def _reply(self, status: int, headers: dict[str, str], body: bytes) -> None:
+                self.send_response(status)
+                for k, v in headers.items():
+                    if k not in ("content-length", "connection"):
+                        self.send_header(k, v)
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = do_PUT = do_DELETE = _serve  # noqa: N815 - the names http.server calls
+
+        return Handler
+
+
+SEED = [("clerk1", "window_clerk", ["hall:430102:0102"], "李敏（芙蓉区综合受理窗口）"),
+        ("reviewer1", "window_reviewer", ["hall:430102:0102"], "王芳（审核人）"),
+        ("receiver1", "receiver", ["institution:430102001"], "张伟（芙蓉区行政审批服务局）"),
+        ("auditor1", "auditor", [], "赵强（审计员）"),
+        ("admin1", "admin", [], "陈静（系统管理员）")]
+LOCAL_PASSWORD = "Earchive-Local-2026"  # noqa: S105 - the local cloud only: moto's pool, on 127.0.0.1
+
+
+def seed_users(gateway: Gateway) -> list[dict[str, Any]]:
+    """One user per role (`earchive local up` prints them)."""
+    users = gateway.users()
+    return [{**users.add(name, role, scopes, password=LOCAL_PASSWORD, display_name=display), "password": LOCAL_PASSWORD}
+            for name, role, scopes, display in SEED]
+
+
+__all__ = ["LOCAL_PASSWORD", "SEED", "Authorizer", "Gateway", "Unauthorized", "moto_jwks", "routes", "seed_users"]

@@ -1,0 +1,273 @@
+"""What the console's routes read and change, over one stack's adapters (the :class:`~earchive.console.api.Store`).
+
+Lists are index queries (``by_hall`` on the catalogue and on batch headers, ``by_institution`` for an
+inbox); a case's page joins its catalogue item, its check report, its event stream (chain verified)
+and its file map. A fix or a hand-entered case becomes a new bundle in the intake bucket, and the
+pipeline takes it as it takes the platform's. Every change the console makes is appended to the
+acting user's event stream (``user#<sub>``) as well as to the case's or batch's own.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import uuid
+from typing import Any
+
+from .. import rules_zh
+from ..aws.clients import Aws
+from ..client import TransferService
+from ..config import Settings
+from ..domain import correction
+from ..domain.collect import CASE_JSON, Bundle
+from ..domain.listing import CaseQuery, decode_cursor, encode_cursor, hall_key
+from ..domain.transfer import Selection
+from ..errors import EarchiveError, TransferError, UsageError
+
+FIXER_ZH = {"fix": "综合受理窗口（补录、补充材料后重新归档）", "contact": "提供办件的业务系统或平台", "wait": "无需处理，稍后自动完成",
+            "archived": "无需处理（已归档）", "system": "系统运维人员"}
+UPLOAD_PREFIX = "console-uploads/"  # in the staging bucket; expired by its lifecycle rule like any work in progress
+SUMMARY = ("package_id", "record_code", "project_id", "status", "task_code", "task_name", "task_type", "updated_at", "rejected_at",
+           "received_at", "transfer_batch", "package_version", "region_code", "fonds_identifier", "corrected_by", "stage")
+CONTENT_TYPES = {"pdf": "application/pdf", "jpg": "image/jpeg", "jpeg": "image/jpeg", "ofd": "application/ofd", "png": "image/png",
+                 "xml": "application/xml", "tif": "image/tiff", "tiff": "image/tiff"}
+
+
+def summary(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: item[k] for k in SUMMARY if k in item}
+
+
+class Desk:
+    """The window's and the institution's console over one deployment."""
+
+    def __init__(self, settings: Settings, aws: Aws | None = None, endpoint: str | None = None):
+        self.settings = settings
+        self.aws = aws or Aws(settings, endpoint=endpoint)
+        names = TransferService.from_settings(settings).names
+        self.service = TransferService(names, endpoint, _aws=self.aws)
+
+    # -- cases
+    def cases(self, query: CaseQuery) -> dict[str, Any]:
+        items, cursor = self.aws.catalogue.page(query)
+        return {"hall": query.hall, "items": [summary(i) for i in items], "cursor": cursor}
+
+    def find(self, text: str) -> list[dict[str, Any]]:
+        """An 电子文件号 (the catalogue key) or a 办件编号 (index ``by_project``): exact, no scan."""
+        item = self.aws.catalogue.get(text)
+        found = [item] if item and item.get("hall") else []
+        found += [i for i in self.aws.catalogue.by_project(text) if i.get("hall") and i not in found]
+        return [summary(i) for i in found]
+
+    def case(self, package_id: str) -> dict[str, Any] | None:
+        item = self.aws.catalogue.get(package_id)
+        return item if item and item.get("hall") else None
+
+    def case_detail(self, item: dict[str, Any]) -> dict[str, Any]:
+        """The package page: metadata, materials, the DA/T 70 results with who must fix each, the history with its chain checked."""
+        report = None
+        if item.get("check_report"):
+            try:
+                report = self.aws.s3.get_json(self.settings.reports_bucket, item["check_report"])
+            except Exception:  # noqa: BLE001 - a report that cannot be read is said so on the page, the rest still shows
+                report = {"error": f"检测报告无法读取：{item['check_report']}"}
+        results = [{"id": r.get("id"), "name": r.get("name"), "property": r.get("property_zh") or r.get("property"),
+                    "status": r.get("status"), "status_zh": r.get("status_zh"), "detail": r.get("detail_zh") or r.get("detail"),
+                    "checked_at": r.get("checked_at_beijing") or r.get("checked_at"),
+                    "fixer": FIXER_ZH[rules_zh.rule_kind(r.get("id"))] if r.get("status") == "fail" else ""}
+                   for r in (report or {}).get("results", [])]
+        stream = item.get("stream")
+        events = self.aws.events.entries(stream) if stream else []
+        chain = self.aws.events.verify(stream) if stream else []
+        materials = self.members(item)
+        problems = [{**p, "reason_zh": rules_zh.describe(p), "fixer": FIXER_ZH[rules_zh.rule_kind(p.get("rule"))]}
+                    for p in item.get("problems", [])]
+        return {"item": {k: v for k, v in item.items() if k not in ("execution",)}, "results": results,
+                "report_error": (report or {}).get("error"), "events": events, "chain_ok": not chain, "chain_problems": chain,
+                "materials": materials, "problems": problems}
+
+    def material_url(self, item: dict[str, Any], member: str) -> str | None:
+        """A short-lived URL to one material: copied once out of the package (or the upload) into staging, then presigned.
+
+        A zip member cannot be presigned by itself, and a Lambda answer is at most 6 MB; the copy is
+        streamed by ranged reads and expires with the staging bucket's lifecycle.
+        """
+        archive = item.get("archive") or {}
+        source = ({"bucket": archive["bucket"], "key": archive["key"], "version": archive.get("version_id")} if archive.get("key")
+                  else item.get("upload") or {})
+        if not source.get("bucket"):
+            return None
+        name = member.rsplit("/", 1)[-1]
+        ext = name.rsplit(".", 1)[-1].lower()
+        key = f"console-previews/{user_key(item['package_id'])}/{source.get('version') or 'v'}/{user_key(member)}"
+        if self.aws.s3.size(self.settings.staging_bucket, key) is None:
+            try:
+                bundle = Bundle(self.aws.s3.reader(source["bucket"], source["key"], source.get("version")), label=source["key"])
+            except EarchiveError:
+                return None
+            try:
+                f = bundle.files.get(member)
+                if f is None:
+                    return None
+                with f.open() as stream:
+                    self.aws.s3.put_stream(self.settings.staging_bucket, key, stream, content_type=CONTENT_TYPES.get(ext, "application/octet-stream"))
+            finally:
+                bundle.close()
+        return self.aws.s3.presign_get(self.settings.staging_bucket, key, filename=name,
+                                       content_type=CONTENT_TYPES.get(ext, "application/octet-stream"), inline=ext in ("pdf", "jpg", "jpeg", "png"))
+
+    def members(self, item: dict[str, Any]) -> list[dict[str, Any]]:
+        """The package's files as the file map records them (member in the package ↔ the platform's file)."""
+        return [{"member": f.get("member"), "source_file": f.get("source_file"), "size": f.get("size"), "category": f.get("category"),
+                 "seq": f.get("seq"), "sm3": f.get("sm3")} for f in self.aws.filemap.of_package(item["package_id"])]
+
+    # -- 补录 / 人工录入
+    def _original(self, item: dict[str, Any]) -> tuple[Bundle | None, dict[str, Any] | None]:
+        up = item.get("upload") or {}
+        if not up.get("bucket"):
+            return None, None
+        try:
+            bundle = Bundle(self.aws.s3.reader(up["bucket"], up["key"], up.get("version")), label=up["key"])
+        except EarchiveError:
+            return None, None
+        source = bundle.files.get(CASE_JSON)
+        data = None
+        if source is not None and source.size <= 16 * 1024**2:
+            try:
+                with source.open() as f:
+                    data = json.loads(f.read().decode("utf-8"))
+            except (ValueError, UnicodeDecodeError):
+                data = None
+        return bundle, data
+
+    def form(self, item: dict[str, Any]) -> dict[str, Any]:
+        """The 补录 form's content: the case.json as uploaded, the files it had, and what to mark."""
+        bundle, data = self._original(item)
+        try:
+            files = {n: f.size for n, f in (bundle.files.items() if bundle else []) if n != CASE_JSON}
+        finally:
+            if bundle:
+                bundle.close()
+        m = correction.marks(item.get("problems", []))
+        return {"package_id": item["package_id"], "status": item.get("status"), "case_json": data, "files": files,
+                "marks": {"fields": m.fields, "files": m.files, "other": m.other},
+                "problems": [{**p, "reason_zh": rules_zh.describe(p)} for p in item.get("problems", [])]}
+
+    def upload_slot(self, user: str, file_name: str, size: int, content_type: str) -> dict[str, Any]:
+        """A presigned PUT for one material file, bounded to its declared size and the console's limit."""
+        if size <= 0 or size > self.settings.console_max_upload:
+            raise UsageError(f"{file_name}: {size} 字节，超出允许的大小（1 – {self.settings.console_max_upload} 字节）")
+        key = f"{UPLOAD_PREFIX}{user_key(user)}/{uuid.uuid4().hex}-{size}"  # the size it was granted: checked again on assembly
+        slot = self.aws.s3.presign_put(self.settings.staging_bucket, key, size, content_type or "application/octet-stream")
+        return {**slot, "key": key, "size": size, "file_name": file_name}
+
+    def submit_case(self, user: str, case_json: dict[str, Any], uploads: dict[str, dict[str, Any]],
+                    corrects: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Assemble the bundle (the original's files where none was uploaded) and put it in the intake bucket."""
+        found = correction.problems(case_json)
+        if found:
+            raise UsageError("case.json: " + "; ".join(f"{p['field']}: {p['message']}" for p in found[:20]))
+        hall = hall_key(case_json["case"]["region_code"], case_json["case"]["fonds_identifier"])
+        replacements = {}
+        for name, ref in uploads.items():
+            key = str(ref.get("key", ""))
+            if not key.startswith(f"{UPLOAD_PREFIX}{user_key(user)}/"):
+                raise UsageError(f"{name}: 不是本人上传的文件 / not an upload of yours")
+            size = self.aws.s3.size(self.settings.staging_bucket, key)
+            if size is None:
+                raise UsageError(f"{name}: 文件尚未上传完成 / the upload has not arrived")
+            if str(size) != key.rsplit("-", 1)[-1]:
+                raise UsageError(f"{name}: 上传了 {size} 字节，与申请的大小不符 / not the size the upload was granted")
+            replacements[name] = correction.Replacement(name, size, (lambda k=key: self.aws.s3.reader(self.settings.staging_bucket, k)))
+        bundle = self._original(corrects)[0] if corrects else None
+        try:
+            originals = {n: f.open for n, f in (bundle.files.items() if bundle else []) if n != CASE_JSON}
+            with tempfile.TemporaryFile(dir=self.settings.work_dir) as out:
+                try:
+                    written = correction.corrected_bundle(case_json, out, replacements=replacements, originals=originals)
+                except ValueError as exc:
+                    raise UsageError(str(exc)) from None
+                out.seek(0)
+                project = written["case"]["project_id"]
+                stamp = uuid.uuid4().hex[:8]
+                key = f"console/{'fix' if corrects else 'entry'}/{project}-{stamp}.zip"
+                meta = {"entered-by": user_key(user), **({"corrects": str((corrects.get("upload") or {}).get("key", ""))} if corrects else {})}
+                version = self.aws.s3.put_stream(self.settings.intake_bucket, key, out, content_type="application/zip", metadata=meta)
+        finally:
+            if bundle:
+                bundle.close()
+        detail = {"upload": key, "project_id": project, "hall": hall, **({"corrects": corrects["package_id"]} if corrects else {})}
+        self.aws.events.append(f"user#{user_key(user)}", actor=user, action="correct" if corrects else "enter", result="uploaded", detail=detail)
+        if corrects:
+            self.aws.catalogue.note_correction(corrects["package_id"], key)
+        return {"upload": {"bucket": self.settings.intake_bucket, "key": key, "version": version}, "project_id": project}
+
+    # -- transfers
+    def archived(self, hall: str, q: dict[str, str]) -> dict[str, Any]:
+        """申请移交's pick list: the hall's ARCHIVED packages not in a batch yet."""
+        page = self.cases(CaseQuery.parse(hall, {**q, "status": "ARCHIVED"}))
+        page["items"] = [i for i in page["items"] if not i.get("transfer_batch")]
+        return page
+
+    def create_batch(self, user: str, hall: str, body: dict[str, Any]) -> dict[str, Any]:
+        code = str(body.get("institution", ""))
+        institution = self.aws.institutions.get(code) if code else None
+        if institution is None or institution.get("status") == "REVOKED":
+            raise UsageError(f"接收单位 {code or '（未选）'}: 未登记或已停用 / not a registered institution")
+        sel = Selection(body.get("archived_from") or None, body.get("archived_to") or None, body.get("task_code") or None,
+                        body.get("task_type") or None, tuple(str(p) for p in body.get("packages") or ()))
+        try:
+            return self.service.create(sel, institution=code, institution_name=institution.get("name", code), transferor=user, hall=hall,
+                                       note=str(body.get("note", ""))[:500])
+        except TransferError as exc:
+            raise UsageError(str(exc)) from None
+
+    def outbox(self, hall: str, cursor: str | None) -> dict[str, Any]:
+        items, last = self.aws.transfers.outbox(hall, cursor=decode_cursor(cursor))
+        return {"hall": hall, "items": [{k: v for k, v in i.items() if k != "task_token"} for i in items], "cursor": encode_cursor(last)}
+
+    def inbox(self, institution: str, cursor: str | None) -> dict[str, Any]:
+        items, last = self.aws.transfers.inbox(institution, cursor=decode_cursor(cursor))
+        return {"institution": institution, "items": [{k: v for k, v in i.items() if k != "task_token"} for i in items],
+                "cursor": encode_cursor(last)}
+
+    def batch(self, batch_id: str) -> dict[str, Any] | None:
+        try:
+            return self.aws.transfers.batch(batch_id)
+        except TransferError:
+            return None
+
+    def batch_view(self, batch_id: str) -> dict[str, Any]:
+        view = self.service.show(batch_id)
+        view["history"] = self.aws.events.entries(f"batch#{batch_id}")
+        return view
+
+    def submit(self, batch_id: str, actor: str) -> dict[str, Any]:
+        try:
+            arn = self.service.submit(batch_id, actor=actor)
+        except TransferError as exc:
+            raise UsageError(str(exc)) from None
+        return {"batch_id": batch_id, "execution": arn.rsplit(":", 1)[-1]}
+
+    def resubmit(self, batch_id: str, actor: str) -> dict[str, Any]:
+        try:
+            return self.service.resubmit(batch_id, transferor=actor, ready_only=True)
+        except TransferError as exc:
+            raise UsageError(str(exc)) from None
+
+    def institutions(self) -> list[dict[str, Any]]:
+        return [{"code": i["code"], "name": i.get("name", i["code"])} for i in self.aws.institutions.all() if i.get("status") != "REVOKED"]
+
+    def events(self, stream: str) -> dict[str, Any]:
+        entries = self.aws.events.entries(stream)
+        return {"stream": stream, "events": entries, "chain_problems": self.aws.events.verify(stream) if entries else []}
+
+
+def user_key(user: str) -> str:
+    """A user id as an S3 key part and a stream name (the token's ``sub`` is a UUID for Cognito; others may not be)."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in user)[:80]
+    if not safe or safe.strip("._") == "":
+        raise UsageError("user id unusable")
+    return safe
+
+
+__all__ = ["Desk", "summary", "user_key"]

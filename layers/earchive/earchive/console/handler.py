@@ -1,0 +1,41 @@
+"""The console function's handler: one :class:`~earchive.console.desk.Desk` and app per container, made on first use.
+
+A Lambda container serves one request at a time, so a Desk's DynamoDB resource is never shared
+between threads; where requests arrive in threads (the local gateway), each concurrent one gets
+an app of its own, kept for the next.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from ..config import Settings
+
+logger = Logger(service="earchive-console")
+_FREE: list[Any] = []  # apps not serving a request now: one per concurrent request, as Lambda gives one container each
+_LOCK = threading.Lock()
+
+
+def _make() -> Any:
+    from .api import make_app
+    from .desk import Desk
+
+    settings = Settings.from_env()
+    return make_app(Desk(settings), settings)
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    claims = ((event.get("requestContext") or {}).get("authorizer") or {}).get("jwt", {}).get("claims") or {}
+    logger.append_keys(user=claims.get("sub"), route=event.get("routeKey"))
+    with _LOCK:
+        app = _FREE.pop() if _FREE else None
+    app = app or _make()
+    try:
+        return app.resolve(event, context)
+    finally:
+        with _LOCK:
+            _FREE.append(app)

@@ -1,0 +1,61 @@
+"""The console's pages and assets, served by the console function itself: an office PC without internet needs nothing else.
+
+One page (``index.html``) with its script and style; the case form is generated in the browser from
+``case.schema.json``, which is served from the library's own copy, so the form and the pipeline
+validate against the same schema. Every response carries a Content-Security-Policy that allows
+only this origin: no inline script, no CDN, no frame; the presigned S3 URLs are the one exception
+(uploads and previews go straight to S3).
+"""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+
+from .. import zh
+from .auth import ROLE_ZH
+
+TYPES = {"html": "text/html; charset=utf-8", "js": "text/javascript; charset=utf-8", "css": "text/css; charset=utf-8",
+         "json": "application/json; charset=utf-8"}
+NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,60}\.(html|js|css|json)$")
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob: {s3}; frame-src {s3}; "
+       "connect-src 'self' {s3}; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+
+
+def headers(s3_origins: str = "https: http://127.0.0.1:* http://localhost:*") -> dict[str, str]:
+    return {"Content-Security-Policy": CSP.format(s3=s3_origins), "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
+            "Cache-Control": "no-store"}
+
+
+def read(name: str) -> bytes | None:
+    if name == "case.schema.json":
+        return resources.files("earchive").joinpath("schemas/case.schema.json").read_bytes()
+    if not NAME.match(name):
+        return None
+    path = resources.files("earchive").joinpath(f"console/static/{name}")
+    return path.read_bytes() if path.is_file() else None
+
+
+def asset(name: str) -> Response:
+    body = read(name)
+    if body is None:
+        return Response(status_code=404, content_type="text/plain; charset=utf-8", body="没有这个文件 / not found", headers=headers())
+    kind = TYPES[name.rsplit(".", 1)[-1]]
+    return Response(status_code=200, content_type=kind, body=body.decode("utf-8"), headers=headers())
+
+
+def config_json(settings: Any) -> dict[str, Any]:
+    """What the page needs to sign in: the issuer and client (AWS), or the local gateway's password form."""
+    labels = {"case_status": zh.CASE_STATUS, "batch_status": zh.BATCH_STATUS, "package_state": zh.PACKAGE_STATE, "retention": zh.RETENTION,
+              "check_status": zh.CHECK_STATUS, "roles": ROLE_ZH}  # one word per code, as on every report and list
+    if settings is None:
+        return {"issuer": "", "client_id": "", "authorize_url": "", "token_url": "", "local_login": True, "labels": labels}
+    return {"issuer": settings.oidc_issuer, "client_id": settings.oidc_client_id, "authorize_url": settings.oidc_authorize_url,
+            "token_url": settings.oidc_token_url, "local_login": False, "max_upload": settings.console_max_upload, "labels": labels}
+
+
+__all__ = ["asset", "config_json", "headers", "read"]
+
