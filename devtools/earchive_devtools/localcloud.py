@@ -298,6 +298,7 @@ class LocalCloud:
             handler = getattr(self, "_create_" + res["Type"].split("::")[-1].lower(), None)
             if handler and res["Type"] != "AWS::KMS::Key":
                 handler(logical, res)
+        os.environ.update(self.env)  # functions declared after the state machines (the console) have their environment too
 
     def _create_bucket(self, logical: str, res: dict[str, Any]) -> None:
         s3 = self.client("s3")

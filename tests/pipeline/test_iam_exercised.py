@@ -172,6 +172,8 @@ def test_every_call_each_function_makes_is_granted_by_the_template(cloud, tmp_pa
     assert json.loads(verdict["output"])["outcome"] == "taken", verdict
     assert svc.take_reply(new, actor="李敏")["status"] == "ACCEPTED"
 
+    console(cloud, svc, bad, tmp_path)
+
     functions = {cloud.name(logical): logical for logical, res in cloud.template["Resources"].items()
                  if res["Type"] == "AWS::Serverless::Function"}
     calls = [c for c in recorded_calls() if c[0] in functions]
@@ -189,3 +191,55 @@ def test_every_call_each_function_makes_is_granted_by_the_template(cloud, tmp_pa
     assert ("PackFunction", "PutObject") in ops and ("SealFunction", "PutObject") in ops, "transfer-manager uploads are recorded too"
     assert {("TransferCopyFunction", "CopyObject"), ("TransferCopyFunction", "UploadPartCopy")} & ops
     assert not missing, "calls the template does not grant:\n" + "\n".join(sorted(missing))
+
+
+def console(cloud: LocalCloud, svc: TransferService, bad, tmp_path) -> None:
+    """The ConsoleFunction's routes through the local gateway, as API Gateway calls them: lists, a case, 补录, 申请移交."""
+    import urllib.parse
+    import urllib.request
+
+    from earchive_devtools.gateway import LOCAL_PASSWORD, Gateway
+
+    gw = Gateway(cloud, port=0).start()
+    try:
+        items = [i for i in cloud.catalogue().by_status() if i.get("hall")]
+        own = json.loads((bad.folder / "case.json").read_text("utf-8"))["case"]
+        halls = sorted({i["hall"] for i in items} | {f"{own['region_code']}#{own['fonds_identifier']}"})
+        gw.users().add("clerk-iam", "window_clerk", [f"hall:{h.replace('#', ':')}" for h in halls], password=LOCAL_PASSWORD)
+        token = gw.users().sign_in(gw.client_id, "clerk-iam", LOCAL_PASSWORD)["IdToken"]
+
+        def call(method: str, path: str, body: dict | None = None) -> dict:
+            req = urllib.request.Request(gw.url.rstrip("/") + path, method=method, data=json.dumps(body).encode() if body is not None else None,
+                                         headers={"authorization": f"Bearer {token}", "content-type": "application/json"})
+            with urllib.request.urlopen(req) as r:
+                return json.loads(r.read())
+
+        q = urllib.parse.quote
+        rejected = next(i for i in items if i["status"] == "REJECTED" and i.get("upload"))
+        archived = next(i for i in items if i["status"] in ("ARCHIVED", "ACCEPTED"))
+        call("GET", f"/api/cases?hall={q(rejected['hall'])}&status=REJECTED")
+        detail = call("GET", f"/api/cases/{q(archived['package_id'], safe='')}")
+        member = detail["materials"][0]["member"]
+        assert call("GET", f"/api/cases/{q(archived['package_id'], safe='')}/materials/{q(member, safe='')}")["url"]
+        call("GET", f"/api/cases/{q(rejected['package_id'], safe='')}/form")
+        good = sample_case(tmp_path / "console-fix", seed=963)  # the truncated case as it should have been
+        data = json.loads((good.folder / "case.json").read_text("utf-8"))
+        uploads = {}
+        for m in data["materials"]:  # the browser's PUT to each presigned slot, done here with the test's own client
+            body = (good.folder / m["file_name"]).read_bytes()
+            slot = call("POST", "/api/uploads", {"file_name": m["file_name"], "size": len(body), "content_type": "application/pdf"})
+            cloud.client("s3").put_object(Bucket=cloud.name("StagingBucket"), Key=slot["key"], Body=body)
+            uploads[m["file_name"]] = {"key": slot["key"]}
+        fixed = call("POST", f"/api/cases/{q(rejected['package_id'], safe='')}/fix", {"case_json": data, "uploads": uploads})
+        (run,) = cloud.wait(cloud.dispatch(wait=0.5), timeout=300).values()
+        code = json.loads(run["output"]).get("record_code") if run["status"] == "SUCCEEDED" else None
+        assert code, f"the corrected bundle {fixed['upload']['key']} was not archived: {run.get('cause')}"
+        hall = svc.transfers.catalogue.get(code)["hall"]
+        call("GET", f"/api/archived?hall={q(hall)}")
+        batch = call("POST", "/api/batches", {"hall": hall, "institution": "430102001", "packages": [code]})
+        call("GET", f"/api/batches?hall={q(hall)}")
+        call("GET", f"/api/batches/{batch['batch_id']}")
+        call("POST", f"/api/batches/{batch['batch_id']}/submit")
+        svc.wait_for_decision(batch["batch_id"])
+    finally:
+        gw.stop()

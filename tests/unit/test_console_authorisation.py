@@ -73,7 +73,7 @@ class Store:
     def archived(self, hall, q):
         return {"hall": hall, "items": [i for i in self.items.values() if i["hall"] == hall], "cursor": None}
 
-    def create_batch(self, user, hall, body):
+    def create_batch(self, user, hall, body, name=""):
         self.changes.append(("create_batch", user, hall))
         return {"batch_id": "B-NEW", "hall": hall}
 
@@ -93,7 +93,7 @@ class Store:
         self.changes.append(("submit", batch_id, actor))
         return {"batch_id": batch_id}
 
-    def resubmit(self, batch_id, actor):
+    def resubmit(self, batch_id, actor, name=""):
         self.changes.append(("resubmit", batch_id, actor))
         return {"batch_id": "B-NEXT"}
 

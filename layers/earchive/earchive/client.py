@@ -207,8 +207,8 @@ class TransferService:
         """A DRAFT batch given up; its packages can join another batch."""
         return self.transfers.discard(batch_id, actor=actor)
 
-    def resubmit(self, batch_id: str, transferor: str, ready_only: bool = False) -> dict[str, Any]:
-        return self.transfers.resubmit(batch_id, transferor=transferor, ready_only=ready_only)
+    def resubmit(self, batch_id: str, transferor: str, ready_only: bool = False, actor: str | None = None) -> dict[str, Any]:
+        return self.transfers.resubmit(batch_id, transferor=transferor, ready_only=ready_only, actor=actor)
 
     # -- the institution (政务服务实施机构)
     def wait_for_decision(self, batch_id: str, timeout: float = 600, progress=None) -> dict[str, Any]:

@@ -122,7 +122,7 @@ class Transfers:
         return f"{day:%Y%m%d}{int(n):04d}"
 
     def create(self, selection: Selection, *, institution: str, institution_name: str, transferor: str,
-               note: str = "", resubmits: str | None = None, hall: str | None = None) -> dict[str, Any]:
+               note: str = "", resubmits: str | None = None, hall: str | None = None, actor: str | None = None) -> dict[str, Any]:
         """A DRAFT batch with every ARCHIVED package the selection matches that is in no other batch.
 
         ``hall`` (行政区划#全宗号) narrows the selection to one hall's packages, as the console always does;
@@ -149,6 +149,8 @@ class Transfers:
                   **({"hall": next(iter(halls))} if halls and None not in halls else {})}
         if resubmits:
             header["resubmits"] = resubmits
+        if actor:
+            header["transferor_id"] = actor  # who, as the identity provider knows them (the console)
         self.table.put_item(Item=header, ConditionExpression="attribute_not_exists(batch_id)")
         added = 0
         for item in candidates:
@@ -161,7 +163,7 @@ class Transfers:
                 # chosen by criteria and claimed by another batch meanwhile: leave it to that batch
         self.table.update_item(Key={"batch_id": batch_id, "item": "BATCH"}, UpdateExpression="SET package_count = :n",
                                ExpressionAttributeValues={":n": added})
-        self.events.append(f"batch#{batch_id}", actor=transferor, action="create", result="DRAFT",
+        self.events.append(f"batch#{batch_id}", actor=actor or transferor, action="create", result="DRAFT",
                            detail={"packages": added, "institution": institution, "resubmits": resubmits})
         return self.batch(batch_id)
 
@@ -319,7 +321,7 @@ class Transfers:
             self.catalogue.release_from_batch(p["package_id"])
         return batch
 
-    def resubmit(self, old_batch_id: str, *, transferor: str, ready_only: bool = False) -> dict[str, Any]:
+    def resubmit(self, old_batch_id: str, *, transferor: str, ready_only: bool = False, actor: str | None = None) -> dict[str, Any]:
         """A new batch with the corrected (re-archived) versions of the packages returned in ``old_batch_id``.
 
         ``ready_only`` sends those already re-archived and leaves the rest for a later resubmission.
@@ -341,4 +343,4 @@ class Transfers:
             raise TransferError(f"not corrected and re-archived yet: {', '.join(not_ready)} (upload the corrected case first)")
         return self.create(Selection(package_ids=tuple(returned)), institution=old["institution"],
                            institution_name=old["institution_name"], transferor=transferor,
-                           note=f"resubmission of batch {old_batch_id}", resubmits=old_batch_id)
+                           note=f"resubmission of batch {old_batch_id}", resubmits=old_batch_id, actor=actor)

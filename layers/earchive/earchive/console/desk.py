@@ -208,7 +208,8 @@ class Desk:
         page["items"] = [i for i in page["items"] if not i.get("transfer_batch")]
         return page
 
-    def create_batch(self, user: str, hall: str, body: dict[str, Any]) -> dict[str, Any]:
+    def create_batch(self, user: str, hall: str, body: dict[str, Any], name: str = "") -> dict[str, Any]:
+        """A DRAFT batch: the clerk's name is the 移交人 on the list and the 登记表; the event log keeps the user id."""
         code = str(body.get("institution", ""))
         institution = self.aws.institutions.get(code) if code else None
         if institution is None or institution.get("status") == "REVOKED":
@@ -216,8 +217,8 @@ class Desk:
         sel = Selection(body.get("archived_from") or None, body.get("archived_to") or None, body.get("task_code") or None,
                         body.get("task_type") or None, tuple(str(p) for p in body.get("packages") or ()))
         try:
-            return self.service.create(sel, institution=code, institution_name=institution.get("name", code), transferor=user, hall=hall,
-                                       note=str(body.get("note", ""))[:500])
+            return self.service.create(sel, institution=code, institution_name=institution.get("name", code), transferor=name or user,
+                                       actor=user, hall=hall, note=str(body.get("note", ""))[:500])
         except TransferError as exc:
             raise UsageError(str(exc)) from None
 
@@ -248,9 +249,9 @@ class Desk:
             raise UsageError(str(exc)) from None
         return {"batch_id": batch_id, "execution": arn.rsplit(":", 1)[-1]}
 
-    def resubmit(self, batch_id: str, actor: str) -> dict[str, Any]:
+    def resubmit(self, batch_id: str, actor: str, name: str = "") -> dict[str, Any]:
         try:
-            return self.service.resubmit(batch_id, transferor=actor, ready_only=True)
+            return self.service.resubmit(batch_id, transferor=name or actor, ready_only=True, actor=actor)
         except TransferError as exc:
             raise UsageError(str(exc)) from None
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from .collect import CASE_JSON, _time_problems, _validator
+from .organise import case_rules
 
 CHUNK = 1024 * 1024
 FIELD = re.compile(r"^([A-Za-z0-9_/]+): ")  # CASE-JSON-SCHEMA messages begin with the field's path
@@ -58,6 +59,9 @@ def problems(data: Any) -> list[dict[str, str]]:
            for e in sorted(_validator().iter_errors(data), key=lambda e: list(e.absolute_path))]
     if not out:
         out += [{"field": "case", "message": p.message} for p in _time_problems(data)]
+    if not out:  # then the rules Organise applies (受理 … 办结, 申报 and 结果 materials): the pipeline would reject on them
+        out += [{"field": "process" if p.rule.startswith("PROCESS") else "materials", "message": f"[{p.rule}] {p.message}"}
+                for p in case_rules(data)]
     return out
 
 

@@ -70,14 +70,19 @@ def member_name(material: Material) -> str:
     return name
 
 
-def _process_problems(record: CaseRecord) -> list[Problem]:
-    case_id, case = record.project_id, record.case
+def case_rules(data: dict) -> list[Problem]:
+    """The rules a case.json must meet beyond its schema (一事一件: 受理 … 办结 in order, 申报 and 结果 materials, seq 1..n).
+
+    On the case.json itself, so the console's form checks the same rules before anything is sent.
+    """
+    case, process, materials = data["case"], data["process"], data["materials"]
+    case_id = case["project_id"]
     problems = []
-    steps = [p["step"] for p in record.process]
+    steps = [p["step"] for p in process]
     for required in REQUIRED_STEPS:
         if required not in steps:
             problems.append(Problem("PROCESS-INCOMPLETE", f"the process record has no {required} step", case_id, "case.json"))
-    times = [parse_time(p["time"]) for p in record.process]
+    times = [parse_time(p["time"]) for p in process]
     for i, (a, b) in enumerate(zip(times, times[1:]), 1):
         if b < a:
             problems.append(Problem("PROCESS-INCOMPLETE", f"process step {i + 1} ({steps[i]}) is earlier than step {i}", case_id, "case.json"))
@@ -91,19 +96,18 @@ def _process_problems(record: CaseRecord) -> list[Problem]:
     if "办结" in steps and steps[-1] != "办结":
         problems.append(Problem("PROCESS-INCOMPLETE", f"办结 is not the last step of the process record ({steps[-1]} follows it)",
                                 case_id, "case.json"))
+    seqs = sorted(int(m["seq"]) for m in materials)
+    if seqs != list(range(1, len(seqs) + 1)):
+        problems.append(Problem("MATERIAL-SEQUENCE", f"件内顺序号 must run 1..{len(seqs)} without gaps or repeats, got {seqs}", case_id, "case.json"))
+    for category in ("申报文件", "结果文件"):
+        if not any(m["category"] == category for m in materials):
+            problems.append(Problem("MATERIAL-MISSING", f"a finished case needs at least one {category}", case_id, "case.json"))
     return problems
 
 
 def organise(record: CaseRecord, serial: int) -> Plan:
     """Order and name the case; raises with every problem found."""
-    case_id = record.project_id
-    problems = _process_problems(record)
-    seqs = sorted(m.seq for m in record.materials)
-    if seqs != list(range(1, len(seqs) + 1)):
-        problems.append(Problem("MATERIAL-SEQUENCE", f"件内顺序号 must run 1..{len(seqs)} without gaps or repeats, got {seqs}", case_id, "case.json"))
-    for category in ("申报文件", "结果文件"):
-        if not any(m.category == category for m in record.materials):
-            problems.append(Problem("MATERIAL-MISSING", f"a finished case needs at least one {category}", case_id, "case.json"))
+    problems = case_rules(record.data)
     if problems:
         raise EarchiveError(problems)
     year = case_year(record.case)

@@ -26,7 +26,7 @@ function h(tag, attrs, ...children) {
   return el;
 }
 const main = () => document.getElementById("main");
-function show(...nodes) { const m = main(); m.replaceChildren(...nodes); window.scrollTo(0, 0); }
+function show(...nodes) { const m = main(); m.replaceChildren(...nodes.flat(Infinity).filter((n) => n !== null && n !== undefined && n !== false)); window.scrollTo(0, 0); }
 function notice(kind, ...text) { return h("div", { class: `notice ${kind}`, role: kind === "error" ? "alert" : "status" }, ...text); }
 function beijing(iso) {
   if (!iso) return "—";
@@ -191,7 +191,7 @@ async function casePage(pid) {
         h("td", {}, p.reason_zh, h("div", { class: "muted mono" }, p.message)), h("td", {}, p.fixer)))))) : null,
     h("h2", {}, "元数据"),
     grid([["办件编号", i.project_id], ["事项名称", i.task_name], ["事项编码", i.task_code], ["事项类型", i.task_type],
-      ["行政区划", i.region_code], ["全宗号", i.fonds_identifier], ["保管期限", L("retention", i.retention_period)], ["保管至", i.retain_until],
+      ["行政区划", i.region_code], ["全宗号", i.fonds_identifier], ["保管期限", L("retention", i.retention_period)], ["保管至", i.retain_until && String(i.retain_until).slice(0, 10)],
       ["版本", i.package_version], ["文件数", i.total_number], ["包 SM3", i.package_sm3 && h("span", { class: "mono" }, i.package_sm3)],
       ["移交批次", i.transfer_batch]]),
     h("h2", {}, "材料"),
@@ -238,13 +238,14 @@ function fieldFor(path, prop, required, value, marks) {
   const wrap = h("label", { class: `field${msgs.length ? " bad" : ""}` }, h("span", { class: required ? "req" : "" }, p.title || path.split("/").pop()), input, msg);
   return wrap;
 }
-function objectFields(path, schema, value, marks) {
+function objectFields(path, schema, value, marks, required = true) {
+  // an optional group (e.g. 项目类业务信息) marks nothing required: its fields are required only once it is filled in
   const s = resolve(schema);
-  const req = new Set(s.required || []);
+  const req = new Set(required ? s.required || [] : []);
   return Object.entries(s.properties || {}).filter(([k]) => !(path.startsWith("materials/") && ["size", "digest", "file_name"].includes(k)))
     .map(([k, prop]) => {
       const sub = resolve(prop), p = path ? `${path}/${k}` : k, v = value ? value[k] : undefined;
-      if (sub.type === "object" && sub.properties) return h("fieldset", { "data-object": p }, h("legend", {}, sub.title || k), objectFields(p, sub, v, marks));
+      if (sub.type === "object" && sub.properties) return h("fieldset", { "data-object": p }, h("legend", {}, sub.title || k), objectFields(p, sub, v, marks, req.has(k)));
       return fieldFor(p, prop, req.has(k), v, marks);
     });
 }
@@ -395,7 +396,7 @@ async function transferNewPage() {
     list, out);
   try {
     const [page, insts] = await Promise.all([api("GET", `api/archived?${q}`), api("GET", "api/institutions")]);
-    inst.replaceChildren(h("option", { value: "" }, "（选择接收单位）"), insts.items.map((i) => h("option", { value: i.code }, `${i.name}（${i.code}）`)));
+    inst.replaceChildren(h("option", { value: "" }, "（选择接收单位）"), ...insts.items.map((i) => h("option", { value: i.code }, `${i.name}（${i.code}）`)));
     const boxes = page.items.map((i) => h("input", { type: "checkbox", value: i.package_id, checked: true, "data-package": i.package_id }));
     list.replaceChildren(
       h("table", { id: "archived" }, h("thead", {}, h("tr", {}, ["", "电子文件号", "事项名称", "事项类型", "归档时间（北京）"].map((t) => h("th", {}, t)))),

@@ -1,0 +1,324 @@
+"""The console in a real browser (Debian's headless Chromium): the window's journeys end to end on the local cloud.
+
+One moto server runs template.yaml and the real state machines; the local gateway checks every token
+against moto's Cognito as API Gateway's JWT authorizer would and invokes the ConsoleFunction; uploads
+go straight from the browser to S3 by presigned PUT. A clerk fixes a rejected case by 补录 and sees it
+archived, enters a case by hand, builds and submits a batch; the institution returns one package with
+a reason (with its own key, on its own machine: `earchive receive`); the clerk fixes it from the batch
+page and resubmits; the institution accepts. Hostile metadata is shown as text and never runs.
+Screenshots go to ``out/test-screenshots/console/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import threading
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+from earchive.check import CheckOptions
+from earchive.cli import _seal_identity
+from earchive.client import TransferService
+from earchive.crypto.pki import DevPKI, load_trust_anchors
+from earchive.receive import Desk as InstitutionDesk
+from earchive_devtools.gateway import LOCAL_PASSWORD, Gateway, seed_users
+from earchive_devtools.localcloud import LocalCloud
+from earchive_devtools.sample import sample_case, zip_case
+from earchive_devtools.screenshots import browser
+from earchive_devtools.server import start_moto_server
+
+pytestmark = pytest.mark.slow  # a browser and the local cloud
+SHOTS = Path(__file__).resolve().parents[2] / "out" / "test-screenshots" / "console"
+HOSTILE = "<script>document.title='pwned'</script><img src=x onerror=\"document.title='pwned'\">=HYPERLINK(\"http://x\")"
+
+
+@pytest.fixture(scope="module")
+def stack(earchive_home, tmp_path_factory):
+    """The local cloud behind a moto server, its console behind the gateway, and a loop that starts executions as EventBridge would."""
+    server, endpoint = start_moto_server()
+    cloud = LocalCloud(endpoint=endpoint)
+    cloud.start()
+    gateway = Gateway(cloud, port=0).start()
+    seed_users(gateway)
+    stop = threading.Event()
+
+    def dispatch() -> None:
+        while not stop.is_set():
+            try:
+                cloud.dispatch()
+                cloud.dispatch(machine="ReplyStateMachine")
+            except Exception:  # noqa: BLE001 - a race on a client: the next round takes it
+                pass
+            stop.wait(0.2)
+
+    loop = threading.Thread(target=dispatch, daemon=True)
+    loop.start()
+    root = tmp_path_factory.mktemp("console")
+    institution = InstitutionDesk("430102001", root / "institution-pc")
+    institution.init("长沙市芙蓉区行政审批服务局")
+    svc = TransferService.from_cloud(cloud)
+    svc.aws.institutions.add("430102001", "长沙市芙蓉区行政审批服务局", certificates=[institution.cert_path.read_bytes()], principals=[],
+                             actor="admin1")
+    yield {"cloud": cloud, "gateway": gateway, "svc": svc, "institution": institution, "root": root}
+    stop.set()
+    loop.join(5)
+    gateway.stop()
+    cloud.stop()
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def driver():
+    d = browser()
+    yield d
+    d.quit()
+
+
+def shot(driver, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    driver.save_screenshot(str(SHOTS / f"{name}.png"))
+
+
+def goto(driver, url: str) -> None:
+    """Open a console page afresh (the same hash again would not re-render it)."""
+    driver.get(url)
+    driver.refresh()
+
+
+def wait(driver, css: str, timeout: float = 60):
+    return WebDriverWait(driver, timeout).until(ec.presence_of_element_located((By.CSS_SELECTOR, css)))
+
+
+def sign_in(driver, gateway, name: str) -> None:
+    driver.get(gateway.url + "#/login")
+    driver.execute_script("sessionStorage.clear()")
+    goto(driver, gateway.url + "#/login")
+    wait(driver, "#username").send_keys(name)
+    driver.find_element(By.ID, "password").send_keys(LOCAL_PASSWORD)
+    driver.find_element(By.ID, "login").click()
+    WebDriverWait(driver, 30).until(lambda d: name in (d.find_element(By.ID, "who").text or "") or "（" in d.find_element(By.ID, "who").text)
+
+
+def archive_until(stack, predicate, timeout: float = 180):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        items = stack["cloud"].catalogue().by_status()
+        found = [i for i in items if predicate(i)]
+        if found:
+            return found
+        time.sleep(0.5)
+    recent = sorted(items, key=lambda i: str(i.get("updated_at") or i.get("rejected_at") or ""))[-3:]
+    raise TimeoutError("the pipeline did not get there; latest: " + json.dumps(
+        [{k: i.get(k) for k in ("package_id", "status", "problems", "upload")} for i in recent], ensure_ascii=False, default=str)[:2000])
+
+
+def test_a_clerk_fixes_a_rejected_case_by_buchlu_and_sees_it_archived(stack, driver):
+    root = stack["root"]
+    case = sample_case(root / "cases", seed=2, files=3, defect="digest")  # 430102 / 0102: clerk1's hall
+    stack["cloud"].upload(zip_case(case.folder, root / "bad.zip"))
+    (item,) = archive_until(stack, lambda i: i.get("project_id") == case.project_id and i.get("status") == "REJECTED")
+    sign_in(driver, stack["gateway"], "clerk1")
+    goto(driver, stack["gateway"].url + "#/cases?status=REJECTED")
+    link = wait(driver, "#cases tbody a")
+    assert "不能" not in driver.title
+    shot(driver, "01-rejected-list")
+    link.click()
+    wait(driver, "#problems")
+    assert "MATERIAL-DIGEST" in driver.find_element(By.ID, "problems").text
+    shot(driver, "02-rejected-case")
+    driver.find_element(By.ID, "fix").click()
+    form = wait(driver, "#case-form")
+    bad_row = driver.find_element(By.CSS_SELECTOR, "#materials .row.bad")
+    name = bad_row.get_attribute("data-file-name")
+    assert name and "MATERIAL-DIGEST" in bad_row.text, "the failing material is marked with its reason"
+    bad_row.find_element(By.CSS_SELECTOR, "input[type=file]").send_keys(str(case.folder / name))
+    shot(driver, "03-buchlu-form")
+    form.find_element(By.ID, "submit-case").click()
+    wait(driver, "#submitted", timeout=90)
+    shot(driver, "04-buchlu-submitted")
+    archive_until(stack, lambda i: i.get("package_id") == item["package_id"] and i.get("status") == "ARCHIVED")
+    goto(driver, stack["gateway"].url + "#/cases?status=ARCHIVED")
+    WebDriverWait(driver, 30).until(lambda d: item["package_id"] in d.find_element(By.ID, "main").text)
+    shot(driver, "05-archived")
+    original = stack["cloud"].client("s3").head_object(Bucket=stack["cloud"].name("IntakeBucket"), Key="bad.zip")
+    assert original["ContentLength"] > 0, "the original upload is kept"
+
+
+def test_a_clerk_enters_a_case_by_hand_with_hostile_text_which_never_runs(stack, driver):
+    root = stack["root"]
+    template = sample_case(root / "cases", seed=10, files=3)  # another 430102 case: its values fill the form
+    data = json.loads((template.folder / "case.json").read_text("utf-8"))
+    c = {**data["case"], "project_id": "MANUAL2026000001", "project_name": HOSTILE[:200], "result": "准予许可" + HOSTILE[:80]}
+    sign_in(driver, stack["gateway"], "clerk1")
+    goto(driver, stack["gateway"].url + "#/entry")
+    wait(driver, "#case-form")
+
+    def fill(path: str, value) -> None:
+        el = driver.find_element(By.CSS_SELECTOR, f'[data-path="{path}"]')
+        if el.tag_name == "select":
+            Select(el).select_by_value(str(value))
+        else:
+            el.clear()
+            el.send_keys(str(value))
+
+    for key in ("project_id", "project_name", "task_code", "task_name", "task_type", "region_code", "fonds_identifier", "fonds_unit_name",
+                "receive_department", "receive_time", "transact_time", "result", "retention_period", "security_classification"):
+        fill(f"case/{key}", c[key])
+    for key in ("name", "type", "card_type", "card_number"):
+        fill(f"case/applicant/{key}", c["applicant"][key])
+    driver.find_element(By.XPATH, "//button[text()='增加环节']").click()
+    for i, (step, when) in enumerate((("受理", c["receive_time"]), ("办结", c["transact_time"]))):
+        fill(f"process/{i}/step", step)
+        fill(f"process/{i}/actor", "李敏")
+        fill(f"process/{i}/time", when)
+    driver.find_element(By.ID, "add-material").click()
+    chosen = [next(m for m in data["materials"] if m["category"] == cat) for cat in ("申报文件", "结果文件")]
+    files = driver.find_elements(By.CSS_SELECTOR, "#materials input[type=file]")
+    for i, material in enumerate(chosen):
+        fill(f"materials/{i}/seq", i + 1)
+        fill(f"materials/{i}/category", material["category"])
+        fill(f"materials/{i}/title", material["title"])
+        files[i].send_keys(str(template.folder / material["file_name"]))
+    fill("case/region_code", "43010")  # a typo first: held back by the form's own check
+    driver.find_element(By.ID, "submit-case").click()
+    wait(driver, "#form-out .notice.error")
+    assert "case/region_code" in driver.find_element(By.ID, "form-out").text
+    shot(driver, "06-entry-invalid")
+    fill("case/region_code", c["region_code"])
+    driver.find_element(By.ID, "submit-case").click()
+    wait(driver, "#submitted", timeout=90)
+    shot(driver, "07-entry-submitted")
+    (item,) = archive_until(stack, lambda i: i.get("project_id") == "MANUAL2026000001" and i.get("status") == "ARCHIVED")
+    goto(driver, stack["gateway"].url + f"#/case/{urllib.parse.quote(item['package_id'], safe='')}")
+    wait(driver, "#history")
+    text = driver.find_element(By.ID, "main").text
+    assert driver.title == "政务服务电子档案 · 控制台", "no script from metadata ran"
+    assert "哈希链完整" in text
+    assert not driver.find_elements(By.CSS_SELECTOR, "main script, main img"), "no element came from case text"
+    assert driver.execute_script("return document.querySelectorAll('script').length") == 1
+    shot(driver, "08-entry-archived")
+
+
+def test_a_clerk_transfers_the_institution_returns_one_the_clerk_fixes_and_resubmits_and_it_is_accepted(stack, driver):
+    svc, gateway, institution, root = stack["svc"], stack["gateway"], stack["institution"], stack["root"]
+    cases = [sample_case(root / "cases", seed=seed, files=3) for seed in (15, 18)]  # two more of clerk1's hall
+    for case in cases:
+        stack["cloud"].upload(zip_case(case.folder, root / f"{case.project_id}.zip"))
+    for case in cases:
+        archive_until(stack, lambda i, p=case.project_id: i.get("project_id") == p and i.get("status") == "ARCHIVED")
+    sign_in(driver, gateway, "clerk1")
+    goto(driver, gateway.url + "#/transfer/new")
+    wait(driver, "#archived input[type=checkbox]")
+    Select(driver.find_element(By.ID, "institution")).select_by_value("430102001")
+    shot(driver, "09-transfer-pick")
+    driver.find_element(By.ID, "create-batch").click()
+    wait(driver, "#submit-batch")
+    batch_id = driver.current_url.rsplit("/", 1)[-1]
+    shot(driver, "10-batch-draft")
+    driver.find_element(By.ID, "submit-batch").click()
+    wait(driver, "#batch-out .notice.done")
+    svc.wait_for_decision(batch_id, timeout=300)
+    packages = svc.transfers.packages(batch_id)
+    assert len(packages) >= 2
+    returned = packages[0]["package_id"]
+    # the institution, on its own machine, with its own key
+    anchors = load_trust_anchors(DevPKI().ca_path)  # locally the development CA stands for the institution's own anchors
+    identity = _seal_identity(argparse.Namespace(seal_cert=None, seal_policy=None))
+    institution.pull(svc.aws.s3, stack["cloud"].name("TransferBucket"), batch_id, trust=anchors, seal_identity=identity)
+    institution.check(batch_id, CheckOptions(trust=anchors, seal_identity=identity))
+    document, body, signature = institution.reply(batch_id, receiver="张伟", returns={returned: "申请表扫描件模糊，无法辨认签字，请重新扫描后移交"})
+    institution.send(svc.aws.s3, stack["cloud"].name("TransferBucket"), batch_id, document, body, signature)
+    deadline = time.monotonic() + 180
+    while svc.transfers.batch(batch_id)["status"] not in ("PARTLY_RETURNED", "RETURNED") and time.monotonic() < deadline:
+        time.sleep(0.5)
+    goto(driver, gateway.url + f"#/batch/{batch_id}")
+    wait(driver, "#packages tr.bad")
+    assert "申请表扫描件模糊" in driver.find_element(By.ID, "packages").text
+    shot(driver, "11-batch-returned")
+    driver.find_element(By.LINK_TEXT, "去修正").click()
+    wait(driver, "#fix").click()
+    form = wait(driver, "#case-form")
+    el = form.find_element(By.CSS_SELECTOR, '[data-path="case/result"]')
+    el.send_keys("（已重新扫描）")
+    form.find_element(By.ID, "submit-case").click()
+    wait(driver, "#submitted", timeout=90)
+    archive_until(stack, lambda i: i.get("package_id") == returned and i.get("status") == "ARCHIVED" and int(i.get("package_version", 1)) == 2)
+    goto(driver, gateway.url + f"#/batch/{batch_id}")
+    wait(driver, "#resubmit-batch").click()
+    wait(driver, "#batch-out .notice.done")
+    new_id = driver.find_element(By.ID, "batch-out").text.split("新批次 ")[1].split("（")[0]
+    goto(driver, gateway.url + f"#/batch/{new_id}")
+    wait(driver, "#submit-batch").click()
+    wait(driver, "#batch-out .notice.done")
+    svc.wait_for_decision(new_id, timeout=300)
+    institution.pull(svc.aws.s3, stack["cloud"].name("TransferBucket"), new_id, trust=anchors, seal_identity=identity)
+    institution.check(new_id, CheckOptions(trust=anchors, seal_identity=identity))
+    document, body, signature = institution.reply(new_id, receiver="张伟", returns={})
+    institution.send(svc.aws.s3, stack["cloud"].name("TransferBucket"), new_id, document, body, signature)
+    deadline = time.monotonic() + 180
+    while svc.transfers.batch(new_id)["status"] != "ACCEPTED" and time.monotonic() < deadline:
+        time.sleep(0.5)
+    goto(driver, gateway.url + "#/batches")
+    wait(driver, "#batches")
+    WebDriverWait(driver, 30).until(lambda d: "已全部接收" in d.find_element(By.ID, "batches").text)
+    shot(driver, "12-outbox-accepted")
+    history = svc.aws.events.entries(f"batch#{new_id}")
+    assert any(e["actor"] != "earchive-transfer" for e in history), "who did it is in the batch's history"
+
+
+def test_tokens_forged_expired_or_for_another_scope_get_nothing(stack):
+    gateway = stack["gateway"]
+
+    def call(path: str, token: str | None) -> int:
+        req = urllib.request.Request(gateway.url.rstrip("/") + path, headers={"authorization": f"Bearer {token}"} if token else {})
+        try:
+            with urllib.request.urlopen(req) as r:
+                return r.status
+        except urllib.error.HTTPError as e:
+            return e.code
+
+    good = gateway.users().sign_in(gateway.client_id, "clerk1", LOCAL_PASSWORD)["IdToken"]
+    assert call("/api/me", good) == 200
+    head, payload, sig = good.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=="))
+
+    def forge(changes: dict) -> str:
+        body = base64.urlsafe_b64encode(json.dumps({**claims, **changes}).encode()).decode().rstrip("=")
+        return f"{head}.{body}.{sig}"
+
+    assert call("/api/me", forge({"cognito:groups": ["admin"]})) == 401, "a changed claim breaks the signature"
+    assert call("/api/me", None) == 401
+    assert call("/api/me", "not.a.token") == 401
+    from earchive_devtools.gateway import Authorizer, Unauthorized, moto_jwks
+
+    late = Authorizer(gateway.issuer, gateway.audience, moto_jwks(), leeway=-7200)  # the same token two hours later
+    with pytest.raises(Unauthorized, match="expired"):
+        late.claims(f"Bearer {good}")
+    other = Authorizer("https://cognito-idp.us-east-1.amazonaws.com/other-pool", gateway.audience, moto_jwks())
+    with pytest.raises(Unauthorized, match="iss"):
+        other.claims(f"Bearer {good}")
+    with pytest.raises(Unauthorized, match="audience"):
+        Authorizer(gateway.issuer, ["another-client"], moto_jwks()).claims(f"Bearer {good}")
+    receiver = gateway.users().sign_in(gateway.client_id, "receiver1", LOCAL_PASSWORD)["IdToken"]
+    assert call("/api/cases", receiver) == 403, "a receiver sees no hall's cases"
+    assert call("/api/cases?hall=430103%230103", good) == 403, "nor a clerk another hall's"
+
+
+def test_an_oversized_upload_is_refused_before_any_byte_is_sent(stack):
+    gateway = stack["gateway"]
+    token = gateway.users().sign_in(gateway.client_id, "clerk1", LOCAL_PASSWORD)["IdToken"]
+    req = urllib.request.Request(gateway.url + "api/uploads", method="POST",
+                                 data=json.dumps({"file_name": "materials/huge.pdf", "size": 3 * 1024**3, "content_type": "application/pdf"}).encode(),
+                                 headers={"authorization": f"Bearer {token}", "content-type": "application/json"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(req)
+    assert refused.value.code == 400 and "超出允许的大小" in json.loads(refused.value.read())["error"]
