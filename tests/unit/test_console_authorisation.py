@@ -30,8 +30,11 @@ def case_json(hall: str) -> dict:
         "region_code": region, "fonds_identifier": fonds, "fonds_unit_name": "长沙市芙蓉区行政审批服务局", "receive_department": "芙蓉区政务服务中心",
         "receive_time": "2026-05-01T09:00:00+08:00", "transact_time": "2026-05-03T16:00:00+08:00", "result": "准予许可", "retention_period": "D30",
         "security_classification": "公开", "applicant": {"name": "张三", "type": "自然人", "card_type": "居民身份证", "card_number": "430102199001011234"}},
-        "process": [{"step": "受理", "actor": "李敏", "time": "2026-05-01T09:00:00+08:00"}],
+        "process": [{"step": "受理", "actor": "李敏", "time": "2026-05-01T09:00:00+08:00"},
+                    {"step": "办结", "actor": "李敏", "time": "2026-05-03T16:00:00+08:00"}],
         "materials": [{"seq": 1, "category": "申报文件", "title": "申请书", "file_name": "materials/a.pdf", "size": 3,
+                       "digest": {"algorithm": "SHA-256", "value": "0" * 64}},
+                      {"seq": 2, "category": "结果文件", "title": "决定书", "file_name": "materials/b.pdf", "size": 3,
                        "digest": {"algorithm": "SHA-256", "value": "0" * 64}}]}
 
 
