@@ -28,7 +28,7 @@ BUCKETS = (("IntakeBucket", "上传办件 intake: drop finished case bundles (*.
 
 
 def serve(host: str = "127.0.0.1", port: int = 4566, poll: float = 0.5, stop: threading.Event | None = None,
-          verbose: bool = False, suffix: str = "local") -> None:
+          verbose: bool = False, suffix: str = "local", console_port: int = 8080) -> None:
     """Run the local cloud behind a moto server until ``stop`` is set (Ctrl-C or SIGTERM); quiet unless ``verbose``."""
     import logging
     import signal
@@ -36,17 +36,22 @@ def serve(host: str = "127.0.0.1", port: int = 4566, poll: float = 0.5, stop: th
 
     if not verbose:  # one line per HTTP request (thousands for one upload) only with -v
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    with socket.socket() as probe:  # moto's server waits forever on a port it cannot bind: say so and stop
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            raise OSError(f"cannot serve on {host}:{port}: {exc.strerror} (another `earchive local up`? "
-                          "`earchive local down` stops it, or use --port / EARCHIVE_LOCAL_PORT)") from None
+    for p, option in ((port, "--port / EARCHIVE_LOCAL_PORT"), (console_port, "--console-port / EARCHIVE_CONSOLE_PORT")):
+        with socket.socket() as probe:  # moto's server waits forever on a port it cannot bind: say so and stop
+            try:
+                probe.bind((host, p))
+            except OSError as exc:
+                raise OSError(f"cannot serve on {host}:{p}: {exc.strerror} (another `earchive local up`? "
+                              f"`earchive local down` stops it, or use {option})") from None
     stop = stop or threading.Event()
     server, endpoint = start_moto_server(host, port)
     cloud = LocalCloud(endpoint=endpoint, suffix=suffix)  # earchive-intakebucket-local, …: the same on every run
     cloud.start()
-    info = {"endpoint": endpoint, "state_machine": cloud.state_machine_arn, "queue": cloud.queue_url,
+    from .gateway import Gateway, seed_users
+
+    gateway = Gateway(cloud, host, console_port).start()
+    users = seed_users(gateway)
+    info = {"endpoint": endpoint, "console": gateway.url, "state_machine": cloud.state_machine_arn, "queue": cloud.queue_url,
             "resources": dict(cloud.resolver.names), "pid": os.getpid(), "pid_start": process_start(os.getpid())}
     if threading.current_thread() is threading.main_thread():  # serving now: `kill PID` stops it as cleanly as Ctrl-C
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -57,7 +62,10 @@ def serve(host: str = "127.0.0.1", port: int = 4566, poll: float = 0.5, stop: th
     lines += ["  credentials: any (e.g. export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1)",
               f"  drop a case: aws s3 cp CASE.zip s3://{cloud.name('IntakeBucket')}/ --endpoint-url {endpoint}",
               "  watch:       earchive status        transfer: earchive transfer create …        stop: Ctrl-C",
-              f"  state file:  {state_file()}" + ("" if verbose else "   (-v: every HTTP request)")]
+              f"  state file:  {state_file()}" + ("" if verbose else "   (-v: every HTTP request)"),
+              f"控制台 console: {gateway.url}   (pages and /api; tokens checked as API Gateway's JWT authorizer does)",
+              *[f"  {u['name']:<10} {u['password']}  {','.join(u['roles']):<16} {' '.join(u['scopes']) or '（全部范围 all）'}" for u in users],
+              "  more users:  earchive users add NAME --role ROLE --scope 430102:0102"]
     print("\n".join(lines), file=sys.stderr, flush=True)
     started: set[str] = set()
     try:
@@ -73,6 +81,7 @@ def serve(host: str = "127.0.0.1", port: int = 4566, poll: float = 0.5, stop: th
     except KeyboardInterrupt:
         pass
     finally:
+        gateway.stop()
         server.stop()  # the port first: `local down && local up` finds it free
         state_file().unlink(missing_ok=True)
 

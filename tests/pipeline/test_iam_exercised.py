@@ -101,6 +101,8 @@ def needed(service: str, op: str, p: dict) -> list[tuple[str, str, str | None]]:
         return [(f"states:{op}", f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:earchive-local-transfer", None)]
     if service == "stepfunctions":
         return [(f"states:{op}", p.get("executionArn") or p.get("stateMachineArn") or "*", None)]
+    if service == "events":
+        return [(f"events:{op}", f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/default", None)]
     if service == "kms":
         return [(f"kms:{op}", str(p.get("KeyId")), None)]
     if service == "ssm":

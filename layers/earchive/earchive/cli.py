@@ -22,6 +22,7 @@ from .cli_local import add_local_parsers, progress_printer
 from .cli_receive import add_receive_parser
 from .cli_status import cmd_status
 from .cli_transfer import add_transfer_parser
+from .cli_users import add_users_parser
 from .config import current
 from .errors import EarchiveError, TransferError, UsageError
 
@@ -293,6 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_admin_parsers(sub)
     add_institution_parser(sub)
     add_receive_parser(sub)
+    add_users_parser(sub)
 
     s = sub.add_parser("dev-ca", help="print the path of the development CA certificate")
     s.set_defaults(func=cmd_dev_ca)

@@ -38,6 +38,8 @@ class Settings:
     transfer_table: str = field(default="", metadata=_env("TRANSFER_TABLE", "DynamoDB transfer batches, their packages and Table A.1 rows"))
     institution_table: str = field(default="", metadata=_env("INSTITUTION_TABLE", "the registry of receiving institutions"))
     transfer_bucket: str = field(default="", metadata=_env("TRANSFER_BUCKET", "bucket institutions pull their batches from"))
+    outcome_bus: str = field(default="default", metadata=_env(
+        "EARCHIVE_OUTCOME_BUS", "EventBridge bus the platform's outcome events go to (archived, rejected, returned, accepted); empty: none"))
     transfer_state_machine: str = field(default="", metadata=_env("TRANSFER_STATE_MACHINE", "the transfer state machine the console starts (申请移交)"))
     console_max_upload: int = field(default=2 * 1024**3, metadata=_env(
         "EARCHIVE_CONSOLE_MAX_UPLOAD", "largest material file (bytes) a clerk may upload through the console (default 2 GiB)"))
@@ -96,6 +98,7 @@ class Settings:
     allow_development_keys: bool = field(default=False, metadata=_env(
         "EARCHIVE_ALLOW_DEVELOPMENT_KEYS", "true: a stack on AWS may sign with the development CA and TSA (trying it out only)"))
     local_port: int = field(default=4566, metadata=_env("EARCHIVE_LOCAL_PORT", "the port `earchive local up` serves on", where="CLI"))
+    console_port: int = field(default=8080, metadata=_env("EARCHIVE_CONSOLE_PORT", "the port `earchive local up` serves the console on", where="CLI"))
     errors_json: bool = field(default=False, metadata=_env("EARCHIVE_ERRORS_JSON", "set: the CLI also prints rejections as JSON on stdout", where="CLI"))
     work_dir: str = field(default_factory=tempfile.gettempdir)  # Lambda: /tmp (not an environment variable)
 

@@ -15,6 +15,7 @@ from .catalogue import Catalogue, FileMap
 from .eventlog import EventLog
 from .executions import Executions
 from .institutions import Institutions
+from .outcomes import Outcomes
 from .s3 import Objects
 from .transfers import Transfers
 
@@ -78,6 +79,10 @@ class Aws:
     @property
     def executions(self) -> Executions:
         return Executions(self.client("stepfunctions"))
+
+    @property
+    def outcomes(self) -> Outcomes:
+        return Outcomes(self.client("events"), self.settings.outcome_bus)
 
     @property
     def kms(self) -> Any:

@@ -14,13 +14,17 @@ class Users:
     def __init__(self, client: Any, pool_id: str):
         self.client, self.pool_id = client, pool_id
 
-    def add(self, name: str, role: str, scopes: list[str], *, password: str | None = None, display_name: str = "") -> dict[str, Any]:
-        """Create (or update) ``name`` with one role and its scopes; with ``password`` it is permanent (local use)."""
+    def add(self, name: str, role: str, scopes: list[str], *, password: str | None = None, display_name: str = "",
+            temporary_password: str | None = None) -> dict[str, Any]:
+        """Create (or update) ``name`` with one role and its scopes.
+
+        ``password`` is set permanent (the local cloud); ``temporary_password`` must be changed at the first sign-in (AWS).
+        """
         attributes = [{"Name": "custom:scopes", "Value": " ".join(scopes)}, *([{"Name": "name", "Value": display_name}] if display_name else [])]
         try:
-            kwargs: dict[str, Any] = {"UserPoolId": self.pool_id, "Username": name, "UserAttributes": attributes}
-            if password:
-                kwargs["MessageAction"] = "SUPPRESS"
+            kwargs: dict[str, Any] = {"UserPoolId": self.pool_id, "Username": name, "UserAttributes": attributes, "MessageAction": "SUPPRESS"}
+            if temporary_password:
+                kwargs["TemporaryPassword"] = temporary_password
             self.client.admin_create_user(**kwargs)
         except self.client.exceptions.UsernameExistsException:
             self.client.admin_update_user_attributes(UserPoolId=self.pool_id, Username=name, UserAttributes=attributes)

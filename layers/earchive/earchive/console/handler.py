@@ -7,6 +7,7 @@ an app of its own, kept for the next.
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any
 
@@ -15,7 +16,7 @@ from aws_lambda_powertools import Logger
 from ..config import Settings
 
 logger = Logger(service="earchive-console")
-_FREE: list[Any] = []  # apps not serving a request now: one per concurrent request, as Lambda gives one container each
+_FREE: dict[tuple[str, ...], list[Any]] = {}  # apps not serving a request now, by the deployment they serve (one per container on Lambda)
 _LOCK = threading.Lock()
 
 
@@ -27,15 +28,22 @@ def _make() -> Any:
     return make_app(Desk(settings), settings)
 
 
+def _deployment() -> tuple[str, ...]:
+    """Which deployment this process serves now: on Lambda always the same; locally, one local cloud after another."""
+    return tuple(os.environ.get(k, "") for k in ("AWS_ENDPOINT_URL", "CATALOGUE_TABLE", "TRANSFER_TABLE"))
+
+
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     claims = ((event.get("requestContext") or {}).get("authorizer") or {}).get("jwt", {}).get("claims") or {}
     logger.append_keys(user=claims.get("sub"), route=event.get("routeKey"))
+    key = _deployment()
     with _LOCK:
-        app = _FREE.pop() if _FREE else None
+        free = _FREE.setdefault(key, [])
+        app = free.pop() if free else None
     app = app or _make()
     try:
         return app.resolve(event, context)
     finally:
         with _LOCK:
-            _FREE.append(app)
+            _FREE.setdefault(key, []).append(app)

@@ -48,6 +48,22 @@ class Runtime:
         return cls(settings, aws)
 
     # The plug-ins the settings name, made on first use and kept for the container's life.
+    def announce(self, stream: str, details: list[dict[str, Any]]) -> None:
+        """Publish outcome events to the platform (:mod:`earchive.domain.outcome`) after the outcome is recorded.
+
+        An event that cannot be published loses nothing (the catalogue, the notice and the event log
+        hold the outcome): it is logged, and an ``announce`` entry in the case's event stream says so.
+        """
+        import logging
+
+        try:
+            failed = self.aws.outcomes.publish(details)
+        except Exception as exc:  # noqa: BLE001 - an EventBridge outage must not undo an archived case
+            failed = [f"{type(exc).__name__}: {exc}"]
+        if failed:
+            logging.getLogger(__name__).error("outcome events not published (%s): %s", stream, "; ".join(failed)[:1000])
+            self.aws.events.append(stream, actor="earchive", action="announce", result="failed", detail={"failed": failed[:20]})
+
     @cached_property
     def signer(self) -> Any:
         """The window's seal key (KMS in production): signs packages and transfer lists."""

@@ -18,6 +18,7 @@ import json
 from typing import Any
 
 from ... import rules_zh, zh
+from ...domain.outcome import outcome
 from ..runtime import Runtime
 from ..state import Rejected, RejectInput, stream_id, upload_from_event
 from .common import ACTOR, anchor_head, finish_upload, resolve_upload
@@ -83,6 +84,8 @@ def run(state: RejectInput, rt: Runtime) -> Rejected:
         "event_head": {"seq": entry["seq"], "hash": entry["hash"]},
     }, owner=execution if owned else None)
     finish_upload(rt, state, up, verdict, package_id)  # type: ignore[arg-type]
+    rt.announce(stream, [outcome(verdict, {**(item or {}), "upload": up, "project_id": report["project_id"],
+                                           **({"record_code": code} if code else {})}, problems=problems)])
     return {**state, "status": verdict, "rejection": {"stage": stage, "problems": problems[:20], "report": f"{base}.{suffix}.json"}}  # type: ignore[typeddict-item]
 
 

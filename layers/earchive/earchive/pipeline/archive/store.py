@@ -12,6 +12,7 @@ import logging
 from typing import Any
 from urllib.parse import quote, unquote
 
+from ...domain.outcome import outcome
 from ...errors import TransientError
 from ..runtime import Runtime
 from ..state import Registered, Stored
@@ -101,6 +102,7 @@ def run(state: Registered, rt: Runtime) -> Stored:
     except Exception as exc:  # noqa: BLE001
         log.warning("the 归档回执 beside %s could not be written: %s", state["upload"].get("key"), exc)
     finish_upload(rt, state, state["upload"], "ARCHIVED", code)
+    rt.announce(state["stream"], [outcome("ARCHIVED", aws.catalogue.get(code) or item)])
     return {**state, "package": package, "archive": location, "status": "ARCHIVED"}  # type: ignore[typeddict-item]
 
 

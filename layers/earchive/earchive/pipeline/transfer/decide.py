@@ -9,6 +9,7 @@ Input :class:`~earchive.pipeline.state.Decision`; output :class:`~earchive.pipel
 from __future__ import annotations
 
 from ...crypto.cms import signed_data
+from ...domain.outcome import outcome
 from ...domain.transfer import DECIDED, canonical, receipt
 from ...errors import TransferError
 from ..runtime import Runtime
@@ -48,6 +49,7 @@ def run(decision: Decision, rt: Runtime) -> Decided:
             signature = signed_data(signer, content=body).dump()
         aws.s3.put(bucket, base + "receipt.json", body, "application/json")
         aws.s3.put(bucket, base + "receipt.json.receiver.p7s", signature)
+    _announce(rt, batch)  # at least once: a retry announces again (the platform keys on project_id, status and batch)
     return {"batch_id": batch_id, "status": batch["status"], "accepted": int(batch.get("accepted_count", 0)),
             "returned": int(batch.get("returned_count", 0)), "withdrawn": int(batch.get("withdrawn_count", 0))}
 
@@ -67,3 +69,14 @@ def _verified_bytes(aws, bucket: str, reply: dict) -> tuple[bytes, bytes, bytes 
         if want.get(part) and hashlib.sha256(data).hexdigest() != want[part]:
             raise TransferError(f"the reply {reply['key']} ({part}) changed after it was verified; nothing was recorded — the institution sends it again")
     return found["json"], found["p7s"], found["pdf"]
+
+
+def _announce(rt: Runtime, batch: dict) -> None:
+    """The platform hears each package's outcome: accepted, or returned with the institution's reason."""
+    details = []
+    for p in rt.aws.transfers.packages(batch["batch_id"]):
+        if p.get("state") not in ("ACCEPTED", "RETURNED"):
+            continue
+        item = rt.aws.catalogue.get(p["package_id"]) or {"package_id": p["package_id"], "record_code": p.get("record_code")}
+        details.append(outcome(p["state"], item, batch=batch, reason=p.get("return_reason") if p["state"] == "RETURNED" else None))
+    rt.announce(f"batch#{batch['batch_id']}", details)
