@@ -6,8 +6,10 @@ then answers list requests through the console's real path: a payload-2.0 event 
 claims → Powertools' resolver → authorisation → one DynamoDB index query → JSON. Prints p50/p95/max
 per kind of page (first page, a status, a status + date range, 事项 filter, the next page by cursor).
 
-moto answers a query by walking every item of the table in Python, so the figure here is moto's
-cost, which grows with N; DynamoDB's grows with the page, not the table. Both are printed.
+moto answers a query by sorting and walking every item of the table in Python; the local cloud
+(``earchive_devtools.localcloud._index_dynamodb``) keeps the table sorted and grouped by index key
+between changes, so a query walks one partition as DynamoDB does. The first query after a change
+pays for that once and is printed apart.
 
     python bench/bench_console.py [--items 100000] [--requests 60]
 """
@@ -77,6 +79,9 @@ def main() -> int:
         }
         results: dict[str, list[float]] = {}
         cursor = None
+        t = time.perf_counter()
+        app.resolve(event("/api/cases", {}, hall), None)  # the first query after a change: the local cloud sorts and groups the table once
+        cold = (time.perf_counter() - t) * 1000
         for name, query in kinds.items():
             times = []
             for _ in range(args.requests):
@@ -103,6 +108,7 @@ def main() -> int:
             p95 = statistics.quantiles(times, n=20)[18]
             worst = max(worst, p95)
             print(f"{name:<34} {statistics.median(times):8.1f} {p95:8.1f} {max(times):8.1f}")
+        print(f"the first query after a change to the table (the local cloud re-sorts it once): {cold:.0f} ms")
         print(f"target p95 < 300 ms: {'met' if worst < 300 else 'MISSED'} (worst p95 {worst:.0f} ms)")
     return 0
 
