@@ -157,7 +157,9 @@ def test_a_clerk_enters_a_case_by_hand_with_hostile_text_which_never_runs(stack,
     root = stack["root"]
     template = sample_case(root / "cases", seed=10, files=3)  # another 430102 case: its values fill the form
     data = json.loads((template.folder / "case.json").read_text("utf-8"))
-    c = {**data["case"], "project_id": "MANUAL2026000001", "project_name": HOSTILE[:200], "result": "准予许可" + HOSTILE[:80]}
+    hostile = {k: (HOSTILE[:190] + k)[:200] for k in ("project_name", "task_name", "fonds_unit_name", "receive_department")}
+    c = {**data["case"], **hostile, "project_id": "MANUAL2026000001", "result": "准予许可" + HOSTILE[:80]}
+    c["applicant"] = {**data["case"]["applicant"], "name": HOSTILE[:100]}  # every free-text field the form has: script, markup, a formula
     sign_in(driver, stack["gateway"], "clerk1")
     goto(driver, stack["gateway"].url + "#/entry")
     wait(driver, "#case-form")
@@ -206,6 +208,9 @@ def test_a_clerk_enters_a_case_by_hand_with_hostile_text_which_never_runs(stack,
     assert not driver.find_elements(By.CSS_SELECTOR, "main script, main img"), "no element came from case text"
     assert driver.execute_script("return document.querySelectorAll('script').length") == 1
     shot(driver, "08-entry-archived")
+    goto(driver, stack["gateway"].url + "#/cases?find=MANUAL2026000001")  # the list shows task_name: as text too
+    WebDriverWait(driver, 30).until(lambda d: "<script>" in d.find_element(By.ID, "cases").text)
+    assert driver.title == "政务服务电子档案 · 控制台" and not driver.find_elements(By.CSS_SELECTOR, "#cases script, #cases img")
 
 
 def test_a_clerk_transfers_the_institution_returns_one_the_clerk_fixes_and_resubmits_and_it_is_accepted(stack, driver):
@@ -224,9 +229,19 @@ def test_a_clerk_transfers_the_institution_returns_one_the_clerk_fixes_and_resub
     wait(driver, "#submit-batch")
     batch_id = driver.current_url.rsplit("/", 1)[-1]
     shot(driver, "10-batch-draft")
-    driver.find_element(By.ID, "submit-batch").click()
+    sign_in(driver, gateway, "reviewer1")  # the 审核人 countersigns the 登记表 before it is sent
+    goto(driver, gateway.url + f"#/batch/{batch_id}")
+    wait(driver, "#countersign-batch").click()
+    wait(driver, "#batch-out .notice.done")
+    assert not driver.find_elements(By.ID, "submit-batch"), "a reviewer cannot submit"
+    sign_in(driver, gateway, "clerk1")
+    goto(driver, gateway.url + f"#/batch/{batch_id}")
+    wait(driver, "#submit-batch").click()
     wait(driver, "#batch-out .notice.done")
     svc.wait_for_decision(batch_id, timeout=300)
+    listing = json.loads(svc.aws.s3.get_bytes(stack["cloud"].name("TransferBucket"),
+                                              f"institutions/430102001/batches/{batch_id}/transfer-list.json"))
+    assert listing["reviewer"] == "王芳（审核人）" and listing["transferor"].startswith("李敏"), "both names are on the signed list"
     packages = svc.transfers.packages(batch_id)
     assert len(packages) >= 2
     returned = packages[0]["package_id"]

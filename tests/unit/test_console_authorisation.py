@@ -100,6 +100,10 @@ class Store:
         self.changes.append(("resubmit", batch_id, actor))
         return {"batch_id": "B-NEXT"}
 
+    def countersign(self, batch_id, actor, name=""):
+        self.changes.append(("countersign", batch_id, actor))
+        return {"batch_id": batch_id, "reviewer": name}
+
     def events(self, stream):
         return {"stream": stream, "events": [], "chain_problems": []}
 

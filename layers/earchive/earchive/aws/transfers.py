@@ -7,9 +7,11 @@ conditional write and goes to the event log.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
@@ -24,6 +26,17 @@ from .eventlog import EventLog
 from .pages import count_all, query_all, scan_all
 
 ACTOR = "earchive-transfer"
+
+
+@contextlib.contextmanager
+def _conflict(message: str) -> Iterator[None]:
+    """A lost conditional write as a TransferError saying what the state was."""
+    try:
+        yield
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            raise TransferError(message) from None
+        raise
 log = logging.getLogger(__name__)
 
 
@@ -219,6 +232,19 @@ class Transfers:
                 log.warning("batch %s cancelled; its event head could not be locked in the archive bucket (%s): "
                             "`earchive log verify` lists it as unanchored", batch_id, exc.response.get("Error", {}).get("Code"))
         return out
+
+    def countersign(self, batch_id: str, *, reviewer: str, actor: str) -> dict[str, Any]:
+        """The 审核人 countersigns a DRAFT batch's 登记表 (named on it at submit); never the one who made the batch."""
+        batch = self.batch(batch_id)
+        if actor and actor in (batch.get("transferor_id"), batch.get("transferor")):
+            raise TransferError(f"batch {batch_id}: 审核人 must be another person than the 填表人 who made it")
+        with _conflict(f"batch {batch_id} is {batch['status']}: only a DRAFT batch is countersigned"):
+            self.table.update_item(Key={"batch_id": batch_id, "item": "BATCH"}, ConditionExpression="#st = :d",
+                                   UpdateExpression="SET reviewer = :r, reviewer_id = :a, reviewed_at = :t",
+                                   ExpressionAttributeNames={"#st": "status"},
+                                   ExpressionAttributeValues={":d": "DRAFT", ":r": reviewer, ":a": actor, ":t": now()})
+        self.events.append(f"batch#{batch_id}", actor=actor, action="countersign", result="DRAFT", detail={"reviewer": reviewer})
+        return self.batch(batch_id)
 
     def anchor(self, batch_id: str, entry: dict[str, Any] | None = None) -> None:
         """Lock the batch stream's head (``entry``, or its last entry) as long as its longest-kept package (F19)."""

@@ -42,6 +42,7 @@ ROUTES: list[tuple[str, str, str | None, str | None]] = [
     ("GET", "/api/batches/<batch_id>", "batch.read", "batch"),
     ("POST", "/api/batches/<batch_id>/submit", "batch.write", "batch"),
     ("POST", "/api/batches/<batch_id>/resubmit", "batch.write", "batch"),
+    ("POST", "/api/batches/<batch_id>/countersign", "batch.countersign", "batch"),
     ("GET", "/api/inbox", "inbox.read", "list"),
     ("GET", "/api/log/<stream>", "log.read", None),
     ("GET", "/api/institutions", "batch.write", None),
@@ -69,6 +70,7 @@ class Store(Protocol):
     def batch_view(self, batch_id: str) -> dict[str, Any]: ...
     def submit(self, batch_id: str, actor: str) -> dict[str, Any]: ...
     def resubmit(self, batch_id: str, actor: str, name: str = "") -> dict[str, Any]: ...
+    def countersign(self, batch_id: str, actor: str, name: str = "") -> dict[str, Any]: ...
     def events(self, stream: str) -> dict[str, Any]: ...
     def institutions(self) -> list[dict[str, Any]]: ...
 
@@ -282,6 +284,12 @@ def make_app(store: Store, settings: Any = None) -> APIGatewayHttpResolver:
     def resubmit(batch_id: str) -> Any:
         who = caller()
         return _json(201, store.resubmit(batch_id, who.user_id, name=who.name)) if batch_in_scope(who, "batch.write", batch_id) else missing(batch_id)
+
+    @app.post("/api/batches/<batch_id>/countersign", summary="审核人确认登记表（提交前；不能是填表人本人）")
+    def countersign(batch_id: str) -> Any:
+        who = caller()
+        found = batch_in_scope(who, "batch.countersign", batch_id)
+        return _json(200, store.countersign(batch_id, who.user_id, name=who.name)) if found is not None else missing(batch_id)
 
     @app.get("/api/inbox", summary="接收单位：待接收的批次")
     def inbox() -> dict[str, Any]:

@@ -28,7 +28,7 @@ FIXER_ZH = {"fix": "综合受理窗口（补录、补充材料后重新归档）
             "archived": "无需处理（已归档）", "system": "系统运维人员"}
 UPLOAD_PREFIX = "console-uploads/"  # in the staging bucket; expired by its lifecycle rule like any work in progress
 SUMMARY = ("package_id", "record_code", "project_id", "status", "task_code", "task_name", "task_type", "updated_at", "rejected_at",
-           "received_at", "transfer_batch", "package_version", "region_code", "fonds_identifier", "corrected_by", "stage")
+           "received_at", "transfer_batch", "package_version", "region_code", "fonds_identifier", "corrected_by", "stage", "hall")
 CONTENT_TYPES = {"pdf": "application/pdf", "jpg": "image/jpeg", "jpeg": "image/jpeg", "ofd": "application/ofd", "png": "image/png",
                  "xml": "application/xml", "tif": "image/tiff", "tiff": "image/tiff"}
 
@@ -248,6 +248,12 @@ class Desk:
         except TransferError as exc:
             raise UsageError(str(exc)) from None
         return {"batch_id": batch_id, "execution": arn.rsplit(":", 1)[-1]}
+
+    def countersign(self, batch_id: str, actor: str, name: str = "") -> dict[str, Any]:
+        try:
+            return self.aws.transfers.countersign(batch_id, reviewer=name or actor, actor=actor)
+        except TransferError as exc:
+            raise UsageError(str(exc)) from None
 
     def resubmit(self, batch_id: str, actor: str, name: str = "") -> dict[str, Any]:
         try:

@@ -7,7 +7,6 @@ an app of its own, kept for the next.
 
 from __future__ import annotations
 
-import os
 import threading
 from typing import Any
 
@@ -30,7 +29,8 @@ def _make() -> Any:
 
 def _deployment() -> tuple[str, ...]:
     """Which deployment this process serves now: on Lambda always the same; locally, one local cloud after another."""
-    return tuple(os.environ.get(k, "") for k in ("AWS_ENDPOINT_URL", "CATALOGUE_TABLE", "TRANSFER_TABLE"))
+    settings = Settings.from_env()
+    return (settings.catalogue_table, settings.transfer_table, settings.intake_bucket)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -167,6 +167,7 @@ def transfer_list(batch: dict[str, Any], packages: list[dict[str, Any]]) -> dict
         "batch_id": batch["batch_id"], "institution": batch["institution"], "institution_name": batch["institution_name"],
         "transferor": batch["transferor"], "transfer_date": beijing_date(str(batch.get("submitted_at") or batch["created_at"])),
         "resubmits": batch.get("resubmits"),
+        **({"reviewer": batch["reviewer"]} if batch.get("reviewer") else {}),  # 审核人, when one countersigned before submit
         "rows": table_a1_rows(batch, packages),
         "packages": [{"record_code": p["record_code"], "project_id": p["project_id"], "task_name": p["task_name"],
                       "digest": {"algorithm": "SM3", "value": p["package_sm3"]}, "sha256": p["package_sha256"],
