@@ -66,14 +66,16 @@ class Authorizer:
         if claims.get("iss") != self.issuer:
             raise Unauthorized("iss is not the configured issuer")
         aud = claims.get("aud")
-        auds = aud if isinstance(aud, list) else [aud] if aud else []
-        if not (set(auds) & set(self.audience)) and claims.get("client_id") not in self.audience:
-            raise Unauthorized("neither aud nor client_id is an accepted audience")
+        if aud is not None:  # API Gateway: aud when the token has one, client_id only when it has none
+            if not set(aud if isinstance(aud, list) else [aud]) & set(self.audience):
+                raise Unauthorized("aud is not an accepted audience")
+        elif claims.get("client_id") not in self.audience:
+            raise Unauthorized("client_id is not an accepted audience (and there is no aud)")
         if not isinstance(claims.get("exp"), int | float) or claims["exp"] + self.leeway < now:
             raise Unauthorized("expired")
         if isinstance(claims.get("nbf"), int | float) and claims["nbf"] - self.leeway > now:
             raise Unauthorized("not yet valid")
-        if isinstance(claims.get("iat"), int | float) and claims["iat"] - self.leeway > now + 300:
+        if isinstance(claims.get("iat"), int | float) and claims["iat"] - self.leeway > now:
             raise Unauthorized("issued in the future")
         return {k: (f"[{' '.join(str(x) for x in v)}]" if isinstance(v, list) else v) for k, v in claims.items()}
 

@@ -133,6 +133,7 @@ def _invoke_in_process(self, event=None):  # replaces moto's LambdaFunction._inv
 
 
 _INDEX = threading.local()  # the index partition a query on this thread reads (see _index_dynamodb)
+_INDEX_LOCK = threading.RLock()
 
 
 def _index_dynamodb() -> None:
@@ -153,19 +154,22 @@ def _index_dynamodb() -> None:
     def bump(table: Any) -> None:
         table._earchive_version = getattr(table, "_earchive_version", 0) + 1
 
-    def cached_all_items(self: Any) -> list[Any]:
-        partition = getattr(_INDEX, "partition", None)
-        if partition is not None and partition[0] is self:
-            return list(partition[1])
+    def snapshot(self: Any) -> tuple[Any, ...]:
         version = getattr(self, "_earchive_version", 0)
         cache = getattr(self, "_earchive_all", None)
         if cache is None or cache[0] != version:
             cache = self._earchive_all = (version, all_items(self), {}, {})
-        return list(cache[1])
+        return cache
+
+    def cached_all_items(self: Any) -> list[Any]:
+        partition = getattr(_INDEX, "partition", None)
+        if partition is not None and partition[0] is self:
+            return list(partition[1])
+        with _INDEX_LOCK:
+            return list(snapshot(self)[1])
 
     def buckets(self: Any, attr: str) -> dict[Any, list[Any]]:
-        cached_all_items(self)
-        by_attr = self._earchive_all[2]
+        by_attr = snapshot(self)[2]
         if attr not in by_attr:
             groups: dict[Any, list[Any]] = {}
             for item in self._earchive_all[1]:
@@ -194,8 +198,12 @@ def _index_dynamodb() -> None:
         index_name = kwargs.get("index_name") or (args[6] if len(args) > 6 else None)  # moto's backend passes it eighth, by position
         if index_name and len(conditions) == 1:
             attr, value = conditions[0]
-            partition = buckets(self, attr).get(value, [])
-            _INDEX.partition = (self, in_range(partition, kwargs.get("range_key_conditions") or []), (index_name, attr, value))
+            with _INDEX_LOCK:  # one consistent snapshot: the version's items, groups and sorted lists together
+                partition = buckets(self, attr).get(value, [])
+                snapshot = self._earchive_all
+            ranges = kwargs.get("range_key_conditions") or []
+            key = (snapshot[0], index_name, attr, value, repr(ranges))  # the version and the range narrowing are part of what was sorted
+            _INDEX.partition = (self, in_range(partition, ranges), key, snapshot[3])
             try:
                 return query(self, hash_key, *args, **kwargs)
             finally:
@@ -207,7 +215,7 @@ def _index_dynamodb() -> None:
         if partition is None or partition[0] is not self or len(items) != len(partition[1]):
             return sorted_items(self, hash_attrs, range_attrs, items)
         key = (partition[2], len(items), tuple(hash_attrs), tuple(range_attrs))
-        cache = self._earchive_all[3]
+        cache = partition[3]  # the snapshot's own: a write meanwhile starts a new one, never mixes into it
         if key not in cache:
             cache[key] = sorted_items(self, hash_attrs, range_attrs, items)
         return list(cache[key])
@@ -232,7 +240,9 @@ def _index_dynamodb() -> None:
     Table.all_items, Table.query, Table.sorted_items = cached_all_items, indexed_query, cached_sorted_items
     Table.put_item, Table.delete_item = bumping(put_item), bumping(delete_item)
     DynamoDBBackend.update_item = bumping_backend(DynamoDBBackend.update_item)
-    DynamoDBBackend.transact_write_items = bumping_backend(DynamoDBBackend.transact_write_items)
+    for name in ("transact_write_items", "execute_statement", "execute_transaction", "batch_execute_statement"):
+        if hasattr(DynamoDBBackend, name):
+            setattr(DynamoDBBackend, name, bumping_backend(getattr(DynamoDBBackend, name)))
     Table._earchive_indexed = True
 
 

@@ -213,11 +213,14 @@ def console(cloud: LocalCloud, svc: TransferService, bad, tmp_path) -> None:
         def call(method: str, path: str, body: dict | None = None) -> dict:
             req = urllib.request.Request(gw.url.rstrip("/") + path, method=method, data=json.dumps(body).encode() if body is not None else None,
                                          headers={"authorization": f"Bearer {token}", "content-type": "application/json"})
-            with urllib.request.urlopen(req) as r:
-                return json.loads(r.read())
+            try:
+                with urllib.request.urlopen(req) as r:
+                    return json.loads(r.read())
+            except urllib.error.HTTPError as exc:
+                raise AssertionError(f"{method} {path}: {exc.code} {exc.read()[:500]!r}") from None
 
         q = urllib.parse.quote
-        rejected = next(i for i in items if i["status"] == "REJECTED" and i.get("upload"))
+        rejected = next(i for i in items if i["status"] == "REJECTED" and i.get("project_id") == bad.project_id)  # the truncated case
         archived = next(i for i in items if i["status"] in ("ARCHIVED", "ACCEPTED"))
         call("GET", f"/api/cases?hall={q(rejected['hall'])}&status=REJECTED")
         detail = call("GET", f"/api/cases/{q(archived['package_id'], safe='')}")

@@ -82,7 +82,7 @@ class Catalogue:
         names = {"#st": "status"}
         at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         values: dict[str, Any] = {":to": to, ":at": at, ":hsk": sort_key(to, at)}
-        sets = ["#st = :to", "updated_at = :at", "hall_sk = :hsk"]  # the hall's list follows the status (index by_hall)
+        sets = ["#st = :to", "updated_at = :at", "hall_sk = :hsk", "changed_at = :at"]  # the hall's list follows the status (index by_hall)
         for i, (k, v) in enumerate(attrs.items()):
             names[f"#a{i}"] = k
             values[f":v{i}"] = v
@@ -274,7 +274,9 @@ class Catalogue:
         if query.task_type:
             filters.append(Attr("task_type").eq(query.task_type))
         if query.status is None and (query.since or query.until):
-            filters.append(Attr("updated_at").between(query.since or "", (query.until or "9999-12-31") + "~"))
+            filters.append(Attr("changed_at").between(*query.times()))
+        if query.untransferred:
+            filters.append(Attr("transfer_batch").not_exists())
         if filters:
             expr = filters[0]
             for f in filters[1:]:
@@ -300,8 +302,8 @@ class Catalogue:
                 continue
             new = indexed(item, self.default_hall)
             if "hall" in new:
-                self.table.update_item(Key={"package_id": item["package_id"]}, UpdateExpression="SET hall = :h, hall_sk = :k",
-                                       ExpressionAttributeValues={":h": new["hall"], ":k": new["hall_sk"]})
+                self.table.update_item(Key={"package_id": item["package_id"]}, UpdateExpression="SET hall = :h, hall_sk = :k, changed_at = :c",
+                                       ExpressionAttributeValues={":h": new["hall"], ":k": new["hall_sk"], ":c": new["changed_at"]})
                 done += 1
         return done
 

@@ -110,7 +110,10 @@ class Objects:
     def put_stream(self, bucket: str, key: str, body: BinaryIO, *, content_type: str, metadata: dict[str, str] | None = None) -> str | None:
         """Write a seekable stream as one object (the console's assembled bundle); returns the version S3 gave it."""
         args = {"ContentType": content_type, "Metadata": metadata or {}}
-        if not body.seekable():  # a zip member being read out: a managed (multipart) upload, which needs no length up front
+        big = body.seekable() and body.seek(0, 2) > 4 * 1024**3
+        if body.seekable():
+            body.seek(0)
+        if big or not body.seekable():  # a zip member being read out, or beyond one PUT's 5 GB: a managed (multipart) upload
             self.client.upload_fileobj(body, bucket, key, ExtraArgs=args)
             return None
         return self.client.put_object(Bucket=bucket, Key=key, Body=body, **args).get("VersionId")

@@ -148,6 +148,8 @@ class Transfers:
             missing = set(selection.package_ids) - {i["package_id"] for i in candidates}
             for pid in sorted(missing):
                 item = self.catalogue.get(pid)
+                if item is not None and hall is not None and hall_of_item(item) != hall:
+                    item = None  # another hall's package: the caller learns nothing about it
                 if item is None:
                     raise TransferError(f"{pid}: no such package in the catalogue")
                 if item.get("transfer_batch"):

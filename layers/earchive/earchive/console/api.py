@@ -20,7 +20,7 @@ from ..domain import correction
 from ..domain.listing import HALL, CaseQuery, hall_key
 from ..errors import ConflictError, EarchiveError, UsageError
 from .auth import Denied, Principal, authorize, principal
-from .pages import asset, config_json
+from .pages import AWS_S3, LOCAL_S3, asset, config_json
 
 log = logging.getLogger(__name__)
 
@@ -150,14 +150,16 @@ def make_app(store: Store, settings: Any = None) -> APIGatewayHttpResolver:
         return _json(500, {"error": f"系统出错，已记录，请把编号 {rid} 告知运维人员 / internal error, logged as {rid}"})
 
     # -- public: the pages, their assets, the OpenAPI document
+    s3 = AWS_S3 if settings is not None and settings.lambda_function else LOCAL_S3  # on Lambda: S3's endpoints only
+
     @app.get("/")
     @app.get("/index.html")
     def index() -> Any:
-        return asset("index.html")
+        return asset("index.html", s3)
 
     @app.get("/static/<name>")
     def static(name: str) -> Any:
-        return asset(name)
+        return asset(name, s3)
 
     @app.get("/config.json")
     def config() -> Any:
@@ -214,7 +216,8 @@ def make_app(store: Store, settings: Any = None) -> APIGatewayHttpResolver:
         data = body()
         case_json = data.get("case_json")
         _same_hall(who, case_json)
-        return _json(202, store.submit_case(who.user_id, case_json, data.get("uploads") or {}, corrects=item))
+        _same_case(item, case_json)
+        return _json(202, store.submit_case(who.user_id, case_json, _uploads(data), corrects=item))
 
     @app.post("/api/cases", summary="人工录入：平台未能推送的办件")
     def enter() -> Any:
@@ -222,7 +225,25 @@ def make_app(store: Store, settings: Any = None) -> APIGatewayHttpResolver:
         authorize(who, "case.fix")
         data = body()
         _same_hall(who, data.get("case_json"))
-        return _json(202, store.submit_case(who.user_id, data["case_json"], data.get("uploads") or {}))
+        return _json(202, store.submit_case(who.user_id, data["case_json"], _uploads(data)))
+
+    def _uploads(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        uploads = data.get("uploads") or {}
+        if not isinstance(uploads, dict) or not all(isinstance(k, str) and isinstance(v, dict) for k, v in uploads.items()):
+            raise UsageError("uploads: 应为 {文件路径: {key: …}} / uploads must map file names to upload slots")
+        return uploads
+
+    def _same_case(item: dict[str, Any], case_json: dict[str, Any]) -> None:
+        """A correction is of this very case: its 办件编号 and hall; a returned package keeps what its 电子文件号 is made of."""
+        c = case_json["case"]
+        if item.get("project_id") and item["project_id"] != "unknown" and c["project_id"] != item["project_id"]:
+            raise UsageError(f"办件编号 {c['project_id']} 不是所补录的办件 {item['project_id']} / a correction must be of the same case")
+        if item.get("hall") and hall_key(c["region_code"], c["fonds_identifier"]) != item["hall"]:
+            raise UsageError(f"行政区划/全宗号 不能在补录中改变（{item['hall']}）/ a correction stays in its hall")
+        if item.get("status") == "RETURNED":
+            changed = [k for k in ("task_code", "retention_period") if item.get(k) and c.get(k) != item.get(k)]
+            if changed:
+                raise UsageError(f"退回的档案补录时不能改变 {', '.join(changed)}：它们决定电子文件号 {item.get('record_code')}")
 
     def _same_hall(who: Principal, case_json: Any) -> None:
         """A case may be entered or corrected only into the clerk's own hall (its 行政区划 and 全宗号)."""

@@ -9,10 +9,12 @@ acting user's event stream (``user#<sub>``) as well as to the case's or batch's 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import tempfile
 import uuid
 from typing import Any
+from urllib.parse import quote
 
 from .. import rules_zh
 from ..aws.clients import Aws
@@ -27,10 +29,18 @@ from ..errors import EarchiveError, TransferError, UsageError
 FIXER_ZH = {"fix": "综合受理窗口（补录、补充材料后重新归档）", "contact": "提供办件的业务系统或平台", "wait": "无需处理，稍后自动完成",
             "archived": "无需处理（已归档）", "system": "系统运维人员"}
 UPLOAD_PREFIX = "console-uploads/"  # in the staging bucket; expired by its lifecycle rule like any work in progress
+MAX_BUNDLE = 9 * 1024**3  # assembled in the function's /tmp (10 GiB); larger corrections come from the platform directly
 SUMMARY = ("package_id", "record_code", "project_id", "status", "task_code", "task_name", "task_type", "updated_at", "rejected_at",
            "received_at", "transfer_batch", "package_version", "region_code", "fonds_identifier", "corrected_by", "stage", "hall")
 CONTENT_TYPES = {"pdf": "application/pdf", "jpg": "image/jpeg", "jpeg": "image/jpeg", "ofd": "application/ofd", "png": "image/png",
                  "xml": "application/xml", "tif": "image/tiff", "tiff": "image/tiff"}
+
+
+def _pinned(cursor: dict[str, Any] | None, attr: str, value: str) -> dict[str, Any] | None:
+    """A cursor only for the list it was issued for (another's would be DynamoDB's ValidationException, a 500)."""
+    if cursor is not None and (cursor.get(attr) != value or set(cursor) - {attr, "batch_id", "item"}):
+        raise UsageError("cursor: 属于另一个列表（请从第一页重新开始）")
+    return cursor
 
 
 def summary(item: dict[str, Any]) -> dict[str, Any]:
@@ -98,7 +108,7 @@ class Desk:
             return None
         name = member.rsplit("/", 1)[-1]
         ext = name.rsplit(".", 1)[-1].lower()
-        key = f"console-previews/{user_key(item['package_id'])}/{source.get('version') or 'v'}/{user_key(member)}"
+        key = f"console-previews/{member_key(item['package_id'])}/{member_key(str(source.get('version') or 'v'))}/{member_key(member)}"
         if self.aws.s3.size(self.settings.staging_bucket, key) is None:
             try:
                 bundle = Bundle(self.aws.s3.reader(source["bucket"], source["key"], source.get("version")), label=source["key"])
@@ -181,6 +191,11 @@ class Desk:
         bundle = self._original(corrects)[0] if corrects else None
         try:
             originals = {n: f.open for n, f in (bundle.files.items() if bundle else []) if n != CASE_JSON}
+            sizes = {n: f.size for n, f in (bundle.files.items() if bundle else [])}
+            total = sum(r.size for r in replacements.values()) + sum(sizes.get(m.get("file_name"), 0) for m in case_json.get("materials", [])
+                                                                 if m.get("file_name") not in replacements)
+            if total > MAX_BUNDLE:
+                raise UsageError(f"办件共 {total} 字节，超过控制台可组装的 {MAX_BUNDLE} 字节：请由平台直接上传更正后的办件包")
             with tempfile.TemporaryFile(dir=self.settings.work_dir) as out:
                 try:
                     written = correction.corrected_bundle(case_json, out, replacements=replacements, originals=originals)
@@ -190,13 +205,14 @@ class Desk:
                 project = written["case"]["project_id"]
                 stamp = uuid.uuid4().hex[:8]
                 key = f"console/{'fix' if corrects else 'entry'}/{project}-{stamp}.zip"
-                meta = {"entered-by": user_key(user), **({"corrects": str((corrects.get("upload") or {}).get("key", ""))} if corrects else {})}
+                meta = {"entered-by": user_key(user),  # S3 metadata is ASCII: the corrected upload's key percent-encoded
+                        **({"corrects": quote(str((corrects.get("upload") or {}).get("key", "")))} if corrects else {})}
                 version = self.aws.s3.put_stream(self.settings.intake_bucket, key, out, content_type="application/zip", metadata=meta)
         finally:
             if bundle:
                 bundle.close()
         detail = {"upload": key, "project_id": project, "hall": hall, **({"corrects": corrects["package_id"]} if corrects else {})}
-        self.aws.events.append(f"user#{user_key(user)}", actor=user, action="correct" if corrects else "enter", result="uploaded", detail=detail)
+        self.aws.events.append(f"user#{user}", actor=user, action="correct" if corrects else "enter", result="uploaded", detail=detail)
         if corrects:
             self.aws.catalogue.note_correction(corrects["package_id"], key)
         return {"upload": {"bucket": self.settings.intake_bucket, "key": key, "version": version}, "project_id": project}
@@ -204,9 +220,8 @@ class Desk:
     # -- transfers
     def archived(self, hall: str, q: dict[str, str]) -> dict[str, Any]:
         """申请移交's pick list: the hall's ARCHIVED packages not in a batch yet."""
-        page = self.cases(CaseQuery.parse(hall, {**q, "status": "ARCHIVED"}))
-        page["items"] = [i for i in page["items"] if not i.get("transfer_batch")]
-        return page
+        query = CaseQuery.parse(hall, {**q, "status": "ARCHIVED"})
+        return self.cases(CaseQuery(**{**query.__dict__, "untransferred": True}))
 
     def create_batch(self, user: str, hall: str, body: dict[str, Any], name: str = "") -> dict[str, Any]:
         """A DRAFT batch: the clerk's name is the 移交人 on the list and the 登记表; the event log keeps the user id."""
@@ -223,11 +238,11 @@ class Desk:
             raise UsageError(str(exc)) from None
 
     def outbox(self, hall: str, cursor: str | None) -> dict[str, Any]:
-        items, last = self.aws.transfers.outbox(hall, cursor=decode_cursor(cursor))
+        items, last = self.aws.transfers.outbox(hall, cursor=_pinned(decode_cursor(cursor), "hall", hall))
         return {"hall": hall, "items": [{k: v for k, v in i.items() if k != "task_token"} for i in items], "cursor": encode_cursor(last)}
 
     def inbox(self, institution: str, cursor: str | None) -> dict[str, Any]:
-        items, last = self.aws.transfers.inbox(institution, cursor=decode_cursor(cursor))
+        items, last = self.aws.transfers.inbox(institution, cursor=_pinned(decode_cursor(cursor), "institution", institution))
         return {"institution": institution, "items": [{k: v for k, v in i.items() if k != "task_token"} for i in items],
                 "cursor": encode_cursor(last)}
 
@@ -270,11 +285,16 @@ class Desk:
 
 
 def user_key(user: str) -> str:
-    """A user id as an S3 key part and a stream name (the token's ``sub`` is a UUID for Cognito; others may not be)."""
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in user)[:80]
-    if not safe or safe.strip("._") == "":
+    """A user id as an S3 key part: the token's ``sub`` hashed (any issuer's ids, each its own prefix; no two collide)."""
+    if not user or not user.strip():
         raise UsageError("user id unusable")
-    return safe
+    return "u" + hashlib.sha256(user.encode("utf-8")).hexdigest()[:40]
+
+
+def member_key(member: str) -> str:
+    """A material's name as an S3 key part: hashed (names differing in any character get their own preview), its extension kept."""
+    ext = member.rsplit(".", 1)[-1].lower() if "." in member else "bin"
+    return hashlib.sha256(member.encode("utf-8")).hexdigest()[:40] + "." + "".join(c for c in ext if c.isalnum())[:8]
 
 
 __all__ = ["Desk", "summary", "user_key"]

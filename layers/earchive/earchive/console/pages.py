@@ -25,7 +25,11 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
        "connect-src 'self' {s3}; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 
 
-def headers(s3_origins: str = "https: http://127.0.0.1:* http://localhost:*") -> dict[str, str]:
+LOCAL_S3 = "http://127.0.0.1:* http://localhost:*"  # the local cloud's S3 (presigned uploads and previews)
+AWS_S3 = "https://*.amazonaws.com https://*.amazonaws.com.cn"  # S3's endpoints, global and China
+
+
+def headers(s3_origins: str = LOCAL_S3) -> dict[str, str]:
     return {"Content-Security-Policy": CSP.format(s3=s3_origins), "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
             "Cache-Control": "no-store"}
 
@@ -39,12 +43,12 @@ def read(name: str) -> bytes | None:
     return path.read_bytes() if path.is_file() else None
 
 
-def asset(name: str) -> Response:
+def asset(name: str, s3_origins: str = LOCAL_S3) -> Response:
     body = read(name)
     if body is None:
-        return Response(status_code=404, content_type="text/plain; charset=utf-8", body="没有这个文件 / not found", headers=headers())
+        return Response(status_code=404, content_type="text/plain; charset=utf-8", body="没有这个文件 / not found", headers=headers(s3_origins))
     kind = TYPES[name.rsplit(".", 1)[-1]]
-    return Response(status_code=200, content_type=kind, body=body.decode("utf-8"), headers=headers())
+    return Response(status_code=200, content_type=kind, body=body.decode("utf-8"), headers=headers(s3_origins))
 
 
 def config_json(settings: Any) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import json
 import re
 from dataclasses import dataclass
@@ -24,7 +25,8 @@ HALL = re.compile(r"^\d{6}#[0-9A-Za-z]{1,16}$")
 STATUSES = ("RECEIVED", "PACKED", "SEALED", "CHECKED", "REGISTERED", "ARCHIVED", "REJECTED", "FAILED", "RETURNED", "ACCEPTED")
 VERSION = re.compile(r"#v\d+$")  # a returned version kept beside its successor: history, not a row of the list
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-UNKNOWN_HALL = "000000#unknown"  # an upload whose case.json could not be read, in a stack that names no hall
+UNKNOWN_HALL = "000000#unknown"
+BEIJING = dt.timezone(dt.timedelta(hours=8))  # an upload whose case.json could not be read, in a stack that names no hall
 
 
 def hall_key(region_code: str, fonds: str) -> str:
@@ -52,7 +54,7 @@ def indexed(item: dict[str, Any], default_hall: str | None = None) -> dict[str, 
     if not hall:
         return item
     at = str(item.get("updated_at") or item.get("rejected_at") or item.get("received_at") or "")
-    return {**item, "hall": hall, "hall_sk": sort_key(str(item["status"]), at)}
+    return {**item, "hall": hall, "hall_sk": sort_key(str(item["status"]), at), "changed_at": at}
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,7 @@ class CaseQuery:
     task_type: str | None = None
     limit: int = 50
     cursor: dict[str, Any] | None = None
+    untransferred: bool = False  # 申请移交's pick list: only packages in no batch yet
 
     @classmethod
     def parse(cls, hall: str, q: dict[str, str]) -> CaseQuery:
@@ -88,13 +91,23 @@ class CaseQuery:
         return cls(hall, status, q.get("since") or None, q.get("until") or None, (q.get("task_code") or "").strip() or None,
                    task_type, max(1, min(200, int(raw))), decode_cursor(q.get("cursor")))
 
+    def times(self) -> tuple[str, str]:
+        """The UTC bounds (ISO, as stored) of the Beijing calendar days asked for: 北京 00:00 of ``since`` … 24:00 of ``until``."""
+        low = (dt.datetime.fromisoformat(self.since).replace(tzinfo=BEIJING).astimezone(dt.UTC).isoformat(timespec="seconds")[:19]
+               if self.since else "")
+        if self.until:
+            end = dt.datetime.fromisoformat(self.until).replace(tzinfo=BEIJING) + dt.timedelta(days=1) - dt.timedelta(seconds=1)
+            high = end.astimezone(dt.UTC).isoformat(timespec="seconds")[:19] + "~"  # "~" sorts after any zone suffix of that second
+        else:
+            high = "9999-12-31~"
+        return low, high
+
     def key_range(self) -> tuple[str, str] | None:
         """The ``hall_sk`` range of a status (and dates), or None when no status narrows it."""
         if self.status is None:
             return None
-        low = sort_key(self.status, self.since or "")
-        high = sort_key(self.status, (self.until or "9999-12-31") + "~")  # "~" sorts after any time of that day
-        return low, high
+        low, high = self.times()
+        return sort_key(self.status, low), sort_key(self.status, high)
 
 
 def encode_cursor(key: dict[str, Any] | None) -> str | None:

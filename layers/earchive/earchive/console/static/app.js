@@ -157,7 +157,7 @@ async function casesPage() {
       h("td", {}, beijing(i.updated_at || i.rejected_at || i.received_at)), h("td", {}, i.transfer_batch || "")));
     const back = (q.get("back") || "").split(",").filter(Boolean);
     body.replaceChildren(
-      h("p", { class: "muted" }, `窗口 ${page.hall}；本页 ${page.items.length} 条（按最近变更排序）`),
+      h("p", { class: "muted" }, `窗口 ${page.hall}；本页 ${page.items.length} 条（${q.get("status") ? "按最近变更排序，新的在前" : "按状态分组，组内新的在前"}；日期按北京时间）`),
       h("table", { id: "cases" }, h("thead", {}, h("tr", {}, ["电子文件号", "办件编号", "事项名称", "事项类型", "状态", "最近变更（北京时间）", "移交批次"].map((t) => h("th", {}, t)))),
         h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", { colspan: 7, class: "muted" }, "没有符合条件的办件")))),
       h("div", { class: "pager" },
@@ -402,7 +402,8 @@ async function transferNewPage() {
       h("table", { id: "archived" }, h("thead", {}, h("tr", {}, ["", "电子文件号", "事项名称", "事项类型", "归档时间（北京）"].map((t) => h("th", {}, t)))),
         h("tbody", {}, page.items.length ? page.items.map((i, n) => h("tr", {}, h("td", {}, boxes[n]), h("td", {}, i.record_code), h("td", {}, i.task_name),
           h("td", {}, i.task_type), h("td", {}, beijing(i.updated_at)))) : h("tr", {}, h("td", { colspan: 5, class: "muted" }, "没有待移交的已归档档案")))),
-      page.cursor ? h("p", { class: "muted" }, "本页只列出前若干条；缩小日期范围可看到其余的。") : null,
+      page.cursor ? h("div", { class: "pager" }, h("button", { class: "plain", id: "archived-next", onclick: () => {
+        const p = new URLSearchParams(q); p.set("cursor", page.cursor); location.hash = `#/transfer/new?${p}`; } }, "下一页（本页所选请先生成批次）")) : null,
       h("div", { class: "actions" }, h("label", {}, "接收单位 ", inst),
         h("button", { id: "create-batch", disabled: !page.items.length, onclick: async (e) => {
           e.target.disabled = true;

@@ -77,8 +77,10 @@ def run(state: RejectInput, rt: Runtime) -> Rejected:
         raise RuntimeError(f"{package_id} is {item.get('status')}; refusing to mark it REJECTED")
     entry = aws.events.append(stream, actor=ACTOR, action="reject", result=suffix, detail={"stage": stage, "rules": [p.get("rule") for p in problems]})
     anchor_head(rt, stream, entry, dt.datetime.now(dt.UTC) + dt.timedelta(days=rt.settings.min_retention_days))
+    known = {k: v for k, v in (state.get("case") or _case_fields(rt, up)).items()  # its hall is where clerks find it
+             if k in ("region_code", "fonds_identifier", "task_code", "task_name", "task_type") and v}
     aws.catalogue.mark_rejected({
-        **(item or {}), "package_id": package_id, "status": verdict, "stage": stage, "upload": up, "stream": stream,
+        **known, **(item or {}), "package_id": package_id, "status": verdict, "stage": stage, "upload": up, "stream": stream,
         "problems": problems[:50], "rejected_at": now, "project_id": report["project_id"] or "unknown", "retryable": failed,
         "report": f"s3://{up['bucket']}/{base}.{suffix}.json", **({"record_code": code} if code else {}),
         "event_head": {"seq": entry["seq"], "hash": entry["hash"]},
@@ -87,6 +89,26 @@ def run(state: RejectInput, rt: Runtime) -> Rejected:
     rt.announce(stream, [outcome(verdict, {**(item or {}), "upload": up, "project_id": report["project_id"],
                                            **({"record_code": code} if code else {})}, problems=problems)])
     return {**state, "status": verdict, "rejection": {"stage": stage, "problems": problems[:20], "report": f"{base}.{suffix}.json"}}  # type: ignore[typeddict-item]
+
+
+def _case_fields(rt: Runtime, up: dict[str, Any]) -> dict[str, Any]:
+    """What the upload's case.json says of its case, when Collect refused the bundle before reading it whole (best effort)."""
+    from ...domain.collect import CASE_JSON, Bundle
+
+    try:
+        bundle = Bundle(rt.aws.s3.reader(up["bucket"], up["key"], up.get("version")), label=up["key"], verify_layout=False)
+        try:
+            source = bundle.files.get(CASE_JSON)
+            if source is None or source.size > 16 * 1024**2:
+                return {}
+            with source.open() as f:
+                case = json.loads(f.read().decode("utf-8")).get("case") or {}
+        finally:
+            bundle.close()
+    except Exception:  # noqa: BLE001 - a bundle too broken to read: listed under the stack's own hall
+        return {}
+    return {k: str(case[k]) for k in ("region_code", "fonds_identifier", "task_code", "task_name", "task_type")
+            if isinstance(case.get(k), str | int)}
 
 
 def rejection_html(report: dict[str, Any]) -> str:

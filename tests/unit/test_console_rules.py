@@ -1,0 +1,52 @@
+"""The console's own rules (issue 11 review): a correction is of its own case; Beijing days; keys that never collide."""
+
+from __future__ import annotations
+
+import json
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from earchive.console.api import make_app
+from earchive.console.desk import member_key, user_key
+from earchive.domain.listing import CaseQuery, indexed
+from tests.unit.test_console_authorisation import CODE_IN, HALL, Store, case_json, claims, event
+
+
+def test_a_correction_is_of_the_case_it_was_opened_for():
+    store = Store()
+    store.items[CODE_IN].update(project_id="P0", status="RETURNED", task_code="430000000101", retention_period="D30")
+    app = make_app(store)
+    other = case_json(HALL)
+    other["case"]["project_id"] = "P-OTHER"
+    out = app.resolve(event("POST", f"/api/cases/{CODE_IN}/fix", claims("window_clerk", True), {"case_json": other, "uploads": {}}), None)
+    assert out["statusCode"] == 400 and "不是所补录的办件" in json.loads(out["body"])["error"]
+    same = case_json(HALL)
+    same["case"]["project_id"] = "P0"
+    same["case"]["retention_period"] = "Y"  # part of the returned package's 电子文件号
+    out = app.resolve(event("POST", f"/api/cases/{CODE_IN}/fix", claims("window_clerk", True), {"case_json": same, "uploads": {}}), None)
+    assert out["statusCode"] == 400 and "retention_period" in json.loads(out["body"])["error"]
+    bad = case_json(HALL)
+    bad["case"]["project_id"] = "P0"
+    out = app.resolve(event("POST", f"/api/cases/{CODE_IN}/fix", claims("window_clerk", True), {"case_json": bad, "uploads": ["x"]}), None)
+    assert out["statusCode"] == 400, "uploads of the wrong type are the request's fault, not a 500"
+    assert not store.changes
+
+
+def test_dates_are_beijing_calendar_days():
+    q = CaseQuery.parse("430102#0102", {"status": "ARCHIVED", "since": "2026-05-02", "until": "2026-05-02"})
+    low, high = q.key_range()
+    stored = indexed({"package_id": "x", "status": "ARCHIVED", "region_code": "430102", "fonds_identifier": "0102",
+                      "updated_at": "2026-05-01T23:30:00+00:00"})  # 07:30 on 05-02 in Beijing
+    assert low <= stored["hall_sk"] <= high
+    late = indexed({**stored, "updated_at": "2026-05-02T16:00:00+00:00"})  # 00:00 on 05-03 in Beijing
+    assert not low <= late["hall_sk"] <= high
+
+
+@given(st.text(min_size=1, max_size=300), st.text(min_size=1, max_size=300))
+def test_user_and_member_keys_never_collide(a, b):
+    if a.strip() and b.strip() and a != b:
+        assert user_key(a) != user_key(b)
+    if a != b:
+        assert member_key(a) != member_key(b)
+    assert user_key("a|b").isalnum() and "/" not in member_key("x/../a.pdf")
