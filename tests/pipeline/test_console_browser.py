@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import io
 import json
 import threading
 import time
@@ -229,6 +230,15 @@ def test_a_clerk_transfers_the_institution_returns_one_the_clerk_fixes_and_resub
     wait(driver, "#submit-batch")
     batch_id = driver.current_url.rsplit("/", 1)[-1]
     shot(driver, "10-batch-draft")
+    token = gateway.users().sign_in(gateway.client_id, "clerk1", LOCAL_PASSWORD)["IdToken"]
+    with urllib.request.urlopen(urllib.request.Request(gateway.url + f"api/batches/{batch_id}/preview.pdf",
+                                                       headers={"authorization": f"Bearer {token}"})) as r:
+        preview = r.read()
+    from pypdf import PdfReader
+
+    pages = PdfReader(io.BytesIO(preview)).pages
+    assert preview.startswith(b"%PDF") and len(pages) >= 2, "the 移交清单 and the 登记表, previewed before anything is signed"
+    assert "登记表" in "".join(p.extract_text() or "" for p in pages).replace(chr(0), "")
     sign_in(driver, gateway, "reviewer1")  # the 审核人 countersigns the 登记表 before it is sent
     goto(driver, gateway.url + f"#/batch/{batch_id}")
     wait(driver, "#countersign-batch").click()

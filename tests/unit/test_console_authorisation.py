@@ -92,6 +92,9 @@ class Store:
     def batch_view(self, batch_id):
         return {"batch": self.batches[batch_id], "rows": [], "packages": [], "history": []}
 
+    def preview_pdf(self, batch_id):
+        return b"%PDF-1.7 preview"
+
     def submit(self, batch_id, actor):
         self.changes.append(("submit", batch_id, actor))
         return {"batch_id": batch_id}

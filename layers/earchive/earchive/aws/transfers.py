@@ -110,6 +110,17 @@ class Transfers:
     def batches(self) -> list[dict[str, Any]]:
         return sorted((i for i in scan_all(self.table) if i["item"] == "BATCH"), key=lambda i: i["batch_id"])
 
+    def backfill_halls(self) -> int:
+        """Batch headers of an older deployment get their hall (when all their packages share one); safe to repeat."""
+        done = 0
+        for header in (i for i in scan_all(self.table) if i["item"] == "BATCH" and "hall" not in i):
+            halls = {hall_of_item(self.catalogue.get(p["package_id"]) or {}) for p in self.packages(header["batch_id"])}
+            if len(halls) == 1 and None not in halls:
+                self.table.update_item(Key={"batch_id": header["batch_id"], "item": "BATCH"}, UpdateExpression="SET hall = :h",
+                                       ExpressionAttributeValues={":h": next(iter(halls))})
+                done += 1
+        return done
+
     def outbox(self, hall: str, limit: int = 50, cursor: dict[str, Any] | None = None) -> tuple[list[dict[str, Any]], dict | None]:
         """A hall's batches, newest first (index ``by_hall`` on batch headers)."""
         return self._page("by_hall", Key("hall").eq(hall), limit, cursor)

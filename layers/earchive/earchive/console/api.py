@@ -40,6 +40,7 @@ ROUTES: list[tuple[str, str, str | None, str | None]] = [
     ("GET", "/api/batches", "batch.read", "list"),
     ("POST", "/api/batches", "batch.write", "list"),
     ("GET", "/api/batches/<batch_id>", "batch.read", "batch"),
+    ("GET", "/api/batches/<batch_id>/preview.pdf", "batch.read", "batch"),
     ("POST", "/api/batches/<batch_id>/submit", "batch.write", "batch"),
     ("POST", "/api/batches/<batch_id>/resubmit", "batch.write", "batch"),
     ("POST", "/api/batches/<batch_id>/countersign", "batch.countersign", "batch"),
@@ -68,6 +69,7 @@ class Store(Protocol):
     def inbox(self, institution: str, cursor: str | None) -> dict[str, Any]: ...
     def batch(self, batch_id: str) -> dict[str, Any] | None: ...
     def batch_view(self, batch_id: str) -> dict[str, Any]: ...
+    def preview_pdf(self, batch_id: str) -> bytes: ...
     def submit(self, batch_id: str, actor: str) -> dict[str, Any]: ...
     def resubmit(self, batch_id: str, actor: str, name: str = "") -> dict[str, Any]: ...
     def countersign(self, batch_id: str, actor: str, name: str = "") -> dict[str, Any]: ...
@@ -295,6 +297,14 @@ def make_app(store: Store, settings: Any = None) -> APIGatewayHttpResolver:
     def batch(batch_id: str) -> Any:
         found = batch_in_scope(caller(), "batch.read", batch_id)
         return store.batch_view(batch_id) if found is not None else missing(batch_id)
+
+    @app.get("/api/batches/<batch_id>/preview.pdf", summary="预览移交清单与登记表（PDF，未签章）")
+    def preview(batch_id: str) -> Any:
+        found = batch_in_scope(caller(), "batch.read", batch_id)
+        if found is None:
+            return missing(batch_id)
+        return Response(status_code=200, content_type="application/pdf", body=store.preview_pdf(batch_id),
+                        headers={"Content-Disposition": f"inline; filename=preview-{batch_id}.pdf", "Cache-Control": "no-store"})
 
     @app.post("/api/batches/<batch_id>/submit", summary="申请移交（系统签章移交清单）")
     def submit(batch_id: str) -> Any:

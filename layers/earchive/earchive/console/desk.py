@@ -257,6 +257,14 @@ class Desk:
         view["history"] = self.aws.events.entries(f"batch#{batch_id}")
         return view
 
+    def preview_pdf(self, batch_id: str) -> bytes:
+        """申请移交's preview: the 移交清单 and 登记表 as they will be printed (unsigned: the window signs them at submit)."""
+        from ..domain.transfer import transfer_list
+        from ..domain.transfer_form import render
+
+        batch = self.aws.transfers.batch(batch_id)
+        return render(transfer_list(batch, self.aws.transfers.packages(batch_id))).pdf
+
     def submit(self, batch_id: str, actor: str) -> dict[str, Any]:
         try:
             arn = self.service.submit(batch_id, actor=actor)

@@ -449,6 +449,13 @@ async function batchPage(id) {
       S.me.roles.includes("window_reviewer") && b.status === "DRAFT" && !b.reviewer
         ? act("审核确认（作为登记表审核人）", "countersign-batch", `api/batches/${enc(id)}/countersign`, () => "已审核确认：提交时登记表的审核人一栏写上您的姓名。") : null,
       clerk && returned.length ? act("重新移交已修正的档案", "resubmit-batch", `api/batches/${enc(id)}/resubmit`, (r) => `已生成新批次 ${r.batch_id}（草稿）。`) : null,
+      h("button", { class: "plain", id: "preview-pdf", onclick: async () => {  // with the token: fetched, then shown from a blob URL
+        try {
+          const res = await fetch(`api/batches/${enc(id)}/preview.pdf`, { headers: { Authorization: `Bearer ${S.token}` } });
+          if (!res.ok) throw new Error(`预览失败（${res.status}）`);
+          window.open(URL.createObjectURL(await res.blob()), "_blank", "noopener");
+        } catch (err) { out.replaceChildren(failed(err)); }
+      } }, "预览登记表（PDF）"),
       h("button", { class: "plain", onclick: () => window.print() }, "打印")),
     out,
     grid([["接收单位", `${b.institution_name}（${b.institution}）`], ["移交人", b.transferor], ["接收人", b.receiver], ["补交自", b.resubmits],
