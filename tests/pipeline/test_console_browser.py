@@ -347,3 +347,20 @@ def test_an_oversized_upload_is_refused_before_any_byte_is_sent(stack):
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(req)
     assert refused.value.code == 400 and "超出允许的大小" in json.loads(refused.value.read())["error"]
+
+
+def test_an_admin_adds_a_user_whose_temporary_password_is_shown_once(stack, driver):
+    sign_in(driver, stack["gateway"], "admin1")
+    goto(driver, stack["gateway"].url + "#/users")
+    wait(driver, "#users")
+    driver.find_element(By.ID, "new-name").send_keys("clerk2")
+    driver.find_element(By.ID, "new-display").send_keys("周婷")
+    Select(driver.find_element(By.ID, "new-role")).select_by_value("window_clerk")
+    driver.find_element(By.ID, "new-scope").send_keys("430102:0102")
+    driver.find_element(By.ID, "add-user").click()
+    password = wait(driver, "#temporary-password").text
+    assert password.startswith("Ea1-") and len(password) == 20
+    WebDriverWait(driver, 30).until(lambda d: "clerk2" in d.find_element(By.ID, "users").text)
+    shot(driver, "13-admin-users")
+    user = stack["gateway"].users().get("clerk2")
+    assert user["roles"] == ["window_clerk"] and user["scopes"] == ["hall:430102:0102"] and user["status"] == "FORCE_CHANGE_PASSWORD"

@@ -101,6 +101,8 @@ def needed(service: str, op: str, p: dict) -> list[tuple[str, str, str | None]]:
         return [(f"states:{op}", f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:earchive-local-transfer", None)]
     if service == "stepfunctions":
         return [(f"states:{op}", p.get("executionArn") or p.get("stateMachineArn") or "*", None)]
+    if service == "cognito-idp":
+        return [(f"cognito-idp:{op}", f"arn:aws:cognito-idp:{REGION}:{ACCOUNT}:userpool/{p.get('UserPoolId')}", None)]
     if service == "events":
         return [(f"events:{op}", f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/default", None)]
     if service == "kms":
@@ -245,6 +247,10 @@ def console(cloud: LocalCloud, svc: TransferService, bad, tmp_path) -> None:
         call("GET", f"/api/batches?hall={q(hall)}")
         call("GET", f"/api/batches/{batch['batch_id']}")
         call("POST", f"/api/batches/{batch['batch_id']}/submit")
+        gw.users().add("admin-iam", "admin", [], password=LOCAL_PASSWORD)  # the admin page: users of this stack's pool
+        token = gw.users().sign_in(gw.client_id, "admin-iam", LOCAL_PASSWORD)["IdToken"]
+        call("POST", "/api/users", {"name": "clerk-new", "role": "window_clerk", "scopes": ["430102:0102"], "display_name": "新同事"})
+        assert any(u["name"] == "clerk-new" for u in call("GET", "/api/users")["items"])
         svc.wait_for_decision(batch["batch_id"])
     finally:
         gw.stop()

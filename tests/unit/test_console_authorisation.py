@@ -110,6 +110,13 @@ class Store:
     def events(self, stream):
         return {"stream": stream, "events": [], "chain_problems": []}
 
+    def users(self):
+        return [{"name": "clerk1"}]
+
+    def add_user(self, actor, body):
+        self.changes.append(("add_user", actor))
+        return {"name": body.get("name"), "temporary_password": "x"}
+
     def institutions(self):
         return [{"code": INST_IN, "name": "甲"}]
 

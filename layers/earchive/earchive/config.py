@@ -43,6 +43,8 @@ class Settings:
     transfer_state_machine: str = field(default="", metadata=_env("TRANSFER_STATE_MACHINE", "the transfer state machine the console starts (申请移交)"))
     console_max_upload: int = field(default=2 * 1024**3, metadata=_env(
         "EARCHIVE_CONSOLE_MAX_UPLOAD", "largest material file (bytes) a clerk may upload through the console (default 2 GiB)"))
+    user_pool: str = field(default="", metadata=_env(
+        "EARCHIVE_USER_POOL", "the console's Cognito user pool, where the admin page manages users (empty: another OIDC issuer does)"))
     oidc_issuer: str = field(default="", metadata=_env("EARCHIVE_OIDC_ISSUER", "the identity provider (OIDC issuer URL) the console signs in with"))
     oidc_client_id: str = field(default="", metadata=_env("EARCHIVE_OIDC_CLIENT_ID", "the console's OIDC client id (the JWT authorizer's audience)"))
     oidc_authorize_url: str = field(default="", metadata=_env(

@@ -47,6 +47,8 @@ ROUTES: list[tuple[str, str, str | None, str | None]] = [
     ("GET", "/api/inbox", "inbox.read", "list"),
     ("GET", "/api/log/<stream>", "log.read", None),
     ("GET", "/api/institutions", "batch.write", None),
+    ("GET", "/api/users", "users.admin", None),
+    ("POST", "/api/users", "users.admin", None),
 ]
 PUBLIC = ["/", "/index.html", "/config.json", "/openapi.json", "/static/<name>"]
 
@@ -75,6 +77,8 @@ class Store(Protocol):
     def countersign(self, batch_id: str, actor: str, name: str = "") -> dict[str, Any]: ...
     def events(self, stream: str) -> dict[str, Any]: ...
     def institutions(self) -> list[dict[str, Any]]: ...
+    def users(self) -> list[dict[str, Any]]: ...
+    def add_user(self, actor: str, body: dict[str, Any]) -> dict[str, Any]: ...
 
 
 def _json(status: int, body: dict[str, Any]) -> Response:
@@ -337,6 +341,17 @@ def make_app(store: Store, settings: Any = None) -> APIGatewayHttpResolver:
     def log_stream(stream: str) -> dict[str, Any]:
         authorize(caller(), "log.read")
         return store.events(unquote(stream))
+
+    @app.get("/api/users", summary="系统管理员：用户、角色与范围")
+    def users() -> dict[str, Any]:
+        authorize(caller(), "users.admin")
+        return {"items": store.users()}
+
+    @app.post("/api/users", summary="系统管理员：新建用户（临时密码只显示一次）")
+    def add_user() -> Any:
+        who = caller()
+        authorize(who, "users.admin")
+        return _json(201, store.add_user(who.user_id, body()))
 
     return app
 

@@ -287,6 +287,38 @@ class Desk:
     def institutions(self) -> list[dict[str, Any]]:
         return [{"code": i["code"], "name": i.get("name", i["code"])} for i in self.aws.institutions.all() if i.get("status") != "REVOKED"]
 
+    # -- users (admin): the stack's Cognito pool; with another OIDC issuer they live there
+    def _users(self) -> Any:
+        from ..aws.users import Users
+
+        if not self.settings.user_pool:
+            raise UsageError("用户由统一身份认证平台管理，不在本系统 / users are managed in the identity provider (OidcIssuer)")
+        return Users(self.aws.client("cognito-idp"), self.settings.user_pool)
+
+    def users(self) -> list[dict[str, Any]]:
+        return self._users().all()
+
+    def add_user(self, actor: str, body: dict[str, Any]) -> dict[str, Any]:
+        """A new user with one role and its scopes, and a temporary password shown once (changed at the first sign-in)."""
+        import secrets
+        import string
+
+        from ..cli_users import scope_of
+        from .auth import ROLES
+
+        name, role = str(body.get("name", "")).strip(), str(body.get("role", ""))
+        if not name or len(name) > 128 or role not in ROLES:
+            raise UsageError(f"name 1–128 characters and role one of {', '.join(ROLES)}")
+        scopes = [scope_of(str(x)) for x in body.get("scopes") or []]
+        if role in ("window_clerk", "window_reviewer") and not any(x.startswith("hall:") for x in scopes):
+            raise UsageError(f"{role} 需要窗口范围（行政区划:全宗号）")
+        if role == "receiver" and not any(x.startswith("institution:") for x in scopes):
+            raise UsageError("receiver 需要接收单位范围（接收单位代码）")
+        password = "Ea1-" + "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(16))
+        user = self._users().add(name, role, scopes, display_name=str(body.get("display_name", ""))[:100], temporary_password=password)
+        self.aws.events.append(f"user#{actor}", actor=actor, action="user-add", result=role, detail={"name": name, "scopes": scopes})
+        return {**user, "temporary_password": password}
+
     def events(self, stream: str) -> dict[str, Any]:
         entries = self.aws.events.entries(stream)
         return {"stream": stream, "events": entries, "chain_problems": self.aws.events.verify(stream) if entries else []}

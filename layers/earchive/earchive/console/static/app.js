@@ -112,6 +112,7 @@ const NAV = [
   ["#/batches", "移交记录", ["window_clerk", "window_reviewer", "auditor"]],
   ["#/inbox", "待接收", ["receiver", "auditor"]],
   ["#/log", "审计日志", ["auditor"]],
+  ["#/users", "用户管理", ["admin"]],
 ];
 function renderNav() {
   const roles = new Set(S.me ? S.me.roles : []);
@@ -502,6 +503,34 @@ async function logPage() {
   } catch (err) { out.replaceChildren(failed(err)); }
 }
 
+async function usersPage() {
+  const name = h("input", { type: "text", id: "new-name", required: true, placeholder: "登录名" });
+  const display = h("input", { type: "text", id: "new-display", placeholder: "姓名（打印在清单上）" });
+  const role = h("select", { id: "new-role" }, Object.entries(S.config.labels.roles).map(([k, v]) => h("option", { value: k }, `${v}（${k}）`)));
+  const scope = h("input", { type: "text", id: "new-scope", placeholder: "430102:0102 或 430102001" });
+  const out = h("div", { id: "users-out" });
+  const list = h("div", {}, h("p", { class: "muted" }, "加载中……"));
+  show(h("h1", {}, "用户管理"), h("form", { class: "filters card", onsubmit: async (e) => {
+    e.preventDefault();
+    try {
+      const u = await api("POST", "api/users", { name: name.value, display_name: display.value, role: role.value,
+        scopes: scope.value.split(/[\s,，]+/).filter(Boolean) });
+      out.replaceChildren(notice("done", `已建用户 ${u.name}，临时密码（只显示这一次，首次登录须修改）：`, h("b", { id: "temporary-password" }, u.temporary_password)));
+      usersPage.reload();
+    } catch (err) { out.replaceChildren(failed(err)); }
+  } }, h("label", {}, "登录名", name), h("label", {}, "姓名", display), h("label", {}, "角色", role), h("label", {}, "范围", scope),
+    h("button", { type: "submit", id: "add-user" }, "新建用户")), out, list);
+  usersPage.reload = async () => {
+    try {
+      const r = await api("GET", "api/users");
+      list.replaceChildren(h("table", { id: "users" }, h("thead", {}, h("tr", {}, ["登录名", "角色", "范围", "状态"].map((t) => h("th", {}, t)))),
+        h("tbody", {}, r.items.map((u) => h("tr", {}, h("td", {}, u.name), h("td", {}, u.roles.map((x) => L("roles", x)).join("、")),
+          h("td", {}, u.scopes.join(" ") || "—"), h("td", {}, u.enabled ? "启用" : "停用"))))));
+    } catch (err) { list.replaceChildren(failed(err)); }
+  };
+  usersPage.reload();
+}
+
 /* ---------------------------------------------------------------- router */
 async function route() {
   const hash = location.hash || "#/";
@@ -523,6 +552,7 @@ async function route() {
   if (page === "batch") return batchPage(arg);
   if (page === "inbox") return inboxPage();
   if (page === "log") return logPage();
+  if (page === "users") return usersPage();
   show(notice("error", "没有这个页面。"));
 }
 
