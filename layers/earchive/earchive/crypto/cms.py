@@ -92,48 +92,70 @@ def signed_data(
     include_chain: bool = True,
 ) -> cms.ContentInfo:
     """A SignedData over ``content`` with the usual signed attributes (incl. ESS cert id v2)."""
+    attrs = signed_attributes(signer.certificate, signer.digest_algorithm, content, content_type=content_type, signing_time=signing_time)
+    return assemble(signer.certificate, signer.chain if include_chain else [], signer.digest_algorithm, signer.signature_algorithm,
+                    attrs, signer.sign(attrs), content=content, content_type=content_type, detached=detached)
+
+
+def signed_attributes(certificate: x509.Certificate, digest_algorithm: str, content: bytes, *, content_type: str = "data",
+                      signing_time: dt.datetime | None = None) -> bytes:
+    """The DER of the signed attributes a signature over ``content`` signs: step one where the key is elsewhere (a UKey, a browser)."""
     signing_time = signing_time or dt.datetime.now(dt.UTC)
-    leaf_der = signer.certificate.public_bytes(serialization.Encoding.DER)
+    ess = tsp.SigningCertificateV2.load(_ess_der(certificate.public_bytes(serialization.Encoding.DER)))
+    return cms.CMSAttributes(
+        [
+            {"type": "content_type", "values": [content_type]},
+            {"type": "signing_time", "values": [cms.Time({"utc_time": core.UTCTime(signing_time)})]},
+            {"type": "message_digest", "values": [digest(digest_algorithm, content)]},
+            {"type": "signing_certificate_v2", "values": [ess]},
+        ]
+    ).dump()
+
+
+def assemble(certificate: x509.Certificate, chain: list[x509.Certificate], digest_algorithm: str, signature_algorithm: str,
+             attrs: bytes, signature: bytes, *, content: bytes, content_type: str = "data", detached: bool = True) -> cms.ContentInfo:
+    """Step two: the SignedData of ``attrs`` (from :func:`signed_attributes`) and the signature made over them."""
+    leaf_der = certificate.public_bytes(serialization.Encoding.DER)
     leaf = ax509.Certificate.load(leaf_der)
     # Fresh, untouched copies: asn1crypto re-encodes any object whose fields were
     # read, which for certificates costs milliseconds per signature.
     issuer, serial = ax509.Name.load(leaf.issuer.dump()), leaf.serial_number
-    ess = tsp.SigningCertificateV2.load(_ess_der(leaf_der))
-    attrs = cms.CMSAttributes(
-        [
-            {"type": "content_type", "values": [content_type]},
-            {"type": "signing_time", "values": [cms.Time({"utc_time": core.UTCTime(signing_time)})]},
-            {"type": "message_digest", "values": [digest(signer.digest_algorithm, content)]},
-            {"type": "signing_certificate_v2", "values": [ess]},
-        ]
-    )
-    signature = signer.sign(attrs.dump())
     signer_info = cms.SignerInfo(
         {
             "version": "v1",
             "sid": cms.SignerIdentifier(
                 {"issuer_and_serial_number": {"issuer": issuer, "serial_number": serial}}
             ),
-            "digest_algorithm": {"algorithm": signer.digest_algorithm},
-            "signed_attrs": attrs,
-            "signature_algorithm": {"algorithm": signer.signature_algorithm},
+            "digest_algorithm": {"algorithm": digest_algorithm},
+            "signed_attrs": cms.CMSAttributes.load(attrs),
+            "signature_algorithm": {"algorithm": signature_algorithm},
             "signature": signature,
         }
     )
-    certs = [ax509.Certificate.load(leaf_der)] + ([_acert(c) for c in signer.chain] if include_chain else [])
+    certs = [ax509.Certificate.load(leaf_der)] + [_acert(c) for c in chain]
     encap: dict[str, object] = {"content_type": content_type}
     if not detached:
         encap["content"] = cms.ParsableOctetString(content)
     sd = cms.SignedData(
         {
             "version": "v3" if content_type != "data" else "v1",
-            "digest_algorithms": [{"algorithm": signer.digest_algorithm}],
+            "digest_algorithms": [{"algorithm": digest_algorithm}],
             "encap_content_info": encap,
             "certificates": certs,
             "signer_infos": [signer_info],
         }
     )
     return cms.ContentInfo({"content_type": "signed_data", "content": sd})
+
+
+def ecdsa_der(raw: bytes) -> bytes:
+    """An ECDSA signature as CMS carries it (DER) from the raw r‖s form WebCrypto and many devices return (IEEE P1363)."""
+    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+    if len(raw) % 2 or not raw:
+        raise ValueError(f"an r‖s ECDSA signature has an even, non-zero length, not {len(raw)}")
+    half = len(raw) // 2
+    return encode_dss_signature(int.from_bytes(raw[:half], "big"), int.from_bytes(raw[half:], "big"))
 
 
 @dataclass
