@@ -8,24 +8,10 @@ claim instead.
 from __future__ import annotations
 
 import argparse
-import re
-import secrets
-import string
 from typing import Any
 
-from .console.auth import ROLE_ZH, ROLES, SCOPE
+from .console.auth import ROLE_ZH, ROLES, check_role_scopes, scope_of, temporary_password
 from .errors import UsageError
-
-
-def scope_of(text: str) -> str:
-    """``hall:430102:0102`` / ``institution:430102001`` as given, or the short forms ``430102:0102`` and ``430102001``."""
-    text = text.strip()
-    if not text.startswith(("hall:", "institution:")):
-        text = f"hall:{text}" if re.fullmatch(r"\d{6}[:#][0-9A-Za-z]{1,16}", text) else f"institution:{text}"
-        text = text.replace("#", ":")
-    if not SCOPE.match(text):
-        raise UsageError(f"scope {text!r}: 应为 行政区划:全宗号（窗口，如 430102:0102）或 接收单位代码（如 430102001）")
-    return text
 
 
 def _pool(args: argparse.Namespace) -> tuple[Any, str, bool]:
@@ -47,19 +33,14 @@ def _pool(args: argparse.Namespace) -> tuple[Any, str, bool]:
 def cmd_users(args: argparse.Namespace) -> int:
     users, console, local = _pool(args)
     if args.users_command == "add":
-        if args.role not in ROLES:
-            raise UsageError(f"role {args.role!r}: 应为 {', '.join(ROLES)} 之一")
         scopes = [scope_of(s) for s in args.scope or []]
-        if args.role in ("window_clerk", "window_reviewer") and not any(s.startswith("hall:") for s in scopes):
-            raise UsageError(f"{args.role} needs --scope 行政区划:全宗号 (the hall they work for)")
-        if args.role == "receiver" and not any(s.startswith("institution:") for s in scopes):
-            raise UsageError("receiver needs --scope INSTITUTION_CODE (the institution they receive for)")
+        check_role_scopes(args.role, scopes)
         password = args.password
         temporary = not password and not local
         if not password:
             from earchive_devtools.gateway import LOCAL_PASSWORD
 
-            password = LOCAL_PASSWORD if local else _temporary()
+            password = LOCAL_PASSWORD if local else temporary_password()
         user = users.add(args.name, args.role, scopes, password=None if temporary else password, display_name=args.display_name or "",
                          temporary_password=password if temporary else None)
         print(f"{user['name']}  {ROLE_ZH[args.role]} {args.role}  {' '.join(user['scopes']) or '（全部范围）'}  sub={user['sub']}")
@@ -72,11 +53,6 @@ def cmd_users(args: argparse.Namespace) -> int:
         users.disable(args.name)
         print(f"{args.name}: 已停用 disabled (tokens already issued stay valid until they expire)")
     return 0
-
-
-def _temporary() -> str:
-    alphabet = string.ascii_letters + string.digits
-    return "Ea1-" + "".join(secrets.choice(alphabet) for _ in range(16))
 
 
 def add_users_parser(sub: Any) -> None:

@@ -142,13 +142,13 @@ class TransferService:
         return svc
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> TransferService:
-        """Inside the stack (the console's Lambda): the names its environment gives."""
+    def from_settings(cls, settings: Settings, aws: Aws | None = None) -> TransferService:
+        """Inside the stack (the console's Lambda): the names its environment gives, over ``aws`` when the caller has one."""
         names = {"TransferTable": settings.transfer_table, "CatalogueTable": settings.catalogue_table, "EventLogTable": settings.eventlog_table,
                  "TransferBucket": settings.transfer_bucket, "TransferStateMachine": settings.transfer_state_machine,
                  "FileMapTable": settings.filemap_table, "ArchiveBucket": settings.archive_bucket,
                  "InstitutionTable": settings.institution_table, "IntakeBucket": settings.intake_bucket}
-        return cls(names)
+        return cls(names, _aws=aws)
 
     def access_points(self) -> Any:
         """The institutions' access points on this deployment's transfer bucket (ADR 0012)."""

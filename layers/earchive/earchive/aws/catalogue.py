@@ -29,13 +29,13 @@ def _lost(exc: ClientError) -> bool:
 
 
 @contextlib.contextmanager
-def _conflict_as(message: str) -> Iterator[None]:
-    """Turn a lost conditional write into ConflictError(message); any other error passes through."""
+def conflict_as(message: str, error: type[Exception] = ConflictError) -> Iterator[None]:
+    """Turn a lost conditional write into ``error(message)`` (ConflictError by default); any other error passes through."""
     try:
         yield
     except ClientError as exc:
         if _lost(exc):
-            raise ConflictError(message) from None
+            raise error(message) from None
         raise
 
 
@@ -70,7 +70,7 @@ class Catalogue:
         if values:
             kwargs["ExpressionAttributeValues"] = values
             kwargs["ExpressionAttributeNames"] = {"#st": "status"}
-        with _conflict_as(f"{item['package_id']} exists in another state"):
+        with conflict_as(f"{item['package_id']} exists in another state"):
             self.table.put_item(**kwargs)
 
     def move(self, package_id: str, to: str, *, allowed_from: tuple[str, ...], owner: str | None = None, **attrs: Any) -> dict[str, Any]:
@@ -144,7 +144,7 @@ class Catalogue:
         kwargs: dict[str, Any] = {"Item": indexed(item, self.default_hall), "ConditionExpression": cond}
         if values:
             kwargs.update(ExpressionAttributeValues=values, ExpressionAttributeNames={"#st": "status"})
-        with _conflict_as(f"{item['package_id']} was taken by another upload meanwhile"):
+        with conflict_as(f"{item['package_id']} was taken by another upload meanwhile"):
             self.table.put_item(**kwargs)
 
     def keep_version(self, item: dict[str, Any], version: int) -> None:
@@ -159,12 +159,12 @@ class Catalogue:
             kwargs.update(ConditionExpression="attribute_not_exists(package_id) OR (execution = :o AND NOT #st IN (:a, :c))",
                           ExpressionAttributeValues={":o": owner, ":a": "ARCHIVED", ":c": "ACCEPTED"},
                           ExpressionAttributeNames={"#st": "status"})
-        with _conflict_as(f"{item['package_id']} belongs to another upload now"):
+        with conflict_as(f"{item['package_id']} belongs to another upload now"):
             self.table.put_item(**kwargs)
 
     def claim_for_batch(self, package_id: str, batch_id: str) -> None:
         """Put an ARCHIVED package in one transfer batch; repeating it for the same batch (a retry) is allowed."""
-        with _conflict_as(f"{package_id} is in another batch or not ARCHIVED"):
+        with conflict_as(f"{package_id} is in another batch or not ARCHIVED"):
             self.table.update_item(
                 Key={"package_id": package_id}, UpdateExpression="SET transfer_batch = :b",
                 ConditionExpression="#st = :archived AND (attribute_not_exists(transfer_batch) OR transfer_batch = :b)",

@@ -47,5 +47,6 @@ class EventLog:
                     raise
         raise RuntimeError(f"could not append to event stream {stream} (contention)")
 
-    def verify(self, stream: str, head: dict[str, Any] | None = None) -> list[str]:
-        return verify_entries(sorted(self.entries(stream), key=lambda e: int(e["seq"])), head)
+    def verify(self, stream: str, head: dict[str, Any] | None = None, entries: list[dict[str, Any]] | None = None) -> list[str]:
+        """The stream's chain problems; ``entries`` when the caller has just read them (one read, not two)."""
+        return verify_entries(sorted(self.entries(stream) if entries is None else entries, key=lambda e: int(e["seq"])), head)

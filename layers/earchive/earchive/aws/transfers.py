@@ -7,11 +7,9 @@ conditional write and goes to the event log.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
@@ -21,22 +19,12 @@ from ..domain.listing import hall_of_item
 from ..domain.transfer import DECIDED, FINAL_PACKAGE_STATES, Selection, decisions, next_batch_day, now, outcome, refused, table_a1_rows
 from ..errors import ConflictError, TransferError, UnknownBatch
 from .anchors import Anchors
-from .catalogue import Catalogue, FileMap
+from .catalogue import Catalogue, FileMap, conflict_as
 from .eventlog import EventLog
 from .pages import count_all, query_all, scan_all
 
 ACTOR = "earchive-transfer"
 
-
-@contextlib.contextmanager
-def _conflict(message: str) -> Iterator[None]:
-    """A lost conditional write as a TransferError saying what the state was."""
-    try:
-        yield
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            raise TransferError(message) from None
-        raise
 log = logging.getLogger(__name__)
 
 
@@ -251,7 +239,7 @@ class Transfers:
         batch = self.batch(batch_id)
         if actor and actor in (batch.get("transferor_id"), batch.get("transferor")):
             raise TransferError(f"batch {batch_id}: 审核人 must be another person than the 填表人 who made it")
-        with _conflict(f"batch {batch_id} is {batch['status']}: only a DRAFT batch is countersigned"):
+        with conflict_as(f"batch {batch_id} is {batch['status']}: only a DRAFT batch is countersigned", TransferError):
             self.table.update_item(Key={"batch_id": batch_id, "item": "BATCH"}, ConditionExpression="#st = :d",
                                    UpdateExpression="SET reviewer = :r, reviewer_id = :a, reviewed_at = :t",
                                    ExpressionAttributeNames={"#st": "status"},

@@ -81,6 +81,12 @@ class Store(Protocol):
     def add_user(self, actor: str, body: dict[str, Any]) -> dict[str, Any]: ...
 
 
+def hall_parts(hall: Any) -> tuple[str, str]:
+    """(行政区划, 全宗号) of a hall key; an item without one is in no caller's hall."""
+    region, _, fonds = str(hall or "#").partition("#")
+    return region, fonds
+
+
 def _json(status: int, body: dict[str, Any]) -> Response:
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body, ensure_ascii=False, default=str))
 
@@ -111,7 +117,7 @@ def make_app(store: Store, settings: Any = None) -> APIGatewayHttpResolver:
         if requested:
             if not HALL.match(requested):
                 raise UsageError(f"hall {requested!r}: 应为 行政区划#全宗号")
-            authorize(who, permission, hall=tuple(requested.split("#", 1)))  # type: ignore[arg-type]
+            authorize(who, permission, hall=hall_parts(requested))
             return requested
         if own:
             return own[0]
@@ -123,14 +129,14 @@ def make_app(store: Store, settings: Any = None) -> APIGatewayHttpResolver:
         authorize(who, permission)  # the role first: a receiver learns nothing about the case's existence
         item = store.case(unquote(package_id))
         if item is not None:
-            authorize(who, permission, hall=tuple(str(item.get("hall", "#")).split("#", 1)))  # type: ignore[arg-type]
+            authorize(who, permission, hall=hall_parts(item.get("hall")))
         return item
 
     def batch_in_scope(who: Principal, permission: str, batch_id: str) -> dict[str, Any] | None:
         authorize(who, permission)
         batch = store.batch(batch_id)
         if batch is not None:
-            authorize(who, permission, hall=tuple(str(batch.get("hall", "#")).split("#", 1)))  # type: ignore[arg-type]
+            authorize(who, permission, hall=hall_parts(batch.get("hall")))
         return batch
 
     def missing(what: str) -> Response:

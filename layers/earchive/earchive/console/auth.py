@@ -13,10 +13,12 @@ authorisation matrix in the tests covers every route × role × scope.
 from __future__ import annotations
 
 import re
+import secrets
+import string
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import Denied
+from ..errors import Denied, UsageError
 
 ROLES = ("window_clerk", "window_reviewer", "receiver", "auditor", "admin")
 ROLE_ZH = {"window_clerk": "综合受理窗口经办人", "window_reviewer": "审核人", "receiver": "接收单位接收人", "auditor": "审计员", "admin": "系统管理员"}
@@ -76,6 +78,33 @@ def principal(claims: dict[str, Any] | None) -> Principal:
     return Principal(user_id, name, frozenset(roles), frozenset(scopes))
 
 
+def scope_of(text: str) -> str:
+    """``hall:430102:0102`` / ``institution:430102001`` as given, or the short forms ``430102:0102`` and ``430102001``."""
+    text = text.strip()
+    if not text.startswith(("hall:", "institution:")):
+        text = f"hall:{text}" if re.fullmatch(r"\d{6}[:#][0-9A-Za-z]{1,16}", text) else f"institution:{text}"
+        text = text.replace("#", ":")
+    if not SCOPE.match(text):
+        raise UsageError(f"scope {text!r}: 应为 行政区划:全宗号（窗口，如 430102:0102）或 接收单位代码（如 430102001）")
+    return text
+
+
+def check_role_scopes(role: str, scopes: list[str]) -> None:
+    """A new user's role and scopes agree: window staff need a hall, a receiver an institution (:class:`UsageError` if not)."""
+    if role not in ROLES:
+        raise UsageError(f"role {role!r}: 应为 {', '.join(ROLES)} 之一")
+    if role in ("window_clerk", "window_reviewer") and not any(s.startswith("hall:") for s in scopes):
+        raise UsageError(f"{role} 需要窗口范围 --scope 行政区划:全宗号 (the hall they work for)")
+    if role == "receiver" and not any(s.startswith("institution:") for s in scopes):
+        raise UsageError("receiver 需要接收单位范围 --scope 接收单位代码 (the institution they receive for)")
+
+
+def temporary_password() -> str:
+    """A first password for a new user (Cognito makes them change it at the first sign-in)."""
+    alphabet = string.ascii_letters + string.digits
+    return "Ea1-" + "".join(secrets.choice(alphabet) for _ in range(16))
+
+
 def authorize(who: Principal, permission: str, *, hall: tuple[str, str] | None = None, institution: str | None = None) -> None:
     """Raise :class:`Denied` unless ``who`` holds ``permission`` for this hall (行政区划, 全宗号) or institution.
 
@@ -93,4 +122,5 @@ def authorize(who: Principal, permission: str, *, hall: tuple[str, str] | None =
         raise Denied(f"{who.name}：不是接收单位 {institution} 的人员 / not of this institution")
 
 
-__all__ = ["PERMISSIONS", "ROLES", "ROLE_ZH", "Denied", "Principal", "authorize", "claim_list", "principal"]
+__all__ = ["PERMISSIONS", "ROLES", "ROLE_ZH", "Denied", "Principal", "authorize", "check_role_scopes", "claim_list", "principal", "scope_of",
+           "temporary_password"]

@@ -10,7 +10,6 @@ acting user's event stream (``user#<sub>``) as well as to the case's or batch's 
 from __future__ import annotations
 
 import hashlib
-import json
 import tempfile
 import uuid
 from typing import Any
@@ -21,10 +20,11 @@ from ..aws.clients import Aws
 from ..client import TransferService
 from ..config import Settings
 from ..domain import correction
-from ..domain.collect import CASE_JSON, Bundle
+from ..domain.collect import CASE_JSON, Bundle, case_json_of
 from ..domain.listing import CaseQuery, decode_cursor, encode_cursor, hall_key
 from ..domain.transfer import Selection
 from ..errors import EarchiveError, TransferError, UsageError
+from .auth import check_role_scopes, scope_of, temporary_password
 
 FIXER_ZH = {"fix": "综合受理窗口（补录、补充材料后重新归档）", "contact": "提供办件的业务系统或平台", "wait": "无需处理，稍后自动完成",
             "archived": "无需处理（已归档）", "system": "系统运维人员"}
@@ -53,8 +53,7 @@ class Desk:
     def __init__(self, settings: Settings, aws: Aws | None = None, endpoint: str | None = None):
         self.settings = settings
         self.aws = aws or Aws(settings, endpoint=endpoint)
-        names = TransferService.from_settings(settings).names
-        self.service = TransferService(names, endpoint, _aws=self.aws)
+        self.service = TransferService.from_settings(settings, aws=self.aws)
 
     # -- cases
     def cases(self, query: CaseQuery) -> dict[str, Any]:
@@ -87,7 +86,7 @@ class Desk:
                    for r in (report or {}).get("results", [])]
         stream = item.get("stream")
         events = self.aws.events.entries(stream) if stream else []
-        chain = self.aws.events.verify(stream) if stream else []
+        chain = self.aws.events.verify(stream, entries=events) if stream else []
         materials = self.members(item)
         problems = [{**p, "reason_zh": rules_zh.describe(p), "fixer": FIXER_ZH[rules_zh.rule_kind(p.get("rule"))]}
                     for p in item.get("problems", [])]
@@ -108,6 +107,7 @@ class Desk:
             return None
         name = member.rsplit("/", 1)[-1]
         ext = name.rsplit(".", 1)[-1].lower()
+        content_type = CONTENT_TYPES.get(ext, "application/octet-stream")
         key = f"console-previews/{member_key(item['package_id'])}/{member_key(str(source.get('version') or 'v'))}/{member_key(member)}"
         if self.aws.s3.size(self.settings.staging_bucket, key) is None:
             try:
@@ -119,11 +119,11 @@ class Desk:
                 if f is None:
                     return None
                 with f.open() as stream:
-                    self.aws.s3.put_stream(self.settings.staging_bucket, key, stream, content_type=CONTENT_TYPES.get(ext, "application/octet-stream"))
+                    self.aws.s3.put_stream(self.settings.staging_bucket, key, stream, content_type=content_type)
             finally:
                 bundle.close()
         return self.aws.s3.presign_get(self.settings.staging_bucket, key, filename=name,
-                                       content_type=CONTENT_TYPES.get(ext, "application/octet-stream"), inline=ext in ("pdf", "jpg", "jpeg", "png"))
+                                       content_type=content_type, inline=ext in ("pdf", "jpg", "jpeg", "png"))
 
     def members(self, item: dict[str, Any]) -> list[dict[str, Any]]:
         """The package's files as the file map records them (member in the package ↔ the platform's file)."""
@@ -139,15 +139,7 @@ class Desk:
             bundle = Bundle(self.aws.s3.reader(up["bucket"], up["key"], up.get("version")), label=up["key"])
         except EarchiveError:
             return None, None
-        source = bundle.files.get(CASE_JSON)
-        data = None
-        if source is not None and source.size <= 16 * 1024**2:
-            try:
-                with source.open() as f:
-                    data = json.loads(f.read().decode("utf-8"))
-            except (ValueError, UnicodeDecodeError):
-                data = None
-        return bundle, data
+        return bundle, case_json_of(bundle)
 
     def form(self, item: dict[str, Any]) -> dict[str, Any]:
         """The 补录 form's content: the case.json as uploaded, the files it had, and what to mark."""
@@ -300,28 +292,19 @@ class Desk:
 
     def add_user(self, actor: str, body: dict[str, Any]) -> dict[str, Any]:
         """A new user with one role and its scopes, and a temporary password shown once (changed at the first sign-in)."""
-        import secrets
-        import string
-
-        from ..cli_users import scope_of
-        from .auth import ROLES
-
         name, role = str(body.get("name", "")).strip(), str(body.get("role", ""))
-        if not name or len(name) > 128 or role not in ROLES:
-            raise UsageError(f"name 1–128 characters and role one of {', '.join(ROLES)}")
+        if not name or len(name) > 128:
+            raise UsageError("name: 1–128 characters")
         scopes = [scope_of(str(x)) for x in body.get("scopes") or []]
-        if role in ("window_clerk", "window_reviewer") and not any(x.startswith("hall:") for x in scopes):
-            raise UsageError(f"{role} 需要窗口范围（行政区划:全宗号）")
-        if role == "receiver" and not any(x.startswith("institution:") for x in scopes):
-            raise UsageError("receiver 需要接收单位范围（接收单位代码）")
-        password = "Ea1-" + "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(16))
+        check_role_scopes(role, scopes)
+        password = temporary_password()
         user = self._users().add(name, role, scopes, display_name=str(body.get("display_name", ""))[:100], temporary_password=password)
         self.aws.events.append(f"user#{actor}", actor=actor, action="user-add", result=role, detail={"name": name, "scopes": scopes})
         return {**user, "temporary_password": password}
 
     def events(self, stream: str) -> dict[str, Any]:
         entries = self.aws.events.entries(stream)
-        return {"stream": stream, "events": entries, "chain_problems": self.aws.events.verify(stream) if entries else []}
+        return {"stream": stream, "events": entries, "chain_problems": self.aws.events.verify(stream, entries=entries) if entries else []}
 
 
 def user_key(user: str) -> str:

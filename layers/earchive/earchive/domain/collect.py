@@ -27,6 +27,7 @@ from ..errors import DuplicateKey, EarchiveError, Problem, reject
 from .safezip import SafeZip, ZipLimits, name_key, relative_name_from_disk, safe_relative_path
 
 CASE_JSON = "case.json"
+MAX_CASE_JSON = 16 * 1024**2  # far beyond any real case.json: a larger one is refused unread
 CHINA_TZ = dt.timezone(dt.timedelta(hours=8))
 # Operating-system litter that zip tools add; never material, never archived.
 IGNORED_NAMES = {".ds_store", "thumbs.db", "desktop.ini"}
@@ -243,11 +244,24 @@ def collect(path: str | os.PathLike | BinaryIO, limits: ZipLimits | None = None,
         raise
 
 
+def case_json_of(bundle: Bundle) -> dict | None:
+    """The bundle's case.json as far as it can be read (the 补录 form, a rejection's hall), or None; never a verdict: :func:`collect` gives that."""
+    source = bundle.files.get(CASE_JSON)
+    if source is None or source.size > MAX_CASE_JSON:
+        return None
+    try:
+        with source.open() as f:
+            data = json.loads(f.read().decode("utf-8-sig"))
+    except (zipfile.BadZipFile, EOFError, zlib.error, UnicodeDecodeError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def _collect(bundle: Bundle) -> CaseRecord:
     source = bundle.files.get(CASE_JSON)
     if source is None:
         raise reject("CASE-JSON-MISSING", "the bundle has no case.json at its top level", file=bundle.label)
-    if source.size > 16 * 1024**2:
+    if source.size > MAX_CASE_JSON:
         raise reject("CASE-JSON-SYNTAX", "case.json is larger than 16 MiB", file=CASE_JSON)
     try:
         with source.open() as f:

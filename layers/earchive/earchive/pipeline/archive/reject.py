@@ -93,19 +93,17 @@ def run(state: RejectInput, rt: Runtime) -> Rejected:
 
 def _case_fields(rt: Runtime, up: dict[str, Any]) -> dict[str, Any]:
     """What the upload's case.json says of its case, when Collect refused the bundle before reading it whole (best effort)."""
-    from ...domain.collect import CASE_JSON, Bundle
+    from ...domain.collect import Bundle, case_json_of
 
     try:
         bundle = Bundle(rt.aws.s3.reader(up["bucket"], up["key"], up.get("version")), label=up["key"], verify_layout=False)
         try:
-            source = bundle.files.get(CASE_JSON)
-            if source is None or source.size > 16 * 1024**2:
-                return {}
-            with source.open() as f:
-                case = json.loads(f.read().decode("utf-8")).get("case") or {}
+            case = (case_json_of(bundle) or {}).get("case")
         finally:
             bundle.close()
     except Exception:  # noqa: BLE001 - a bundle too broken to read: listed under the stack's own hall
+        return {}
+    if not isinstance(case, dict):
         return {}
     return {k: str(case[k]) for k in ("region_code", "fonds_identifier", "task_code", "task_name", "task_type")
             if isinstance(case.get(k), str | int)}
