@@ -161,7 +161,10 @@ class Gateway:
         query: dict[str, str] = {}
         for k, v in parse_qsl(url.query, keep_blank_values=True):
             query[k] = f"{query[k]},{v}" if k in query else v  # repeated parameters: comma-joined, as API Gateway does
-        text = body.decode("utf-8", "strict") if body else ""
+        try:  # API Gateway passes a body that is not UTF-8 text base64-encoded, flagged so
+            text, encoded = (body.decode("utf-8"), False) if body else ("", False)
+        except UnicodeDecodeError:
+            text, encoded = base64.b64encode(body).decode(), True
         ctx: dict[str, Any] = {"accountId": "123456789012", "apiId": "local", "domainName": urlsplit(self.url).netloc, "stage": "$default",
                                "requestId": uuid.uuid4().hex, "routeKey": route_key, "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000"),
                                "timeEpoch": int(time.time() * 1000),
@@ -173,7 +176,7 @@ class Gateway:
                 "headers": {k: v for k, v in headers.items() if k != "authorization"} | ({"authorization": headers["authorization"]}
                                                                                           if "authorization" in headers else {}),
                 **({"queryStringParameters": query} if query else {}), "requestContext": ctx,
-                **({"body": text} if text else {}), "isBase64Encoded": False}
+                **({"body": text} if text else {}), "isBase64Encoded": encoded}
 
     def _login(self, body: bytes) -> tuple[int, dict[str, str], bytes]:
         try:

@@ -338,6 +338,16 @@ def test_tokens_forged_expired_or_for_another_scope_get_nothing(stack):
     assert call("/api/cases?hall=430103%230103", good) == 403, "nor a clerk another hall's"
 
 
+def test_a_body_that_is_not_text_is_the_requests_fault(stack):
+    gateway = stack["gateway"]
+    token = gateway.users().sign_in(gateway.client_id, "clerk1", LOCAL_PASSWORD)["IdToken"]
+    req = urllib.request.Request(gateway.url + "api/validate", method="POST", data=b"\xff\xfe{",
+                                 headers={"authorization": f"Bearer {token}", "content-type": "application/json"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(req)
+    assert refused.value.code == 400 and "JSON" in json.loads(refused.value.read())["error"]
+
+
 def test_an_oversized_upload_is_refused_before_any_byte_is_sent(stack):
     gateway = stack["gateway"]
     token = gateway.users().sign_in(gateway.client_id, "clerk1", LOCAL_PASSWORD)["IdToken"]
