@@ -3,15 +3,14 @@
 One moto server runs template.yaml and the real state machines; the local gateway checks every token
 against moto's Cognito as API Gateway's JWT authorizer would and invokes the ConsoleFunction; uploads
 go straight from the browser to S3 by presigned PUT. A clerk fixes a rejected case by 补录 and sees it
-archived, enters a case by hand, builds and submits a batch; the institution returns one package with
-a reason (with its own key, on its own machine: `earchive receive`); the clerk fixes it from the batch
-page and resubmits; the institution accepts. Hostile metadata is shown as text and never runs.
+archived, enters a case by hand, builds and submits a batch; the institution's receiver returns one
+package with a reason, signing in the browser with the institution's own key file; the clerk fixes it
+from the batch page and resubmits; the receiver accepts. Hostile metadata is shown as text and never runs.
 Screenshots go to ``out/test-screenshots/console/``.
 """
 
 from __future__ import annotations
 
-import argparse
 import base64
 import io
 import json
@@ -26,10 +25,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from earchive.check import CheckOptions
-from earchive.cli import _seal_identity
 from earchive.client import TransferService
-from earchive.crypto.pki import DevPKI, load_trust_anchors
 from earchive.receive import Desk as InstitutionDesk
 from earchive_devtools.gateway import LOCAL_PASSWORD, Gateway, seed_users
 from earchive_devtools.localcloud import LocalCloud
@@ -207,15 +203,43 @@ def test_a_clerk_enters_a_case_by_hand_with_hostile_text_which_never_runs(stack,
     assert driver.title == "政务服务电子档案 · 控制台", "no script from metadata ran"
     assert "哈希链完整" in text
     assert not driver.find_elements(By.CSS_SELECTOR, "main script, main img"), "no element came from case text"
-    assert driver.execute_script("return document.querySelectorAll('script').length") == 1
+    assert driver.execute_script("return [...document.querySelectorAll('script')].map((s) => s.getAttribute('src'))") == \
+        ["static/app.js", "static/receive.js"], "the page's own scripts only"
     shot(driver, "08-entry-archived")
     goto(driver, stack["gateway"].url + "#/cases?find=MANUAL2026000001")  # the list shows task_name: as text too
     WebDriverWait(driver, 30).until(lambda d: "<script>" in d.find_element(By.ID, "cases").text)
     assert driver.title == "政务服务电子档案 · 控制台" and not driver.find_elements(By.CSS_SELECTOR, "#cases script, #cases img")
 
 
+def reply_in_browser(stack, driver, batch_id: str, returns: dict[str, str], shots: tuple[str, str] | None = None) -> None:
+    """The receiver opens the batch from the inbox, returns what ``returns`` names (with its reason), picks the key file and signs."""
+    gateway, institution = stack["gateway"], stack["institution"]
+    sign_in(driver, gateway, "receiver1")
+    goto(driver, gateway.url + "#/inbox")
+    wait(driver, "#inbox a")
+    driver.find_element(By.LINK_TEXT, batch_id).click()
+    wait(driver, "#reply-form")
+    rows = driver.find_elements(By.CSS_SELECTOR, "#inbox-packages tbody tr")
+    assert rows and all("合格" in r.text for r in rows), "each package's 接收检测 is shown"
+    for n, row in enumerate(rows):
+        code = row.find_element(By.CSS_SELECTOR, ".mono").text
+        if code in returns:
+            driver.find_element(By.ID, f"return-{n}").click()
+            driver.find_element(By.ID, f"reason-{n}").send_keys(returns[code])
+    driver.find_element(By.ID, "key-file").send_keys(str(institution.key_path))
+    driver.find_element(By.ID, "cert-file").send_keys(str(institution.cert_path))
+    if shots:
+        shot(driver, shots[0])
+    driver.find_element(By.ID, "sign-reply").click()
+    sent = wait(driver, "#reply-sent", timeout=120)
+    driver.execute_script("arguments[0].scrollIntoView()", sent)
+    assert f"退回 {len(returns)} 件" in sent.text, sent.text
+    if shots:
+        shot(driver, shots[1])
+
+
 def test_a_clerk_transfers_the_institution_returns_one_the_clerk_fixes_and_resubmits_and_it_is_accepted(stack, driver):
-    svc, gateway, institution, root = stack["svc"], stack["gateway"], stack["institution"], stack["root"]
+    svc, gateway, root = stack["svc"], stack["gateway"], stack["root"]
     cases = [sample_case(root / "cases", seed=seed, files=3) for seed in (15, 18)]  # two more of clerk1's hall
     for case in cases:
         stack["cloud"].upload(zip_case(case.folder, root / f"{case.project_id}.zip"))
@@ -255,20 +279,16 @@ def test_a_clerk_transfers_the_institution_returns_one_the_clerk_fixes_and_resub
     packages = svc.transfers.packages(batch_id)
     assert len(packages) >= 2
     returned = packages[0]["package_id"]
-    # the institution, on its own machine, with its own key
-    anchors = load_trust_anchors(DevPKI().ca_path)  # locally the development CA stands for the institution's own anchors
-    identity = _seal_identity(argparse.Namespace(seal_cert=None, seal_policy=None))
-    institution.pull(svc.aws.s3, stack["cloud"].name("TransferBucket"), batch_id, trust=anchors, seal_identity=identity)
-    institution.check(batch_id, CheckOptions(trust=anchors, seal_identity=identity))
-    document, body, signature = institution.reply(batch_id, receiver="张伟", returns={returned: "申请表扫描件模糊，无法辨认签字，请重新扫描后移交"})
-    institution.send(svc.aws.s3, stack["cloud"].name("TransferBucket"), batch_id, document, body, signature)
+    # the institution's receiver, in the browser, with the institution's own key file (it never leaves the browser)
+    reply_in_browser(stack, driver, batch_id, {returned: "申请表扫描件模糊，无法辨认签字，请重新扫描后移交"}, shots=("11-inbox-review", "12-reply-sent"))
     deadline = time.monotonic() + 180
     while svc.transfers.batch(batch_id)["status"] not in ("PARTLY_RETURNED", "RETURNED") and time.monotonic() < deadline:
         time.sleep(0.5)
+    sign_in(driver, gateway, "clerk1")
     goto(driver, gateway.url + f"#/batch/{batch_id}")
     wait(driver, "#packages tr.bad")
     assert "申请表扫描件模糊" in driver.find_element(By.ID, "packages").text
-    shot(driver, "11-batch-returned")
+    shot(driver, "13-batch-returned")
     driver.find_element(By.LINK_TEXT, "去修正").click()
     wait(driver, "#fix").click()
     form = wait(driver, "#case-form")
@@ -285,17 +305,15 @@ def test_a_clerk_transfers_the_institution_returns_one_the_clerk_fixes_and_resub
     wait(driver, "#submit-batch").click()
     wait(driver, "#batch-out .notice.done")
     svc.wait_for_decision(new_id, timeout=300)
-    institution.pull(svc.aws.s3, stack["cloud"].name("TransferBucket"), new_id, trust=anchors, seal_identity=identity)
-    institution.check(new_id, CheckOptions(trust=anchors, seal_identity=identity))
-    document, body, signature = institution.reply(new_id, receiver="张伟", returns={})
-    institution.send(svc.aws.s3, stack["cloud"].name("TransferBucket"), new_id, document, body, signature)
+    reply_in_browser(stack, driver, new_id, {})
     deadline = time.monotonic() + 180
     while svc.transfers.batch(new_id)["status"] != "ACCEPTED" and time.monotonic() < deadline:
         time.sleep(0.5)
+    sign_in(driver, gateway, "clerk1")
     goto(driver, gateway.url + "#/batches")
     wait(driver, "#batches")
     WebDriverWait(driver, 30).until(lambda d: "已全部接收" in d.find_element(By.ID, "batches").text)
-    shot(driver, "12-outbox-accepted")
+    shot(driver, "14-outbox-accepted")
     history = svc.aws.events.entries(f"batch#{new_id}")
     assert any(e["actor"] != "earchive-transfer" for e in history), "who did it is in the batch's history"
 

@@ -252,5 +252,20 @@ def console(cloud: LocalCloud, svc: TransferService, bad, tmp_path) -> None:
         call("POST", "/api/users", {"name": "clerk-new", "role": "window_clerk", "scopes": ["430102:0102"], "display_name": "新同事"})
         assert any(u["name"] == "clerk-new" for u in call("GET", "/api/users")["items"])
         svc.wait_for_decision(batch["batch_id"])
+        # the receiver's page: the batch as sent, a report link, a reply signed outside the server in two steps
+        from tests.pipeline.test_console_reply import webcrypto_sign
+
+        gw.users().add("receiver-iam", "receiver", ["institution:430102001"], password=LOCAL_PASSWORD)
+        token = gw.users().sign_in(gw.client_id, "receiver-iam", LOCAL_PASSWORD)["IdToken"]
+        bid = batch["batch_id"]
+        assert call("GET", f"/api/inbox/{bid}")["waiting"]
+        assert call("GET", f"/api/inbox/{bid}/files/{q(code, safe='')}?kind=report")["url"]
+        institution = Desk("430102001", tmp_path / "institution-pc")  # the key made in the test above, on "its own machine"
+        step = call("POST", f"/api/inbox/{bid}/reply", {"receiver": "王芳", "returns": {}, "certificate": institution.cert_path.read_text()})
+        while step["step"] != "sent":
+            step = call("POST", f"/api/inbox/{bid}/reply/{step['session']}",
+                        {"step_token": step["step_token"], "signature": webcrypto_sign(institution.key_path.read_bytes(), step["to_sign"])})
+        (verdict,) = cloud.wait(cloud.dispatch(wait=0.5, machine="ReplyStateMachine"), timeout=300).values()
+        assert json.loads(verdict["output"])["outcome"] == "taken", verdict
     finally:
         gw.stop()

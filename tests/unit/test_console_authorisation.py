@@ -45,7 +45,8 @@ class Store:
         self.changes = []
         self.items = {CODE_IN: {"package_id": CODE_IN, "record_code": CODE_IN, "hall": HALL, "status": "REJECTED"},
                       CODE_OUT: {"package_id": CODE_OUT, "record_code": CODE_OUT, "hall": OTHER_HALL, "status": "REJECTED"}}
-        self.batches = {"B-IN": {"batch_id": "B-IN", "hall": HALL}, "B-OUT": {"batch_id": "B-OUT", "hall": OTHER_HALL}}
+        self.batches = {"B-IN": {"batch_id": "B-IN", "hall": HALL, "institution": INST_IN},
+                        "B-OUT": {"batch_id": "B-OUT", "hall": OTHER_HALL, "institution": INST_OUT}}
 
     def cases(self, query):
         return {"hall": query.hall, "items": [summary for summary in self.items.values() if summary["hall"] == query.hall], "cursor": None}
@@ -107,6 +108,20 @@ class Store:
         self.changes.append(("countersign", batch_id, actor))
         return {"batch_id": batch_id, "reviewer": name}
 
+    def inbox_view(self, batch):
+        return {"batch": batch, "packages": []}
+
+    def inbox_file(self, batch, record_code, kind):
+        return f"http://s3.local/{batch['batch_id']}/{record_code}.{kind}"
+
+    def reply_begin(self, user, batch, body):
+        self.changes.append(("reply_begin", batch["batch_id"], user))
+        return {"session": "s" * 32, "step": "reply"}
+
+    def reply_sign(self, user, batch, session, body):
+        self.changes.append(("reply_sign", batch["batch_id"], user))
+        return {"session": session, "step": "sent"}
+
     def events(self, stream):
         return {"stream": stream, "events": [], "chain_problems": []}
 
@@ -146,7 +161,7 @@ def claims(role: str, in_scope: bool, as_list: bool = False) -> dict:
 def request(method: str, path: str) -> tuple[str, dict | None, str]:
     """The concrete request of a route: its target always in HALL / INST_IN; the caller's scope is what moves."""
     url = (path.replace("<package_id>", CODE_IN).replace("<batch_id>", "B-IN").replace("<member>", "materials%2Fa.pdf")
-           .replace("<stream>", "batch%23B-IN"))
+           .replace("<stream>", "batch%23B-IN").replace("<record_code>", CODE_IN).replace("<session>", "s" * 32))
     body = None
     if method == "POST":
         body = {"case_json": case_json(HALL), "uploads": {}, "file_name": "materials/a.pdf", "size": 3, "content_type": "application/pdf",

@@ -159,6 +159,7 @@ class Desk:
 
         from .check import check_package
         from .check.report import to_json, write_html
+        from .domain.reply import check_of
 
         out = self.batch(batch_id)
         listing = json.loads((out / "transfer-list.json").read_text("utf-8"))
@@ -170,9 +171,7 @@ class Desk:
             report = check_package(path, replace(options, stage="receiving", expected_digest=(p["digest"]["algorithm"], p["digest"]["value"])))
             (out / "packages" / f"{p['record_code']}.receiving.json").write_text(to_json(report), "utf-8")
             write_html(report)
-            checks[p["record_code"]] = {"passed": report.passed, "failed": [r.id for r in report.failures], "checked_at": report.checked_at,
-                                        "results": [{"id": r.id, "property": r.property, "status": r.status, "checked_at": r.checked_at}
-                                                    for r in report.results]}
+            checks[p["record_code"]] = check_of(report.as_dict())
         (out / "checks.json").write_text(json.dumps(checks, ensure_ascii=False, indent=2), "utf-8")
         return checks
 
@@ -185,30 +184,21 @@ class Desk:
         """
         from .crypto.cms import signed_data
         from .domain import reply as replies
-        from .domain.transfer import refused
 
         out = self.batch(batch_id)
         if not (out / "checks.json").exists():
             raise UsageError(f"batch {batch_id} is not checked yet: `earchive receive check {batch_id}`")
         listing_bytes = (out / "transfer-list.json").read_bytes()
-        listing = json.loads(listing_bytes)
-        problems = refused([{"package_id": p["record_code"]} for p in listing["packages"]], returns, receiver)
-        low, high = replies.INSTITUTION_REASON_CHARS
-        problems += [f"{code}: a return needs a reason of {low}–{high} characters (退回原因 {low}–{high} 字), not {len(r.strip())}"
-                     for code, r in returns.items() if not low <= len(r.strip()) <= high]
-        if problems:
-            raise UsageError(f"reply to batch {batch_id} refused: {'; '.join(problems)}")
         checks = json.loads((out / "checks.json").read_text("utf-8"))
-        document = replies.build(listing, hashlib.sha256(listing_bytes).hexdigest(), receiver=receiver, checks=checks, returns=returns)
+        document = replies.draft(json.loads(listing_bytes), hashlib.sha256(listing_bytes).hexdigest(), receiver=receiver, checks=checks,
+                                 returns=returns)
         signer = self.signer()
         if (out / "transfer-list.pdf").exists():
             from .crypto.pdf_sign import approve
             from .crypto.signers import make_tsa
 
             certified = (out / "transfer-list.pdf").read_bytes()
-            back = sum(1 for p in document["packages"] if p["outcome"] == "RETURNED")
-            note = f"接收 {len(document['packages']) - back} 件，退回 {back} 件；接收检测 {replies.summary(checks)}"
-            signed_pdf = approve(certified, signer, tsa or make_tsa("local"), note=note)
+            signed_pdf = approve(certified, signer, tsa or make_tsa("local"), note=replies.approval_note(document, checks))
             (out / f"reply-{document['reply_id']}.pdf").write_bytes(signed_pdf)
             document["list_pdf_sha256"] = hashlib.sha256(certified).hexdigest()
             document["signed_pdf_sha256"] = hashlib.sha256(signed_pdf).hexdigest()
@@ -229,7 +219,9 @@ class Desk:
 
     def reply_key(self, batch_id: str, reply_id: str) -> str:
         """Where the reply goes: the institution's own prefix (``institutions/<code>/replies/<batch>/``)."""
-        return f"institutions/{self.code}/replies/{batch_id}/{reply_id}.json"
+        from .domain.reply import key
+
+        return key(self.code, batch_id, reply_id)
 
 
 def _sm3_of(path: Path) -> str:

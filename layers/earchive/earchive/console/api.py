@@ -45,6 +45,10 @@ ROUTES: list[tuple[str, str, str | None, str | None]] = [
     ("POST", "/api/batches/<batch_id>/resubmit", "batch.write", "batch"),
     ("POST", "/api/batches/<batch_id>/countersign", "batch.countersign", "batch"),
     ("GET", "/api/inbox", "inbox.read", "list"),
+    ("GET", "/api/inbox/<batch_id>", "inbox.read", "inbox"),  # "inbox": the batch's institution
+    ("GET", "/api/inbox/<batch_id>/files/<record_code>", "inbox.read", "inbox"),
+    ("POST", "/api/inbox/<batch_id>/reply", "inbox.reply", "inbox"),
+    ("POST", "/api/inbox/<batch_id>/reply/<session>", "inbox.reply", "inbox"),
     ("GET", "/api/log/<stream>", "log.read", None),
     ("GET", "/api/institutions", "batch.write", None),
     ("GET", "/api/users", "users.admin", None),
@@ -75,6 +79,10 @@ class Store(Protocol):
     def submit(self, batch_id: str, actor: str) -> dict[str, Any]: ...
     def resubmit(self, batch_id: str, actor: str, name: str = "") -> dict[str, Any]: ...
     def countersign(self, batch_id: str, actor: str, name: str = "") -> dict[str, Any]: ...
+    def inbox_view(self, batch: dict[str, Any]) -> dict[str, Any]: ...
+    def inbox_file(self, batch: dict[str, Any], record_code: str, kind: str) -> str | None: ...
+    def reply_begin(self, user: str, batch: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]: ...
+    def reply_sign(self, user: str, batch: dict[str, Any], session: str, body: dict[str, Any]) -> dict[str, Any]: ...
     def events(self, stream: str) -> dict[str, Any]: ...
     def institutions(self) -> list[dict[str, Any]]: ...
     def users(self) -> list[dict[str, Any]]: ...
@@ -137,6 +145,14 @@ def make_app(store: Store, settings: Any = None) -> APIGatewayHttpResolver:
         batch = store.batch(batch_id)
         if batch is not None:
             authorize(who, permission, hall=hall_parts(batch.get("hall")))
+        return batch
+
+    def sent_to(who: Principal, permission: str, batch_id: str) -> dict[str, Any] | None:
+        """A batch as its receiving institution sees it: only a receiver of that institution (or an auditor to read)."""
+        authorize(who, permission)
+        batch = store.batch(batch_id)
+        if batch is not None:
+            authorize(who, permission, institution=str(batch.get("institution") or ""))
         return batch
 
     def missing(what: str) -> Response:
@@ -342,6 +358,29 @@ def make_app(store: Store, settings: Any = None) -> APIGatewayHttpResolver:
         if not code:
             raise Denied(f"{who.name}：令牌中没有接收单位范围（institution:代码）/ no institution in your token")
         return store.inbox(code, q.get("cursor"))
+
+    @app.get("/api/inbox/<batch_id>", summary="接收单位：一个批次的移交清单、各信息包的接收检测结果")
+    def inbox_batch(batch_id: str) -> Any:
+        batch = sent_to(caller(), "inbox.read", batch_id)
+        return store.inbox_view(batch) if batch is not None else missing(batch_id)
+
+    @app.get("/api/inbox/<batch_id>/files/<record_code>", summary="接收单位：信息包（下载）或其接收检测报告的短时地址（?kind=package|report）")
+    def inbox_file(batch_id: str, record_code: str) -> Any:
+        batch = sent_to(caller(), "inbox.read", batch_id)
+        url = store.inbox_file(batch, unquote(record_code), query().get("kind", "report")) if batch is not None else None
+        return {"url": url} if url else missing(unquote(record_code))
+
+    @app.post("/api/inbox/<batch_id>/reply", summary="接收单位：起草回执（接收或退回），返回待浏览器用本单位密钥签署的内容")
+    def reply_begin(batch_id: str) -> Any:
+        who = caller()
+        batch = sent_to(who, "inbox.reply", batch_id)
+        return _json(201, store.reply_begin(who.user_id, batch, body())) if batch is not None else missing(batch_id)
+
+    @app.post("/api/inbox/<batch_id>/reply/<session>", summary="接收单位：提交浏览器签署的值；返回下一步或已发送的回执")
+    def reply_sign(batch_id: str, session: str) -> Any:
+        who = caller()
+        batch = sent_to(who, "inbox.reply", batch_id)
+        return store.reply_sign(who.user_id, batch, session, body()) if batch is not None else missing(batch_id)
 
     @app.get("/api/log/<stream>", summary="审计：一条事件流及其哈希链核验")
     def log_stream(stream: str) -> dict[str, Any]:

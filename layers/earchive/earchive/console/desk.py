@@ -25,6 +25,7 @@ from ..domain.listing import CaseQuery, decode_cursor, encode_cursor, hall_key
 from ..domain.transfer import Selection
 from ..errors import EarchiveError, TransferError, UsageError
 from .auth import check_role_scopes, scope_of, temporary_password
+from .receiving import Receiving
 
 FIXER_ZH = {"fix": "综合受理窗口（补录、补充材料后重新归档）", "contact": "提供办件的业务系统或平台", "wait": "无需处理，稍后自动完成",
             "archived": "无需处理（已归档）", "system": "系统运维人员"}
@@ -54,6 +55,7 @@ class Desk:
         self.settings = settings
         self.aws = aws or Aws(settings, endpoint=endpoint)
         self.service = TransferService.from_settings(settings, aws=self.aws)
+        self.receiving = Receiving(self.aws, settings)
 
     # -- cases
     def cases(self, query: CaseQuery) -> dict[str, Any]:
@@ -275,6 +277,19 @@ class Desk:
             return self.service.resubmit(batch_id, transferor=name or actor, ready_only=True, actor=actor)
         except TransferError as exc:
             raise UsageError(str(exc)) from None
+
+    # -- the receiver (console.receiving): the batch as sent, and the reply signed in the browser
+    def inbox_view(self, batch: dict[str, Any]) -> dict[str, Any]:
+        return {**self.receiving.view(batch), "history": self.aws.events.entries(f"batch#{batch['batch_id']}")}
+
+    def inbox_file(self, batch: dict[str, Any], record_code: str, kind: str) -> str | None:
+        return self.receiving.file_url(batch, record_code, kind)
+
+    def reply_begin(self, user: str, batch: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+        return self.receiving.begin(user, batch, body)
+
+    def reply_sign(self, user: str, batch: dict[str, Any], session: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self.receiving.sign(user, batch, session, body)
 
     def institutions(self) -> list[dict[str, Any]]:
         return [{"code": i["code"], "name": i.get("name", i["code"])} for i in self.aws.institutions.all() if i.get("status") != "REVOKED"]

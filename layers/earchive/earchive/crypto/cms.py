@@ -202,6 +202,15 @@ def _verify_raw(cert: x509.Certificate, signature_algorithm: str, signature: byt
         raise InvalidSignature(f"unsupported key type {type(pub).__name__}")
 
 
+def value_problem(cert: x509.Certificate, signature_algorithm: str, signature: bytes, data: bytes, digest_algorithm: str) -> str | None:
+    """Why ``signature`` (made elsewhere: a browser, a device) over ``data`` does not verify with ``cert`` (None: it does)."""
+    try:
+        _verify_raw(cert, signature_algorithm, signature, data, digest_algorithm)
+    except (InvalidSignature, ValueError) as exc:
+        return str(exc) or "the signature does not verify with this certificate (another key?)"
+    return None
+
+
 def _is_sm2_cert(cert: x509.Certificate) -> bool:
     spki = ax509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))["tbs_certificate"]["subject_public_key_info"]
     params = spki["algorithm"]["parameters"]

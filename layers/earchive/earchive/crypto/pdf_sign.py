@@ -196,13 +196,16 @@ class Pending:
 
 
 def prepare(pdf: bytes, certificate: x509.Certificate, chain: list[x509.Certificate], signature_algorithm: str,
-            note: str = "") -> Pending:
-    """Step one of a two-step approval: the document digested and its signature placeholder laid out; returns what to sign."""
+            note: str = "", *, system: bool = False) -> Pending:
+    """Step one of a two-step approval: the document digested and its signature placeholder laid out; returns what to sign.
+
+    ``system``: the stamp of a key file (as :func:`approve` makes it), for a key file used in a browser; else a device's.
+    """
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.sign import signers
     parts, largest = _signer_parts(certificate, chain, signature_algorithm)
     ext = signers.ExternalSigner(signature_value=largest, **parts)
-    meta, style = _approval(note, system=False)
+    meta, style = _approval(note, system=system)
 
     async def run():
         pdf_signer = signers.PdfSigner(meta, signer=ext, stamp_style=style)

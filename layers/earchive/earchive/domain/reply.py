@@ -16,6 +16,7 @@ from typing import Any
 from cryptography import x509
 
 from ..crypto.identity import fingerprint
+from ..errors import UsageError
 from .institution import may_sign
 from .transfer import REASON_CHARS, canonical
 
@@ -52,6 +53,36 @@ def build(listing: dict[str, Any], list_sha256: str, *, receiver: str, checks: d
             "decided_at": at.isoformat(timespec="seconds"), "packages": packages}
 
 
+def draft(listing: dict[str, Any], list_sha256: str, *, receiver: str, checks: dict[str, dict[str, Any]],
+          returns: dict[str, str]) -> dict[str, Any]:
+    """The reply the institution is about to sign, or :class:`UsageError` saying why it cannot be (the CLI, the review
+    page and the console's receiver page all pass through here, so the window cannot tell which was used)."""
+    from .transfer import refused
+
+    problems = refused([{"package_id": p["record_code"]} for p in listing["packages"]], returns, receiver)
+    low, high = INSTITUTION_REASON_CHARS
+    problems += [f"{code}: a return needs a reason of {low}–{high} characters (退回原因 {low}–{high} 字), not {len(r.strip())}"
+                 for code, r in returns.items() if not low <= len(r.strip()) <= high]
+    if problems:
+        raise UsageError(f"reply to batch {listing['batch_id']} refused: {'; '.join(problems)}")
+    return build(listing, list_sha256, receiver=receiver, checks=checks, returns=returns)
+
+
+def check_of(report: dict[str, Any]) -> dict[str, Any]:
+    """One package's 接收检测 as a reply's ``checks`` carries it, from a check report (``CheckReport.as_dict()`` or its JSON)."""
+    results = report.get("results") or []
+    return {"passed": bool(report.get("passed")), "failed": [r["id"] for r in results if r.get("status") == "fail"],
+            "checked_at": report.get("checked_at"),
+            "results": [{"id": r["id"], "property": r.get("property"), "status": r.get("status"), "checked_at": r.get("checked_at")}
+                        for r in results]}
+
+
+def approval_note(document: dict[str, Any], checks: dict[str, dict[str, Any]]) -> str:
+    """The text of the institution's signature stamp on the printed list: counts and the 接收检测 per 登记表 row."""
+    back = sum(1 for p in document["packages"] if p["outcome"] == "RETURNED")
+    return f"接收 {len(document['packages']) - back} 件，退回 {back} 件；接收检测 {summary(checks)}"
+
+
 REGISTER_ROWS = (("authenticity", "准确性"), ("integrity", "完整性"), ("usability", "可用性"), ("security", "安全性"))  # 登记表 检验 rows
 
 
@@ -62,6 +93,22 @@ def summary(checks: dict[str, dict[str, Any]]) -> str:
         verdicts = [all(r["status"] != "fail" for r in c.get("results", []) if r.get("property") == prop) for c in checks.values()]
         parts.append(f"{row} {'通过' if all(verdicts) else '不通过'} {sum(verdicts)}/{len(verdicts)}")
     return "，".join(parts)
+
+
+def key(institution: str, batch_id: str, reply_id: str) -> str:
+    """Where a reply goes in the transfer bucket: the institution's own prefix (its access point may write only there)."""
+    return f"institutions/{institution}/replies/{batch_id}/{reply_id}.json"
+
+
+def check_of_receipt(receipt: dict[str, Any] | None) -> dict[str, Any]:
+    """A package's 接收检测 from the receipt the transfer machine's ReceiveCheck recorded (its failed tests, by property)."""
+    from ..check.catalogue import PROPERTIES  # YJ-<property>-…
+
+    if not receipt:
+        return {}
+    failed = [str(f["id"]) for f in receipt.get("failed") or []]
+    return {"passed": bool(receipt.get("passed")), "failed": failed, "checked_at": receipt.get("checked_at"),
+            "results": [{"id": t, "property": PROPERTIES.get((t.split("-") + ["", ""])[1], ""), "status": "fail"} for t in failed]}
 
 
 def encode(reply: dict[str, Any]) -> bytes:

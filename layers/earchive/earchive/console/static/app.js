@@ -481,9 +481,9 @@ async function inboxPage() {
   try {
     const page = await api("GET", `api/inbox?${query()}`);
     show(h("h1", {}, `待接收（${page.institution}）`), h("table", { id: "inbox" }, h("thead", {}, h("tr", {}, ["批次", "状态", "移交单位", "数量", "移交人", "创建（北京）"].map((t) => h("th", {}, t)))),
-      h("tbody", {}, page.items.length ? page.items.map((b) => h("tr", {}, h("td", {}, b.batch_id), h("td", {}, badge(b.status, "batch_status")), h("td", {}, b.hall || ""),
+      h("tbody", {}, page.items.length ? page.items.map((b) => h("tr", {}, h("td", {}, h("a", { href: `#/inbox/${enc(b.batch_id)}` }, b.batch_id)), h("td", {}, badge(b.status, "batch_status")), h("td", {}, b.hall || ""),
         h("td", { class: "num" }, b.package_count), h("td", {}, b.transferor), h("td", {}, beijing(b.created_at)))) : h("tr", {}, h("td", { colspan: 6, class: "muted" }, "没有批次")))),
-      h("p", { class: "muted" }, "接收或退回须用本单位自己的密钥签署：在本单位电脑上运行 earchive receive review（浏览器中的签署将在后续版本提供）。"));
+      h("p", { class: "muted" }, "打开批次，查看接收检测结果，逐件接收或退回，用本单位的回执签名密钥在浏览器中签署；也可在本单位电脑上用 earchive receive review。"));
   } catch (err) { show(failed(err)); }
 }
 
@@ -550,7 +550,7 @@ async function route() {
   if (page === "transfer") return transferNewPage();
   if (page === "batches") return batchesPage();
   if (page === "batch") return batchPage(arg);
-  if (page === "inbox") return inboxPage();
+  if (page === "inbox") return arg ? inboxBatchPage(arg) : inboxPage();
   if (page === "log") return logPage();
   if (page === "users") return usersPage();
   show(notice("error", "没有这个页面。"));

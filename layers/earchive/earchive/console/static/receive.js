@@ -1,0 +1,107 @@
+/* earchive 控制台 · 接收审核: the receiver's batch page (loaded after app.js, whose helpers it uses).
+ *
+ * The institution's key never leaves this browser: the key file the receiver picks is imported by WebCrypto
+ * as non-extractable and signs what the server prepared — first the printed list's approval (接收方签章),
+ * then the reply itself. The server verifies each value against the certificate and sends the reply where
+ * `earchive receive` sends it; the window verifies it as any other. Case text is shown as text only.
+ */
+"use strict";
+
+function b64bytes(text) { return Uint8Array.from(atob(text), (c) => c.charCodeAt(0)); }
+function bytesB64(buffer) { return btoa(String.fromCharCode(...new Uint8Array(buffer))); }
+function pemDer(text, label) {
+  const m = String(text).match(new RegExp(`-----BEGIN ${label}-----([\\s\\S]+?)-----END ${label}-----`));
+  return m ? b64bytes(m[1].replace(/\s+/g, "")) : null;
+}
+async function importSigningKey(file) {
+  if (!window.crypto || !crypto.subtle) throw new Error("浏览器签署需要 HTTPS 或本机地址（安全上下文）");
+  const der = pemDer(await file.text(), "PRIVATE KEY");
+  if (!der) throw new Error("密钥文件应为未加密的 PKCS#8 PEM（-----BEGIN PRIVATE KEY-----，即 earchive receive init 生成的 reply-signer.key.pem）");
+  try {
+    return await crypto.subtle.importKey("pkcs8", der, { name: "ECDSA", namedCurve: "P-256" }, false, ["sign"]);
+  } catch (err) { throw new Error("无法读取密钥：浏览器签署只支持 ECDSA P-256 密钥（SM2、RSA 请在本单位电脑上用 earchive receive）"); }
+}
+function sizeText(n) { return n >= 1048576 ? `${(n / 1048576).toFixed(1)} MB` : `${Math.ceil((n || 0) / 1024)} KB`; }
+
+async function inboxBatchPage(id) {
+  show(h("p", { class: "muted" }, "加载中……"));
+  let v;
+  try { v = await api("GET", `api/inbox/${enc(id)}`); } catch (err) { return show(failed(err)); }
+  const b = v.batch, [low, high] = v.reason_chars;
+  const may = S.me.roles.includes("receiver") && v.waiting;
+  const open = (code, kind) => async (e) => {
+    e.preventDefault();
+    try { window.open((await api("GET", `api/inbox/${enc(id)}/files/${enc(code)}?kind=${kind}`)).url, "_blank", "noopener"); }
+    catch (err) { out.replaceChildren(failed(err)); }
+  };
+  const decisions = v.packages.map((p, n) => {
+    const accept = h("input", { type: "radio", name: `d${n}`, value: "accept", id: `accept-${n}`, checked: p.passed === true, disabled: p.passed !== true || !may });
+    const back = h("input", { type: "radio", name: `d${n}`, value: "return", id: `return-${n}`, checked: p.passed !== true, disabled: !may });
+    const reason = h("textarea", { id: `reason-${n}`, rows: 2, maxlength: high, disabled: !may,
+      placeholder: p.passed === true ? `退回原因（${low}–${high} 字）` : `不填则为：接收检测不合格：${p.failed.map((f) => f.id).join("、") || "未检测"}` });
+    return { p, accept, back, reason };
+  });
+  const out = h("div", { id: "reply-out" });
+  const receiver = h("input", { type: "text", id: "receiver", value: S.me.name || "", maxlength: 100, required: true });
+  const keyFile = h("input", { type: "file", id: "key-file", accept: ".pem,.key" });
+  const certFile = h("input", { type: "file", id: "cert-file", accept: ".pem,.crt,.cer" });
+  const send = h("button", { id: "sign-reply", type: "submit" }, "用本单位密钥签章并发送回执");
+  const form = h("form", { class: "card", id: "reply-form", onsubmit: async (e) => {
+    e.preventDefault();
+    const returns = {}, problems = [];
+    for (const d of decisions) {
+      if (!d.back.checked) continue;
+      const text = d.reason.value.trim();
+      if (!text && d.p.passed !== true) continue;  // a package that failed its check goes back with its failed tests named
+      if (text.length < low || text.length > high) problems.push(`${d.p.record_code}：退回原因须为 ${low}–${high} 字（现为 ${text.length}）`);
+      returns[d.p.record_code] = text;
+    }
+    if (!receiver.value.trim()) problems.push("请填写接收人");
+    if (!keyFile.files[0] || !certFile.files[0]) problems.push("请选择本单位的回执签名密钥和证书文件");
+    if (problems.length) return out.replaceChildren(notice("error", problems.join("；")));
+    send.disabled = true;
+    const say = (text) => out.replaceChildren(notice("info", text));
+    try {
+      const key = await importSigningKey(keyFile.files[0]);
+      say("1/3 正在起草回执……");
+      let r = await api("POST", `api/inbox/${enc(id)}/reply`, { receiver: receiver.value.trim(), returns, certificate: await certFile.files[0].text() });
+      while (r.step !== "sent") {
+        say(r.step === "pdf" ? "2/3 正在签署登记表（接收方签章）……" : "3/3 正在签署回执并发送……");
+        const signature = bytesB64(await crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, key, b64bytes(r.to_sign)));
+        r = await api("POST", `api/inbox/${enc(id)}/reply/${enc(r.session)}`, { step_token: r.step_token, signature });
+      }
+      const back = Object.values(r.outcomes).filter((o) => o === "RETURNED").length;
+      out.replaceChildren(notice("done", h("span", { id: "reply-sent" }, `回执 ${r.reply_id} 已签章并发送：接收 ${Object.keys(r.outcomes).length - back} 件，退回 ${back} 件。`),
+        "移交单位核验签名后生效，本页稍后刷新。"));
+      setTimeout(() => inboxBatchPage(id), 8000);
+    } catch (err) { out.replaceChildren(failed(err)); send.disabled = false; }
+  } },
+  h("h2", {}, "签署回执"),
+  h("p", { class: "muted" }, "密钥只在本浏览器中使用，不上传；服务器只收到签名值并核验。也可在本单位电脑上用 earchive receive review 签署，效果相同。"),
+  h("div", { class: "filters" }, h("label", {}, "接收人", receiver), h("label", {}, "回执签名密钥（reply-signer.key.pem）", keyFile),
+    h("label", {}, "证书（reply-signer.pem）", certFile), send));
+  show(
+    h("h1", {}, `接收审核 · 批次 ${b.batch_id} `, badge(b.status, "batch_status")),
+    v.waiting ? null : notice("info", "本批次现在不等待接收单位的决定（尚在检测中，或已作出决定）。"),
+    grid([["移交人", b.transferor], ["审核人", b.reviewer], ["接收单位", `${b.institution_name || ""}（${b.institution}）`], ["数量", b.package_count],
+      ["提交时间", beijing(b.submitted_at || b.created_at)], ["补交自", b.resubmits], ["清单 SHA-256", h("span", { class: "mono" }, v.list_sha256)],
+      ["登记表", v.printed_list ? "移交单位已签章（接收方签章将加在其后）" : "—"]]),
+    h("h2", {}, "移交清单（表 A.1）"),
+    h("table", {}, h("thead", {}, h("tr", {}, ["序号", "办理事项名称", "事项类型", "归档信息包数量", "检测意见", "备注"].map((t) => h("th", {}, t)))),
+      h("tbody", {}, v.rows.map((r) => h("tr", {}, h("td", { class: "num" }, r["序号"]), h("td", {}, r["办理事项名称"]), h("td", {}, r["事项类型"]),
+        h("td", { class: "num" }, r["归档信息包数量"]), h("td", {}, r["检测意见"]), h("td", {}, r["备注"]))))),
+    h("h2", {}, "信息包与接收检测"),
+    h("table", { id: "inbox-packages" }, h("thead", {}, h("tr", {}, ["电子文件号", "办理事项", "版本", "大小", "接收检测", "决定", "退回原因"].map((t) => h("th", {}, t)))),
+      h("tbody", {}, decisions.map((d) => h("tr", { class: d.p.passed === true ? "" : "bad" },
+        h("td", {}, h("div", { class: "mono" }, d.p.record_code), h("a", { href: "#", onclick: open(d.p.record_code, "report") }, "检测报告"), " · ",
+          h("a", { href: "#", onclick: open(d.p.record_code, "package") }, "下载信息包")),
+        h("td", {}, d.p.task_name), h("td", { class: "num" }, d.p.version), h("td", { class: "num" }, sizeText(d.p.size)),
+        h("td", {}, !d.p.checked ? h("span", { class: "warn" }, "未检测") : d.p.passed ? h("span", { class: "ok" }, `合格（${beijing(d.p.checked_at)}）`)
+          : h("div", {}, h("span", { class: "fail" }, "不合格"), d.p.failed.map((f) => h("div", {}, `${f.id} ${f.name || ""}：${detailText(f.detail)}`)))),
+        h("td", {}, h("label", {}, d.accept, "接收"), " ", h("label", {}, d.back, "退回")), h("td", {}, d.reason))))),
+    may ? form : null,
+    out,
+    h("h2", {}, "历史"),
+    h("table", {}, h("thead", {}, h("tr", {}, ["时间（北京）", "操作者", "操作", "结果"].map((t) => h("th", {}, t)))),
+      h("tbody", {}, v.history.map((e) => h("tr", {}, h("td", {}, beijing(e.at || e.time)), h("td", {}, e.actor), h("td", {}, e.action), h("td", {}, e.result))))));
+}
