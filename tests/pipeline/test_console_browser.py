@@ -316,6 +316,13 @@ def test_a_clerk_transfers_the_institution_returns_one_the_clerk_fixes_and_resub
     shot(driver, "14-outbox-accepted")
     history = svc.aws.events.entries(f"batch#{new_id}")
     assert any(e["actor"] != "earchive-transfer" for e in history), "who did it is in the batch's history"
+    sign_in(driver, gateway, "auditor1")  # the auditor browses today's batch streams and opens one: its chain verified
+    goto(driver, gateway.url + "#/log?kind=batch")
+    wait(driver, "#streams a")
+    driver.find_element(By.LINK_TEXT, f"batch#{new_id}").click()
+    wait(driver, "#stream-events")
+    assert "哈希链完整" in driver.find_element(By.ID, "log-out").text
+    shot(driver, "15-audit-log")
 
 
 def test_tokens_forged_expired_or_for_another_scope_get_nothing(stack):

@@ -267,5 +267,9 @@ def console(cloud: LocalCloud, svc: TransferService, bad, tmp_path) -> None:
                         {"step_token": step["step_token"], "signature": webcrypto_sign(institution.key_path.read_bytes(), step["to_sign"])})
         (verdict,) = cloud.wait(cloud.dispatch(wait=0.5, machine="ReplyStateMachine"), timeout=300).values()
         assert json.loads(verdict["output"])["outcome"] == "taken", verdict
+        gw.users().add("auditor-iam", "auditor", [], password=LOCAL_PASSWORD)  # the auditor's list of streams, and one stream
+        token = gw.users().sign_in(gw.client_id, "auditor-iam", LOCAL_PASSWORD)["IdToken"]
+        assert any(i["stream"] == f"batch#{bid}" for i in call("GET", "/api/log?kind=batch")["items"])
+        assert call("GET", f"/api/log/{q('batch#' + bid, safe='')}")["chain_problems"] == []
     finally:
         gw.stop()

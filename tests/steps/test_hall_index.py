@@ -34,3 +34,39 @@ def test_older_items_and_batches_are_indexed_once_and_again_harmlessly(cloud):
     assert [b["batch_id"] for b in svc.transfers.outbox("430102#0102")[0]] == ["202506010001"]
     assert cat.backfill_hall_index() == 0 and svc.transfers.backfill_halls() == 0, "safe to repeat"
     assert cat.get("claim#x").get("hall") is None
+
+
+def test_the_auditors_list_of_streams_is_one_query_by_kind_and_beijing_day_and_older_streams_join_it_chains_intact(cloud):
+    from earchive.console.desk import Desk
+    from earchive.domain.eventlog import GENESIS, entry_hash
+    from earchive.errors import UsageError
+
+    svc = TransferService.from_cloud(cloud)
+    log = svc.aws.events
+    log.append("batch#202612010901", actor="u1", action="create", result="DRAFT")
+    log.append("batch#202612010901", actor="u1", action="submit", result="ok")  # a second entry: the stream is listed once
+    log.append("user#u1", actor="u1", action="user-add", result="window_clerk")
+    # an older deployment's stream, written before the index, opened at 23:30 UTC: the next day in Beijing
+    older = {"stream": "batch#202501010001", "seq": 1, "at": "2024-12-31T23:30:00.000+00:00", "actor": "李敏", "action": "create",
+             "result": "DRAFT", "detail": "{}", "prev_hash": GENESIS}
+    log.table.put_item(Item={**older, "hash": entry_hash(older)})
+    desk = Desk(cloud.settings(), aws=svc.aws)
+    today = desk.streams("batch", "", None)
+    assert [i["stream"] for i in today["items"]][:1] == ["batch#202612010901"] and "user#u1" not in [i["stream"] for i in today["items"]]
+    assert desk.streams("batch", "2025-01-01", None)["items"] == []
+    assert log.backfill_opened() == 1 and log.backfill_opened() == 0, "safe to repeat"
+    listed = desk.streams("batch", "2025-01-01", None)["items"]
+    assert [i["stream"] for i in listed] == ["batch#202501010001"] and listed[0]["actor"] == "李敏", "the Beijing day, not UTC's"
+    assert log.verify("batch#202501010001") == [] and log.verify("batch#202612010901") == [], "the index keys are outside the chain"
+    for kind, day in (("secrets", "2026-12-01"), ("batch", "12/01/2026")):
+        with pytest.raises(UsageError):
+            desk.streams(kind, day, None)
+    for n in range(3):
+        log.append(f"institution#43010200{n}", actor="admin", action="add", result="ACTIVE")
+    page = svc.aws.events.opened("institution", today["day"], limit=2)
+    from earchive.domain.listing import encode_cursor
+
+    rest = desk.streams("institution", today["day"], encode_cursor(page[1]))
+    assert len(page[0]) == 2 and len(rest["items"]) >= 1 and not {i["stream"] for i in page[0]} & {i["stream"] for i in rest["items"]}
+    with pytest.raises(UsageError, match="另一个列表"):
+        desk.streams("batch", today["day"], encode_cursor(page[1]))

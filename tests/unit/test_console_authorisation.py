@@ -122,6 +122,9 @@ class Store:
         self.changes.append(("reply_sign", batch["batch_id"], user))
         return {"session": session, "step": "sent"}
 
+    def streams(self, kind, day, cursor):
+        return {"kind": kind, "day": day, "items": [{"stream": "batch#B-IN"}], "cursor": None}
+
     def events(self, stream):
         return {"stream": stream, "events": [], "chain_problems": []}
 

@@ -40,13 +40,14 @@ def cmd_migrate_serials(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate_hall_index(args: argparse.Namespace) -> int:
-    """`earchive migrate hall-index`: give an older deployment's catalogue items and batches the keys the console lists them by."""
+    """`earchive migrate hall-index`: give an older deployment's catalogue items, batches and event streams the keys the console lists them by."""
     aws = _service(args).aws
     if args.default_hall:
         aws.catalogue.default_hall = args.default_hall
     items = aws.catalogue.backfill_hall_index()
     batches = aws.transfers.backfill_halls()
-    print(f"catalogue items indexed now: {items}; batches given their hall: {batches}")
+    streams = aws.events.backfill_opened()
+    print(f"catalogue items indexed now: {items}; batches given their hall: {batches}; event streams listed for auditors: {streams}")
     return 0
 
 
@@ -65,7 +66,8 @@ def add_admin_parsers(sub: Any) -> None:
     m = m_sub.add_parser("serials", help="reserve (serialno#) every archive serial already issued; exit 1 if two cases share one")
     m.add_argument("--stack", help="a deployed stack on AWS (default: the running local cloud)")
     m.set_defaults(func=cmd_migrate_serials)
-    h = m_sub.add_parser("hall-index", help="list every older catalogue item and batch in its hall's console (index by_hall)")
+    h = m_sub.add_parser("hall-index", help="list every older catalogue item and batch in its hall's console (index by_hall), and every older event stream "
+                                                     "in the auditor's list (by_opened)")
     h.add_argument("--default-hall", help="行政区划#全宗号 for uploads whose case.json names none (default 000000#unknown: auditors only)")
     h.add_argument("--stack", help="a deployed stack on AWS (default: the running local cloud)")
     h.set_defaults(func=cmd_migrate_hall_index)

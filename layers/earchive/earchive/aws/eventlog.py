@@ -6,10 +6,10 @@ import datetime as dt
 import json
 from typing import Any
 
-from boto3.dynamodb.conditions import Key
+from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
-from ..domain.eventlog import GENESIS, entry_hash, verify_entries
+from ..domain.eventlog import GENESIS, entry_hash, opened_keys, verify_entries
 from .pages import query_all, scan_all
 
 
@@ -40,12 +40,32 @@ class EventLog:
             }
             entry["hash"] = entry_hash(entry)
             try:
-                self.table.put_item(Item=entry, ConditionExpression="attribute_not_exists(#s)", ExpressionAttributeNames={"#s": "seq"})
+                item = {**entry, **(opened_keys(stream, entry["at"]) if seq == 1 else {})}  # a new stream joins the auditor's list
+                self.table.put_item(Item=item, ConditionExpression="attribute_not_exists(#s)", ExpressionAttributeNames={"#s": "seq"})
                 return entry
             except ClientError as exc:
                 if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                     raise
         raise RuntimeError(f"could not append to event stream {stream} (contention)")
+
+    def opened(self, kind: str, day: str, limit: int = 50, cursor: dict[str, Any] | None = None) -> tuple[list[dict[str, Any]], dict | None]:
+        """The streams of one kind opened on one Beijing day, newest first (index ``by_opened``: one query, no scan)."""
+        kwargs: dict[str, Any] = {"IndexName": "by_opened", "KeyConditionExpression": Key("opened").eq(f"{kind}#{day}"),
+                                  "ScanIndexForward": False, "Limit": limit}
+        if cursor:
+            kwargs["ExclusiveStartKey"] = cursor
+        page = self.table.query(**kwargs)
+        return page["Items"], page.get("LastEvaluatedKey")
+
+    def backfill_opened(self) -> int:
+        """Give the first entry of every older stream the list's index keys (outside the hash: chains stay intact); safe to repeat."""
+        done = 0
+        for e in scan_all(self.table, FilterExpression=Attr("seq").eq(1) & Attr("opened").not_exists()):
+            keys = opened_keys(e["stream"], e["at"])
+            self.table.update_item(Key={"stream": e["stream"], "seq": 1}, UpdateExpression="SET opened = :o, opened_sk = :s",
+                                   ExpressionAttributeValues={":o": keys["opened"], ":s": keys["opened_sk"]})
+            done += 1
+        return done
 
     def verify(self, stream: str, head: dict[str, Any] | None = None, entries: list[dict[str, Any]] | None = None) -> list[str]:
         """The stream's chain problems; ``entries`` when the caller has just read them (one read, not two)."""

@@ -49,6 +49,7 @@ ROUTES: list[tuple[str, str, str | None, str | None]] = [
     ("GET", "/api/inbox/<batch_id>/files/<record_code>", "inbox.read", "inbox"),
     ("POST", "/api/inbox/<batch_id>/reply", "inbox.reply", "inbox"),
     ("POST", "/api/inbox/<batch_id>/reply/<session>", "inbox.reply", "inbox"),
+    ("GET", "/api/log", "log.read", None),
     ("GET", "/api/log/<stream>", "log.read", None),
     ("GET", "/api/institutions", "batch.write", None),
     ("GET", "/api/users", "users.admin", None),
@@ -84,6 +85,7 @@ class Store(Protocol):
     def reply_begin(self, user: str, batch: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]: ...
     def reply_sign(self, user: str, batch: dict[str, Any], session: str, body: dict[str, Any]) -> dict[str, Any]: ...
     def events(self, stream: str) -> dict[str, Any]: ...
+    def streams(self, kind: str, day: str, cursor: str | None) -> dict[str, Any]: ...
     def institutions(self) -> list[dict[str, Any]]: ...
     def users(self) -> list[dict[str, Any]]: ...
     def add_user(self, actor: str, body: dict[str, Any]) -> dict[str, Any]: ...
@@ -381,6 +383,12 @@ def make_app(store: Store, settings: Any = None) -> APIGatewayHttpResolver:
         who = caller()
         batch = sent_to(who, "inbox.reply", batch_id)
         return store.reply_sign(who.user_id, batch, session, body()) if batch is not None else missing(batch_id)
+
+    @app.get("/api/log", summary="审计：某类事件流（办件上传、移交批次、用户操作、接收单位）按北京日期列出，最新在前")
+    def log_streams() -> dict[str, Any]:
+        authorize(caller(), "log.read")
+        q = query()
+        return store.streams(q.get("kind", "upload"), q.get("day", ""), q.get("cursor"))
 
     @app.get("/api/log/<stream>", summary="审计：一条事件流及其哈希链核验")
     def log_stream(stream: str) -> dict[str, Any]:

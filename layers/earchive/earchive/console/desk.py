@@ -9,6 +9,7 @@ acting user's event stream (``user#<sub>``) as well as to the case's or batch's 
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import tempfile
 import uuid
@@ -21,7 +22,7 @@ from ..client import TransferService
 from ..config import Settings
 from ..domain import correction
 from ..domain.collect import CASE_JSON, Bundle, case_json_of
-from ..domain.listing import CaseQuery, decode_cursor, encode_cursor, hall_key
+from ..domain.listing import BEIJING, CaseQuery, decode_cursor, encode_cursor, hall_key
 from ..domain.transfer import Selection
 from ..errors import EarchiveError, TransferError, UsageError
 from .auth import check_role_scopes, scope_of, temporary_password
@@ -37,9 +38,9 @@ CONTENT_TYPES = {"pdf": "application/pdf", "jpg": "image/jpeg", "jpeg": "image/j
                  "xml": "application/xml", "tif": "image/tiff", "tiff": "image/tiff"}
 
 
-def _pinned(cursor: dict[str, Any] | None, attr: str, value: str) -> dict[str, Any] | None:
+def _pinned(cursor: dict[str, Any] | None, attr: str, value: str, keys: tuple[str, ...] = ("batch_id", "item")) -> dict[str, Any] | None:
     """A cursor only for the list it was issued for (another's would be DynamoDB's ValidationException, a 500)."""
-    if cursor is not None and (cursor.get(attr) != value or set(cursor) - {attr, "batch_id", "item"}):
+    if cursor is not None and (cursor.get(attr) != value or set(cursor) - {attr, *keys}):
         raise UsageError("cursor: 属于另一个列表（请从第一页重新开始）")
     return cursor
 
@@ -316,6 +317,26 @@ class Desk:
         user = self._users().add(name, role, scopes, display_name=str(body.get("display_name", ""))[:100], temporary_password=password)
         self.aws.events.append(f"user#{actor}", actor=actor, action="user-add", result=role, detail={"name": name, "scopes": scopes})
         return {**user, "temporary_password": password}
+
+    def streams(self, kind: str, day: str, cursor: str | None) -> dict[str, Any]:
+        """The auditor's list: streams of one kind opened on one Beijing day (default today), newest first, paged."""
+        from ..domain.eventlog import KINDS
+
+        if kind not in KINDS:
+            raise UsageError(f"kind: 应为 {', '.join(KINDS)} 之一")
+        day = day or dt.datetime.now(BEIJING).date().isoformat()
+        try:
+            dt.date.fromisoformat(day)
+        except ValueError:
+            raise UsageError(f"day {day!r}: 应为 YYYY-MM-DD") from None
+        start = _pinned(decode_cursor(cursor), "opened", f"{kind}#{day}", keys=("opened_sk", "stream", "seq"))
+        if start is not None:
+            if start.get("seq") != "1":
+                raise UsageError("cursor: 属于另一个列表（请从第一页重新开始）")
+            start["seq"] = 1  # the index holds first entries only; JSON carried the number as text
+        items, last = self.aws.events.opened(kind, day, cursor=start)
+        return {"kind": kind, "day": day, "cursor": encode_cursor(last),
+                "items": [{k: i.get(k) for k in ("stream", "at", "actor", "action", "result")} for i in items]}
 
     def events(self, stream: str) -> dict[str, Any]:
         entries = self.aws.events.entries(stream)

@@ -16,6 +16,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 
 from .. import zh
+from ..domain.eventlog import KINDS
 from .auth import ROLE_ZH
 
 TYPES = {"html": "text/html; charset=utf-8", "js": "text/javascript; charset=utf-8", "css": "text/css; charset=utf-8",
@@ -54,7 +55,7 @@ def asset(name: str, s3_origins: str = LOCAL_S3) -> Response:
 def config_json(settings: Any) -> dict[str, Any]:
     """What the page needs to sign in: the issuer and client (AWS), or the local gateway's password form."""
     labels = {"case_status": zh.CASE_STATUS, "batch_status": zh.BATCH_STATUS, "package_state": zh.PACKAGE_STATE, "retention": zh.RETENTION,
-              "check_status": zh.CHECK_STATUS, "roles": ROLE_ZH}  # one word per code, as on every report and list
+              "check_status": zh.CHECK_STATUS, "roles": ROLE_ZH, "stream_kinds": KINDS}  # one word per code, as on every report and list
     if settings is None:
         return {"issuer": "", "client_id": "", "authorize_url": "", "token_url": "", "local_login": True, "labels": labels}
     return {"issuer": settings.oidc_issuer, "client_id": settings.oidc_client_id, "authorize_url": settings.oidc_authorize_url,

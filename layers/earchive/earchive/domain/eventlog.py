@@ -14,12 +14,25 @@ from decimal import Decimal
 from typing import Any
 
 GENESIS = "0" * 64
+# The auditor's list of streams (index ``by_opened``): on a stream's first entry only, derived from its stream and
+# time, outside the hash so an older deployment's entries can be given them (`earchive migrate hall-index`).
+INDEX_KEYS = ("opened", "opened_sk")
+KINDS = {"upload": "办件上传（归档流程）", "batch": "移交批次", "user": "用户操作", "institution": "接收单位"}
 
 
 def canonical(entry: dict[str, Any]) -> bytes:
-    """The bytes an entry's hash is over: sorted keys, no whitespace, UTF-8, no 'hash'."""
-    body = {k: (int(v) if isinstance(v, Decimal) else v) for k, v in entry.items() if k != "hash"}
+    """The bytes an entry's hash is over: sorted keys, no whitespace, UTF-8, no 'hash' (nor the list's index keys)."""
+    body = {k: (int(v) if isinstance(v, Decimal) else v) for k, v in entry.items() if k != "hash" and k not in INDEX_KEYS}
     return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str).encode("utf-8")
+
+
+def opened_keys(stream: str, at: str) -> dict[str, str]:
+    """The index keys of a stream's first entry: its kind and Beijing calendar day, then its time and name (newest first)."""
+    import datetime as dt
+
+    when = dt.datetime.fromisoformat(at.replace("Z", "+00:00"))
+    day = when.astimezone(dt.timezone(dt.timedelta(hours=8))).date().isoformat()
+    return {"opened": f"{stream.split('#', 1)[0]}#{day}", "opened_sk": f"{at}#{stream}"}
 
 
 def entry_hash(entry: dict[str, Any]) -> str:

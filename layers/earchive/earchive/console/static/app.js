@@ -488,16 +488,27 @@ async function inboxPage() {
 }
 
 async function logPage() {
-  const stream = query().get("stream") || "";
+  const q = query(), stream = q.get("stream") || "";
   const input = h("input", { type: "text", id: "stream", value: stream, placeholder: "事件流，如 batch#202612010001 或 user#…" });
-  const out = h("div");
-  show(h("h1", {}, "审计日志"), h("form", { class: "filters card", onsubmit: (e) => { e.preventDefault(); location.hash = `#/log?stream=${enc(input.value)}`; } },
-    h("label", {}, "事件流", input), h("button", { type: "submit" }, "查看并核验")), out);
-  if (!stream) return;
+  const kind = h("select", { id: "log-kind" }, Object.entries(S.config.labels.stream_kinds).map(([k, v]) => h("option", { value: k, selected: k === (q.get("kind") || "upload") }, v)));
+  const day = h("input", { type: "date", id: "log-day", value: q.get("day") || beijing(new Date().toISOString()).slice(0, 10) });
+  const out = h("div", { id: "log-out" });
+  show(h("h1", {}, "审计日志"),
+    h("form", { class: "filters card", onsubmit: (e) => { e.preventDefault(); location.hash = `#/log?kind=${enc(kind.value)}&day=${enc(day.value)}`; } },
+      h("label", {}, "类型", kind), h("label", {}, "日期（北京）", day), h("button", { type: "submit", id: "browse-log" }, "列出事件流")),
+    h("form", { class: "filters card", onsubmit: (e) => { e.preventDefault(); location.hash = `#/log?stream=${enc(input.value)}`; } },
+      h("label", {}, "事件流", input), h("button", { type: "submit" }, "查看并核验")), out);
   try {
+    if (!stream) {
+      const r = await api("GET", `api/log?kind=${enc(kind.value)}&day=${enc(day.value)}${q.get("cursor") ? `&cursor=${enc(q.get("cursor"))}` : ""}`);
+      return out.replaceChildren(h("table", { id: "streams" }, h("thead", {}, h("tr", {}, ["开始时间（北京）", "事件流", "操作者", "第一项操作", "结果"].map((t) => h("th", {}, t)))),
+        h("tbody", {}, r.items.length ? r.items.map((e) => h("tr", {}, h("td", {}, beijing(e.at)), h("td", { class: "mono" }, h("a", { href: `#/log?stream=${enc(e.stream)}` }, e.stream)),
+          h("td", {}, e.actor), h("td", {}, e.action), h("td", {}, e.result))) : h("tr", {}, h("td", { colspan: 5, class: "muted" }, "这一天没有此类事件流")))),
+        r.cursor ? h("div", { class: "pager" }, h("a", { href: `#/log?kind=${enc(r.kind)}&day=${enc(r.day)}&cursor=${enc(r.cursor)}` }, "下一页")) : null);
+    }
     const r = await api("GET", `api/log/${enc(stream)}`);
     out.replaceChildren(h("p", { class: r.chain_problems.length ? "fail" : "ok" }, r.chain_problems.length ? `哈希链有问题：${r.chain_problems.join("；")}` : `哈希链完整：${r.events.length} 条`),
-      h("table", {}, h("thead", {}, h("tr", {}, ["序号", "时间（北京）", "操作者", "操作", "结果", "说明"].map((t) => h("th", {}, t)))),
+      h("table", { id: "stream-events" }, h("thead", {}, h("tr", {}, ["序号", "时间（北京）", "操作者", "操作", "结果", "说明"].map((t) => h("th", {}, t)))),
         h("tbody", {}, r.events.map((e) => h("tr", {}, h("td", { class: "num" }, e.seq), h("td", {}, beijing(e.at || e.time)), h("td", {}, e.actor), h("td", {}, e.action),
           h("td", {}, e.result), h("td", { class: "mono" }, detailText(e.detail)))))));
   } catch (err) { out.replaceChildren(failed(err)); }
