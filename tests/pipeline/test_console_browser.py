@@ -220,7 +220,7 @@ def reply_in_browser(stack, driver, batch_id: str, returns: dict[str, str], shot
     driver.find_element(By.LINK_TEXT, batch_id).click()
     wait(driver, "#reply-form")
     rows = driver.find_elements(By.CSS_SELECTOR, "#inbox-packages tbody tr")
-    assert rows and all("合格" in r.text for r in rows), "each package's 接收检测 is shown"
+    assert rows and all(r.find_elements(By.CSS_SELECTOR, "span.ok") and "不合格" not in r.text for r in rows), "each package's 接收检测 is shown"
     for n, row in enumerate(rows):
         code = row.find_element(By.CSS_SELECTOR, ".mono").text
         if code in returns:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import hashlib
 import json
 import shutil
 import subprocess
@@ -27,7 +28,7 @@ from earchive.client import TransferService
 from earchive.console.desk import Desk as ConsoleDesk
 from earchive.crypto.pki import DevPKI, load_trust_anchors
 from earchive.domain.transfer import Selection
-from earchive.errors import UsageError
+from earchive.errors import ConflictError, UsageError
 from earchive.receive import Desk
 from earchive_devtools.localcloud import LocalCloud
 from tests.pipeline.test_reply_machine import verdicts
@@ -74,22 +75,45 @@ def test_a_reply_signed_in_two_steps_outside_the_server_is_taken_and_looks_like_
     with pytest.raises(UsageError, match="10–1300"):
         console.reply_begin("receiver-sub", batch, {"receiver": "张伟", "returns": {b["record_code"]: "模糊"}, "certificate": cert})
 
+    with pytest.raises(UsageError, match="awaits no decision"):
+        console.reply_begin("receiver-sub", {**batch, "status": "ACCEPTED"}, {"receiver": "张伟", "returns": returns, "certificate": cert})
+    real_checks = console.receiving._checks
+    console.receiving._checks = lambda bid: {k: v for k, v in real_checks(bid).items() if k != a["record_code"]}
+    with pytest.raises(UsageError, match=f"{a['record_code']} 尚未完成接收检测"):  # a copy never checked is not the clerk's to fix
+        console.reply_begin("receiver-sub", batch, {"receiver": "张伟", "returns": returns, "certificate": cert})
+    console.receiving._checks = real_checks
+
     step = console.reply_begin("receiver-sub", batch, {"receiver": "张伟", "returns": returns, "certificate": cert})
     assert step["step"] == "pdf", "the printed list's approval is signed first"
+    draft = json.loads(base64.b64decode(step["document"]))
+    assert draft["batch_id"] == bid and {p["package_id"]: p["outcome"] for p in draft["packages"]} == {
+        a["record_code"]: "ACCEPTED", b["record_code"]: "RETURNED"}, "the page sees the draft before the key signs anything"
+    with pytest.raises(UsageError, match="另一个批次"):
+        console.reply_sign("receiver-sub", {**batch, "batch_id": "202612019999"}, step["session"], {"step_token": step["step_token"],
+                                                                                                      "signature": webcrypto_sign(key, step["to_sign"])})
     with pytest.raises(UsageError, match="does not verify"):
         console.reply_sign("receiver-sub", batch, step["session"], {"step_token": step["step_token"],
                                                                     "signature": webcrypto_sign(stranger.key_path.read_bytes(), step["to_sign"])})
     with pytest.raises(UsageError, match="no such session"):
         console.reply_sign("someone-else", batch, step["session"], {"step_token": step["step_token"],
                                                                     "signature": webcrypto_sign(key, step["to_sign"])})
-    step = console.reply_sign("receiver-sub", batch, step["session"], {"step_token": step["step_token"],
-                                                                       "signature": webcrypto_sign(key, step["to_sign"])})
+    pdf_token = step["step_token"]
+    step = console.reply_sign("receiver-sub", batch, step["session"], {"step_token": pdf_token, "signature": webcrypto_sign(key, step["to_sign"])})
     assert step["step"] == "reply"
+    first = step
+    assert console.reply_sign("receiver-sub", batch, first["session"], {"step_token": pdf_token, "signature": "AA=="}) == first, \
+        "the pdf step's answer lost and asked again (with its token): the same answer, nothing signed twice"
+    with pytest.raises(ConflictError):
+        console.reply_sign("receiver-sub", batch, step["session"], {"step_token": "0" * 32, "signature": webcrypto_sign(key, step["to_sign"])})
+    reply_doc = base64.b64decode(step["document"])
+    assert hashlib.sha256(reply_doc).digest() in base64.b64decode(step["to_sign"]), "the reply's attributes sign the very bytes shown"
     sent = console.reply_sign("receiver-sub", batch, step["session"], {"step_token": step["step_token"],
                                                                        "signature": webcrypto_sign(key, step["to_sign"])})
     assert sent["step"] == "sent" and sent["outcomes"] == {a["record_code"]: "ACCEPTED", b["record_code"]: "RETURNED"}
     again = console.reply_sign("receiver-sub", batch, step["session"], {"step_token": "stale", "signature": "AA=="})
     assert again == sent, "a retry after a lost answer gets what was sent; nothing is sent twice"
+    with pytest.raises(UsageError, match="已在浏览器中签署并发送回执"):
+        console.reply_begin("receiver-sub", batch, {"receiver": "张伟", "returns": {}, "certificate": cert})
 
     found = verdicts(cloud, {sent["reply_id"] + ".json"})
     assert found[sent["reply_id"] + ".json"]["outcome"] == "taken", found

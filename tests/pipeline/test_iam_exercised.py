@@ -113,6 +113,9 @@ def needed(service: str, op: str, p: dict) -> list[tuple[str, str, str | None]]:
 
 
 def allowed(statements: list[dict], action: str, resource: str, leading: str | None, cloud: LocalCloud) -> bool:
+    if any(st.get("Effect") == "Deny" and any(fnmatch.fnmatchcase(action, a) for a in st["Action"])
+           and any(fnmatch.fnmatchcase(resource, r) for r in st["Resource"]) for st in statements):
+        return False  # an explicit Deny wins over any Allow
     for st in statements:
         if st.get("Effect") != "Allow" or not any(fnmatch.fnmatchcase(action, a) for a in st["Action"]):
             continue

@@ -50,3 +50,29 @@ def test_user_and_member_keys_never_collide(a, b):
     if a != b:
         assert member_key(a) != member_key(b)
     assert user_key("a|b").isalnum() and "/" not in member_key("x/../a.pdf")
+
+
+def test_the_stamp_counts_a_package_never_checked_as_passing_no_row():
+    from earchive.domain.reply import check_of_receipt, summary
+
+    checks = {"A": check_of_receipt({"passed": True, "failed": [], "checked_at": "t"}), "B": check_of_receipt(None)}
+    assert summary(checks).startswith("准确性 不通过 1/2"), summary(checks)
+    failed = {"A": check_of_receipt({"passed": False, "failed": [{"id": "YJ-2-3"}], "checked_at": "t"})}
+    assert summary(failed).startswith("准确性 通过 1/1，完整性 不通过 0/1"), "a failed test counts against its own property only"
+
+
+def test_the_auditors_index_keys_are_outside_the_hash_only_where_they_belong():
+    from earchive.domain.eventlog import GENESIS, entry_hash, opened_keys, verify_entries
+
+    first = {"stream": "batch#1", "seq": 1, "at": "2026-12-01T16:30:00.000+00:00", "actor": "a", "action": "create", "result": "ok",
+             "detail": "{}", "prev_hash": GENESIS}
+    first["hash"] = entry_hash(first)
+    keys = opened_keys("batch#1", first["at"])
+    assert keys["opened"] == "batch#2026-12-02", "16:30 UTC is the next day in Beijing"
+    assert verify_entries([{**first, **keys}]) == [], "derived keys added later leave the chain intact"
+    moved = {**first, **keys, "opened": "batch#2026-11-30"}
+    assert any("edited" in p for p in verify_entries([moved])), "keys moved to hide a stream are an edit"
+    second = {"stream": "batch#1", "seq": 2, "at": first["at"], "actor": "a", "action": "x", "result": "ok", "detail": "{}",
+              "prev_hash": first["hash"]}
+    second["hash"] = entry_hash(second)
+    assert any("edited" in p for p in verify_entries([first, {**second, **opened_keys("batch#1", first["at"])}])), "only a first entry"

@@ -77,6 +77,19 @@ class Transfers:
             raise TransferError(f"reply {reply_id} of batch {batch_id} was taken already (a replay)") from None
         self.events.append(f"batch#{batch_id}", actor=actor, action="reply-taken", result="ok", detail={"reply_id": reply_id, "key": key})
 
+    def browser_reply(self, batch_id: str) -> dict[str, Any] | None:
+        """The reply a receiver signed in the console for this batch, if one was sent (``{"reply_id", "user", "sent_at"}``)."""
+        return self.table.get_item(Key={"batch_id": batch_id, "item": "CONSOLE-REPLY"}, ConsistentRead=True).get("Item")
+
+    def claim_browser_reply(self, batch_id: str, reply_id: str, user: str, replacing: str | None = None) -> None:
+        """One reply per batch from the console (two tabs, two receivers): a conditional write; the same reply again is a retry,
+        and ``replacing`` names a reply the reply machine refused, which a new one may take the place of."""
+        values = {":r": reply_id, ":old": replacing or reply_id}
+        with conflict_as(f"batch {batch_id}: another reply was signed in the console meanwhile (本批次已有回执)"):
+            self.table.put_item(Item={"batch_id": batch_id, "item": "CONSOLE-REPLY", "reply_id": reply_id, "user": user, "sent_at": now()},
+                                ConditionExpression="attribute_not_exists(#i) OR reply_id IN (:r, :old)",
+                                ExpressionAttributeNames={"#i": "item"}, ExpressionAttributeValues=values)
+
     def count_checked(self, batch_id: str) -> int:
         """How many of the batch's packages have a receiving-check result (for progress while waiting)."""
         return count_all(self.table, KeyConditionExpression=Key("batch_id").eq(batch_id) & Key("item").begins_with("PKG#"),

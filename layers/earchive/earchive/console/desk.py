@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 import tempfile
 import uuid
 from typing import Any
@@ -326,12 +327,14 @@ class Desk:
             raise UsageError(f"kind: 应为 {', '.join(KINDS)} 之一")
         day = day or dt.datetime.now(BEIJING).date().isoformat()
         try:
+            if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", day):
+                raise ValueError(day)
             dt.date.fromisoformat(day)
         except ValueError:
             raise UsageError(f"day {day!r}: 应为 YYYY-MM-DD") from None
         start = _pinned(decode_cursor(cursor), "opened", f"{kind}#{day}", keys=("opened_sk", "stream", "seq"))
         if start is not None:
-            if start.get("seq") != "1":
+            if set(start) != {"opened", "opened_sk", "stream", "seq"} or start.get("seq") != "1":
                 raise UsageError("cursor: 属于另一个列表（请从第一页重新开始）")
             start["seq"] = 1  # the index holds first entries only; JSON carried the number as text
         items, last = self.aws.events.opened(kind, day, cursor=start)

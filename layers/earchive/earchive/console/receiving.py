@@ -23,6 +23,7 @@ import base64
 import datetime as dt
 import hashlib
 import json
+import re
 import uuid
 from typing import Any
 
@@ -139,11 +140,19 @@ class Receiving:
             raise UsageError("returns: 应为 {电子文件号: 退回原因} / returns must map record codes to reasons")
         listing_bytes, listing = self._listing(batch)
         checks = self._checks(batch["batch_id"])
+        unchecked = [p["record_code"] for p in listing["packages"] if not checks.get(p["record_code"])]
+        if unchecked:  # a copy the window never made or checked is the window's to fix, not a return to the clerk
+            raise UsageError(f"批次 {batch['batch_id']}：{'、'.join(unchecked[:5])} 尚未完成接收检测，请稍后或联系移交单位 / not checked yet")
+        standing = self.aws.transfers.browser_reply(batch["batch_id"])
+        if standing and not self._refused(batch, standing["reply_id"]):
+            raise UsageError(f"批次 {batch['batch_id']} 已在浏览器中签署并发送回执 {standing['reply_id']}（{standing.get('sent_at')}）；"
+                             "移交单位核验后生效 / a reply was sent already")
         document = replies.draft(listing, hashlib.sha256(listing_bytes).hexdigest(), receiver=str(body.get("receiver") or "")[:100],
                                  checks=checks, returns=returns)
         session: dict[str, Any] = {"id": uuid.uuid4().hex, "batch_id": batch["batch_id"], "institution": batch["institution"],
                                    "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                                   "certificate": cert.public_bytes(serialization.Encoding.PEM).decode("ascii"), "document": document}
+                                   "certificate": cert.public_bytes(serialization.Encoding.PEM).decode("ascii"), "document": document,
+                                   "replacing": standing["reply_id"] if standing else None}
         certified = self.aws.s3.get_bytes(self.settings.transfer_bucket, self._base(batch) + "transfer-list.pdf")
         if certified is not None:
             from ..crypto.pdf_sign import prepare
@@ -160,8 +169,10 @@ class Receiving:
         session = self._load(user, session_id)
         if session["batch_id"] != batch["batch_id"]:
             raise UsageError("session: 属于另一个批次 / the session is of another batch")
-        if session["step"] == "sent":  # a retry after a lost answer: the same result, nothing sent twice
-            return self._answer(session)
+        if session["step"] == "sent" or (body.get("step_token") and body.get("step_token") == session.get("prev_token")):
+            return self._answer(session)  # a retry after a lost answer: the same answer, nothing signed or sent twice
+        if not self.waiting(batch):
+            raise UsageError(f"批次 {batch['batch_id']} 状态为 {batch.get('status')}，不再等待接收单位的决定 / the batch awaits no decision now")
         if session.get("step_token") != body.get("step_token"):
             raise ConflictError(f"session {session_id}: 已在另一窗口中继续（步骤 {session['step']}）/ continued elsewhere")
         cert = x509.load_pem_x509_certificate(session["certificate"].encode("ascii"))
@@ -201,6 +212,7 @@ class Receiving:
         body = replies.encode(document)
         signature = cms.assemble(cert, [], "sha256", ALGORITHM, bytes.fromhex(session["to_sign"]), value, content=body).dump()
         key = replies.key(session["institution"], session["batch_id"], document["reply_id"])
+        self.aws.transfers.claim_browser_reply(session["batch_id"], document["reply_id"], user, replacing=session.get("replacing"))
         if session.get("signed_pdf"):
             pdf = self.aws.s3.get_bytes(self.settings.staging_bucket, session["signed_pdf"])
             if pdf is None or hashlib.sha256(pdf).hexdigest() != document["signed_pdf_sha256"]:
@@ -213,16 +225,22 @@ class Receiving:
                                detail={"batch_id": session["batch_id"], "reply_id": document["reply_id"], "returned": back})
         session.update(step="sent", key=key, sent_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
 
+    def _refused(self, batch: dict[str, Any], reply_id: str) -> bool:
+        """Whether the reply machine refused this reply (its ``.refused.json`` beside it): then another may be signed."""
+        key = replies.key(batch["institution"], batch["batch_id"], reply_id)
+        return self.aws.s3.size(self.settings.transfer_bucket, key[:-5] + ".refused.json") is not None
+
     # -- sessions
     def _key(self, user: str, session_id: str, suffix: str = ".json") -> str:
         from .desk import user_key
 
-        if not session_id.isalnum() or len(session_id) != 32:
+        if not re.fullmatch(r"[0-9a-f]{32}", session_id):
             raise UsageError("session: 编号不对 / not a session id")
         return f"{SESSIONS}{user_key(user)}/{session_id}{suffix}"
 
     def _save(self, user: str, session: dict[str, Any]) -> None:
-        session["step_token"] = uuid.uuid4().hex  # a second tab that read the session before cannot sign the same step twice
+        # a second tab that read the session before cannot sign the same step twice; the previous token asks for the same answer again
+        session["prev_token"], session["step_token"] = session.get("step_token"), uuid.uuid4().hex
         self.aws.s3.put(self.settings.staging_bucket, self._key(user, session["id"]), json.dumps(session, ensure_ascii=False).encode(),
                         "application/json")
 
@@ -243,7 +261,9 @@ class Receiving:
                "outcomes": {p["package_id"]: p["outcome"] for p in document["packages"]}}
         if session["step"] == "sent":
             return {**out, "key": session["key"], "sent_at": session["sent_at"]}
+        # the draft goes with what is to be signed, so the page checks it against the receiver's choices before its key signs
         return {**out, "to_sign": _b64(bytes.fromhex(session["to_sign"])), "step_token": session["step_token"],
+                "document": _b64(replies.encode(document)),
                 "signer_sha256": fingerprint(x509.load_pem_x509_certificate(session["certificate"].encode("ascii")))}
 
 

@@ -22,8 +22,20 @@ KINDS = {"upload": "办件上传（归档流程）", "batch": "移交批次", "u
 
 def canonical(entry: dict[str, Any]) -> bytes:
     """The bytes an entry's hash is over: sorted keys, no whitespace, UTF-8, no 'hash' (nor the list's index keys)."""
-    body = {k: (int(v) if isinstance(v, Decimal) else v) for k, v in entry.items() if k != "hash" and k not in INDEX_KEYS}
+    skip = {"hash", *(INDEX_KEYS if _derived_index(entry) else ())}
+    body = {k: (int(v) if isinstance(v, Decimal) else v) for k, v in entry.items() if k not in skip}
     return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str).encode("utf-8")
+
+
+def _derived_index(entry: dict[str, Any]) -> bool:
+    """The list's keys are left out of the hash only where they are what they must be: on a first entry, computed from it.
+    Moved, added elsewhere or altered, they are hashed like any field, and the chain shows the edit."""
+    if not any(k in entry for k in INDEX_KEYS):
+        return False
+    try:
+        return int(entry.get("seq", 0)) == 1 and {k: entry.get(k) for k in INDEX_KEYS} == opened_keys(str(entry["stream"]), str(entry["at"]))
+    except (KeyError, ValueError):
+        return False
 
 
 def opened_keys(stream: str, at: str) -> dict[str, str]:

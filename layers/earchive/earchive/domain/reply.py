@@ -90,7 +90,8 @@ def summary(checks: dict[str, dict[str, Any]]) -> str:
     """The 接收检测 per 登记表 row, for the institution's signature stamp: "准确性 通过 3/3，完整性 …"."""
     parts = []
     for prop, row in REGISTER_ROWS:
-        verdicts = [all(r["status"] != "fail" for r in c.get("results", []) if r.get("property") == prop) for c in checks.values()]
+        verdicts = [bool(c.get("passed") or c.get("results")) and all(r["status"] != "fail" for r in c.get("results", []) if r.get("property") == prop)
+                    for c in checks.values()]  # a package never checked passes no row
         parts.append(f"{row} {'通过' if all(verdicts) else '不通过'} {sum(verdicts)}/{len(verdicts)}")
     return "，".join(parts)
 

@@ -21,6 +21,39 @@ async function importSigningKey(file) {
     return await crypto.subtle.importKey("pkcs8", der, { name: "ECDSA", namedCurve: "P-256" }, false, ["sign"]);
   } catch (err) { throw new Error("无法读取密钥：浏览器签署只支持 ECDSA P-256 密钥（SM2、RSA 请在本单位电脑上用 earchive receive）"); }
 }
+const MESSAGE_DIGEST = [0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x04];  // OID 1.2.840.113549.1.9.4
+function signedDigest(attrs) {  // the messageDigest the CMS signed attributes carry (SET { OCTET STRING (32) })
+  for (let i = 0; i + MESSAGE_DIGEST.length + 36 <= attrs.length; i++) {
+    if (MESSAGE_DIGEST.every((b, k) => attrs[i + k] === b)) {
+      const j = i + MESSAGE_DIGEST.length;
+      if (attrs[j] === 0x31 && attrs[j + 2] === 0x04 && attrs[j + 3] === 0x20) return attrs.slice(j + 4, j + 36);
+    }
+  }
+  return null;
+}
+function sameBytes(a, b) { return a && b && a.length === b.length && a.every((x, i) => x === b[i]); }
+/* What the server asks the key to sign is checked against what the receiver chose, before the key signs it. */
+function checkDraft(doc, id, chosen) {
+  if (doc.batch_id !== id) throw new Error(`服务器给出的回执属于另一批次（${doc.batch_id}），未签署`);
+  if (doc.packages.length !== Object.keys(chosen).length) throw new Error("服务器给出的回执与本页的信息包数量不一致，未签署");
+  for (const p of doc.packages) {
+    if (!(p.package_id in chosen)) throw new Error(`服务器给出的回执含本页没有的信息包 ${p.package_id}，未签署`);
+    const want = chosen[p.package_id];
+    const ok = want === null ? p.outcome === "ACCEPTED"
+      : p.outcome === "RETURNED" && (want === "" ? String(p.reason || "").startsWith("接收检测不合格") : p.reason === want);
+    if (!ok) throw new Error(`服务器给出的回执中 ${p.package_id} 的决定与您的选择不一致，未签署`);
+  }
+}
+function withoutPdf(doc) { const { list_pdf_sha256, signed_pdf_sha256, ...rest } = doc; return JSON.stringify(rest); }
+async function postAgain(path, body) {  // a lost answer or an outage: the same request again (the server answers it once)
+  for (let attempt = 1; ; attempt++) {
+    try { return await api("POST", path, body); } catch (err) {
+      if (attempt >= 3 || (err.status && err.status < 500)) throw err;
+      await new Promise((r) => setTimeout(r, 1500 * attempt));
+    }
+  }
+}
+
 function sizeText(n) { return n >= 1048576 ? `${(n / 1048576).toFixed(1)} MB` : `${Math.ceil((n || 0) / 1024)} KB`; }
 
 async function inboxBatchPage(id) {
@@ -48,10 +81,12 @@ async function inboxBatchPage(id) {
   const send = h("button", { id: "sign-reply", type: "submit" }, "用本单位密钥签章并发送回执");
   const form = h("form", { class: "card", id: "reply-form", onsubmit: async (e) => {
     e.preventDefault();
-    const returns = {}, problems = [];
+    const returns = {}, chosen = {}, problems = [];
     for (const d of decisions) {
+      chosen[d.p.record_code] = null;
       if (!d.back.checked) continue;
       const text = d.reason.value.trim();
+      chosen[d.p.record_code] = text;
       if (!text && d.p.passed !== true) continue;  // a package that failed its check goes back with its failed tests named
       if (text.length < low || text.length > high) problems.push(`${d.p.record_code}：退回原因须为 ${low}–${high} 字（现为 ${text.length}）`);
       returns[d.p.record_code] = text;
@@ -65,15 +100,27 @@ async function inboxBatchPage(id) {
       const key = await importSigningKey(keyFile.files[0]);
       say("1/3 正在起草回执……");
       let r = await api("POST", `api/inbox/${enc(id)}/reply`, { receiver: receiver.value.trim(), returns, certificate: await certFile.files[0].text() });
+      const signed = [];
+      let drafted = null;
       while (r.step !== "sent") {
+        const doc = JSON.parse(new TextDecoder().decode(b64bytes(r.document)));
+        checkDraft(doc, id, chosen);
+        const toSign = b64bytes(r.to_sign);
+        if (r.step === "pdf" && signed.length === 0) drafted = withoutPdf(doc);
+        else if (r.step === "reply" && signed.length === (drafted ? 1 : 0) && (!drafted || withoutPdf(doc) === drafted)) {
+          const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", b64bytes(r.document)));
+          if (!sameBytes(signedDigest(toSign), digest)) throw new Error("待签署的内容不是这份回执（摘要不符），未签署");
+        } else throw new Error(`服务器要求的签署步骤不对（${r.step}），未签署`);
         say(r.step === "pdf" ? "2/3 正在签署登记表（接收方签章）……" : "3/3 正在签署回执并发送……");
-        const signature = bytesB64(await crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, key, b64bytes(r.to_sign)));
-        r = await api("POST", `api/inbox/${enc(id)}/reply/${enc(r.session)}`, { step_token: r.step_token, signature });
+        const signature = bytesB64(await crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, key, toSign));
+        signed.push(r.step);
+        r = await postAgain(`api/inbox/${enc(id)}/reply/${enc(r.session)}`, { step_token: r.step_token, signature });
       }
       const back = Object.values(r.outcomes).filter((o) => o === "RETURNED").length;
       out.replaceChildren(notice("done", h("span", { id: "reply-sent" }, `回执 ${r.reply_id} 已签章并发送：接收 ${Object.keys(r.outcomes).length - back} 件，退回 ${back} 件。`),
         "移交单位核验签名后生效，本页稍后刷新。"));
-      setTimeout(() => inboxBatchPage(id), 8000);
+      const here = location.hash;
+      setTimeout(() => { if (location.hash === here) inboxBatchPage(id); }, 8000);
     } catch (err) { out.replaceChildren(failed(err)); send.disabled = false; }
   } },
   h("h2", {}, "签署回执"),
