@@ -179,13 +179,25 @@ class Gateway:
                 **({"body": text} if text else {}), "isBase64Encoded": encoded}
 
     def _login(self, body: bytes) -> tuple[int, dict[str, str], bytes]:
+        """The hosted sign-in page's part: a password, or (a user with a temporary one) the new password they choose."""
+        def answer(status: int, data: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+            return status, {"content-type": "application/json"}, json.dumps(data, ensure_ascii=False).encode()
+
         try:
             data = json.loads(body or b"{}")
-            tokens = self.users().sign_in(self.client_id, str(data["username"]), str(data["password"]))
-        except Exception:  # noqa: BLE001 - a wrong name or password, whatever moto raises for it
-            return 401, {"content-type": "application/json"}, json.dumps({"error": "用户名或密码不正确 / wrong user name or password"},
-                                                                          ensure_ascii=False).encode()
-        return 200, {"content-type": "application/json"}, json.dumps({"id_token": tokens["IdToken"], "expires_in": tokens["ExpiresIn"]}).encode()
+            name = str(data["username"])
+            if data.get("session"):
+                tokens = self.users().choose_password(self.client_id, name, str(data["session"]), str(data["new_password"]))
+            else:
+                out = self.users().begin_sign_in(self.client_id, name, str(data["password"]))
+                if out.get("ChallengeName") == "NEW_PASSWORD_REQUIRED":
+                    return answer(200, {"challenge": "NEW_PASSWORD_REQUIRED", "session": out["Session"]})
+                tokens = out["AuthenticationResult"]
+        except Exception as exc:  # noqa: BLE001 - a wrong name or password, a weak new one: whatever moto raises for it
+            weak = "InvalidPassword" in type(exc).__name__ or "InvalidPassword" in str(exc)
+            return answer(400 if weak else 401, {"error": "新密码不符合要求（至少 8 位，含大小写字母、数字和符号）/ password too weak" if weak
+                                                 else "用户名或密码不正确 / wrong user name or password"})
+        return answer(200, {"id_token": tokens["IdToken"], "expires_in": tokens["ExpiresIn"]})
 
     def _handler(self):
         gateway = self

@@ -396,6 +396,18 @@ def test_an_admin_adds_a_user_whose_temporary_password_is_shown_once(stack, driv
     password = wait(driver, "#temporary-password").text
     assert password.startswith("Ea1-") and len(password) == 20
     WebDriverWait(driver, 30).until(lambda d: "clerk2" in d.find_element(By.ID, "users").text)
-    shot(driver, "13-admin-users")
+    shot(driver, "16-admin-users")
     user = stack["gateway"].users().get("clerk2")
     assert user["roles"] == ["window_clerk"] and user["scopes"] == ["hall:430102:0102"] and user["status"] == "FORCE_CHANGE_PASSWORD"
+    # the new clerk's first sign-in: the temporary password, then one of their own, then the hall's cases
+    driver.execute_script("sessionStorage.clear()")
+    goto(driver, stack["gateway"].url + "#/login")
+    wait(driver, "#username").send_keys("clerk2")
+    driver.find_element(By.ID, "password").send_keys(password)
+    driver.find_element(By.ID, "login").click()
+    WebDriverWait(driver, 30).until(lambda d: d.find_element(By.ID, "new-password").is_displayed())
+    driver.find_element(By.ID, "new-password").send_keys("Clerk2-Own-Pass-2026")
+    driver.find_element(By.ID, "login").click()
+    wait(driver, "#cases")
+    assert "综合受理窗口经办人" in driver.find_element(By.ID, "who").text, "signed in with the clerk's role"
+    assert stack["gateway"].users().get("clerk2")["status"] == "CONFIRMED", "the temporary password is gone"

@@ -56,8 +56,17 @@ class Users:
 
     def sign_in(self, client_id: str, name: str, password: str) -> dict[str, Any]:
         """USER_PASSWORD_AUTH (the local gateway's form): the tokens, or the pool's refusal as raised."""
+        return self.begin_sign_in(client_id, name, password)["AuthenticationResult"]
+
+    def begin_sign_in(self, client_id: str, name: str, password: str) -> dict[str, Any]:
+        """The pool's whole answer: tokens, or a challenge (a user with a temporary password must choose one)."""
         return self.client.initiate_auth(ClientId=client_id, AuthFlow="USER_PASSWORD_AUTH",
-                                         AuthParameters={"USERNAME": name, "PASSWORD": password})["AuthenticationResult"]
+                                         AuthParameters={"USERNAME": name, "PASSWORD": password})
+
+    def choose_password(self, client_id: str, name: str, session: str, password: str) -> dict[str, Any]:
+        """Answer NEW_PASSWORD_REQUIRED: the user's own password replaces the temporary one; the tokens."""
+        return self.client.respond_to_auth_challenge(ClientId=client_id, ChallengeName="NEW_PASSWORD_REQUIRED", Session=session,
+                                                     ChallengeResponses={"USERNAME": name, "NEW_PASSWORD": password})["AuthenticationResult"]
 
 
 __all__ = ["Users"]

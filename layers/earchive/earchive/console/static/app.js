@@ -91,15 +91,23 @@ function loginPage() {
   const user = h("input", { type: "text", id: "username", autocomplete: "username", required: true });
   const pass = h("input", { type: "password", id: "password", autocomplete: "current-password", required: true });
   const out = h("div");
+  const fresh = h("input", { type: "password", id: "new-password", autocomplete: "new-password" });
+  const choose = h("label", { hidden: true }, "新密码（首次登录须修改临时密码）", fresh);
+  let session = null;
   const form = h("form", { class: "card login", onsubmit: async (e) => {
     e.preventDefault();
-    const res = await fetch("auth/login", { method: "POST", headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ username: user.value, password: pass.value }) });
+    const body = session ? { username: user.value, session, new_password: fresh.value } : { username: user.value, password: pass.value };
+    const res = await fetch("auth/login", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
     const data = await res.json().catch(() => ({}));
     if (!res.ok) { out.replaceChildren(notice("error", data.error || "登录失败")); return; }
+    if (data.challenge === "NEW_PASSWORD_REQUIRED") {  // a user the admin just made: their own password replaces the temporary one
+      session = data.session; choose.hidden = false; fresh.required = true; fresh.focus();
+      out.replaceChildren(notice("info", "这是临时密码：请设置您自己的新密码后登录。"));
+      return;
+    }
     setToken(data.id_token); location.hash = "#/cases"; route();
   } }, h("h1", {}, "登录（本地云）"), msg && notice("info", msg),
-    h("label", {}, "用户名", user), h("label", {}, "密码", pass), h("button", { type: "submit", id: "login" }, "登录"), out,
+    h("label", {}, "用户名", user), h("label", {}, "密码", pass), choose, h("button", { type: "submit", id: "login" }, "登录"), out,
     h("p", { class: "muted" }, "本地云的用户由 `earchive local up` 创建并打印；正式部署使用统一身份认证。"));
   show(form); user.focus();
 }
