@@ -85,9 +85,9 @@ lint: $(STAMP)
 screenshots: $(STAMP) system-deps
 	$(BIN)/python -m earchive_devtools.screenshots docs/screenshots
 
-## speed and memory figures (not part of the tests): make bench ARGS="--large-mb 2048"
+## speed and memory figures (not part of the tests): make bench (quick), make bench ARGS=--full (the issue's sizes)
 bench: $(STAMP)
-	$(BIN)/python bench/bench_pack_verify.py $(ARGS)
+	$(BIN)/python bench/run.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) node_modules out .pytest_cache .ruff_cache .aws-sam

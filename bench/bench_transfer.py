@@ -25,6 +25,7 @@ from pathlib import Path
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--packages", type=int, default=500)
+    ap.add_argument("--json", help="also write the figures to this file")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="earchive-bench-transfer-"))
     os.environ["EARCHIVE_HOME"] = str(work / "home")
@@ -95,6 +96,13 @@ def main() -> int:
 
 {n} packages ({total_bytes / 1e6:.1f} MB), {passed} passed the receiving check, batch {done['status']};
 peak RSS of the whole local cloud process {rss:.0f} MB (moto holds every object in memory); 2 cores, Python {sys.version.split()[0]}""")
+    if args.json:
+        import json
+
+        Path(args.json).write_text(json.dumps({"packages": n, "megabytes": round(total_bytes / 1e6, 1), "create_s": round(create_s, 2),
+                                               "receive_s": round(receive_s, 1), "receive_packages_per_s": round(n / receive_s, 1),
+                                               "decide_s": round(decide_s, 1), "export_s": round(export_s, 1), "peak_rss_mb": round(rss),
+                                               "passed": passed, "status": done["status"]}, ensure_ascii=False, indent=2), "utf-8")
     return 0 if passed == n and done["status"] == "ACCEPTED" else 1
 
 

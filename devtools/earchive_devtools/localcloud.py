@@ -246,11 +246,54 @@ def _index_dynamodb() -> None:
     Table._earchive_indexed = True
 
 
+def _unlocked_backends() -> None:
+    """moto takes one process-wide lock on every request to see whether an account's backend exists (twice: the
+    service's, then IAM's to mark the key used). With dozens of executions in threads, that lock convoys them; once
+    the account's backend exists, the answer cannot change, so look without the lock."""
+    from moto.core.base_backend import BackendDict
+
+    if getattr(BackendDict, "_earchive_unlocked", False):
+        return
+    create = BackendDict._create_account_specific_backend
+
+    def lookup(self: Any, account_id: str) -> None:
+        if dict.__contains__(self, account_id) and getattr(self, "_earchive_listed", False):
+            return
+        create(self, account_id)
+        self._earchive_listed = True
+
+    BackendDict._create_account_specific_backend = lookup
+    BackendDict._earchive_unlocked = True
+
+
+def _shared_interpreter_clients() -> None:
+    """moto's state machine interpreter makes a new boto3 client for every task it runs (a Lambda invoke each time), which
+    loads the service's model again; the clients are thread safe, so make one per service and endpoint, once."""
+    try:
+        import moto.stepfunctions.parser.asl.utils.boto_client as interpreter
+    except ImportError:
+        return
+    if isinstance(interpreter.boto3, types.SimpleNamespace):
+        return
+    real, made, lock = interpreter.boto3, {}, threading.Lock()
+
+    def client(**kwargs: Any) -> Any:
+        key = (kwargs.get("service_name"), kwargs.get("region_name"), kwargs.get("endpoint_url"))
+        with lock:
+            if key not in made:
+                made[key] = real.client(**kwargs)
+            return made[key]
+
+    interpreter.boto3 = types.SimpleNamespace(client=client)
+
+
 def install_patches() -> None:
     from moto.awslambda.models import LambdaFunction
 
     _record_calls()
     _index_dynamodb()
+    _unlocked_backends()
+    _shared_interpreter_clients()
     LambdaFunction._invoke_lambda = _invoke_in_process
     try:  # Locally no metrics are published. Powertools, with metrics disabled, never flushes
         # its (process-wide) metric set, and prints it anyway once it holds 100 values.
@@ -565,22 +608,34 @@ class LocalCloud:
                                                             input=json.dumps(object_created(up)))["executionArn"]
 
     def wait(self, arns: list[str], timeout: float = 300, progress=None) -> dict[str, dict[str, Any]]:
-        """Wait for the executions to end; ``progress(done)`` is called whenever one more has ended."""
+        """Wait for the executions to end; ``progress(done)`` is called whenever one more has ended.
+
+        One ``list_executions`` per state machine and round says which are still running (asking each execution in turn
+        made the waiting itself most of the local cloud's work with many in flight); only the ended ones are described.
+        """
         sfn = self.client("stepfunctions")
         deadline = time.monotonic() + timeout
         done: dict[str, dict[str, Any]] = {}
-        while len(done) < len(arns):
-            before = len(done)
-            for arn in arns:
-                if arn not in done:
-                    d = sfn.describe_execution(executionArn=arn)
-                    if d["status"] != "RUNNING":
-                        done[arn] = d
-            if progress and len(done) != before:
+        pending = set(arns)
+        machines = {arn.replace(":execution:", ":stateMachine:").rsplit(":", 1)[0] for arn in arns}
+        while pending:
+            running = set()
+            for machine in machines:
+                for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=machine, statusFilter="RUNNING"):
+                    running |= {e["executionArn"] for e in page["executions"]}
+            ended = [arn for arn in pending if arn not in running]
+            for arn in ended:
+                d = sfn.describe_execution(executionArn=arn)
+                if d["status"] != "RUNNING":
+                    done[arn] = d
+                    pending.discard(arn)
+            if progress and ended:
                 progress(done)
+            if not pending:
+                break
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{len(arns) - len(done)} executions still running after {timeout}s")
-            time.sleep(0.05)
+                raise TimeoutError(f"{len(pending)} executions still running after {timeout}s")
+            time.sleep(0.1)
         return done
 
     def catalogue(self):

@@ -100,6 +100,9 @@ class Settings:
     allow_development_keys: bool = field(default=False, metadata=_env(
         "EARCHIVE_ALLOW_DEVELOPMENT_KEYS", "true: a stack on AWS may sign with the development CA and TSA (trying it out only)"))
     local_port: int = field(default=4566, metadata=_env("EARCHIVE_LOCAL_PORT", "the port `earchive local up` serves on", where="CLI"))
+    local_containers: int = field(default=3, metadata=_env(
+        "EARCHIVE_LOCAL_CONTAINERS", "warm containers per function in one process (the local cloud; on Lambda a process serves one "
+        "invocation at a time): more invocations wait, as Lambda throttles beyond reserved concurrency", where="CLI"))
     console_port: int = field(default=8080, metadata=_env("EARCHIVE_CONSOLE_PORT", "the port `earchive local up` serves the console on", where="CLI"))
     errors_json: bool = field(default=False, metadata=_env("EARCHIVE_ERRORS_JSON", "set: the CLI also prints rejections as JSON on stdout", where="CLI"))
     work_dir: str = field(default_factory=tempfile.gettempdir)  # Lambda: /tmp (not an environment variable)

@@ -18,9 +18,9 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
-from ..domain.listing import HALL_INDEX, CaseQuery, encode_cursor, indexed, sort_key
+from ..domain.listing import HALL_INDEX, READY, READY_INDEX, READY_KEYS, VERSION, CaseQuery, encode_cursor, indexed, ready_keys, sort_key
 from ..errors import ConflictError, UsageError
-from .pages import scan_all
+from .pages import pages, scan_all
 
 
 def _lost(exc: ClientError) -> bool:
@@ -83,6 +83,11 @@ class Catalogue:
         at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         values: dict[str, Any] = {":to": to, ":at": at, ":hsk": sort_key(to, at)}
         sets = ["#st = :to", "updated_at = :at", "hall_sk = :hsk", "changed_at = :at"]  # the hall's list follows the status (index by_hall)
+        ready = "REMOVE ready, ready_sk"  # 申请移交's list (by_ready) holds ARCHIVED packages only
+        if to == READY and "transfer_batch" not in attrs:
+            sets += ["ready = :ready", "ready_sk = :rsk"]
+            values.update({":ready": READY, ":rsk": f"{attrs.get('archived_at') or at}#{package_id}"})
+            ready = ""
         for i, (k, v) in enumerate(attrs.items()):
             names[f"#a{i}"] = k
             values[f":v{i}"] = v
@@ -95,7 +100,7 @@ class Catalogue:
             values[":owner"] = owner
         try:
             return self.table.update_item(
-                Key={"package_id": package_id}, UpdateExpression="SET " + ", ".join(sets),
+                Key={"package_id": package_id}, UpdateExpression="SET " + ", ".join(sets) + (" " + ready if ready else ""),
                 ConditionExpression=condition,
                 ExpressionAttributeNames=names, ExpressionAttributeValues=values, ReturnValues="ALL_NEW",
             )["Attributes"]
@@ -149,7 +154,7 @@ class Catalogue:
 
     def keep_version(self, item: dict[str, Any], version: int) -> None:
         """Keep a returned package's item as ``<code>#v<version>``, superseded by the next version."""
-        kept = {k: v for k, v in item.items() if k not in ("hall", "hall_sk")}  # history, not a row of the hall's list
+        kept = {k: v for k, v in item.items() if k not in ("hall", "hall_sk", *READY_KEYS)}  # history, not a row of any list
         self.table.put_item(Item={**kept, "package_id": f"{item['package_id']}#v{version}", "superseded_by": version + 1})
 
     def mark_rejected(self, item: dict[str, Any], *, owner: str | None = None) -> None:
@@ -166,13 +171,19 @@ class Catalogue:
         """Put an ARCHIVED package in one transfer batch; repeating it for the same batch (a retry) is allowed."""
         with conflict_as(f"{package_id} is in another batch or not ARCHIVED"):
             self.table.update_item(
-                Key={"package_id": package_id}, UpdateExpression="SET transfer_batch = :b",
+                Key={"package_id": package_id}, UpdateExpression="SET transfer_batch = :b REMOVE ready, ready_sk",
                 ConditionExpression="#st = :archived AND (attribute_not_exists(transfer_batch) OR transfer_batch = :b)",
                 ExpressionAttributeNames={"#st": "status"}, ExpressionAttributeValues={":b": batch_id, ":archived": "ARCHIVED"})
 
     def release_from_batch(self, package_id: str) -> None:
         """Out of its batch (returned): the corrected version may travel in a new one."""
-        self.table.update_item(Key={"package_id": package_id}, UpdateExpression="REMOVE transfer_batch")
+        item = self.get(package_id) or {}
+        keys = ready_keys({**item, "transfer_batch": None})  # withdrawn, still ARCHIVED: back in 申请移交's list
+        if keys:
+            self.table.update_item(Key={"package_id": package_id}, UpdateExpression="REMOVE transfer_batch SET ready = :r, ready_sk = :k",
+                                   ExpressionAttributeValues={":r": keys["ready"], ":k": keys["ready_sk"]})
+        else:
+            self.table.update_item(Key={"package_id": package_id}, UpdateExpression="REMOVE transfer_batch")
 
     def serial_of(self, prefix: str, project_id: str) -> int | None:
         """The serial a case already holds within its code prefix, if any."""
@@ -295,17 +306,34 @@ class Catalogue:
         return page["Items"], encode_cursor(page.get("LastEvaluatedKey"))
 
     def backfill_hall_index(self) -> int:
-        """Give every package item of an older deployment its ``hall``/``hall_sk`` (`earchive migrate hall-index`; safe to repeat)."""
+        """Give every package item of an older deployment its ``hall``/``hall_sk``, and its ``by_ready`` keys while it may join a
+        batch (`earchive migrate hall-index`; safe to repeat). Returns how many items changed."""
         done = 0
         for item in self._scan():
-            if "hall" in item:
-                continue
-            new = indexed(item, self.default_hall)
+            changed = False
+            keys = ready_keys(item)
+            if keys and "ready" not in item and not VERSION.search(str(item["package_id"])):  # 申请移交's list, for items before by_ready
+                self.table.update_item(Key={"package_id": item["package_id"]}, UpdateExpression="SET ready = :r, ready_sk = :k",
+                                       ConditionExpression="#st = :r AND attribute_not_exists(transfer_batch)",
+                                       ExpressionAttributeNames={"#st": "status"},
+                                       ExpressionAttributeValues={":r": keys["ready"], ":k": keys["ready_sk"]})
+                changed = True
+            new = indexed(item, self.default_hall) if "hall" not in item else {}
             if "hall" in new:
                 self.table.update_item(Key={"package_id": item["package_id"]}, UpdateExpression="SET hall = :h, hall_sk = :k, changed_at = :c",
                                        ExpressionAttributeValues={":h": new["hall"], ":k": new["hall_sk"], ":c": new["changed_at"]})
-                done += 1
+                changed = True
+            done += changed
         return done
+
+    def ready(self, archived_from: str | None = None, archived_to: str | None = None) -> Iterator[dict[str, Any]]:
+        """Every package that may join a batch (ARCHIVED, in none), archived between the days given (UTC, inclusive):
+        index ``by_ready``, page by page, so a batch of 10,000 is gathered without a scan or the whole list in memory."""
+        cond = Key("ready").eq(READY)
+        if archived_from or archived_to:
+            cond = cond & Key("ready_sk").between(archived_from or "", (archived_to or "9999-12-31") + "~")
+        for page in pages(self.table.query, IndexName=READY_INDEX, KeyConditionExpression=cond):
+            yield from page["Items"]
 
     def by_project(self, project_id: str) -> list[dict[str, Any]]:
         """The items of one 办件编号 (index ``by_project``)."""

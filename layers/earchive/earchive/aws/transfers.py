@@ -153,8 +153,12 @@ class Transfers:
         ``hall`` (行政区划#全宗号) narrows the selection to one hall's packages, as the console always does;
         a batch of one hall is listed in that hall's outbox (index ``by_hall``).
         """
-        candidates = [i for i in self.catalogue.by_status("ARCHIVED") if not i.get("transfer_batch") and selection.matches(i)
-                      and (hall is None or hall_of_item(i) == hall)]
+        if selection.package_ids:  # named: read each (10,000 reads at most, never a scan)
+            found = (self.catalogue.get(pid) for pid in dict.fromkeys(selection.package_ids))
+            pool = (i for i in found if i and i.get("status") == "ARCHIVED")
+        else:  # by criteria: the packages still to transfer, by archive time (index by_ready)
+            pool = self.catalogue.ready(selection.archived_from, selection.archived_to)
+        candidates = [i for i in pool if not i.get("transfer_batch") and selection.matches(i) and (hall is None or hall_of_item(i) == hall)]
         halls = {hall_of_item(i) for i in candidates}  # one hall: the batch is in its outbox (a command-line batch may span several)
         if selection.package_ids:
             missing = set(selection.package_ids) - {i["package_id"] for i in candidates}

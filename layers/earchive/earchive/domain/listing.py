@@ -21,6 +21,9 @@ from typing import Any
 from ..errors import UsageError
 
 HALL_INDEX = "by_hall"
+READY_INDEX = "by_ready"  # packages ARCHIVED and in no batch yet, by archive time: what 申请移交 gathers (one query, not a scan)
+READY = "ARCHIVED"
+READY_KEYS = ("ready", "ready_sk")
 HALL = re.compile(r"^\d{6}#[0-9A-Za-z]{1,16}$")
 STATUSES = ("RECEIVED", "PACKED", "SEALED", "CHECKED", "REGISTERED", "ARCHIVED", "REJECTED", "FAILED", "RETURNED", "ACCEPTED")
 VERSION = re.compile(r"#v\d+$")  # a returned version kept beside its successor: history, not a row of the list
@@ -54,7 +57,15 @@ def indexed(item: dict[str, Any], default_hall: str | None = None) -> dict[str, 
     if not hall:
         return item
     at = str(item.get("updated_at") or item.get("rejected_at") or item.get("received_at") or "")
-    return {**item, "hall": hall, "hall_sk": sort_key(str(item["status"]), at), "changed_at": at}
+    base = {k: v for k, v in item.items() if k not in READY_KEYS}
+    return {**base, "hall": hall, "hall_sk": sort_key(str(item["status"]), at), "changed_at": at, **ready_keys(item, at)}
+
+
+def ready_keys(item: dict[str, Any], at: str = "") -> dict[str, str]:
+    """The ``by_ready`` keys of an item that may join a batch (ARCHIVED, in none yet); none for any other."""
+    if item.get("status") != READY or item.get("transfer_batch"):
+        return {}
+    return {"ready": READY, "ready_sk": f"{item.get('archived_at') or at or item.get('updated_at') or ''}#{item['package_id']}"}
 
 
 @dataclass(frozen=True)
@@ -128,5 +139,5 @@ def decode_cursor(text: str | None) -> dict[str, Any] | None:
     return value
 
 
-__all__ = ["HALL_INDEX", "STATUSES", "UNKNOWN_HALL", "CaseQuery", "decode_cursor", "encode_cursor", "hall_key", "hall_of_item",
-           "indexed", "sort_key"]
+__all__ = ["HALL_INDEX", "READY_INDEX", "STATUSES", "UNKNOWN_HALL", "CaseQuery", "decode_cursor", "encode_cursor", "hall_key",
+           "hall_of_item", "indexed", "ready_keys", "sort_key"]

@@ -49,21 +49,39 @@ metrics = Metrics(namespace="earchive", service="earchive")
 
 
 class _Containers:
-    """Warm containers of one function: each holds a Runtime (settings + clients) and serves one invocation at a time."""
+    """Warm containers of one function: each holds a Runtime (settings + clients) and serves one invocation at a time.
+
+    At most ``Settings.local_containers`` of them live in one process: on Lambda a process is one container, so the
+    bound is never reached; in the local cloud, where invocations run in threads of one process (and one GIL), more
+    would only add cold starts and memory, so further invocations wait for a container as throttled ones would.
+    """
 
     def __init__(self, make: Callable[[], Runtime]):
         self._make, self._free, self._lock = make, [], threading.Lock()
+        self._slots: threading.BoundedSemaphore | None = None
 
     def take(self) -> Runtime:
-        """A warm container's Runtime, or a new one (a cold start) when all are busy."""
+        """A warm container's Runtime, or a new one (a cold start) when all are busy and the bound allows."""
         with self._lock:
-            if self._free:
-                return self._free.pop()
-        return self._make()
+            if self._slots is None:
+                from ..config import Settings
+
+                self._slots = threading.BoundedSemaphore(max(1, Settings.from_env().local_containers))
+        self._slots.acquire()
+        try:
+            with self._lock:
+                if self._free:
+                    return self._free.pop()
+            return self._make()
+        except BaseException:
+            self._slots.release()
+            raise
 
     def give_back(self, rt: Runtime) -> None:
         with self._lock:
             self._free.append(rt)
+        if self._slots is not None:
+            self._slots.release()
 
 
 def _idempotent(name: str, step: Step, table: str, body: Callable[[dict, Any], dict]) -> Callable[[dict, Any], dict]:
