@@ -66,6 +66,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cases", type=int, default=40)
     ap.add_argument("--full", action="store_true", help="200 cases (the issue's sustained figure)")
+    ap.add_argument("--in-flight", type=int, default=8, help="executions running at once; the queue holds the rest (0: no bound)")
     ap.add_argument("--json", help="also write the figures to this file")
     args = ap.parse_args()
     n = 200 if args.full else args.cases
@@ -82,8 +83,8 @@ def main() -> int:
             for p in paths:
                 cloud.upload(p)
             arns: list[str] = []
-            while len(arns) < len(paths):
-                arns += cloud.dispatch(wait=0.2)
+            while len(arns) < len(paths):  # the queue holds the rest while 8 run (a buffer between the events and the executions)
+                arns += cloud.dispatch(wait=0.2, max_in_flight=args.in_flight or None)
             done = cloud.wait(arns, timeout=timeout)
             return done, time.perf_counter() - t0
 

@@ -132,6 +132,7 @@ def _invoke_in_process(self, event=None):  # replaces moto's LambdaFunction._inv
         _CALLER.name = None
 
 
+_CLIENTS_LOCK = threading.Lock()
 _INDEX = threading.local()  # the index partition a query on this thread reads (see _index_dynamodb)
 _INDEX_LOCK = threading.RLock()
 
@@ -401,9 +402,14 @@ class LocalCloud:
             self._saved_env = None
 
     def client(self, service: str):
+        """One client per service for this cloud (clients are thread safe; making one loads its service model again)."""
         import boto3
 
-        return boto3.client(service, region_name=REGION, endpoint_url=self.endpoint)
+        with _CLIENTS_LOCK:
+            clients = self.__dict__.setdefault("_clients", {})
+            if service not in clients:
+                clients[service] = boto3.client(service, region_name=REGION, endpoint_url=self.endpoint)
+            return clients[service]
 
     # -- provisioning from the template
     def _physical(self, logical: str) -> str:
@@ -571,17 +577,26 @@ class LocalCloud:
         out = self.client("s3").put_object(Bucket=self.name("IntakeBucket"), Key=key, Body=Path(path).read_bytes())
         return {"bucket": self.name("IntakeBucket"), "key": key, "version": out.get("VersionId")}
 
-    def dispatch(self, wait: float = 0.0, machine: str = "ArchiveStateMachine") -> list[str]:
+    def dispatch(self, wait: float = 0.0, machine: str = "ArchiveStateMachine", max_in_flight: int | None = None) -> list[str]:
         """Start one execution per queued 'Object Created' event, as the EventBridge rule would (uploads: the archive machine;
-        ``machine="ReplyStateMachine"``: the institutions' replies)."""
+        ``machine="ReplyStateMachine"``: the institutions' replies).
+
+        ``max_in_flight``: start no more while that many of this machine's executions run; the rest wait in the queue, as a
+        buffer between the events and the executions would hold them (memory then stays flat however many cases arrive).
+        """
         from botocore.exceptions import ClientError
 
         sqs, sfn = self.client("sqs"), self.client("stepfunctions")
         queue_url, machine_arn = self.queues[machine]
+        flying = self.__dict__.setdefault("_in_flight", {}).setdefault(machine, set())
         started = []
         deadline = time.monotonic() + wait
         while True:
-            msgs = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
+            room = 10
+            if max_in_flight is not None:
+                flying &= self._running(flying) if flying else set()
+                room = min(10, max_in_flight - len(flying))
+            msgs = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=room, WaitTimeSeconds=0).get("Messages", []) if room > 0 else []
             for m in msgs:
                 event = json.loads(m["Body"])
                 obj = event.get("detail", {}).get("object", {})
@@ -589,6 +604,7 @@ class LocalCloud:
                 try:
                     arn = sfn.start_execution(stateMachineArn=machine_arn, name=execution_name(up), input=json.dumps(event))["executionArn"]
                     started.append(arn)
+                    flying.add(arn)
                 except ClientError as exc:
                     if exc.response["Error"]["Code"] != "ExecutionAlreadyExists":
                         raise
@@ -610,20 +626,16 @@ class LocalCloud:
     def wait(self, arns: list[str], timeout: float = 300, progress=None) -> dict[str, dict[str, Any]]:
         """Wait for the executions to end; ``progress(done)`` is called whenever one more has ended.
 
-        One ``list_executions`` per state machine and round says which are still running (asking each execution in turn
-        made the waiting itself most of the local cloud's work with many in flight); only the ended ones are described.
+        In process, the interpreter's own record says which have ended (asking through the API for each, every round,
+        made the waiting itself a large part of the local cloud's work with many in flight); only the ended ones are
+        described. Against a moto server, ``list_executions`` per state machine and round does the same.
         """
         sfn = self.client("stepfunctions")
         deadline = time.monotonic() + timeout
         done: dict[str, dict[str, Any]] = {}
         pending = set(arns)
-        machines = {arn.replace(":execution:", ":stateMachine:").rsplit(":", 1)[0] for arn in arns}
         while pending:
-            running = set()
-            for machine in machines:
-                for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=machine, statusFilter="RUNNING"):
-                    running |= {e["executionArn"] for e in page["executions"]}
-            ended = [arn for arn in pending if arn not in running]
+            ended = [arn for arn in pending if arn not in self._running(pending)]
             for arn in ended:
                 d = sfn.describe_execution(executionArn=arn)
                 if d["status"] != "RUNNING":
@@ -637,6 +649,21 @@ class LocalCloud:
                 raise TimeoutError(f"{len(pending)} executions still running after {timeout}s")
             time.sleep(0.1)
         return done
+
+    def _running(self, arns: set[str]) -> set[str]:
+        """Which of ``arns`` still run."""
+        if self.endpoint is None:
+            from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+            backend = stepfunctions_parser_backends[ACCOUNT][REGION]
+            ended = {e.exec_arn for e in backend._get_executions() if e.exec_arn in arns and e.exec_status is not None
+                     and e.exec_status.value != "RUNNING"}
+            return arns - ended  # not yet started counts as running
+        sfn, running = self.client("stepfunctions"), set()
+        for machine in {arn.replace(":execution:", ":stateMachine:").rsplit(":", 1)[0] for arn in arns}:
+            for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=machine, statusFilter="RUNNING"):
+                running |= {e["executionArn"] for e in page["executions"]}
+        return running & arns
 
     def catalogue(self):
         import boto3
