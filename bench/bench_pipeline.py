@@ -39,12 +39,15 @@ def stored_mb(cloud) -> float:
     return total / 1024**2
 
 
-def per_state(cloud, arns: list[str]) -> dict[str, list[float]]:
-    """Seconds in each state of each execution, from its history (entered → exited)."""
+def per_state(cloud, arns: list[str], sizes: list[int] | None = None) -> dict[str, list[float]]:
+    """Seconds in each state of each execution, from its history (entered → exited); ``sizes`` gets each history's JSON size."""
     sfn, out = cloud.client("stepfunctions"), defaultdict(list)
     for arn in arns:
         entered: dict[str, float] = {}
-        for e in sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]:
+        events = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+        if sizes is not None:
+            sizes.append(len(json.dumps(events, default=str)))
+        for e in events:
             kind = e["type"]
             if kind.endswith("StateEntered"):
                 d = e.get("stateEnteredEventDetails", {})
@@ -96,13 +99,17 @@ def main() -> int:
         done, wall = run(zips[2:], 60 + 10 * n)
         failed = [d for d in done.values() if d["status"] != "SUCCEEDED"]
         latencies = [(d["stopDate"] - d["startDate"]).total_seconds() for d in done.values()]
-        states = per_state(cloud, list(done))
+        sizes: list[int] = []
+        states = per_state(cloud, list(done), sizes)
+        lone_states = per_state(cloud, list(lone))
         rss_end, stored_end = rss_mb(), stored_mb(cloud)
         figures = {
             "cases": n, "failed": len(failed), "cases_per_s": round(n / wall, 2), "wall_s": round(wall, 1),
             "one_case_s": round(one_s, 2), "one_case_wall_s": round(lone_wall, 2),
             "latency_p50_s": round(pct(latencies, 0.5), 2), "latency_p95_s": round(pct(latencies, 0.95), 2),
             "states_mean_s": {k: round(statistics.mean(v), 3) for k, v in sorted(states.items(), key=lambda kv: -statistics.mean(kv[1]))},
+            "states_one_case_s": {k: round(v[0], 3) for k, v in lone_states.items()},
+            "histories_mb": round(sum(sizes) / 1024**2, 1),
             "rss_warm_mb": round(rss_warm, 1), "rss_end_mb": round(rss_end, 1),
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             "stored_growth_mb": round(stored_end - stored_warm, 1),
@@ -114,8 +121,10 @@ def main() -> int:
     print(f"  one case alone, warm: {figures['one_case_s']} s end to end ({figures['one_case_wall_s']} s from upload)")
     print(f"  latency with {n} in flight: p50 {figures['latency_p50_s']} s, p95 {figures['latency_p95_s']} s")
     print("  mean seconds per state: " + ", ".join(f"{k} {v}" for k, v in figures["states_mean_s"].items()))
+    print("  one case alone, seconds per state: " + ", ".join(f"{k} {v}" for k, v in figures["states_one_case_s"].items()))
     print(f"  RSS warm {figures['rss_warm_mb']} MB → {figures['rss_end_mb']} MB (peak {figures['peak_rss_mb']} MB); the local S3 grew "
-          f"{figures['stored_growth_mb']} MB; growth beyond it {figures['growth_beyond_store_mb']} MB")
+          f"{figures['stored_growth_mb']} MB; growth beyond it {figures['growth_beyond_store_mb']} MB, of which the execution histories "
+          f"moto keeps are {figures['histories_mb']} MB as JSON")
     if failed:
         print("  failures: " + json.dumps([f.get("cause", "")[:200] for f in failed[:3]], ensure_ascii=False), file=sys.stderr)
     if args.json:

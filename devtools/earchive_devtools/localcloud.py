@@ -209,11 +209,20 @@ def _index_dynamodb() -> None:
                 return query(self, hash_key, *args, **kwargs)
             finally:
                 _INDEX.partition = None
+        if not index_name and hash_key is not None:  # the table's own key: moto walks every item for it; its own map has them
+            with _INDEX_LOCK:
+                found = self.items.get(hash_key)  # keyed by DynamoType, as moto stores them (a defaultdict: .get adds nothing)
+                own = list(found.values()) if self.range_key_attr and found else ([found] if found else [])
+            _INDEX.partition = (self, own, None, None)
+            try:
+                return query(self, hash_key, *args, **kwargs)
+            finally:
+                _INDEX.partition = None
         return query(self, hash_key, *args, **kwargs)
 
     def cached_sorted_items(self: Any, hash_attrs: list[str], range_attrs: list[Any], items: list[Any]) -> list[Any]:
         partition = getattr(_INDEX, "partition", None)
-        if partition is None or partition[0] is not self or len(items) != len(partition[1]):
+        if partition is None or partition[0] is not self or partition[2] is None or len(items) != len(partition[1]):
             return sorted_items(self, hash_attrs, range_attrs, items)
         key = (partition[2], len(items), tuple(hash_attrs), tuple(range_attrs))
         cache = partition[3]  # the snapshot's own: a write meanwhile starts a new one, never mixes into it
@@ -229,18 +238,19 @@ def _index_dynamodb() -> None:
                 bump(self)
         return wrapped
 
-    def bumping_backend(fn: Any) -> Any:  # an update changes an item in place (its index keys may change)
+    def bumping_backend(fn: Any, one_table: bool = False) -> Any:  # an update changes an item in place (its index keys may change)
         def wrapped(self: Any, *args: Any, **kwargs: Any) -> Any:
             try:
                 return fn(self, *args, **kwargs)
             finally:
-                for table in self.tables.values():
+                name = (args[0] if args else kwargs.get("table_name")) if one_table else None
+                for table in ([self.tables[name]] if isinstance(name, str) and name in self.tables else self.tables.values()):
                     bump(table)
         return wrapped
 
     Table.all_items, Table.query, Table.sorted_items = cached_all_items, indexed_query, cached_sorted_items
     Table.put_item, Table.delete_item = bumping(put_item), bumping(delete_item)
-    DynamoDBBackend.update_item = bumping_backend(DynamoDBBackend.update_item)
+    DynamoDBBackend.update_item = bumping_backend(DynamoDBBackend.update_item, one_table=True)
     for name in ("transact_write_items", "execute_statement", "execute_transaction", "batch_execute_statement"):
         if hasattr(DynamoDBBackend, name):
             setattr(DynamoDBBackend, name, bumping_backend(getattr(DynamoDBBackend, name)))
