@@ -2,7 +2,8 @@
 
 Quick by default (a few minutes on 2 cores); ``--full`` runs the issue's sizes (200 cases, a 10,000-package
 batch, a 2 GB file, 100,000 catalogue items: the best part of an hour). Each benchmark prints its own figures;
-this prints them again at the end with the machine they ran on, and exits 1 if one failed to run.
+this prints where they are with the machine they ran on, and exits 1 if one failed to run (a target missed
+is a figure to report, not a failure: each benchmark says which it met).
 
     python bench/run.py [--full] [--only pipeline,transfer,pack,console]
 """
