@@ -645,7 +645,8 @@ class LocalCloud:
         done: dict[str, dict[str, Any]] = {}
         pending = set(arns)
         while pending:
-            ended = [arn for arn in pending if arn not in self._running(pending)]
+            running = self._running(pending)  # once a round
+            ended = [arn for arn in pending if arn not in running]
             for arn in ended:
                 d = sfn.describe_execution(executionArn=arn)
                 if d["status"] != "RUNNING":
@@ -666,9 +667,9 @@ class LocalCloud:
             from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
             backend = stepfunctions_parser_backends[ACCOUNT][REGION]
-            ended = {e.exec_arn for e in backend._get_executions() if e.exec_arn in arns and e.exec_status is not None
-                     and e.exec_status.value != "RUNNING"}
-            return arns - ended  # not yet started counts as running
+            running = {e.exec_arn for e in backend._get_executions() if e.exec_arn in arns
+                       and (e.exec_status is None or e.exec_status.value == "RUNNING")}  # not yet started counts as running
+            return running  # an ARN this cloud does not know has ended: describing it says why
         sfn, running = self.client("stepfunctions"), set()
         for machine in {arn.replace(":execution:", ":stateMachine:").rsplit(":", 1)[0] for arn in arns}:
             for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=machine, statusFilter="RUNNING"):

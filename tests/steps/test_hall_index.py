@@ -80,6 +80,7 @@ def test_the_auditors_list_of_streams_is_one_query_by_kind_and_beijing_day_and_o
 def test_a_batch_is_gathered_by_index_never_by_scanning_the_catalogue(cloud):
     """申请移交 by criteria reads `by_ready`; by name, one read each; a package joining a batch leaves the list, a withdrawn one returns."""
     from earchive.domain.transfer import Selection
+    from earchive.errors import UsageError
 
     svc = TransferService.from_cloud(cloud)
     cat = svc.aws.catalogue
@@ -101,7 +102,15 @@ def test_a_batch_is_gathered_by_index_never_by_scanning_the_catalogue(cloud):
     named = svc.transfers.create(Selection(package_ids=(codes[0],)), institution="430102001", institution_name="芙蓉区行政审批服务局",
                                  transferor="李敏")
     assert int(named["package_count"]) == 1 and list(cat.ready("2026-03-01", "2026-03-03")) == []
-    cat.release_from_batch(codes[0])  # withdrawn (never received): still ARCHIVED, back in the list
+    cat.release_from_batch(codes[0], "202601010999")  # a retry for a batch it is no longer in: nothing changes
+    assert cat.get(codes[0])["transfer_batch"] == named["batch_id"] and list(cat.ready("2026-03-01")) == []
+    cat.release_from_batch(codes[0], named["batch_id"])  # withdrawn (never received): still ARCHIVED, back in the list
     assert [i["package_id"] for i in cat.ready("2026-03-01")] == [codes[0]]
+    ours = set(codes)
+    assert [i["package_id"] for i in cat.ready(archived_to="2026-03-01") if i["package_id"] in ours] == [codes[0]], "one bound only"
+    assert [i["package_id"] for i in cat.ready(hall="430102#0102") if i["package_id"] in ours] == [codes[0]], "the hall's own partition"
+    assert list(cat.ready(hall="430103#0103")) == [] and list(cat.ready(task_code="430000000999")) == []
+    with pytest.raises(UsageError):
+        list(cat.ready("2026-03-03", "2026-03-01"))
     cat.move(codes[1], "ACCEPTED", allowed_from=("ARCHIVED",))
     assert codes[1] not in [i["package_id"] for i in cat.ready()]

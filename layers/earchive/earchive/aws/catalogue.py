@@ -99,11 +99,17 @@ class Catalogue:
             condition += " AND execution = :owner"
             values[":owner"] = owner
         try:
-            return self.table.update_item(
+            moved = self.table.update_item(
                 Key={"package_id": package_id}, UpdateExpression="SET " + ", ".join(sets) + (" " + ready if ready else ""),
                 ConditionExpression=condition,
                 ExpressionAttributeNames=names, ExpressionAttributeValues=values, ReturnValues="ALL_NEW",
             )["Attributes"]
+            if "ready" in moved and moved.get("transfer_batch"):  # ARCHIVED again by a retry, but already in a batch
+                with _unless_lost():
+                    self.table.update_item(Key={"package_id": package_id}, UpdateExpression="REMOVE ready, ready_sk",
+                                           ConditionExpression="attribute_exists(transfer_batch)")
+                moved = {k: v for k, v in moved.items() if k not in READY_KEYS}
+            return moved
         except ClientError as exc:
             if _lost(exc):
                 item = self.get(package_id) or {}
@@ -175,15 +181,19 @@ class Catalogue:
                 ConditionExpression="#st = :archived AND (attribute_not_exists(transfer_batch) OR transfer_batch = :b)",
                 ExpressionAttributeNames={"#st": "status"}, ExpressionAttributeValues={":b": batch_id, ":archived": "ARCHIVED"})
 
-    def release_from_batch(self, package_id: str) -> None:
-        """Out of its batch (returned): the corrected version may travel in a new one."""
+    def release_from_batch(self, package_id: str, batch_id: str) -> None:
+        """Out of ``batch_id`` (returned, or withdrawn: then still ARCHIVED and back in 申请移交's list). Only while the
+        package is still that batch's: a retry after it joined another batch changes nothing."""
         item = self.get(package_id) or {}
-        keys = ready_keys({**item, "transfer_batch": None})  # withdrawn, still ARCHIVED: back in 申请移交's list
-        if keys:
-            self.table.update_item(Key={"package_id": package_id}, UpdateExpression="REMOVE transfer_batch SET ready = :r, ready_sk = :k",
-                                   ExpressionAttributeValues={":r": keys["ready"], ":k": keys["ready_sk"]})
-        else:
-            self.table.update_item(Key={"package_id": package_id}, UpdateExpression="REMOVE transfer_batch")
+        keys = ready_keys({**item, "transfer_batch": None})
+        with _unless_lost():
+            if keys:
+                self.table.update_item(Key={"package_id": package_id}, UpdateExpression="REMOVE transfer_batch SET ready = :r, ready_sk = :k",
+                                       ConditionExpression="transfer_batch = :b AND #st = :r", ExpressionAttributeNames={"#st": "status"},
+                                       ExpressionAttributeValues={":r": keys["ready"], ":k": keys["ready_sk"], ":b": batch_id})
+            else:
+                self.table.update_item(Key={"package_id": package_id}, UpdateExpression="REMOVE transfer_batch",
+                                       ConditionExpression="transfer_batch = :b", ExpressionAttributeValues={":b": batch_id})
 
     def serial_of(self, prefix: str, project_id: str) -> int | None:
         """The serial a case already holds within its code prefix, if any."""
@@ -313,10 +323,11 @@ class Catalogue:
             changed = False
             keys = ready_keys(item)
             if keys and "ready" not in item and not VERSION.search(str(item["package_id"])):  # 申请移交's list, for items before by_ready
-                self.table.update_item(Key={"package_id": item["package_id"]}, UpdateExpression="SET ready = :r, ready_sk = :k",
-                                       ConditionExpression="#st = :r AND attribute_not_exists(transfer_batch)",
-                                       ExpressionAttributeNames={"#st": "status"},
-                                       ExpressionAttributeValues={":r": keys["ready"], ":k": keys["ready_sk"]})
+                with _unless_lost():  # claimed meanwhile on a live stack: it is in a batch, not in the list
+                    self.table.update_item(Key={"package_id": item["package_id"]}, UpdateExpression="SET ready = :r, ready_sk = :k",
+                                           ConditionExpression="#st = :r AND attribute_not_exists(transfer_batch)",
+                                           ExpressionAttributeNames={"#st": "status"},
+                                           ExpressionAttributeValues={":r": keys["ready"], ":k": keys["ready_sk"]})
                 changed = True
             new = indexed(item, self.default_hall) if "hall" not in item else {}
             if "hall" in new:
@@ -326,13 +337,36 @@ class Catalogue:
             done += changed
         return done
 
-    def ready(self, archived_from: str | None = None, archived_to: str | None = None) -> Iterator[dict[str, Any]]:
-        """Every package that may join a batch (ARCHIVED, in none), archived between the days given (UTC, inclusive):
-        index ``by_ready``, page by page, so a batch of 10,000 is gathered without a scan or the whole list in memory."""
-        cond = Key("ready").eq(READY)
-        if archived_from or archived_to:
-            cond = cond & Key("ready_sk").between(archived_from or "", (archived_to or "9999-12-31") + "~")
-        for page in pages(self.table.query, IndexName=READY_INDEX, KeyConditionExpression=cond):
+    def ready(self, archived_from: str | None = None, archived_to: str | None = None, *, hall: str | None = None,
+              task_code: str | None = None, task_type: str | None = None) -> Iterator[dict[str, Any]]:
+        """Packages that may join a batch (ARCHIVED, in none), archived within the UTC days given (inclusive), page by page.
+
+        With ``hall`` (the console: a clerk's own hall), that hall's partition of ``by_hall`` (ARCHIVED first in its sort key);
+        without (the command line, every hall), ``by_ready``. 事项 and 事项类型 are filtered by DynamoDB, not here.
+        """
+        if archived_from and archived_to and archived_from > archived_to:
+            raise UsageError(f"archived_from {archived_from} is after archived_to {archived_to}")
+        filters = [Attr("transfer_batch").not_exists()]
+        if task_code:
+            filters.append(Attr("task_code").eq(task_code))
+        if task_type:
+            filters.append(Attr("task_type").eq(task_type))
+        if hall is not None:
+            cond = Key("hall").eq(hall) & Key("hall_sk").begins_with(f"{READY}#")
+            index = HALL_INDEX
+        else:
+            cond, index = Key("ready").eq(READY), READY_INDEX
+            high = (archived_to or "") + "~"
+            if archived_from and archived_to:
+                cond = cond & Key("ready_sk").between(archived_from, high)
+            elif archived_from:
+                cond = cond & Key("ready_sk").gte(archived_from)
+            elif archived_to:
+                cond = cond & Key("ready_sk").lte(high)
+        expr = filters[0]
+        for f in filters[1:]:
+            expr = expr & f
+        for page in pages(self.table.query, IndexName=index, KeyConditionExpression=cond, FilterExpression=expr):
             yield from page["Items"]
 
     def by_project(self, project_id: str) -> list[dict[str, Any]]:

@@ -156,8 +156,9 @@ class Transfers:
         if selection.package_ids:  # named: read each (10,000 reads at most, never a scan)
             found = (self.catalogue.get(pid) for pid in dict.fromkeys(selection.package_ids))
             pool = (i for i in found if i and i.get("status") == "ARCHIVED")
-        else:  # by criteria: the packages still to transfer, by archive time (index by_ready)
-            pool = self.catalogue.ready(selection.archived_from, selection.archived_to)
+        else:  # by criteria: the packages still to transfer (the hall's partition of by_hall, or by_ready for every hall)
+            pool = self.catalogue.ready(selection.archived_from, selection.archived_to, hall=hall, task_code=selection.task_code,
+                                        task_type=selection.task_type)
         candidates = [i for i in pool if not i.get("transfer_batch") and selection.matches(i) and (hall is None or hall_of_item(i) == hall)]
         halls = {hall_of_item(i) for i in candidates}  # one hall: the batch is in its outbox (a command-line batch may span several)
         if selection.package_ids:
@@ -322,7 +323,7 @@ class Transfers:
 
     def _withdraw_package(self, batch_id: str, p: dict[str, Any], reason: str) -> None:
         """Never received: out of the batch, still ARCHIVED, free for the next one (no correction needed)."""
-        self.catalogue.release_from_batch(p["package_id"])
+        self.catalogue.release_from_batch(p["package_id"], batch_id)
         self.set_package(batch_id, p["package_id"], state="WITHDRAWN", return_reason=reason, decided_at=now())
 
     # The catalogue is written first and the batch's package state last: a retry skips packages whose state is final,
@@ -342,7 +343,7 @@ class Transfers:
             self.catalogue.move(p["package_id"], "RETURNED", allowed_from=("ARCHIVED",), returned_by=receiver, returned_at=now(),
                                 return_reason=reason, return_failed_tests=failed, returned_batch=batch_id)
         # out of the batch: the corrected version may travel in a new one
-        self.catalogue.release_from_batch(p["package_id"])
+        self.catalogue.release_from_batch(p["package_id"], batch_id)
         self.set_package(batch_id, p["package_id"], state="RETURNED", return_reason=reason, failed_tests=failed, decided_at=now())
 
     def note_execution(self, batch_id: str, arn: str) -> None:
@@ -362,7 +363,7 @@ class Transfers:
         """A DRAFT batch given up: CANCELLED, and its packages free to join another batch."""
         batch = self.move(batch_id, "CANCELLED", allowed_from=("DRAFT",), actor=actor, cancelled_at=now())
         for p in self.packages(batch_id):
-            self.catalogue.release_from_batch(p["package_id"])
+            self.catalogue.release_from_batch(p["package_id"], batch_id)
         return batch
 
     def resubmit(self, old_batch_id: str, *, transferor: str, ready_only: bool = False, actor: str | None = None) -> dict[str, Any]:
