@@ -74,6 +74,10 @@ class ConflictError(BaseError):
     """A conditional write lost: the item is not in the state the caller expected."""
 
 
+class ColdObject(ConflictError):
+    """An archived object in S3 Glacier Deep Archive (ColdStorageAfterDays): it must be restored before it is read or copied."""
+
+
 class TransferError(BaseError):
     """A transfer operation that breaks a rule (named in the message)."""
 

@@ -65,6 +65,8 @@ RULES: dict[str, tuple[str, str, str]] = {
     "BundleRejected": ("上传内容不符合归档规则（详见英文说明）。", "请按英文说明更正，" + _AGAIN, FIX),
     "TransientError": ("外部服务暂时不可用（时间戳服务、网络或限流），多次自动重试后仍未成功。", _SYSTEM_ADVICE, SYSTEM),
     "ConflictError": ("并发处理冲突：归档目录记录同时被另一次处理改动。", _SYSTEM_ADVICE, SYSTEM),
+    "ColdObject": ("档案信息包已转入深度归档存储（Glacier Deep Archive），读取或移交前须先恢复。",
+                   "请运维人员用 aws s3api restore-object 恢复该信息包（约 12–48 小时），恢复后重新执行即可；档案本身完好，锁定未变。", SYSTEM),
     "TransferError": ("移交操作不符合规则（详见英文说明）。", _CONTACT_ADVICE, CONTACT),
     "UsageError": ("命令行参数有误：指定的对象不存在或格式不对（详见英文说明）。", "请核对命令行中的编号、文件名或参数后重新执行。", FIX),
     "UnknownBatch": ("没有这个编号的移交批次。", "请用 earchive transfer list 查看已有批次的编号后重新执行。", FIX),

@@ -7,6 +7,7 @@ member through :class:`S3ReadFile`, one open-ended ranged GET per member.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
 import json
@@ -21,12 +22,28 @@ from botocore.exceptions import ClientError
 
 from ..crypto.digests import MultiDigest
 from ..domain.safezip import SeekableReader
+from ..errors import ColdObject
 
 CHUNK = 8 * 1024 * 1024
 COPY_PART_LIMIT = 5 * 1024**3  # CopyObject copies up to 5 GB; larger packages are copied in parts
 COPY_PART_SIZE = 512 * 1024**2
 STREAM_PART_SIZE = 64 * 1024**2
 log = logging.getLogger(__name__)
+
+
+COLD_CODES = {"InvalidObjectState", "ObjectNotInActiveTierError"}  # S3's answer for an object in an archive storage class
+
+
+@contextlib.contextmanager
+def warm(bucket: str, key: str) -> Iterator[None]:
+    """Say so, by name, when S3 refuses to read an object because it is in Deep Archive (not a system fault: restore it)."""
+    try:
+        yield
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in COLD_CODES:
+            raise ColdObject(f"s3://{bucket}/{key} 在深度归档存储（Glacier Deep Archive）中，须先恢复（约 12–48 小时）才能读取或复制 / "
+                             "in cold storage: restore it first (aws s3api restore-object)") from None
+        raise
 
 
 class S3ReadFile(SeekableReader):
@@ -53,7 +70,8 @@ class S3ReadFile(SeekableReader):
         if self._body is None or self._body_pos != self._pos:
             if self._body is not None:
                 self._body.close()
-            self._body = self._s3.get_object(**self._ref(), Range=f"bytes={self._pos}-")["Body"]
+            with warm(self.bucket, self.key):
+                self._body = self._s3.get_object(**self._ref(), Range=f"bytes={self._pos}-")["Body"]
             self._body_pos = self._pos
         data = self._body.read(len(buffer))
         buffer[: len(data)] = data
@@ -71,7 +89,8 @@ class S3ReadFile(SeekableReader):
 def download(s3, bucket: str, key: str, target: Path, version_id: str | None = None) -> tuple[int, dict[str, str]]:
     """Stream an object to ``target``; returns (bytes, {"SM3", "SHA-256"}) computed on the way."""
     ref = {"Bucket": bucket, "Key": key, **({"VersionId": version_id} if version_id else {})}
-    body = s3.get_object(**ref)["Body"]
+    with warm(bucket, key):
+        body = s3.get_object(**ref)["Body"]
     md = MultiDigest()
     with open(target, "wb") as f:
         for chunk in body.iter_chunks(CHUNK):
@@ -229,7 +248,8 @@ class Objects:
 
     def copy_version(self, src: dict[str, str], bucket: str, key: str) -> str:
         """Server-side copy of one object version; returns the new version id ('' if unversioned)."""
-        self.client.copy({"Bucket": src["bucket"], "Key": src["key"], "VersionId": src["version_id"]}, bucket, key)
+        with warm(src["bucket"], src["key"]):
+            self.client.copy({"Bucket": src["bucket"], "Key": src["key"], "VersionId": src["version_id"]}, bucket, key)
         return self.client.head_object(Bucket=bucket, Key=key).get("VersionId", "")
 
     def copy_locked(self, src_bucket: str, src_key: str, bucket: str, key: str, extra: dict[str, Any]) -> str:
@@ -242,12 +262,13 @@ class Objects:
         lock settings (packages of every size are locked locally too, review P2).
         """
         src = {"Bucket": src_bucket, "Key": src_key}
-        try:
-            return self._copy(src, bucket, key, {**extra, "MetadataDirective": "REPLACE"})
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "MissingUploadObjectWithObjectLockHeaders":
-                raise
-        return self._stream(src, bucket, key, extra)
+        with warm(src_bucket, src_key):
+            try:
+                return self._copy(src, bucket, key, {**extra, "MetadataDirective": "REPLACE"})
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "MissingUploadObjectWithObjectLockHeaders":
+                    raise
+            return self._stream(src, bucket, key, extra)
 
     def _stream(self, src: dict[str, str], bucket: str, key: str, args: dict[str, Any]) -> str:
         """Copy through this process: one PutObject, or a multipart upload of 64 MiB parts; returns the new version id."""
