@@ -10,7 +10,7 @@ from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
 from ..domain.eventlog import GENESIS, entry_hash, opened_keys, verify_entries
-from .pages import query_all, scan_all
+from .pages import newest_page, query_all, scan_all
 
 
 class EventLog:
@@ -50,12 +50,7 @@ class EventLog:
 
     def opened(self, kind: str, day: str, limit: int = 50, cursor: dict[str, Any] | None = None) -> tuple[list[dict[str, Any]], dict | None]:
         """The streams of one kind opened on one Beijing day, newest first (index ``by_opened``: one query, no scan)."""
-        kwargs: dict[str, Any] = {"IndexName": "by_opened", "KeyConditionExpression": Key("opened").eq(f"{kind}#{day}"),
-                                  "ScanIndexForward": False, "Limit": limit}
-        if cursor:
-            kwargs["ExclusiveStartKey"] = cursor
-        page = self.table.query(**kwargs)
-        return page["Items"], page.get("LastEvaluatedKey")
+        return newest_page(self.table, "by_opened", Key("opened").eq(f"{kind}#{day}"), limit, cursor)
 
     def backfill_opened(self) -> int:
         """Give the first entry of every older stream the list's index keys (outside the hash: chains stay intact); safe to repeat."""

@@ -16,6 +16,15 @@ def pages(call: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
         kwargs = {**kwargs, "ExclusiveStartKey": page["LastEvaluatedKey"]}
 
 
+def newest_page(table: Any, index: str, cond: Any, limit: int, cursor: dict[str, Any] | None) -> tuple[list[dict[str, Any]], dict | None]:
+    """One page of an index, newest first, from ``cursor`` (its LastEvaluatedKey): the console's lists."""
+    kwargs: dict[str, Any] = {"IndexName": index, "KeyConditionExpression": cond, "ScanIndexForward": False, "Limit": limit}
+    if cursor:
+        kwargs["ExclusiveStartKey"] = cursor
+    page = table.query(**kwargs)
+    return page["Items"], page.get("LastEvaluatedKey")
+
+
 def scan_all(table: Any, **kwargs: Any) -> list[dict[str, Any]]:
     """Every item a scan returns (for audits and command-line listings, not for the pipeline)."""
     return [item for page in pages(table.scan, **kwargs) for item in page["Items"]]

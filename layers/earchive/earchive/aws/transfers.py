@@ -21,7 +21,7 @@ from ..errors import ConflictError, TransferError, UnknownBatch
 from .anchors import Anchors
 from .catalogue import Catalogue, FileMap, conflict_as
 from .eventlog import EventLog
-from .pages import count_all, query_all, scan_all
+from .pages import count_all, newest_page, query_all, scan_all
 
 ACTOR = "earchive-transfer"
 
@@ -124,18 +124,11 @@ class Transfers:
 
     def outbox(self, hall: str, limit: int = 50, cursor: dict[str, Any] | None = None) -> tuple[list[dict[str, Any]], dict | None]:
         """A hall's batches, newest first (index ``by_hall`` on batch headers)."""
-        return self._page("by_hall", Key("hall").eq(hall), limit, cursor)
+        return newest_page(self.table, "by_hall", Key("hall").eq(hall), limit, cursor)
 
     def inbox(self, institution: str, limit: int = 50, cursor: dict[str, Any] | None = None) -> tuple[list[dict[str, Any]], dict | None]:
         """The batches addressed to an institution, newest first (index ``by_institution``)."""
-        return self._page("by_institution", Key("institution").eq(institution), limit, cursor)
-
-    def _page(self, index: str, cond: Any, limit: int, cursor: dict[str, Any] | None) -> tuple[list[dict[str, Any]], dict | None]:
-        kwargs: dict[str, Any] = {"IndexName": index, "KeyConditionExpression": cond, "ScanIndexForward": False, "Limit": limit}
-        if cursor:
-            kwargs["ExclusiveStartKey"] = cursor
-        page = self.table.query(**kwargs)
-        return page["Items"], page.get("LastEvaluatedKey")
+        return newest_page(self.table, "by_institution", Key("institution").eq(institution), limit, cursor)
 
     # -- creating
     def next_batch_id(self, day: dt.date | None = None) -> str:

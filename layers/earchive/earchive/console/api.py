@@ -135,27 +135,24 @@ def make_app(store: Store, settings: Any = None) -> APIGatewayHttpResolver:
             return settings.default_hall
         raise Denied(f"{who.name}：令牌中没有窗口范围（hall:行政区划:全宗号）/ no hall in your token")
 
-    def item_in_scope(who: Principal, permission: str, package_id: str) -> dict[str, Any] | None:
-        authorize(who, permission)  # the role first: a receiver learns nothing about the case's existence
-        item = store.case(unquote(package_id))
+    def scoped(who: Principal, permission: str, found: Any, scope: Any) -> dict[str, Any] | None:
+        """``found()`` if ``who`` may: the role first (a caller without it learns nothing of the item's existence), then the
+        item's own scope, ``scope(item)`` (its hall, or the institution a batch is sent to)."""
+        authorize(who, permission)
+        item = found()
         if item is not None:
-            authorize(who, permission, hall=hall_parts(item.get("hall")))
+            authorize(who, permission, **scope(item))
         return item
 
+    def item_in_scope(who: Principal, permission: str, package_id: str) -> dict[str, Any] | None:
+        return scoped(who, permission, lambda: store.case(unquote(package_id)), lambda i: {"hall": hall_parts(i.get("hall"))})
+
     def batch_in_scope(who: Principal, permission: str, batch_id: str) -> dict[str, Any] | None:
-        authorize(who, permission)
-        batch = store.batch(batch_id)
-        if batch is not None:
-            authorize(who, permission, hall=hall_parts(batch.get("hall")))
-        return batch
+        return scoped(who, permission, lambda: store.batch(batch_id), lambda b: {"hall": hall_parts(b.get("hall"))})
 
     def sent_to(who: Principal, permission: str, batch_id: str) -> dict[str, Any] | None:
         """A batch as its receiving institution sees it: only a receiver of that institution (or an auditor to read)."""
-        authorize(who, permission)
-        batch = store.batch(batch_id)
-        if batch is not None:
-            authorize(who, permission, institution=str(batch.get("institution") or ""))
-        return batch
+        return scoped(who, permission, lambda: store.batch(batch_id), lambda b: {"institution": str(b.get("institution") or "")})
 
     def missing(what: str) -> Response:
         return _json(404, {"error": f"没有 {what} / not found"})

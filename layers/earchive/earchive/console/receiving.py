@@ -35,7 +35,7 @@ from ..crypto import cms
 from ..crypto.identity import fingerprint
 from ..domain import reply as replies
 from ..domain.institution import may_sign
-from ..errors import ConflictError, UsageError
+from ..errors import ConflictError, TransferError, UsageError
 
 SESSIONS = "console-replies/"  # in the staging bucket, beside the other console work in progress
 SESSION_SECONDS = 1800
@@ -112,18 +112,18 @@ class Receiving:
 
     def file_url(self, batch: dict[str, Any], record_code: str, kind: str) -> str | None:
         """A short-lived link to a package as sent (``package``) or its 接收检测 report (``report``)."""
-        rows = {p["record_code"]: p for p in self.aws.transfers.packages(batch["batch_id"])}
-        row = rows.get(record_code)
-        if row is None:
+        if kind not in ("package", "report"):
+            raise UsageError("kind: package 或 report")
+        try:  # one read of the package's row, not the whole batch (a batch may hold 10,000)
+            row = self.aws.transfers.package(batch["batch_id"], record_code)
+        except TransferError:
             return None
         if kind == "package":
             key = (row.get("transfer_copy") or {}).get("key")
             return self.aws.s3.presign_get(self.settings.transfer_bucket, key, filename=f"{record_code}.zip", inline=False) if key else None
-        if kind == "report":
-            key = (row.get("receipt") or {}).get("report")
-            return self.aws.s3.presign_get(self.settings.transfer_bucket, key.replace(".json", ".html"),
-                                           content_type="text/html; charset=utf-8") if key else None
-        raise UsageError("kind: package 或 report")
+        key = (row.get("receipt") or {}).get("report")
+        return self.aws.s3.presign_get(self.settings.transfer_bucket, key.replace(".json", ".html"),
+                                       content_type="text/html; charset=utf-8") if key else None
 
     # -- the reply, in two signatures
     def begin(self, user: str, batch: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
