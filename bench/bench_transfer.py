@@ -31,7 +31,7 @@ def main() -> int:
     os.environ["EARCHIVE_HOME"] = str(work / "home")
 
     from earchive.client import TransferService
-    from earchive.crypto.digests import MultiDigest
+    from earchive.crypto.digests import StreamDigest
     from earchive.crypto.signers import make_signer, make_tsa
     from earchive.domain.listing import indexed
     from earchive.domain.pack import pack
@@ -49,7 +49,7 @@ def main() -> int:
             case = sample_case(work / "cases", seed=10_000 + i, files=4)
             result = pack(case.folder, work / "packages", signer=signer, tsa=tsa, serial=i + 1)
             data = result.path.read_bytes()
-            md = MultiDigest()
+            md = StreamDigest()
             md.update(data)
             d = md.hexdigests()
             key = f"packages/{result.record_code}.zip"

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from earchive.crypto.digests import MultiDigest
+from earchive.crypto.digests import StreamDigest
 from earchive.domain.identifiers import USCC_CHARS, id_card_check_digit, uscc_check_char
 
 SURNAMES = (
@@ -59,7 +59,7 @@ class _HashingWriter:
     """Write to a file and digest what was written, in one pass."""
 
     def __init__(self, f: BinaryIO, progress: Callable[[int], None] | None = None):
-        self.f, self.md, self.pos, self.progress = f, MultiDigest(), 0, progress
+        self.f, self.md, self.pos, self.progress = f, StreamDigest(), 0, progress
 
     def write(self, data: bytes) -> None:
         self.f.write(data)
@@ -199,6 +199,7 @@ def sample_case(
     seed: int = 1,
     files: int = 5,
     size_mb: float = 0.0,
+    big_files: int = 1,
     defect: str | None = None,
     progress: Callable[[int, int], None] | None = None,
     remarks: str | None = None,
@@ -207,6 +208,7 @@ def sample_case(
 
     A folder of the same case from an earlier run is replaced, never added to (stale materials
     would be undeclared files, newcomer P7). ``progress(done, total)`` follows large cases.
+    ``size_mb`` is the scan in each of the first ``big_files`` PDFs (a case of many large files).
     """
     if defect and defect not in DEFECTS:
         raise ValueError(f"unknown defect {defect!r}; choose from {', '.join(DEFECTS)}")
@@ -241,14 +243,15 @@ def sample_case(
     ]
     # a finished case always carries a 结果文件 (the 4th template), however few files are asked for
     chosen = [templates[i] for i in (0, 1, 3)] if files < 4 else [templates[i % len(templates)] for i in range(files)]
-    big_index = 0  # the application PDF carries the scan that sets the size
+    pdfs = [i for i, t in enumerate(chosen) if t[4] == "pdf"]
+    big = set(pdfs[:max(1, big_files)])  # the application PDF (and more when asked) carries the scan that sets the size
     padding = int(size_mb * 1024 * 1024)
     written = [0]
 
     def advance(n: int) -> None:
         written[0] += n
         if progress is not None and padding:
-            progress(min(written[0], padding), padding)
+            progress(min(written[0], padding * len(big)), padding * len(big))
     materials = []
     subdir = folder / "materials"
     subdir.mkdir(exist_ok=True)
@@ -267,7 +270,7 @@ def sample_case(
                 if defect == "bad-pdf" and i == 1:
                     w.write(b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\n% not a complete PDF\n")
                 else:
-                    write_pdf(w, title, lines, padding if i - 1 == big_index else 0, rng)
+                    write_pdf(w, title, lines, padding if i - 1 in big else 0, rng)
             elif kind == "jpg":
                 w.write(jpeg_bytes(rng, f"{project_id}-{i}"))
             elif kind == "ofd":

@@ -135,6 +135,7 @@ RULES: dict[str, str] = {
     "MATERIAL-SIZE": "材料大小与声明不符（截断或损坏） / size differs from the declared size",
     "MATERIAL-DIGEST": "材料数字摘要与声明不符 / digest differs from the declared digest",
     "MATERIAL-CORRUPT": "材料在办件包中已损坏（CRC 校验失败或无法解压） / the member fails its CRC or does not decompress",
+    "MATERIAL-CHANGED": "打包时材料文件被改动（两次读取不一致） / the material changed while it was packed",
     "MATERIAL-NAME": "材料文件名不合规 / the material file name breaks the naming rules",
     "MATERIAL-SEQUENCE": "材料顺序号不连续或重复 / material sequence numbers have gaps or repeats",
     "CASE-OUT-OF-SCOPE": "办件不属于本档案系统的行政区划或全宗 / the case belongs to another region or fonds",

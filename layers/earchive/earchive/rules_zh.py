@@ -40,6 +40,7 @@ RULES: dict[str, tuple[str, str, str]] = {
     "MATERIAL-DIGEST": ("材料文件的数字摘要与 case.json 声明的不符（文件内容被改动或损坏）。",
                         "请重新导出该材料文件，并按其实际内容重新计算摘要填入 case.json，" + _AGAIN, FIX),
     "MATERIAL-CORRUPT": ("材料文件在办件包中已损坏（CRC 校验失败或无法解压）。", "请重新打包办件（压缩包可能在传输中损坏），" + _AGAIN, FIX),
+    "MATERIAL-CHANGED": ("打包时两次读取同一材料文件，内容不一致（打包期间文件被改动）。", "请确认材料文件不再被改动后重新打包，" + _AGAIN, FIX),
     "MATERIAL-NAME": ("材料文件名不合规（不是安全的相对路径），或同一文件被声明了两次。", "请更正 case.json 中的文件名，" + _AGAIN, FIX),
     "MATERIAL-SEQUENCE": ("件内顺序号没有从 1 起连续编排（有缺号或重号）。", "请在 case.json 中把材料顺序号改为 1、2、3……连续编号，" + _AGAIN, FIX),
     "PROCESS-INCOMPLETE": ("办理过程记录不完整：缺少受理或办结环节，或各环节时间先后不对。",

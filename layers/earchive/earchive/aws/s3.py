@@ -20,7 +20,7 @@ from urllib.parse import quote
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
-from ..crypto.digests import MultiDigest
+from ..crypto.digests import StreamDigest
 from ..domain.safezip import SeekableReader
 from ..errors import ColdObject
 
@@ -91,7 +91,7 @@ def download(s3, bucket: str, key: str, target: Path, version_id: str | None = N
     ref = {"Bucket": bucket, "Key": key, **({"VersionId": version_id} if version_id else {})}
     with warm(bucket, key):
         body = s3.get_object(**ref)["Body"]
-    md = MultiDigest()
+    md = StreamDigest()
     with open(target, "wb") as f:
         for chunk in body.iter_chunks(CHUNK):
             f.write(chunk)
@@ -331,7 +331,7 @@ class Objects:
 
     def digests(self, bucket: str, key: str, version_id: str) -> tuple[int, dict[str, str]]:
         """Size, SHA-256 and SM3 of one stored version, read back whole (S3's own checksum of a multipart copy is not the object's)."""
-        md = MultiDigest()
+        md = StreamDigest()
         for chunk in self.client.get_object(Bucket=bucket, Key=key, VersionId=version_id)["Body"].iter_chunks(CHUNK):
             md.update(chunk)
         return md.size, md.hexdigests()

@@ -125,6 +125,7 @@ class CheckOptions:
     measured_digests: dict[str, str] | None = None
     catalogue_reader: Callable[[str], bool] | None = None  # for 3-2 in the pipeline
     limits: ZipLimits = field(default_factory=ZipLimits)
+    lanes: int | None = None  # members read at once (default: the cores this process has)
 
 
 def now() -> str:

@@ -2,17 +2,20 @@
 
 SM3 (GB/T 32905) is the primary digest of Chinese e-archives; SHA-256 is what
 stock tools (``sha256sum -c``, S3 checksums) check. Both are computed from the
-same chunk as it streams past, so each byte is read once per step. SM3 runs
-in a worker thread while the caller's thread does SHA-256 and writes the
-chunk: OpenSSL-backed hashes release the GIL on large buffers, so on two
-cores the whole step costs about one SM3 pass.
+same chunk as it streams past. SM3 runs in a worker thread while the caller's
+thread does SHA-256 and writes the chunk: OpenSSL-backed hashes release the
+GIL on large buffers, so on two cores one large file costs about one SM3
+pass. A case of many files is hashed a file per core (:func:`available_cores`
+threads, see pack and check), since one SM3 cannot be split.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import queue
 import threading
+import zlib
 from collections.abc import Callable
 from typing import BinaryIO, Protocol
 
@@ -39,6 +42,14 @@ class _CryptographySM3:
         return self._h.finalize().hex()
 
 
+def available_cores() -> int:
+    """Cores this process may run on (a container's or Lambda's share, not the host's)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def new_hash(algorithm: str) -> _Hasher:
     """A fresh hash object for 'SM3' or 'SHA-256'."""
     if algorithm == "SHA-256":
@@ -57,7 +68,7 @@ def hexdigest(algorithm: str, data: bytes) -> str:
     return h.hexdigest()
 
 
-class MultiDigest:
+class StreamDigest:
     """SM3 and SHA-256 of one stream, SM3 on its own thread once the stream is longer than a chunk.
 
     A bounded queue (8 chunks) lets the SM3 thread and the caller (SHA-256, CRC,
@@ -120,7 +131,7 @@ def digest_stream(
     chunk_size: int = CHUNK,
 ) -> tuple[dict[str, str], int]:
     """Read ``stream`` once: digest it and hand every chunk to each sink in order."""
-    md = MultiDigest()
+    md = StreamDigest()
     while chunk := stream.read(chunk_size):
         md.update(chunk)
         for sink in sinks:
@@ -130,3 +141,11 @@ def digest_stream(
     return md.hexdigests(), md.size
 
 
+def digest_source(open_source: Callable[[], BinaryIO], chunk_size: int = CHUNK) -> tuple[dict[str, str], int, int]:
+    """SM3, SHA-256, size and CRC-32 of a source read on its own (pack's look-ahead read)."""
+    md, crc = StreamDigest(), 0
+    with open_source() as stream:
+        while chunk := stream.read(chunk_size):
+            md.update(chunk)
+            crc = zlib.crc32(chunk, crc)
+    return md.hexdigests(), md.size, crc

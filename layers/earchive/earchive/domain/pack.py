@@ -1,7 +1,13 @@
 """Pack (形成信息包): one compressed archive information package per case.
 
-Each material is read once: the same chunk feeds SM3, SHA-256, the
-platform-digest comparison and the zip writer. The package is written to a
+SM3 is the cost: six times SHA-256's, and one SM3 cannot be split. On a local
+source, threads read the next files ahead and compute their digests, one file
+per core, while the writer copies each file into the zip in order; the
+writer's CRC-32 and size must equal the look-ahead's, so a source that changed
+between the two reads is named, not archived (and Check recomputes every
+digest from the package anyway). On a source read by ranged GETs (the
+pipeline) each material is read once: the same chunk feeds SM3, SHA-256 and
+the zip writer. The package is written to a
 hidden ``.part`` file in the output folder and renamed into place only when
 it is complete and sealed, so a failure leaves nothing half-written and the
 bundle is never modified.
@@ -16,16 +22,17 @@ import time
 import zipfile
 import zlib
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..crypto.digests import digest_stream, hexdigest
+from ..crypto.digests import CHUNK, StreamDigest, available_cores, digest_source, hexdigest
 from ..crypto.signers import make_signer, make_tsa
 from ..errors import EarchiveError, Problem, reject
 from . import metadata
 from .collect import CaseRecord, collect
 from .layout import METADATA_NAME
-from .organise import LocalSerials, Plan, organise, serial_prefix
+from .organise import LocalSerials, Plan, PlannedFile, organise, serial_prefix
 from .safezip import ZipLimits
 from .seal import MANIFEST_SHA256, MANIFEST_SM3, SEAL_FILES, SIGNATURE, TIMESTAMP, Seal, manifest_text, seal
 
@@ -88,6 +95,27 @@ class _Writeback:
         self._pool.shutdown()
 
 
+class _LookAhead:
+    """The digests of a plan's files, computed ``workers`` files at a time ahead of the writer.
+
+    The results are small (two digests, a size, a CRC), so running ahead holds no bytes. On the
+    way out, files not yet started are cancelled and running ones awaited: nothing outlives pack.
+    """
+
+    def __init__(self, files: list[PlannedFile], workers: int):
+        self._pool = ThreadPoolExecutor(max(1, workers), thread_name_prefix="digest-ahead")
+        self._futures = [self._pool.submit(digest_source, f.material.source.open) for f in files]
+
+    def result(self, n: int) -> tuple[dict[str, str], int, int]:
+        return self._futures[n].result()
+
+    def __enter__(self) -> _LookAhead:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
 def _zip_time(when: dt.datetime) -> tuple[int, int, int, int, int, int]:
     local = when.astimezone(dt.timezone(dt.timedelta(hours=8)))
     return (max(local.year, 1980), local.month, local.day, local.hour, local.minute, local.second)
@@ -144,8 +172,14 @@ def write_package(
     progress: Progress | None = None,
     now: dt.datetime | None = None,
     sealed: bool = True,
+    lanes: int | None = None,
 ) -> PackResult:
     """Write the package of an organised case into ``out_dir``; sealed unless ``sealed=False``.
+
+    With ``lanes`` > 1 (default: the cores this process has) the digests of the next files are
+    computed on that many threads while the zip is written in order (:class:`_LookAhead`); with
+    ``lanes=1`` every material is read once, digest and write from the same chunk, which is what
+    a source read by ranged GETs needs (the pipeline).
 
     The pipeline packs and seals in two steps (two Lambdas): it packs with
     ``sealed=False`` and passes ``PackResult.entries`` to :func:`seal_package`.
@@ -165,22 +199,32 @@ def write_package(
     total = sum(f.material.declared_size for f in plan.files)
     done = 0
     digests: dict[str, metadata.FileDigests] = {}
+    workers = lanes if lanes is not None else available_cores()
     try:
-        # the writeback is closed (its flushes awaited) before the zip is, failure or not
-        with zipfile.ZipFile(part, "w", allowZip64=True) as zf, _Writeback(zf.fp.fileno()) as writeback:  # type: ignore[union-attr]
-            for planned in plan.files:
+        # the look-ahead and the writeback are stopped (their threads ended) before the zip is closed, failure or not
+        with zipfile.ZipFile(part, "w", allowZip64=True) as zf, _Writeback(zf.fp.fileno()) as writeback, \
+                _LookAhead(plan.files if workers > 1 else [], workers) as ahead:  # type: ignore[union-attr]
+            for n, planned in enumerate(plan.files):
                 m = planned.material
                 info = _zipinfo(planned.member, m.created or now, m.extension in STORED_FORMATS)
-
-                def tick(n: int, member: str = planned.member) -> None:
-                    nonlocal done
-                    done += n
-                    if progress:
-                        progress(member, done, total)
-
+                digest = StreamDigest() if workers == 1 else None
                 try:
                     with m.source.open() as src, zf.open(info, "w", force_zip64=m.declared_size > 2**31) as dst:
-                        values, size = digest_stream(src, sinks=(dst.write, writeback), progress=tick)
+                        while chunk := src.read(CHUNK):
+                            if digest is not None:
+                                digest.update(chunk)
+                            dst.write(chunk)
+                            writeback(chunk)
+                            done += len(chunk)
+                            if progress:
+                                progress(planned.member, done, total)
+                    if digest is not None:
+                        values, size = digest.hexdigests(), digest.size
+                    else:
+                        values, size, crc = ahead.result(n)
+                        if (crc, size) != (info.CRC, info.file_size):
+                            raise reject("MATERIAL-CHANGED", f"read twice while packing and the bytes differed ({size} then "
+                                         f"{info.file_size} bytes): the source changed under pack", case=case_id, file=m.file_name)
                 except (zipfile.BadZipFile, EOFError, zlib.error) as exc:
                     raise reject("MATERIAL-CORRUPT", f"damaged in the bundle: {exc}", case=case_id, file=m.file_name) from None
                 if size != m.declared_size:
@@ -224,6 +268,7 @@ def pack(
     overwrite: bool = False,
     progress: Progress | None = None,
     limits: ZipLimits | None = None,
+    lanes: int | None = None,
 ) -> PackResult:
     """Collect, organise, pack and seal one case bundle (folder or zip)."""
     record, opened = collect(bundle, limits)
@@ -231,7 +276,7 @@ def pack(
         if serial is None:
             serial = record.case.get("archive_serial") or LocalSerials().allocate(serial_prefix(record.case), record.project_id)
         plan = organise(record, serial)
-        return write_package(plan, Path(out_dir), signer=signer, tsa=tsa, overwrite=overwrite, progress=progress)
+        return write_package(plan, Path(out_dir), signer=signer, tsa=tsa, overwrite=overwrite, progress=progress, lanes=lanes)
     except EarchiveError as exc:
         raise exc.with_case(record.project_id) from None
     except (OSError, zipfile.BadZipFile, EOFError) as exc:  # a member that fails its CRC or vanishes mid-read

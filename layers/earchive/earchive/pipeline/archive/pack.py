@@ -32,7 +32,7 @@ def run(state: Organised, rt: Runtime) -> Packed:
     with workdir(settings, "pack") as work, contextlib.closing(bundle):
         plan = organise(record, state["serial"])
         try:
-            result = write_package(plan, work, sealed=False, overwrite=True)
+            result = write_package(plan, work, sealed=False, overwrite=True, lanes=1)  # one reader: the bundle is read by ranged GETs
         except EarchiveError as exc:
             raise rejected("pack", exc.with_case(record.project_id).problems) from None
         key, entries = staging_key(state, "unsealed.zip"), staging_key(state, "unsealed.entries.json")
