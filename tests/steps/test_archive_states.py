@@ -188,8 +188,8 @@ def test_a_claim_whose_execution_step_functions_forgot_can_be_taken_over(cloud, 
     assert rt.aws.catalogue.get(claim_key(up))["execution"].endswith("rerun-a2")
 
 
-def test_a_case_larger_than_the_working_space_is_a_rule_not_a_retryable_failure(cloud, tmp_path, monkeypatch):
-    """Review of F5: ENOSPC on every re-run is no system failure; the case breaks a limit, said by rule."""
+def test_a_case_larger_than_the_working_space_is_packed_into_s3_not_refused(cloud, tmp_path, monkeypatch):
+    """Review F5 made ENOSPC a rule (BUNDLE-LIMIT); ADR 0015 archives such a case: Pack writes straight into S3."""
     import shutil
     from collections import namedtuple
 
@@ -199,6 +199,7 @@ def test_a_case_larger_than_the_working_space_is_a_rule_not_a_retryable_failure(
     state = STEPS["organise"].run(STEPS["collect"].run(state, rt), rt)
     usage = namedtuple("usage", "total used free")
     monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**9, 10**9 - 10**6, 10**6))
-    with pytest.raises(BundleRejected) as caught:
-        STEPS["pack"].run(state, rt)
-    assert json.loads(str(caught.value))["problems"][0]["rule"] == "BUNDLE-LIMIT"
+    packed = STEPS["pack"].run(state, rt)
+    assert packed["streamed"] is True
+    head = rt.aws.s3.head(rt.settings.staging_bucket, packed["staging"]["unsealed"])
+    assert head["ContentLength"] > 0 and "-" in head["ETag"], "a multipart upload, not a file sent from /tmp"

@@ -105,6 +105,9 @@ class Settings:
         "invocation at a time): more invocations wait, as Lambda throttles beyond reserved concurrency", where="CLI"))
     console_port: int = field(default=8080, metadata=_env("EARCHIVE_CONSOLE_PORT", "the port `earchive local up` serves the console on", where="CLI"))
     errors_json: bool = field(default=False, metadata=_env("EARCHIVE_ERRORS_JSON", "set: the CLI also prints rejections as JSON on stdout", where="CLI"))
+    stream_above: int = field(default=0, metadata=_env(
+        "EARCHIVE_STREAM_ABOVE", "a case whose materials exceed this many bytes is packed, sealed and checked from and to S3, "
+        "nothing in /tmp (0: only a case that would not fit in the function's /tmp)"))
     work_dir: str = field(default_factory=tempfile.gettempdir)  # Lambda: /tmp (not an environment variable)
 
     @classmethod

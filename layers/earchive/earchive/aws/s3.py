@@ -7,7 +7,6 @@ member through :class:`S3ReadFile`, one open-ended ranged GET per member.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import io
 import json
@@ -21,69 +20,12 @@ from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
 from ..crypto.digests import StreamDigest
-from ..domain.safezip import SeekableReader
-from ..errors import ColdObject
+from .s3_files import STREAM_PART_SIZE, S3PartWriter, S3ReadFile, warm
 
 CHUNK = 8 * 1024 * 1024
 COPY_PART_LIMIT = 5 * 1024**3  # CopyObject copies up to 5 GB; larger packages are copied in parts
 COPY_PART_SIZE = 512 * 1024**2
-STREAM_PART_SIZE = 64 * 1024**2
 log = logging.getLogger(__name__)
-
-
-COLD_CODES = {"InvalidObjectState", "ObjectNotInActiveTierError"}  # S3's answer for an object in an archive storage class
-
-
-@contextlib.contextmanager
-def warm(bucket: str, key: str) -> Iterator[None]:
-    """Say so, by name, when S3 refuses to read an object because it is in Deep Archive (not a system fault: restore it)."""
-    try:
-        yield
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in COLD_CODES:
-            raise ColdObject(f"s3://{bucket}/{key} 在深度归档存储（Glacier Deep Archive）中，须先恢复（约 12–48 小时）才能读取或复制 / "
-                             "in cold storage: restore it first (aws s3api restore-object)") from None
-        raise
-
-
-class S3ReadFile(SeekableReader):
-    """A read-only, seekable file over one S3 object version."""
-
-    def __init__(self, s3, bucket: str, key: str, version_id: str | None = None):
-        self._s3, self.bucket, self.key, self.version_id = s3, bucket, key, version_id
-        head = s3.head_object(**self._ref())
-        self.size = self._length = head["ContentLength"]
-        self._pos = 0
-        self._body: Any = None
-        self._body_pos = -1
-        self.name = f"s3://{bucket}/{key}"
-
-    def _ref(self) -> dict[str, str]:
-        ref = {"Bucket": self.bucket, "Key": self.key}
-        if self.version_id:
-            ref["VersionId"] = self.version_id
-        return ref
-
-    def readinto(self, buffer) -> int:  # type: ignore[override]
-        if self._pos >= self.size:
-            return 0
-        if self._body is None or self._body_pos != self._pos:
-            if self._body is not None:
-                self._body.close()
-            with warm(self.bucket, self.key):
-                self._body = self._s3.get_object(**self._ref(), Range=f"bytes={self._pos}-")["Body"]
-            self._body_pos = self._pos
-        data = self._body.read(len(buffer))
-        buffer[: len(data)] = data
-        self._pos += len(data)
-        self._body_pos = self._pos
-        return len(data)
-
-    def close(self) -> None:
-        if self._body is not None:
-            self._body.close()
-            self._body = None
-        super().close()
 
 
 def download(s3, bucket: str, key: str, target: Path, version_id: str | None = None) -> tuple[int, dict[str, str]]:
@@ -302,7 +244,7 @@ class Objects:
                 out = send(upload_id, n)
                 done.append({"PartNumber": n, "ETag": out["ETag"], **({"ChecksumSHA256": out["ChecksumSHA256"]} if "ChecksumSHA256" in out else {})})
             return self.client.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id,
-                                                         MultipartUpload={"Parts": done})["VersionId"]
+                                                         MultipartUpload={"Parts": done}).get("VersionId", "")
         except BaseException:
             self.client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
             raise
@@ -329,10 +271,37 @@ class Objects:
         raise RuntimeError(f"s3://{bucket}/{key} version {version_id} is not locked as asked: mode {mode}, until {retain}, "
                            f"legal hold {head.get('ObjectLockLegalHoldStatus')} (wanted COMPLIANCE until {until}, hold {legal_hold})")
 
-    def digests(self, bucket: str, key: str, version_id: str) -> tuple[int, dict[str, str]]:
+    def part_writer(self, bucket: str, key: str, part_size: int | None = None) -> S3PartWriter:
+        return S3PartWriter(self.client, bucket, key, part_size)
+
+    def append_copy(self, bucket: str, src_key: str, key: str, keep: int, tail: bytes) -> int:
+        """``key`` := the first ``keep`` bytes of ``src_key`` (copied server-side, in parts) + ``tail``; returns the size.
+
+        How Seal appends to a package in S3 without reading it (ADR 0015). Every part but the last
+        must be at least 5 MiB, so a short remainder is folded into the part before it.
+        """
+        minimum = 5 * 1024**2
+        if keep < minimum:
+            raise ValueError(f"append_copy keeps {keep} bytes; below {minimum} the package is small enough to download")
+        starts = list(range(0, keep, COPY_PART_SIZE))
+        if len(starts) > 1 and keep - starts[-1] < minimum:
+            starts.pop()
+        bounds = [(a, (starts[i + 1] if i + 1 < len(starts) else keep) - 1) for i, a in enumerate(starts)]
+        src = {"Bucket": bucket, "Key": src_key}
+        sends: list[Callable[[str, int], dict[str, Any]]] = [
+            lambda upload_id, n, a=a, b=b: self.client.upload_part_copy(
+                Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=n, CopySource=src, CopySourceRange=f"bytes={a}-{b}")["CopyPartResult"]
+            for a, b in bounds]
+        sends.append(lambda upload_id, n: self.client.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=n, Body=tail))
+        with warm(bucket, src_key):
+            self._multipart(bucket, key, {}, iter(sends))
+        return keep + len(tail)
+
+    def digests(self, bucket: str, key: str, version_id: str | None = None) -> tuple[int, dict[str, str]]:
         """Size, SHA-256 and SM3 of one stored version, read back whole (S3's own checksum of a multipart copy is not the object's)."""
         md = StreamDigest()
-        for chunk in self.client.get_object(Bucket=bucket, Key=key, VersionId=version_id)["Body"].iter_chunks(CHUNK):
+        ref = {"Bucket": bucket, "Key": key, **({"VersionId": version_id} if version_id else {})}
+        for chunk in self.client.get_object(**ref)["Body"].iter_chunks(CHUNK):
             md.update(chunk)
         return md.size, md.hexdigests()
 

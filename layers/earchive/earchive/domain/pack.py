@@ -16,6 +16,7 @@ bundle is never modified.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import logging
 import os
 import time
@@ -25,6 +26,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from ..crypto.digests import CHUNK, StreamDigest, available_cores, digest_source, hexdigest
 from ..crypto.signers import make_signer, make_tsa
@@ -145,14 +147,77 @@ def _write_seal(zf: zipfile.ZipFile, entries: list[tuple[str, str, str]], signer
     return sealed
 
 
-def seal_package(path: Path, entries: list[tuple[str, str, str]], *, signer=None, tsa=None, now: dt.datetime | None = None) -> Seal:
+class AppendView(io.RawIOBase):
+    """A zip as zipfile's append mode needs it, without a copy of its members (ADR 0015).
+
+    Bytes before the central directory are read from ``original`` (a package in S3, read by
+    ranges) and never written; from the directory on, the bytes live in memory, where zipfile
+    appends the seal's members and writes the new directory. The sealed package is then the
+    original's first :attr:`keep` bytes, copied server-side, followed by :attr:`tail`.
+    """
+
+    def __init__(self, original: BinaryIO):
+        end = zipfile._EndRecData(original)  # (the stdlib's own reader of the end record, as SafeZip uses it)
+        if not end:
+            raise reject("SEAL-CONFIG", "the unsealed package has no end-of-central-directory record", file=getattr(original, "name", None))
+        self._original, self.keep = original, end[zipfile._ECD_OFFSET]
+        original.seek(self.keep)
+        self.tail = bytearray(original.read())
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self.keep + len(self.tail)}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        if self._pos < self.keep:
+            self._original.seek(self._pos)
+            data = self._original.read(min(len(buffer), self.keep - self._pos))
+        else:
+            data = bytes(self.tail[self._pos - self.keep:self._pos - self.keep + len(buffer)])
+        buffer[:len(data)] = data
+        self._pos += len(data)
+        return len(data)
+
+    def write(self, data) -> int:  # type: ignore[override]
+        if self._pos < self.keep:
+            raise OSError(f"write at {self._pos}, before the central directory at {self.keep}: the members are never rewritten")
+        at = self._pos - self.keep
+        self.tail[at:at + len(data)] = data
+        self._pos += len(data)
+        return len(data)
+
+    def truncate(self, size: int | None = None) -> int:
+        size = self._pos if size is None else size
+        del self.tail[max(0, size - self.keep):]
+        return size
+
+
+def seal_package(path: Path | BinaryIO, entries: list[tuple[str, str, str]], *, signer=None, tsa=None,
+                 now: dt.datetime | None = None) -> Seal:
     """Seal (固化) a package written with ``sealed=False``: append manifests, signature, timestamp.
 
-    ``entries`` are the digests pack computed in its single read; the check
-    step recomputes everything independently, so a wrong entry cannot pass.
+    ``path`` is the package file, or an :class:`AppendView` of one in S3. ``entries`` are the
+    digests pack computed in its single read; the check step recomputes everything
+    independently, so a wrong entry cannot pass.
     """
     with zipfile.ZipFile(path) as zf:
         names = set(zf.namelist())
+    if not isinstance(path, Path):
+        path.seek(0)
     if names & set(SEAL_FILES):
         raise reject("SEAL-CONFIG", "the package is sealed already", file=str(path))
     missing = [name for name, _, _ in entries if name not in names]
@@ -160,6 +225,51 @@ def seal_package(path: Path, entries: list[tuple[str, str, str]], *, signer=None
         raise reject("SEAL-CONFIG", f"entries not in the package: {missing[:3]}", file=str(path))
     with zipfile.ZipFile(path, "a", allowZip64=True) as zf:
         return _write_seal(zf, entries, signer or make_signer(), tsa or make_tsa(), now or dt.datetime.now(dt.UTC))
+
+
+def _fill(zf: zipfile.ZipFile, plan: Plan, now: dt.datetime, workers: int, sink: Callable[[bytes], object],
+          progress: Progress | None) -> tuple[dict[str, metadata.FileDigests], list[tuple[str, str, str]], int]:
+    """Write every material, then the metadata, into an open zip; (digests, manifest entries, bytes)."""
+    case_id, total, done = plan.record.project_id, sum(f.material.declared_size for f in plan.files), 0
+    digests: dict[str, metadata.FileDigests] = {}
+    with _LookAhead(plan.files if workers > 1 else [], workers) as ahead:
+        for n, planned in enumerate(plan.files):
+            m = planned.material
+            info = _zipinfo(planned.member, m.created or now, m.extension in STORED_FORMATS)
+            digest = StreamDigest() if workers == 1 else None
+            try:
+                with m.source.open() as src, zf.open(info, "w", force_zip64=m.declared_size > 2**31) as dst:
+                    while chunk := src.read(CHUNK):
+                        if digest is not None:
+                            digest.update(chunk)
+                        dst.write(chunk)
+                        sink(chunk)
+                        done += len(chunk)
+                        if progress:
+                            progress(planned.member, done, total)
+                if digest is not None:
+                    values, size = digest.hexdigests(), digest.size
+                else:
+                    values, size, crc = ahead.result(n)
+                    if (crc, size) != (info.CRC, info.file_size):
+                        raise reject("MATERIAL-CHANGED", f"read twice while packing and the bytes differed ({size} then "
+                                     f"{info.file_size} bytes): the source changed under pack", case=case_id, file=m.file_name)
+            except (zipfile.BadZipFile, EOFError, zlib.error) as exc:
+                raise reject("MATERIAL-CORRUPT", f"damaged in the bundle: {exc}", case=case_id, file=m.file_name) from None
+            if size != m.declared_size:
+                raise reject("MATERIAL-SIZE", f"read {size} bytes, {m.declared_size} declared (truncated or damaged)",
+                             case=case_id, file=m.file_name)
+            if values[m.digest_algorithm] != m.digest_value:
+                raise reject("MATERIAL-DIGEST", f"{m.digest_algorithm} is {values[m.digest_algorithm]}, "
+                             f"the platform declared {m.digest_value} (corrupted in transit?)", case=case_id, file=m.file_name)
+            digests[planned.member] = metadata.FileDigests(values["SM3"], values["SHA-256"], size)
+    xml = metadata.build(plan, digests, now)
+    _write_bytes(zf, METADATA_NAME, xml, now)
+    xml_digests = metadata.FileDigests(hexdigest("SM3", xml), hexdigest("SHA-256", xml), len(xml))
+    entries = [(METADATA_NAME, xml_digests.sm3, xml_digests.sha256)] + [
+        (f.member, digests[f.member].sm3, digests[f.member].sha256) for f in plan.files
+    ]
+    return digests, entries, done
 
 
 def write_package(
@@ -196,50 +306,11 @@ def write_package(
     if final.exists() and not overwrite:
         raise reject("OUTPUT-EXISTS", f"{final} exists already (use --force to replace it)", case=case_id, file=str(final))
     part = out_dir / f".{plan.package_name}.{os.getpid()}.part"
-    total = sum(f.material.declared_size for f in plan.files)
-    done = 0
-    digests: dict[str, metadata.FileDigests] = {}
     workers = lanes if lanes is not None else available_cores()
     try:
         # the look-ahead and the writeback are stopped (their threads ended) before the zip is closed, failure or not
-        with zipfile.ZipFile(part, "w", allowZip64=True) as zf, _Writeback(zf.fp.fileno()) as writeback, \
-                _LookAhead(plan.files if workers > 1 else [], workers) as ahead:  # type: ignore[union-attr]
-            for n, planned in enumerate(plan.files):
-                m = planned.material
-                info = _zipinfo(planned.member, m.created or now, m.extension in STORED_FORMATS)
-                digest = StreamDigest() if workers == 1 else None
-                try:
-                    with m.source.open() as src, zf.open(info, "w", force_zip64=m.declared_size > 2**31) as dst:
-                        while chunk := src.read(CHUNK):
-                            if digest is not None:
-                                digest.update(chunk)
-                            dst.write(chunk)
-                            writeback(chunk)
-                            done += len(chunk)
-                            if progress:
-                                progress(planned.member, done, total)
-                    if digest is not None:
-                        values, size = digest.hexdigests(), digest.size
-                    else:
-                        values, size, crc = ahead.result(n)
-                        if (crc, size) != (info.CRC, info.file_size):
-                            raise reject("MATERIAL-CHANGED", f"read twice while packing and the bytes differed ({size} then "
-                                         f"{info.file_size} bytes): the source changed under pack", case=case_id, file=m.file_name)
-                except (zipfile.BadZipFile, EOFError, zlib.error) as exc:
-                    raise reject("MATERIAL-CORRUPT", f"damaged in the bundle: {exc}", case=case_id, file=m.file_name) from None
-                if size != m.declared_size:
-                    raise reject("MATERIAL-SIZE", f"read {size} bytes, {m.declared_size} declared (truncated or damaged)",
-                                 case=case_id, file=m.file_name)
-                if values[m.digest_algorithm] != m.digest_value:
-                    raise reject("MATERIAL-DIGEST", f"{m.digest_algorithm} is {values[m.digest_algorithm]}, "
-                                 f"the platform declared {m.digest_value} (corrupted in transit?)", case=case_id, file=m.file_name)
-                digests[planned.member] = metadata.FileDigests(values["SM3"], values["SHA-256"], size)
-            xml = metadata.build(plan, digests, now)
-            _write_bytes(zf, METADATA_NAME, xml, now)
-            xml_digests = metadata.FileDigests(hexdigest("SM3", xml), hexdigest("SHA-256", xml), len(xml))
-            entries = [(METADATA_NAME, xml_digests.sm3, xml_digests.sha256)] + [
-                (f.member, digests[f.member].sm3, digests[f.member].sha256) for f in plan.files
-            ]
+        with zipfile.ZipFile(part, "w", allowZip64=True) as zf, _Writeback(zf.fp.fileno()) as writeback:  # type: ignore[union-attr]
+            digests, entries, done = _fill(zf, plan, now, workers, writeback, progress)
             seal_result = _write_seal(zf, entries, signer, tsa, now) if sealed else None
         with open(part, "rb+") as f:
             os.fsync(f.fileno())
@@ -247,14 +318,32 @@ def write_package(
     except BaseException:
         part.unlink(missing_ok=True)
         raise
+    return _result(plan, final, digests, entries, done, started, seal_result)
+
+
+def stream_package(plan: Plan, sink: BinaryIO, *, progress: Progress | None = None, now: dt.datetime | None = None) -> PackResult:
+    """Write the unsealed package of an organised case into ``sink``, a stream that cannot seek (ADR 0015).
+
+    For a case larger than the function's working space: ``sink`` is a multipart upload, so no
+    byte touches /tmp. zipfile then writes each member's CRC and sizes in a data descriptor after
+    its data (the directory has them as always). One reader: the bundle is read by ranged GETs.
+    """
+    started = time.monotonic()
+    with zipfile.ZipFile(sink, "w", allowZip64=True) as zf:
+        digests, entries, done = _fill(zf, plan, now or dt.datetime.now(dt.UTC), 1, lambda chunk: None, progress)
+    return _result(plan, Path(plan.package_name), digests, entries, done, started, None)
+
+
+def _result(plan: Plan, path: Path, digests: dict[str, metadata.FileDigests], entries: list[tuple[str, str, str]], done: int,
+            started: float, sealed: Seal | None) -> PackResult:
     files = [
         {"seq": f.material.seq, "category": f.material.category, "source": f.material.file_name, "member": f.member,
          "size": digests[f.member].size, "sm3": digests[f.member].sm3, "sha256": digests[f.member].sha256}
         for f in plan.files
     ]
-    result = PackResult(final, plan.record_code, case_id, files, done, time.monotonic() - started,
-                        seal_result.signer if seal_result else "", seal_result.tsa if seal_result else "", entries)
-    log.info("packed %s (%s): %d files, %d bytes in %.2fs", plan.record_code, case_id, len(files), done, result.seconds)
+    result = PackResult(path, plan.record_code, plan.record.project_id, files, done, time.monotonic() - started,
+                        sealed.signer if sealed else "", sealed.tsa if sealed else "", entries)
+    log.info("packed %s (%s): %d files, %d bytes in %.2fs", plan.record_code, plan.record.project_id, len(files), done, result.seconds)
     return result
 
 

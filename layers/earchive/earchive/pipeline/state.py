@@ -63,6 +63,7 @@ class Staging(TypedDict, total=False):
 
 class Packed(Organised):
     staging: Staging
+    streamed: bool  # larger than /tmp: packed into S3, sealed and checked there (ADR 0015)
 
 
 class Sealed(Packed):

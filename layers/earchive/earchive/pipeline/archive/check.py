@@ -1,12 +1,16 @@
 """Check (归档检测): the DA/T 70 archiving tests (GD-…) on the sealed package; the report goes to the reports bucket.
 
 Input :class:`~earchive.pipeline.state.Sealed`; output :class:`~earchive.pipeline.state.Checked`.
-A failed check is not an error: the Archivable choice sends it to Reject.
+A failed check is not an error: the Archivable choice sends it to Reject. A package Pack streamed
+into S3 is read there by ranged GETs, one member at a time, after one pass for its digests.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from dataclasses import replace
+from pathlib import Path
 
 from ...check import check_package
 from ...check.report import to_html, to_json
@@ -19,11 +23,17 @@ def run(state: Sealed, rt: Runtime) -> Checked:
     """Run the archiving check (GD tests) on the sealed package; write the report."""
     aws, settings = rt.aws, rt.settings
     code = state["record_code"]
-    with workdir(settings, "check") as work:
-        path = work / f"{code}.zip"
-        size, digests = aws.s3.download(settings.staging_bucket, state["staging"]["sealed"], path)
-        options = rt.check_options("archiving", catalogue_reader=lambda c: aws.catalogue.get(c) is not None)
-        report = check_package(path, options)
+    options = rt.check_options("archiving", catalogue_reader=lambda c: aws.catalogue.get(c) is not None)
+    sealed_key = state["staging"]["sealed"]
+    if state.get("streamed"):  # too large for /tmp: checked where it is, by ranged GETs (ADR 0015)
+        size, digests = aws.s3.digests(settings.staging_bucket, sealed_key)
+        with contextlib.closing(aws.s3.reader(settings.staging_bucket, sealed_key)) as source:
+            report = check_package(Path(f"{code}.zip"), replace(options, measured_digests=digests), source=source)
+    else:
+        with workdir(settings, "check") as work:
+            path = work / f"{code}.zip"
+            size, digests = aws.s3.download(settings.staging_bucket, sealed_key, path)
+            report = check_package(path, options)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     report_key = f"reports/{code}/{stamp}-{digests['SM3'][:12]}-archiving.json"  # names the bytes it examined: a re-pack gets its own
     aws.s3.put(settings.reports_bucket, report_key, to_json(report).encode("utf-8"), "application/json")

@@ -1,0 +1,113 @@
+"""A case larger than the function's working space is archived, not refused (issue 12, ADR 0015).
+
+The limit is configured small (``EARCHIVE_STREAM_ABOVE`` = 1 MiB, S3 parts of 5 MiB) so a 13 MB
+case takes the path a 12 GB one takes on Lambda: Pack writes into a multipart upload, Seal copies
+the members server-side and writes only the seal and a new directory, Check reads the package by
+ranged GETs. Any use of /tmp by those three states fails the test.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from earchive.check import check_package
+from earchive_devtools.localcloud import LocalCloud
+from earchive_devtools.sample import sample_case, zip_case
+
+MiB = 1024**2
+
+
+@pytest.fixture
+def cloud(earchive_home, monkeypatch):
+    monkeypatch.setenv("EARCHIVE_STREAM_ABOVE", str(MiB))
+    with LocalCloud() as c:
+        yield c
+
+
+def _no_tmp(settings, name):
+    raise AssertionError(f"{name} used /tmp for a case that was to be streamed")
+
+
+def test_a_case_larger_than_the_working_space_is_archived_through_s3(cloud, tmp_path, monkeypatch):
+    import earchive.aws.s3 as s3_adapter
+    import earchive.aws.s3_files as s3_files
+    from earchive.pipeline.archive import check, pack, seal
+
+    monkeypatch.setattr(s3_files, "STREAM_PART_SIZE", 5 * MiB)  # three parts, as a 12 GB case has two hundred
+    monkeypatch.setattr(s3_adapter, "COPY_PART_SIZE", 5 * MiB)  # Seal's server-side copy in parts too, the short one folded
+    for step in (pack, seal, check):
+        monkeypatch.setattr(step, "workdir", _no_tmp)
+    sent: list[int] = []
+    real_upload_part = s3_files.S3PartWriter._send
+    monkeypatch.setattr(s3_files.S3PartWriter, "_send", lambda self, body: (sent.append(len(body)), real_upload_part(self, body))[1])
+
+    case = sample_case(tmp_path / "cases", seed=1201, files=8, size_mb=4.3, big_files=3)
+    damaged = sample_case(tmp_path / "cases", seed=1202, files=4, size_mb=6, defect="digest")  # fails half-way through Pack
+    cloud.upload(zip_case(case.folder, tmp_path / "big.zip"))
+    cloud.upload(zip_case(damaged.folder, tmp_path / "damaged.zip"))
+    results = cloud.wait(cloud.dispatch(wait=0.5), timeout=240)
+    result = next(r for r in results.values() if case.project_id in r.get("output", "") or r["status"] == "SUCCEEDED")
+    assert result["status"] == "SUCCEEDED", result.get("cause")
+    (refused,) = [r for r in results.values() if r is not result]
+    assert refused["status"] == "FAILED" and refused["error"] == "Rejected", refused
+    report = json.loads(cloud.client("s3").get_object(Bucket=cloud.name("IntakeBucket"), Key="damaged.zip.rejected.json")["Body"].read())
+    assert report["stage"] == "pack" and report["problems"][0]["rule"] == "MATERIAL-DIGEST", report
+    out = json.loads(result["output"])
+    item = cloud.catalogue().get(out["record_code"])
+    assert item["status"] == "ARCHIVED" and item["check_passed"] is True
+    assert len(sent) >= 4 and sent.count(5 * MiB) >= 3, sent  # both packages went up in parts
+
+    loc = out["archive"]
+    s3 = cloud.client("s3")
+    head = s3.head_object(Bucket=loc["bucket"], Key=loc["key"], VersionId=loc["version_id"])
+    assert head["ObjectLockMode"] == "COMPLIANCE"
+    local = tmp_path / Path(loc["key"]).name
+    local.write_bytes(s3.get_object(Bucket=loc["bucket"], Key=loc["key"], VersionId=loc["version_id"])["Body"].read())
+    assert local.stat().st_size > 12 * MiB and int(item["package_size"]) == local.stat().st_size
+    report = check_package(local)  # the archived package verifies offline, like any other
+    assert report.passed, report.failures
+    with zipfile.ZipFile(local) as zf:
+        members = {i.filename: i for i in zf.infolist()}
+    materials = [i for i in members.values() if "/" in i.filename]
+    assert materials and all(i.flag_bits & 0x08 for i in materials), "written without seeking: data descriptors"
+    assert {"manifest-sm3.txt", "manifest-sha256.txt.p7s", "manifest-sha256.txt.p7s.tsr"} <= set(members)
+    assert s3.list_objects_v2(Bucket=cloud.name("StagingBucket")).get("KeyCount", 0) == 0
+    assert not s3.list_multipart_uploads(Bucket=cloud.name("StagingBucket")).get("Uploads"), "the refused case's upload was aborted"
+
+    # every call the streamed path makes (multipart, part copies, ranged reads, the abort) is granted by the template
+    from earchive_devtools.localcloud import recorded_calls
+    from tests.pipeline.test_iam_exercised import allowed, grants, needed
+
+    functions = {cloud.name(logical): logical for logical in ("PackFunction", "SealFunction", "CheckFunction")}
+    calls = [c for c in recorded_calls() if c[0] in functions]
+    ops = {(functions[c[0]], c[2]) for c in calls}
+    assert {("PackFunction", "UploadPart"), ("PackFunction", "AbortMultipartUpload"), ("SealFunction", "UploadPartCopy")} <= ops, ops
+    missing = {f"{functions[name]}: {action} on {resource}" for name, service, op, params in calls
+               for action, resource, leading in needed(service, op, params)
+               if not allowed(grants(cloud, functions[name]), action, resource, leading, cloud)}
+    assert not missing, "calls the template does not grant:\n" + "\n".join(sorted(missing))
+
+
+def test_append_copy_folds_a_short_last_part_into_the_one_before(cloud, monkeypatch):
+    """Every part but the last must be 5 MiB or more; the seal's tail is that last part."""
+    import earchive.aws.s3 as s3_adapter
+    from earchive.pipeline.runtime import Runtime
+
+    monkeypatch.setattr(s3_adapter, "COPY_PART_SIZE", 5 * MiB)
+    rt = Runtime.from_env()
+    bucket = cloud.name("StagingBucket")
+    body = bytes(range(256)) * (12 * MiB // 256)
+    rt.aws.s3.put(bucket, "t/original", body)
+    copies: list[str] = []
+    client = rt.aws.s3.client
+    real = client.upload_part_copy
+    monkeypatch.setattr(client, "upload_part_copy", lambda **kw: (copies.append(kw["CopySourceRange"]), real(**kw))[1])
+    size = rt.aws.s3.append_copy(bucket, "t/original", "t/appended", 12 * MiB - 100, b"TAIL")
+    assert copies == [f"bytes=0-{5 * MiB - 1}", f"bytes={5 * MiB}-{12 * MiB - 101}"]
+    assert rt.aws.s3.get_bytes(bucket, "t/appended") == body[:12 * MiB - 100] + b"TAIL" and size == 12 * MiB - 96
+    with pytest.raises(ValueError, match="small enough to download"):
+        rt.aws.s3.append_copy(bucket, "t/original", "t/x", MiB, b"")
