@@ -3,7 +3,8 @@
 The limit is configured small (``EARCHIVE_STREAM_ABOVE`` = 1 MiB, S3 parts of 5 MiB) so a 13 MB
 case takes the path a 12 GB one takes on Lambda: Pack writes into a multipart upload, Seal copies
 the members server-side and writes only the seal and a new directory, Check reads the package by
-ranged GETs. Any use of /tmp by those three states fails the test.
+ranged GETs, and so does the receiving check after transfer. Any use of /tmp by those states fails
+the test.
 """
 
 from __future__ import annotations
@@ -78,11 +79,24 @@ def test_a_case_larger_than_the_working_space_is_archived_through_s3(cloud, tmp_
     assert s3.list_objects_v2(Bucket=cloud.name("StagingBucket")).get("KeyCount", 0) == 0
     assert not s3.list_multipart_uploads(Bucket=cloud.name("StagingBucket")).get("Uploads"), "the refused case's upload was aborted"
 
+    # transferred: the receiving check reads it in S3 too (the copy is as large as the package)
+    from earchive.client import Selection, TransferService
+    from earchive.pipeline.transfer import receive_check
+
+    monkeypatch.setattr(receive_check, "workdir", _no_tmp)
+    svc = TransferService.from_cloud(cloud)
+    code = out["record_code"]
+    bid = svc.create(Selection(package_ids=(code,)), institution="430102001", institution_name="芙蓉区行政审批服务局", transferor="李敏")["batch_id"]
+    svc.submit(bid, actor="李敏")
+    svc.wait_for_decision(bid)
+    receipt = svc.transfers.package(bid, code)["receipt"]
+    assert receipt["passed"] is True, receipt["failed"]
+
     # every call the streamed path makes (multipart, part copies, ranged reads, the abort) is granted by the template
     from earchive_devtools.localcloud import recorded_calls
     from tests.pipeline.test_iam_exercised import allowed, grants, needed
 
-    functions = {cloud.name(logical): logical for logical in ("PackFunction", "SealFunction", "CheckFunction")}
+    functions = {cloud.name(logical): logical for logical in ("PackFunction", "SealFunction", "CheckFunction", "TransferReceiveCheckFunction")}
     calls = [c for c in recorded_calls() if c[0] in functions]
     ops = {(functions[c[0]], c[2]) for c in calls}
     assert {("PackFunction", "UploadPart"), ("PackFunction", "AbortMultipartUpload"), ("SealFunction", "UploadPartCopy")} <= ops, ops

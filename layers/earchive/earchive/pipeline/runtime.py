@@ -143,3 +143,8 @@ def workdir(settings: Settings, name: str) -> Iterator[Path]:
         yield d
     finally:
         shutil.rmtree(d, ignore_errors=True)
+
+
+def streamed(settings: Settings, size: int) -> bool:
+    """Whether a package of ``size`` bytes bypasses /tmp (ADR 0015): it would not fit, or is over ``EARCHIVE_STREAM_ABOVE``."""
+    return size + 64 * 1024**2 > shutil.disk_usage(settings.work_dir).free or 0 < settings.stream_above < size

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import json
-import shutil
 
 from ...domain.organise import organise
 from ...domain.pack import PackResult, stream_package, write_package
 from ...errors import EarchiveError
-from ..runtime import Runtime, workdir
+from ..runtime import Runtime, streamed, workdir
 from ..state import Organised, Packed
 from .common import ACTOR, open_bundle, rejected, staging_key
 
@@ -26,14 +25,12 @@ def run(state: Organised, rt: Runtime) -> Packed:
     aws, settings = rt.aws, rt.settings
     record, bundle = open_bundle(rt, state["upload"])
     code = state["record_code"]
-    materials = sum(m.declared_size for m in record.materials)
-    need = materials + 64 * 1024**2  # the package, its metadata and zip overhead
-    streamed = need > shutil.disk_usage(settings.work_dir).free or 0 < settings.stream_above < materials
+    into_s3 = streamed(settings, sum(m.declared_size for m in record.materials))  # (+ 64 MiB: metadata, zip overhead)
     key, entries = staging_key(state, "unsealed.zip"), staging_key(state, "unsealed.entries.json")
     with contextlib.closing(bundle):
         plan = organise(record, state["serial"])
         try:
-            if streamed:  # larger than /tmp (or than EARCHIVE_STREAM_ABOVE): straight into S3 (ADR 0015)
+            if into_s3:  # larger than /tmp (or than EARCHIVE_STREAM_ABOVE): straight into S3 (ADR 0015)
                 result = _stream(rt, plan, key)
             else:
                 with workdir(settings, "pack") as work:
@@ -46,7 +43,7 @@ def run(state: Organised, rt: Runtime) -> Packed:
     aws.catalogue.move(code, "PACKED", allowed_from=("RECEIVED",), owner=state.get("execution", ""), packed_bytes=result.total_bytes)
     aws.events.append(state["stream"], actor=ACTOR, action="pack", result="ok",
                       detail={"files": len(result.files), "bytes": result.total_bytes, "seconds": round(result.seconds, 3)})
-    return {**state, "staging": {"unsealed": key, "entries": entries}, "streamed": streamed}  # type: ignore[typeddict-item]
+    return {**state, "staging": {"unsealed": key, "entries": entries}, "streamed": into_s3}  # type: ignore[typeddict-item]
 
 
 def _stream(rt: Runtime, plan, key: str) -> PackResult:

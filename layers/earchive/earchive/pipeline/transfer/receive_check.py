@@ -1,15 +1,18 @@
 """ReceiveCheck (接收检测, one Map item): the YJ tests on the copy the institution received, with its own trust anchors.
 
+A package too large for /tmp is checked where it is, by ranged GETs (ADR 0015).
+
 Input :class:`~earchive.pipeline.state.BatchItem`; output :class:`~earchive.pipeline.state.ReceiveChecked`.
 """
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
-from ...check import check_package
+from ...check import CheckOptions, check_package
 from ...check.report import to_html, to_json
-from ..runtime import Runtime, workdir
+from ..runtime import Runtime, streamed, workdir
 from ..state import BatchItem, ReceiveChecked
 
 
@@ -18,12 +21,20 @@ def run(item: BatchItem, rt: Runtime) -> ReceiveChecked:
     aws, settings, transfers = rt.aws, rt.settings, rt.aws.transfers
     p = transfers.package(item["batch_id"], item["package_id"])
     copy = p["transfer_copy"]
-    with workdir(settings, "receive") as work:
-        path = work / Path(copy["key"]).name
-        _, measured = aws.s3.download(copy["bucket"], copy["key"], path, copy.get("version_id") or None)
-        # the institution's own anchors (when configured); never what the package or the sender says
-        options = rt.check_options("receiving", institution=True, expected_digest=("SM3", p["package_sm3"]), measured_digests=measured)
-        report = check_package(path, options)
+    version = copy.get("version_id") or None
+
+    def options(measured: dict[str, str]) -> CheckOptions:  # the institution's own anchors (when configured); never the package's
+        return rt.check_options("receiving", institution=True, expected_digest=("SM3", p["package_sm3"]), measured_digests=measured)
+
+    if streamed(settings, int(p.get("size") or 0)):  # too large for /tmp: checked in S3, by ranged GETs (ADR 0015)
+        _, measured = aws.s3.digests(copy["bucket"], copy["key"], version)
+        with contextlib.closing(aws.s3.reader(copy["bucket"], copy["key"], version)) as source:
+            report = check_package(Path(Path(copy["key"]).name), options(measured), source=source)
+    else:
+        with workdir(settings, "receive") as work:
+            path = work / Path(copy["key"]).name
+            _, measured = aws.s3.download(copy["bucket"], copy["key"], path, version)
+            report = check_package(path, options(measured))
     report_key = copy["key"].replace("/packages/", "/receiving-reports/").replace(".zip", ".json")
     aws.s3.put(copy["bucket"], report_key, to_json(report).encode(), "application/json")
     aws.s3.put(copy["bucket"], report_key.replace(".json", ".html"), to_html(report).encode(), "text/html; charset=utf-8")
