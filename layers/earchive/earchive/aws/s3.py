@@ -188,11 +188,14 @@ class Objects:
         ref = {"Bucket": bucket, "Key": key, **({"VersionId": version_id} if version_id else {})}
         return self.client.head_object(**ref, **({"ChecksumMode": "ENABLED"} if checksum else {}))
 
-    def copy_version(self, src: dict[str, str], bucket: str, key: str) -> str:
-        """Server-side copy of one object version; returns the new version id ('' if unversioned)."""
+    def copy_version(self, src: dict[str, str], bucket: str, key: str, size: int | None = None) -> str:
+        """Server-side copy of one object version (in parts above 5 GB); returns the new version id ('' if unversioned).
+
+        With the ``size`` the caller knows (the catalogue's), the copy is one request: no HeadObject
+        before it, and the version comes from the copy's own response.
+        """
         with warm(src["bucket"], src["key"]):
-            self.client.copy({"Bucket": src["bucket"], "Key": src["key"], "VersionId": src["version_id"]}, bucket, key)
-        return self.client.head_object(Bucket=bucket, Key=key).get("VersionId", "")
+            return self._copy({"Bucket": src["bucket"], "Key": src["key"], "VersionId": src["version_id"]}, bucket, key, {}, size)
 
     def copy_locked(self, src_bucket: str, src_key: str, bucket: str, key: str, extra: dict[str, Any]) -> str:
         """Server-side copy (multipart above 5 GB) with Object Lock settings; returns the version id of *this* copy.
@@ -224,10 +227,10 @@ class Objects:
                                                                       ChecksumAlgorithm=checksum)
             for chunk in body.iter_chunks(STREAM_PART_SIZE)))
 
-    def _copy(self, src: dict[str, str], bucket: str, key: str, args: dict[str, Any]) -> str:
-        size = self.client.head_object(**src)["ContentLength"]
+    def _copy(self, src: dict[str, str], bucket: str, key: str, args: dict[str, Any], size: int | None = None) -> str:
+        size = size or self.client.head_object(**src)["ContentLength"]
         if size <= COPY_PART_LIMIT:
-            return self.client.copy_object(CopySource=src, Bucket=bucket, Key=key, **args)["VersionId"]
+            return self.client.copy_object(CopySource=src, Bucket=bucket, Key=key, **args).get("VersionId", "")
         args = {k: v for k, v in args.items() if k != "MetadataDirective"}
         return self._multipart(bucket, key, args, (
             lambda upload_id, n, start=start: self.client.upload_part_copy(

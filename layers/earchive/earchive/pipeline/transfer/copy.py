@@ -17,7 +17,7 @@ def run(item: BatchItem, rt: Runtime) -> BatchItem:
     p = transfers.package(item["batch_id"], item["package_id"])
     key = f"{prefix(batch)}packages/{p['record_code']}.zip"
     bucket = rt.settings.transfer_bucket
-    version = aws.s3.copy_version(p["archive"], bucket, key)
+    version = aws.s3.copy_version(p["archive"], bucket, key, size=int(p.get("size") or 0) or None)
     transfers.set_package(item["batch_id"], item["package_id"], state="COPIED",
                           transfer_copy={"bucket": bucket, "key": key, "version_id": version})
     return item
