@@ -323,12 +323,17 @@ class Objects:
         return None
 
     def delete_quietly(self, bucket: str, keys: list[str]) -> None:
-        """Remove staging objects; a failure is logged, never raised (they are only copies)."""
-        for key in keys:
-            try:
-                self.client.delete_object(Bucket=bucket, Key=key)
-            except ClientError as exc:
-                log.warning("could not delete staging object %s: %s", key, exc)
+        """Remove staging objects in one request; a failure is logged, never raised (they are only copies)."""
+        keys = [k for k in dict.fromkeys(keys) if k]
+        if not keys:
+            return
+        try:
+            out = self.client.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in keys], "Quiet": True})
+        except ClientError as exc:
+            log.warning("could not delete staging objects %s: %s", keys, exc)
+            return
+        for error in out.get("Errors", []):
+            log.warning("could not delete staging object %s: %s", error.get("Key"), error.get("Message"))
 
     def tag_quietly(self, bucket: str, key: str, version_id: str | None, tags: dict[str, str]) -> None:
         """Tag an object (the upload: archived or rejected); a failure is logged, never raised."""

@@ -20,6 +20,7 @@ from ..domain.safezip import SeekableReader
 from ..errors import ColdObject
 
 STREAM_PART_SIZE = 64 * 1024**2
+WHOLE_BELOW = 8 * 1024**2  # an object up to this size is read whole, once, and served from memory
 log = logging.getLogger(__name__)
 
 
@@ -39,7 +40,11 @@ def warm(bucket: str, key: str) -> Iterator[None]:
 
 
 class S3ReadFile(SeekableReader):
-    """A read-only, seekable file over one S3 object version."""
+    """A read-only, seekable file over one S3 object version: ranged GETs, or one GET when it is small.
+
+    Reading a zip jumps between entries (the layout check visits every local header); below
+    :data:`WHOLE_BELOW` the object is fetched once and served from memory instead of a GET per jump.
+    """
 
     def __init__(self, s3, bucket: str, key: str, version_id: str | None = None):
         self._s3, self.bucket, self.key, self.version_id = s3, bucket, key, version_id
@@ -48,6 +53,7 @@ class S3ReadFile(SeekableReader):
         self._pos = 0
         self._body: Any = None
         self._body_pos = -1
+        self._whole: bytes | None = None
         self.name = f"s3://{bucket}/{key}"
 
     def _ref(self) -> dict[str, str]:
@@ -59,6 +65,14 @@ class S3ReadFile(SeekableReader):
     def readinto(self, buffer) -> int:  # type: ignore[override]
         if self._pos >= self.size:
             return 0
+        if self.size <= WHOLE_BELOW:  # a small bundle is one GET, not one per zip entry the layout check visits
+            if self._whole is None:
+                with warm(self.bucket, self.key):
+                    self._whole = self._s3.get_object(**self._ref())["Body"].read()
+            data = self._whole[self._pos:self._pos + len(buffer)]
+            buffer[: len(data)] = data
+            self._pos += len(data)
+            return len(data)
         if self._body is None or self._body_pos != self._pos:
             if self._body is not None:
                 self._body.close()
@@ -75,6 +89,7 @@ class S3ReadFile(SeekableReader):
         if self._body is not None:
             self._body.close()
             self._body = None
+        self._whole = None
         super().close()
 
 
