@@ -70,6 +70,10 @@ class TransientError(BaseError):
     """Worth retrying (throttling, a network blip); the state machines retry it with back-off (ASL: Retry)."""
 
 
+class ConfigurationError(BaseError):
+    """The deployment's settings cannot do what was asked: an operator's fix, never the submitter's rejection."""
+
+
 class ConflictError(BaseError):
     """A conditional write lost: the item is not in the state the caller expected."""
 

@@ -64,6 +64,8 @@ RULES: dict[str, tuple[str, str, str]] = {
     "BaseError": ("系统内部错误。", _SYSTEM_ADVICE, SYSTEM),
     "EarchiveError": ("系统配置或内部处理不符合规则（详见英文说明）。", _SYSTEM_ADVICE, SYSTEM),
     "BundleRejected": ("上传内容不符合归档规则（详见英文说明）。", "请按英文说明更正，" + _AGAIN, FIX),
+    "ConfigurationError": ("档案系统的配置无法完成本次处理（例如：为超出 /tmp 的大办件配置了只能扫描文件的 ClamAV）。办件本身没有问题。",
+                           "请系统管理员更正配置（大办件使用内置的流式病毒扫描），然后重新运行该办件；提交单位无需处理。", SYSTEM),
     "TransientError": ("外部服务暂时不可用（时间戳服务、网络或限流），多次自动重试后仍未成功。", _SYSTEM_ADVICE, SYSTEM),
     "ConflictError": ("并发处理冲突：归档目录记录同时被另一次处理改动。", _SYSTEM_ADVICE, SYSTEM),
     "ColdObject": ("档案信息包已转入深度归档存储（Glacier Deep Archive），读取或移交前须先恢复。",

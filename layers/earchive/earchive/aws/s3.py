@@ -33,8 +33,7 @@ def download(s3, bucket: str, key: str, target: Path, version_id: str | None = N
     ref = {"Bucket": bucket, "Key": key, **({"VersionId": version_id} if version_id else {})}
     with warm(bucket, key):
         body = s3.get_object(**ref)["Body"]
-    md = StreamDigest()
-    with open(target, "wb") as f:
+    with StreamDigest() as md, open(target, "wb") as f:
         for chunk in body.iter_chunks(CHUNK):
             f.write(chunk)
             md.update(chunk)
@@ -249,7 +248,10 @@ class Objects:
             return self.client.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id,
                                                          MultipartUpload={"Parts": done}).get("VersionId", "")
         except BaseException:
-            self.client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+            try:
+                self.client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+            except Exception as exc:  # noqa: BLE001 - the first error is the one to report; the lifecycle rule removes the parts
+                log.warning("could not abort the multipart upload of s3://%s/%s: %s", bucket, key, exc)
             raise
 
     def ensure_lock(self, bucket: str, key: str, version_id: str, until: Any, legal_hold: bool) -> dict[str, Any]:
@@ -277,7 +279,7 @@ class Objects:
     def part_writer(self, bucket: str, key: str, part_size: int | None = None) -> S3PartWriter:
         return S3PartWriter(self.client, bucket, key, part_size)
 
-    def append_copy(self, bucket: str, src_key: str, key: str, keep: int, tail: bytes) -> int:
+    def append_copy(self, bucket: str, src_key: str, key: str, keep: int, tail: bytes, version_id: str | None = None) -> int:
         """``key`` := the first ``keep`` bytes of ``src_key`` (copied server-side, in parts) + ``tail``; returns the size.
 
         How Seal appends to a package in S3 without reading it (ADR 0015). Every part but the last
@@ -290,7 +292,7 @@ class Objects:
         if len(starts) > 1 and keep - starts[-1] < minimum:
             starts.pop()
         bounds = [(a, (starts[i + 1] if i + 1 < len(starts) else keep) - 1) for i, a in enumerate(starts)]
-        src = {"Bucket": bucket, "Key": src_key}
+        src = {"Bucket": bucket, "Key": src_key, **({"VersionId": version_id} if version_id else {})}
         sends: list[Callable[[str, int], dict[str, Any]]] = [
             lambda upload_id, n, a=a, b=b: self.client.upload_part_copy(
                 Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=n, CopySource=src, CopySourceRange=f"bytes={a}-{b}")["CopyPartResult"]
@@ -302,10 +304,10 @@ class Objects:
 
     def digests(self, bucket: str, key: str, version_id: str | None = None) -> tuple[int, dict[str, str]]:
         """Size, SHA-256 and SM3 of one stored version, read back whole (S3's own checksum of a multipart copy is not the object's)."""
-        md = StreamDigest()
         ref = {"Bucket": bucket, "Key": key, **({"VersionId": version_id} if version_id else {})}
-        for chunk in self.client.get_object(**ref)["Body"].iter_chunks(CHUNK):
-            md.update(chunk)
+        with StreamDigest() as md:
+            for chunk in self.client.get_object(**ref)["Body"].iter_chunks(CHUNK):
+                md.update(chunk)
         return md.size, md.hexdigests()
 
     def version_with(self, bucket: str, key: str, metadata: dict[str, str]) -> tuple[str, dict[str, str]] | None:

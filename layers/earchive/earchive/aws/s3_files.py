@@ -11,15 +11,18 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import time
 from collections.abc import Iterator
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from ..domain.safezip import SeekableReader
-from ..errors import ColdObject
+from ..errors import ColdObject, TransientError
 
 STREAM_PART_SIZE = 64 * 1024**2
+READ_ATTEMPTS = 4  # a ranged read that fails is reopened at the same byte this many times before the step is retried
+RETRIED_CODES = {"InternalError", "SlowDown", "ServiceUnavailable", "RequestTimeout", "503"}
 WHOLE_BELOW = 8 * 1024**2  # an object up to this size is read whole, once, and served from memory
 log = logging.getLogger(__name__)
 
@@ -49,7 +52,9 @@ class S3ReadFile(SeekableReader):
     def __init__(self, s3, bucket: str, key: str, version_id: str | None = None):
         self._s3, self.bucket, self.key, self.version_id = s3, bucket, key, version_id
         head = s3.head_object(**self._ref())
+        self.version_id = version_id or head.get("VersionId")  # pinned: every range comes from the version first seen
         self.size = self._length = head["ContentLength"]
+        self.failure: str | None = None  # set when S3 gave up mid-read: the bytes were not all read
         self._pos = 0
         self._body: Any = None
         self._body_pos = -1
@@ -65,25 +70,53 @@ class S3ReadFile(SeekableReader):
     def readinto(self, buffer) -> int:  # type: ignore[override]
         if self._pos >= self.size:
             return 0
+        want = min(len(buffer), self.size - self._pos)
+        data = b""
+        for attempt in range(READ_ATTEMPTS):
+            try:
+                while len(data) < want:  # callers (zipfile) expect the whole count, as from a file
+                    data += self._read(want - len(data), self._pos + len(data))
+                break
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") not in RETRIED_CODES:
+                    raise
+                error: Exception = exc
+            except (BotoCoreError, OSError) as exc:  # a dropped or timed-out stream: reopen at the same byte
+                error = exc
+            self._drop()
+            time.sleep(0.2 * 2**attempt)
+        else:
+            self.failure = f"s3://{self.bucket}/{self.key} at byte {self._pos}: {type(error).__name__}: {error}"
+            raise TransientError(f"reading {self.failure}")
+        buffer[: len(data)] = data
+        self._pos += len(data)
+        return len(data)
+
+    def _read(self, n: int, at: int) -> bytes:
         if self.size <= WHOLE_BELOW:  # a small bundle is one GET, not one per zip entry the layout check visits
             if self._whole is None:
                 with warm(self.bucket, self.key):
                     self._whole = self._s3.get_object(**self._ref())["Body"].read()
-            data = self._whole[self._pos:self._pos + len(buffer)]
-            buffer[: len(data)] = data
-            self._pos += len(data)
-            return len(data)
-        if self._body is None or self._body_pos != self._pos:
-            if self._body is not None:
-                self._body.close()
+                if len(self._whole) != self.size:
+                    raise OSError(f"read {len(self._whole)} bytes of {self.size}")
+            return self._whole[at:at + n]
+        if self._body is None or self._body_pos != at:
+            self._drop()
             with warm(self.bucket, self.key):
-                self._body = self._s3.get_object(**self._ref(), Range=f"bytes={self._pos}-")["Body"]
-            self._body_pos = self._pos
-        data = self._body.read(len(buffer))
-        buffer[: len(data)] = data
-        self._pos += len(data)
-        self._body_pos = self._pos
-        return len(data)
+                self._body = self._s3.get_object(**self._ref(), Range=f"bytes={at}-")["Body"]
+            self._body_pos = at
+        data = self._body.read(n)
+        if not data:
+            raise OSError(f"the stream ended at byte {at} of {self.size}")
+        self._body_pos += len(data)  # a short read goes on from here, on the same stream
+        return data
+
+    def _drop(self) -> None:
+        if self._body is not None:
+            with contextlib.suppress(Exception):
+                self._body.close()
+            self._body = None
+        self._whole = None
 
     def close(self) -> None:
         if self._body is not None:

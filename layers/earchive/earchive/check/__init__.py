@@ -20,11 +20,13 @@ and lets the read's scanner failure stand as GD-4-2.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import BinaryIO
 
 from ..domain.safezip import SafeZip
+from ..errors import ConfigurationError, TransientError
 from . import authenticity, integrity, security, usability
 from .catalogue import CATALOGUE, FAIL, MANUAL, NA, PASS, PROPERTIES, STAGES, catalogue_markdown
 from .model import CheckOptions, CheckReport, MemberFacts, Run, Scanner, TestResult
@@ -36,32 +38,53 @@ __all__ = [
 ]
 
 
-def check_package(path: str | Path, options: CheckOptions | None = None, *, source: BinaryIO | None = None) -> CheckReport:
+def check_package(path: str | Path, options: CheckOptions | None = None, *,
+                  source: Callable[[], BinaryIO] | None = None) -> CheckReport:
     """Run every test on the package at ``path``; never raises for a bad package.
 
-    ``source``, when given, is where the bytes are read from instead (a package in S3 read by
-    ranged GETs, too large for the function's /tmp: ADR 0015); ``path`` then only names it. The
-    caller passes the package's digests in ``measured_digests``. Members are read one at a time.
+    ``source``, when given, opens fresh readers of the bytes instead of the file (a package in S3
+    read by ranged GETs, too large for the function's /tmp: ADR 0015); ``path`` then only names it,
+    and the caller passes the package's digests in ``measured_digests``. Members are then read
+    one at a time. If a reader of the source failed (S3 gave up mid-read), the report would judge
+    bytes that were never read: :class:`~earchive.errors.TransientError` is raised instead, and
+    the state machine retries.
     """
     options = options or CheckOptions()
     run = Run(str(path), options if source is None else replace(options, lanes=1))
+    opened: list[BinaryIO] = []
+
+    def reopen() -> BinaryIO:
+        assert source is not None
+        opened.append(source())
+        return opened[-1]
+
     try:
-        _check(run, Path(path), source)
+        _check(run, Path(path), reopen if source is not None else None)
+    except (TransientError, ConfigurationError):
+        raise  # the source or the settings failed, not the package
     except Exception as exc:  # noqa: BLE001 - a hostile package must yield a report, not a traceback
         run.not_run(list(CATALOGUE), f"unexpected {type(exc).__name__}: {exc}")
+    finally:
+        for f in opened:
+            f.close()
+    failures = [f.failure for f in opened if getattr(f, "failure", None)]  # type: ignore[attr-defined]
+    if failures:
+        raise TransientError(f"reading {path} failed, so it was not checked: {failures[0]}")
     return run.report()
 
 
-def _check(run: Run, path: Path, source: BinaryIO | None) -> None:
+def _check(run: Run, path: Path, reopen: Callable[[], BinaryIO] | None) -> None:
     opt = run.opt
     if opt.expected_digest is None:  # nothing to compare: said before the package can fail to open
         authenticity.t_1_14_package_digest(run, path)
     security.t_4_4_carrier(run)
-    if source is None and not path.is_file():
+    if reopen is None and not path.is_file():
         run.not_run(list(CATALOGUE), f"{path} is not a readable file")
         return
     try:
-        z = SafeZip(str(path) if source is None else source, opt.limits, rule_prefix="PACKAGE")
+        z = SafeZip(str(path) if reopen is None else reopen(), opt.limits, rule_prefix="PACKAGE", reopen=reopen)
+    except TransientError:
+        raise
     except Exception as exc:  # noqa: BLE001 - EarchiveError or anything zipfile raises
         run.add("1-13", FAIL, f"not a readable zip package: {exc}", [path.name])
         run.not_run(list(CATALOGUE), "the package is not a readable zip")

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ..crypto.digests import StreamDigest, available_cores
 from ..domain.safezip import Member, SafeZip
+from ..errors import ConfigurationError, TransientError
 from .catalogue import FAIL
 from .model import MemberFacts, Run
 
@@ -51,6 +52,9 @@ def read_members(run: Run, z: SafeZip, path: Path) -> dict[str, MemberFacts]:
             d = md_.hexdigests()
             f.sm3, f.sha256, f.size, f.tail = d["SM3"], d["SHA-256"], md_.size, tail
             f.data = bytes(keep) if keep is not None else None
+        except TransientError:
+            md_.hexdigests()
+            raise  # the source failed, not the package: check_package raises it for a retry
         except Exception as exc:  # noqa: BLE001 - CRC errors, bombs, truncation: all reported
             f.read_error = f"{type(exc).__name__}: {exc}"
             md_.hexdigests()
@@ -62,6 +66,9 @@ def read_members(run: Run, z: SafeZip, path: Path) -> dict[str, MemberFacts]:
     workers = min(len(members), run.opt.lanes or available_cores()) or 1
     with ThreadPoolExecutor(workers, thread_name_prefix="check-read") as pool:
         facts = {f.path: f for f in pool.map(read_one, members)}  # in member order, whatever finished first
+    if scanner is not None and not scanner.streaming and not isinstance(z.path, str):
+        raise ConfigurationError("a scanner that reads files (ClamAV) cannot scan a package read from S3 (too large for /tmp): "
+                                 "use the built-in streaming scanner for such packages (ADR 0015)")
     if scanner is not None and not scanner.streaming:
         hits, error = scanner.scan_file(str(path))
         unplaced = []

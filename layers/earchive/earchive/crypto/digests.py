@@ -111,6 +111,21 @@ class StreamDigest:
             self._queue.put(chunk)
             self._first = None
 
+    def abandon(self) -> None:
+        """Stop the SM3 thread of a stream whose reader failed (it would wait for chunks for ever)."""
+        if self._queue is not None and self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._queue = self._thread = None
+        self._first = None
+
+    def __enter__(self) -> StreamDigest:
+        return self
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        if exc_type is not None:
+            self.abandon()
+
     def hexdigests(self) -> dict[str, str]:
         if self._queue is not None and self._thread is not None:
             self._queue.put(None)
@@ -131,20 +146,20 @@ def digest_stream(
     chunk_size: int = CHUNK,
 ) -> tuple[dict[str, str], int]:
     """Read ``stream`` once: digest it and hand every chunk to each sink in order."""
-    md = StreamDigest()
-    while chunk := stream.read(chunk_size):
-        md.update(chunk)
-        for sink in sinks:
-            sink(chunk)
-        if progress:
-            progress(len(chunk))
+    with StreamDigest() as md:
+        while chunk := stream.read(chunk_size):
+            md.update(chunk)
+            for sink in sinks:
+                sink(chunk)
+            if progress:
+                progress(len(chunk))
     return md.hexdigests(), md.size
 
 
 def digest_source(open_source: Callable[[], BinaryIO], chunk_size: int = CHUNK) -> tuple[dict[str, str], int, int]:
     """SM3, SHA-256, size and CRC-32 of a source read on its own (pack's look-ahead read)."""
-    md, crc = StreamDigest(), 0
-    with open_source() as stream:
+    crc = 0
+    with StreamDigest() as md, open_source() as stream:
         while chunk := stream.read(chunk_size):
             md.update(chunk)
             crc = zlib.crc32(chunk, crc)

@@ -238,7 +238,7 @@ def _fill(zf: zipfile.ZipFile, plan: Plan, now: dt.datetime, workers: int, sink:
             info = _zipinfo(planned.member, m.created or now, m.extension in STORED_FORMATS)
             digest = StreamDigest() if workers == 1 else None
             try:
-                with m.source.open() as src, zf.open(info, "w", force_zip64=m.declared_size > 2**31) as dst:
+                with m.source.open() as src, zf.open(info, "w", force_zip64=m.declared_size * 1.05 > zipfile.ZIP64_LIMIT) as dst:
                     while chunk := src.read(CHUNK):
                         if digest is not None:
                             digest.update(chunk)
@@ -256,6 +256,9 @@ def _fill(zf: zipfile.ZipFile, plan: Plan, now: dt.datetime, workers: int, sink:
                                      f"{info.file_size} bytes): the source changed under pack", case=case_id, file=m.file_name)
             except (zipfile.BadZipFile, EOFError, zlib.error) as exc:
                 raise reject("MATERIAL-CORRUPT", f"damaged in the bundle: {exc}", case=case_id, file=m.file_name) from None
+            finally:
+                if digest is not None:
+                    digest.abandon()  # ends its SM3 thread if the read failed (a no-op once hexdigests ran)
             if size != m.declared_size:
                 raise reject("MATERIAL-SIZE", f"read {size} bytes, {m.declared_size} declared (truncated or damaged)",
                              case=case_id, file=m.file_name)

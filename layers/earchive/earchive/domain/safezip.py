@@ -16,7 +16,7 @@ import struct
 import unicodedata
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import BinaryIO
@@ -189,8 +189,9 @@ class SafeZip:
     """
 
     def __init__(self, path: str | BinaryIO, limits: ZipLimits = DEFAULT_LIMITS, *, rule_prefix: str = "BUNDLE",
-                 verify_layout: bool = True):
+                 verify_layout: bool = True, reopen: Callable[[], BinaryIO] | None = None):
         self.path = path
+        self._reopen = reopen  # a fresh reader of the same bytes, for stored windows when ``path`` is a stream
         self._verify_layout = verify_layout  # False only where the same bytes were verified already (one ranged GET per entry on S3)
         self.limits = limits
         self.problems: list[Problem] = []
@@ -361,9 +362,9 @@ class SafeZip:
         member is a plain byte range of the zip file, so we hand out that range.
         """
         info = member.info
-        if info.compress_type != zipfile.ZIP_STORED or not isinstance(self.path, str):
+        if info.compress_type != zipfile.ZIP_STORED or not (isinstance(self.path, str) or self._reopen):
             return None
-        fp = open(self.path, "rb")
+        fp = open(self.path, "rb") if isinstance(self.path, str) else self._reopen()  # type: ignore[misc]
         fp.seek(info.header_offset)
         header = fp.read(LOCAL_HEADER_SIZE)
         if len(header) != LOCAL_HEADER_SIZE or header[:4] != b"PK\x03\x04":

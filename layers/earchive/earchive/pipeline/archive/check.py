@@ -7,7 +7,6 @@ into S3 is read there by ranged GETs, one member at a time, after one pass for i
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 from dataclasses import replace
 from pathlib import Path
@@ -26,9 +25,10 @@ def run(state: Sealed, rt: Runtime) -> Checked:
     options = rt.check_options("archiving", catalogue_reader=lambda c: aws.catalogue.get(c) is not None)
     sealed_key = state["staging"]["sealed"]
     if state.get("streamed"):  # too large for /tmp: checked where it is, by ranged GETs (ADR 0015)
-        size, digests = aws.s3.digests(settings.staging_bucket, sealed_key)
-        with contextlib.closing(aws.s3.reader(settings.staging_bucket, sealed_key)) as source:
-            report = check_package(Path(f"{code}.zip"), replace(options, measured_digests=digests), source=source)
+        version = aws.s3.reader(settings.staging_bucket, sealed_key).version_id  # one version for the digests and the read
+        size, digests = aws.s3.digests(settings.staging_bucket, sealed_key, version)
+        report = check_package(Path(f"{code}.zip"), replace(options, measured_digests=digests),
+                               source=lambda: aws.s3.reader(settings.staging_bucket, sealed_key, version))
     else:
         with workdir(settings, "check") as work:
             path = work / f"{code}.zip"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 
 from ...domain.organise import organise
 from ...domain.pack import PackResult, stream_package, write_package
@@ -18,6 +19,8 @@ from ...errors import EarchiveError
 from ..runtime import Runtime, streamed, workdir
 from ..state import Organised, Packed
 from .common import ACTOR, open_bundle, rejected, staging_key
+
+log = logging.getLogger(__name__)
 
 
 def run(state: Organised, rt: Runtime) -> Packed:
@@ -53,6 +56,9 @@ def _stream(rt: Runtime, plan, key: str) -> PackResult:
         result = stream_package(plan, writer)
         writer.complete()
     except BaseException:
-        writer.abort()
+        try:
+            writer.abort()
+        except Exception as exc:  # noqa: BLE001 - the first error is the one to report; S3's lifecycle rule removes the parts
+            log.warning("could not abort the multipart upload of %s: %s", key, exc)
         raise
     return result

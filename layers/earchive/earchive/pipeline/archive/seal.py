@@ -27,13 +27,14 @@ def run(state: Packed, rt: Runtime) -> Sealed:
     code = state["record_code"]
     entries = [tuple(e) for e in staged_digests(rt, state)["entries"]]
     key, unsealed = staging_key(state, "sealed.zip"), state["staging"]["unsealed"]
-    if state.get("streamed") and (aws.s3.size(settings.staging_bucket, unsealed) or 0) >= IN_PLACE_FROM:
-        # too large for /tmp: the members stay in S3, copied server-side; only the directory and the seal are written (ADR 0015)
+    sealed = None
+    if state.get("streamed"):  # too large for /tmp: the members stay in S3, copied server-side (ADR 0015)
         with contextlib.closing(aws.s3.reader(settings.staging_bucket, unsealed)) as original:
             view = AppendView(original)
-            sealed = _seal(rt, view, entries)
-        aws.s3.append_copy(settings.staging_bucket, unsealed, key, view.keep, bytes(view.tail))
-    else:
+            if view.keep >= IN_PLACE_FROM:  # S3's smallest part; a smaller package is simply downloaded below
+                sealed = _seal(rt, view, entries)
+                aws.s3.append_copy(settings.staging_bucket, unsealed, key, view.keep, bytes(view.tail), original.version_id)
+    if sealed is None:
         with workdir(settings, "seal") as work:
             path = work / f"{code}.zip"
             aws.s3.download(settings.staging_bucket, unsealed, path)

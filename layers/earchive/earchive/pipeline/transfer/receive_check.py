@@ -7,7 +7,6 @@ Input :class:`~earchive.pipeline.state.BatchItem`; output :class:`~earchive.pipe
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
 from ...check import CheckOptions, check_package
@@ -26,10 +25,11 @@ def run(item: BatchItem, rt: Runtime) -> ReceiveChecked:
     def options(measured: dict[str, str]) -> CheckOptions:  # the institution's own anchors (when configured); never the package's
         return rt.check_options("receiving", institution=True, expected_digest=("SM3", p["package_sm3"]), measured_digests=measured)
 
-    if streamed(settings, int(p.get("size") or 0)):  # too large for /tmp: checked in S3, by ranged GETs (ADR 0015)
+    size = int(p.get("size") or 0) or aws.s3.size(copy["bucket"], copy["key"]) or 0
+    if streamed(settings, size):  # too large for /tmp: checked in S3, by ranged GETs (ADR 0015)
         _, measured = aws.s3.digests(copy["bucket"], copy["key"], version)
-        with contextlib.closing(aws.s3.reader(copy["bucket"], copy["key"], version)) as source:
-            report = check_package(Path(Path(copy["key"]).name), options(measured), source=source)
+        report = check_package(Path(Path(copy["key"]).name), options(measured),
+                               source=lambda: aws.s3.reader(copy["bucket"], copy["key"], version))
     else:
         with workdir(settings, "receive") as work:
             path = work / Path(copy["key"]).name
