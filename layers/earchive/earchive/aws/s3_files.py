@@ -127,48 +127,97 @@ class S3ReadFile(SeekableReader):
 
 
 class S3PartWriter(io.RawIOBase):
-    """A write-only stream that is one multipart upload: a package larger than /tmp never touches disk (ADR 0015).
+    """A stream that is one multipart upload: a package larger than /tmp never touches disk (ADR 0015).
 
-    It cannot seek, so zipfile writes data descriptors; it tells its position, so the offsets in
-    the zip are right. Parts of ``part_size`` go up as they fill, one in memory at a time; the
-    upload is completed by :meth:`complete` and aborted by :meth:`abort` (or on any failure).
+    Part *n* holds bytes [(n-1)·size, n·size), and parts may be sent in any order. zipfile writes a
+    member's local header, then its data, then seeks back and rewrites the header with the CRC and
+    sizes. :meth:`hold_header` (called as each member starts) keeps the part(s) under that header
+    in memory until the next member starts, while the parts after it go up as they fill. So the
+    package has complete local headers, like one written to a file, and no data descriptors that
+    streaming readers (Java's ZipInputStream) refuse for stored members. At most the held part(s)
+    and the one being filled are in memory.
     """
+
+    HEADER_SPAN = 64 * 1024  # room for a local header and its name and extra fields
 
     def __init__(self, client: Any, bucket: str, key: str, part_size: int | None = None):
         self._client, self.bucket, self.key = client, bucket, key
         self._part_size = max(part_size or STREAM_PART_SIZE, 5 * 1024**2)
         self._upload_id = client.create_multipart_upload(Bucket=bucket, Key=key, ChecksumAlgorithm="SHA256")["UploadId"]
-        self._buffer, self._parts, self._pos = bytearray(), [], 0
+        self._unsent: dict[int, bytearray] = {}  # part number → its bytes, not yet sent
+        self._sent: dict[int, dict[str, Any]] = {}
+        self._pos = self._end = 0
+        self._hold: tuple[int, int] | None = None
 
     def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
         return True
 
     def tell(self) -> int:
         return self._pos
 
-    def write(self, data) -> int:  # type: ignore[override]
-        self._buffer += data
-        self._pos += len(data)
-        while len(self._buffer) >= self._part_size:
-            self._send(bytes(self._buffer[:self._part_size]))
-            del self._buffer[:self._part_size]
-        return len(data)
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        target = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._end}[whence] + offset
+        if not 0 <= target <= self._end:
+            raise OSError(f"seek to {target} outside the {self._end} bytes written")
+        self._pos = target
+        return target
 
-    def _send(self, body: bytes) -> None:
-        n = len(self._parts) + 1
-        out = self._client.upload_part(Bucket=self.bucket, Key=self.key, UploadId=self._upload_id, PartNumber=n, Body=body,
+    def flush(self) -> None:
+        """Nothing to do: parts go up as they fill, the last one on :meth:`complete`."""
+
+    def hold_header(self) -> None:
+        """A member starts here: keep the part(s) under its header until the next member starts."""
+        self._hold = (self._pos, self._pos + self.HEADER_SPAN)
+        self._send_full()
+
+    def write(self, data) -> int:  # type: ignore[override]
+        view, n = memoryview(data).cast("B"), len(data)
+        at = self._pos
+        while view:
+            part, offset = at // self._part_size + 1, at % self._part_size
+            if part in self._sent:
+                raise OSError(f"byte {at} is in part {part}, sent already: only a held header can be rewritten")
+            buf = self._unsent.setdefault(part, bytearray())
+            if offset > len(buf):
+                raise OSError(f"write at {at} leaves a gap in part {part}")
+            take = min(len(view), self._part_size - offset)
+            buf[offset:offset + take] = view[:take]
+            view, at = view[take:], at + take
+        self._pos = at
+        self._end = max(self._end, at)
+        self._send_full()
+        return n
+
+    def _held(self, part: int) -> bool:
+        if self._hold is None:
+            return False
+        start, stop = (part - 1) * self._part_size, part * self._part_size
+        return start < self._hold[1] and self._hold[0] < stop
+
+    def _send_full(self) -> None:
+        for part in sorted(self._unsent):
+            if len(self._unsent[part]) == self._part_size and not self._held(part):
+                self._send(part, self._unsent.pop(part))
+
+    def _send(self, part: int, body: bytearray) -> None:
+        out = self._client.upload_part(Bucket=self.bucket, Key=self.key, UploadId=self._upload_id, PartNumber=part, Body=bytes(body),
                                        ChecksumAlgorithm="SHA256")
-        self._parts.append({"PartNumber": n, "ETag": out["ETag"], **({"ChecksumSHA256": out["ChecksumSHA256"]} if "ChecksumSHA256" in out else {})})
-        log.info("s3://%s/%s: part %d sent, %d MiB so far", self.bucket, self.key, n, self._pos // 1024**2)
+        self._sent[part] = {"PartNumber": part, "ETag": out["ETag"], **({"ChecksumSHA256": out["ChecksumSHA256"]} if "ChecksumSHA256" in out else {})}
+        log.info("s3://%s/%s: part %d sent, %d MiB written so far", self.bucket, self.key, part, self._end // 1024**2)
 
     def complete(self) -> int:
-        """Send the last part and complete the upload; returns the object's size."""
-        if self._buffer or not self._parts:
-            self._send(bytes(self._buffer))
-            self._buffer.clear()
+        """Send every part still held or filling and complete the upload; returns the object's size."""
+        self._hold = None
+        for part in sorted(self._unsent):
+            self._send(part, self._unsent.pop(part))
+        if not self._sent:
+            self._send(1, bytearray())
         self._client.complete_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self._upload_id,
-                                               MultipartUpload={"Parts": self._parts})
-        return self._pos
+                                               MultipartUpload={"Parts": [self._sent[n] for n in sorted(self._sent)]})
+        return self._end
 
     def abort(self) -> None:
         self._client.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self._upload_id)

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from ..crypto.digests import CHUNK, StreamDigest, available_cores, digest_source, hexdigest
 from ..crypto.signers import make_signer, make_tsa
@@ -228,8 +228,12 @@ def seal_package(path: Path | BinaryIO, entries: list[tuple[str, str, str]], *, 
 
 
 def _fill(zf: zipfile.ZipFile, plan: Plan, now: dt.datetime, workers: int, sink: Callable[[bytes], object],
-          progress: Progress | None) -> tuple[dict[str, metadata.FileDigests], list[tuple[str, str, str]], int]:
-    """Write every material, then the metadata, into an open zip; (digests, manifest entries, bytes)."""
+          progress: Progress | None, member_starts: Callable[[], None] = lambda: None,
+          ) -> tuple[dict[str, metadata.FileDigests], list[tuple[str, str, str]], int]:
+    """Write every material, then the metadata, into an open zip; (digests, manifest entries, bytes).
+
+    ``member_starts`` is called as each member begins (a streamed package holds its header there).
+    """
     case_id, total, done = plan.record.project_id, sum(f.material.declared_size for f in plan.files), 0
     digests: dict[str, metadata.FileDigests] = {}
     with _LookAhead(plan.files if workers > 1 else [], workers) as ahead:
@@ -237,6 +241,7 @@ def _fill(zf: zipfile.ZipFile, plan: Plan, now: dt.datetime, workers: int, sink:
             m = planned.material
             info = _zipinfo(planned.member, m.created or now, m.extension in STORED_FORMATS)
             digest = StreamDigest() if workers == 1 else None
+            member_starts()
             try:
                 with m.source.open() as src, zf.open(info, "w", force_zip64=m.declared_size * 1.05 > zipfile.ZIP64_LIMIT) as dst:
                     while chunk := src.read(CHUNK):
@@ -267,6 +272,7 @@ def _fill(zf: zipfile.ZipFile, plan: Plan, now: dt.datetime, workers: int, sink:
                              f"the platform declared {m.digest_value} (corrupted in transit?)", case=case_id, file=m.file_name)
             digests[planned.member] = metadata.FileDigests(values["SM3"], values["SHA-256"], size)
     xml = metadata.build(plan, digests, now)
+    member_starts()
     _write_bytes(zf, METADATA_NAME, xml, now)
     xml_digests = metadata.FileDigests(hexdigest("SM3", xml), hexdigest("SHA-256", xml), len(xml))
     entries = [(METADATA_NAME, xml_digests.sm3, xml_digests.sha256)] + [
@@ -324,16 +330,28 @@ def write_package(
     return _result(plan, final, digests, entries, done, started, seal_result)
 
 
-def stream_package(plan: Plan, sink: BinaryIO, *, progress: Progress | None = None, now: dt.datetime | None = None) -> PackResult:
-    """Write the unsealed package of an organised case into ``sink``, a stream that cannot seek (ADR 0015).
+class HeaderSink(Protocol):
+    """Where a streamed package goes: written in order, except that the header of the member being
+    written may be rewritten until :meth:`hold_header` is called for the next one."""
+
+    def write(self, data: bytes, /) -> int: ...
+    def seek(self, offset: int, whence: int = 0, /) -> int: ...
+    def tell(self) -> int: ...
+    def flush(self) -> None: ...
+    def seekable(self) -> bool: ...
+    def hold_header(self) -> None: ...
+
+
+def stream_package(plan: Plan, sink: HeaderSink, *, progress: Progress | None = None, now: dt.datetime | None = None) -> PackResult:
+    """Write the unsealed package of an organised case into ``sink`` (ADR 0015).
 
     For a case larger than the function's working space: ``sink`` is a multipart upload, so no
-    byte touches /tmp. zipfile then writes each member's CRC and sizes in a data descriptor after
-    its data (the directory has them as always). One reader: the bundle is read by ranged GETs.
+    byte touches /tmp. Each member's header is rewritten with its CRC and sizes, as in a file, so
+    the package has no data descriptors. One reader: the bundle is read by ranged GETs.
     """
     started = time.monotonic()
-    with zipfile.ZipFile(sink, "w", allowZip64=True) as zf:
-        digests, entries, done = _fill(zf, plan, now or dt.datetime.now(dt.UTC), 1, lambda chunk: None, progress)
+    with zipfile.ZipFile(sink, "w", allowZip64=True) as zf:  # type: ignore[arg-type]
+        digests, entries, done = _fill(zf, plan, now or dt.datetime.now(dt.UTC), 1, lambda chunk: None, progress, sink.hold_header)
     return _result(plan, Path(plan.package_name), digests, entries, done, started, None)
 
 
