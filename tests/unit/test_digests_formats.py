@@ -105,9 +105,13 @@ def test_xml_with_entity_expansion_is_refused():
 
 # --- a file per core: pack's look-ahead and check's parallel read -------------------------------
 
-def test_a_package_packed_and_checked_on_one_core_or_two_is_the_same(tmp_path, signer, tsa):
+def test_a_package_packed_and_checked_on_one_core_or_two_is_the_same(tmp_path, signer, tsa, monkeypatch):
     """The threads change when SM3 runs, never what it says: same manifest, same verdicts."""
+    import earchive.check.read
+
     from earchive.check import CheckOptions, check_package
+
+    monkeypatch.setattr(earchive.check.read, "PARALLEL_FROM", 0)  # threads even for this small package
     from earchive.domain.pack import pack
     from earchive_devtools.sample import sample_case
 
@@ -174,9 +178,13 @@ def test_a_material_that_changes_between_the_two_reads_is_named_not_packed(tmp_p
     assert not list((tmp_path / "out").glob("*"))
 
 
-def test_the_check_reads_members_in_parallel_and_reports_each_damaged_one(tmp_path, signer, tsa):
+def test_the_check_reads_members_in_parallel_and_reports_each_damaged_one(tmp_path, signer, tsa, monkeypatch):
     """A CRC failure in one member among many is that member's read error, on any number of threads."""
+    import earchive.check.read
+
     from earchive.check import CheckOptions, check_package
+
+    monkeypatch.setattr(earchive.check.read, "PARALLEL_FROM", 0)
     from earchive.domain.pack import pack
     from earchive_devtools.sample import sample_case
 

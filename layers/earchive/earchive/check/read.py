@@ -21,6 +21,7 @@ from .catalogue import FAIL
 from .model import MemberFacts, Run
 
 KEEP_IN_MEMORY = 8 * 1024**2  # small members are kept from the single read for the format checks
+PARALLEL_FROM = 16 * 1024**2  # members are read on several threads only in a package at least this large
 
 
 def read_members(run: Run, z: SafeZip, path: Path) -> dict[str, MemberFacts]:
@@ -64,8 +65,11 @@ def read_members(run: Run, z: SafeZip, path: Path) -> dict[str, MemberFacts]:
 
     members = list(z.iter_members())
     workers = min(len(members), run.opt.lanes or available_cores()) or 1
-    with ThreadPoolExecutor(workers, thread_name_prefix="check-read") as pool:
-        facts = {f.path: f for f in pool.map(read_one, members)}  # in member order, whatever finished first
+    if workers == 1 or sum(m.size for m in members) < PARALLEL_FROM:  # a small package: threads cost more than they save
+        facts = {f.path: f for f in map(read_one, members)}
+    else:
+        with ThreadPoolExecutor(workers, thread_name_prefix="check-read") as pool:
+            facts = {f.path: f for f in pool.map(read_one, members)}  # in member order, whatever finished first
     if scanner is not None and not scanner.streaming and not isinstance(z.path, str):
         raise ConfigurationError("a scanner that reads files (ClamAV) cannot scan a package read from S3 (too large for /tmp): "
                                  "use the built-in streaming scanner for such packages (ADR 0015)")
