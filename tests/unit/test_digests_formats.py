@@ -108,7 +108,6 @@ def test_xml_with_entity_expansion_is_refused():
 def test_a_package_packed_and_checked_on_one_core_or_two_is_the_same(tmp_path, signer, tsa, monkeypatch):
     """The threads change when SM3 runs, never what it says: same manifest, same verdicts."""
     import earchive.check.read
-
     from earchive.check import CheckOptions, check_package
 
     monkeypatch.setattr(earchive.check.read, "PARALLEL_FROM", 0)  # threads even for this small package
@@ -181,7 +180,6 @@ def test_a_material_that_changes_between_the_two_reads_is_named_not_packed(tmp_p
 def test_the_check_reads_members_in_parallel_and_reports_each_damaged_one(tmp_path, signer, tsa, monkeypatch):
     """A CRC failure in one member among many is that member's read error, on any number of threads."""
     import earchive.check.read
-
     from earchive.check import CheckOptions, check_package
 
     monkeypatch.setattr(earchive.check.read, "PARALLEL_FROM", 0)
