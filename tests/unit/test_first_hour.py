@@ -84,7 +84,7 @@ def test_a_return_needs_a_receiver_and_a_reason_that_says_something():
     assert any("characters" in p for p in refused(packages, {"P1": " "}, "王芳"))
     assert any("characters" in p for p in refused(packages, {"P1": "x"}, "王芳"))
     assert any("characters" in p for p in refused(packages, {"P1": "很" * 1301}, "王芳"))
-    assert refused(packages, {}, "  ") == ["the receiver (接收人) is blank"]
+    assert refused(packages, {}, "  ") == ["未填写接收人 / the receiver (接收人) is blank"]
 
 
 def test_a_trust_file_that_is_not_pem_is_a_wrong_command_line(tmp_path, capsys, package_copy):

@@ -99,14 +99,16 @@ REASON_CHARS = (4, 1300)  # a return's reason: long enough to tell the window wh
 
 def refused(packages: list[dict[str, Any]], returns: dict[str, str], receiver: str | None = None) -> list[str]:
     """Why a decision cannot be taken as given (empty: it can): a named receiver, every returned package in the
-    batch, each with a reason of 4–1,300 characters (a blank one would be signed as the institution's word)."""
+    batch, each with a reason of 4–1,300 characters (a blank one would be signed as the institution's word).
+    Chinese first: the console shows these to the receiver as they are, and the CLI prints them."""
     known = {p["package_id"] for p in packages}
-    problems = [f"{pid} is not in this batch" for pid in sorted(set(returns) - known)]
+    problems = [f"{pid} 不在本批次中 / is not in this batch" for pid in sorted(set(returns) - known)]
     low, high = REASON_CHARS
-    problems += [f"the reason for returning {pid} has {len(r.strip())} characters; it needs {low}–{high}"
+    problems += [f"退回 {pid} 的理由有 {len(r.strip())} 个字，须为 {low}–{high} 个字 / "
+                 f"the reason for returning {pid} has {len(r.strip())} characters; it needs {low}–{high}"
                  for pid, r in sorted(returns.items()) if not low <= len((r or "").strip()) <= high]
     if receiver is not None and not receiver.strip():
-        problems.append("the receiver (接收人) is blank")
+        problems.append("未填写接收人 / the receiver (接收人) is blank")
     return problems
 
 
