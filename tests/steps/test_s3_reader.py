@@ -78,8 +78,25 @@ def test_a_stream_that_keeps_failing_is_a_retry_not_a_damaged_package(staged, mo
         check_package(packed.name, source=lambda: objects.reader("staging-bucket", "sealed.zip"))
 
 
-def test_the_reader_keeps_to_the_version_it_first_saw(staged):
+def test_the_reader_never_mixes_the_bytes_of_two_versions(staged):
+    """Pinned by ETag (If-Match): a write after the reader opened stops it loudly instead of feeding it other bytes."""
+    from botocore.exceptions import ClientError
+
     objects, packed = staged
     reader = objects.reader("staging-bucket", "sealed.zip")
+    assert reader.read(4) == packed.read_bytes()[:4]
     objects.client.put_object(Bucket="staging-bucket", Key="sealed.zip", Body=b"a newer version")
-    assert reader.read(4) == packed.read_bytes()[:4] and reader.version_id
+    reader.seek(1000)  # a new ranged GET
+    with pytest.raises(ClientError, match="PreconditionFailed|412"):
+        reader.read(4)
+
+
+def test_has_versions_tells_a_new_key_from_one_with_versions_or_a_delete_marker(staged):
+    """Store's first attempt at a record code asks once (HEAD) instead of listing the archive's versions."""
+    objects, _ = staged
+    client = objects.client
+    assert objects.has_versions("staging-bucket", "sealed.zip") is True
+    assert objects.has_versions("staging-bucket", "packages/never-stored.zip") is False
+    client.put_object(Bucket="staging-bucket", Key="gone.zip", Body=b"x")
+    client.delete_object(Bucket="staging-bucket", Key="gone.zip")  # a delete marker on top of a version
+    assert objects.has_versions("staging-bucket", "gone.zip") is True

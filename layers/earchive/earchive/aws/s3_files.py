@@ -52,7 +52,7 @@ class S3ReadFile(SeekableReader):
     def __init__(self, s3, bucket: str, key: str, version_id: str | None = None):
         self._s3, self.bucket, self.key, self.version_id = s3, bucket, key, version_id
         head = s3.head_object(**self._ref())
-        self.version_id = version_id or head.get("VersionId")  # pinned: every range comes from the version first seen
+        self.etag = head["ETag"]  # pinned: every range must come from these bytes (If-Match), whatever is written after
         self.size = self._length = head["ContentLength"]
         self.failure: str | None = None  # set when S3 gave up mid-read: the bytes were not all read
         self._pos = 0
@@ -96,14 +96,14 @@ class S3ReadFile(SeekableReader):
         if self.size <= WHOLE_BELOW:  # a small bundle is one GET, not one per zip entry the layout check visits
             if self._whole is None:
                 with warm(self.bucket, self.key):
-                    self._whole = self._s3.get_object(**self._ref())["Body"].read()
+                    self._whole = self._s3.get_object(**self._ref(), IfMatch=self.etag)["Body"].read()
                 if len(self._whole) != self.size:
                     raise OSError(f"read {len(self._whole)} bytes of {self.size}")
             return self._whole[at:at + n]
         if self._body is None or self._body_pos != at:
             self._drop()
             with warm(self.bucket, self.key):
-                self._body = self._s3.get_object(**self._ref(), Range=f"bytes={at}-")["Body"]
+                self._body = self._s3.get_object(**self._ref(), Range=f"bytes={at}-", IfMatch=self.etag)["Body"]
             self._body_pos = at
         data = self._body.read(n)
         if not data:

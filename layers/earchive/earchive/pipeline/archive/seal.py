@@ -33,7 +33,7 @@ def run(state: Packed, rt: Runtime) -> Sealed:
             view = AppendView(original)
             if view.keep >= IN_PLACE_FROM:  # S3's smallest part; a smaller package is simply downloaded below
                 sealed = _seal(rt, view, entries)
-                aws.s3.append_copy(settings.staging_bucket, unsealed, key, view.keep, bytes(view.tail), original.version_id)
+                aws.s3.append_copy(settings.staging_bucket, unsealed, key, view.keep, bytes(view.tail), original.etag)
     if sealed is None:
         with workdir(settings, "seal") as work:
             path = work / f"{code}.zip"

@@ -51,7 +51,8 @@ def run(state: Registered, rt: Runtime) -> Stored:
     unusable: list[str] = []  # locked versions whose bytes are not what their metadata says (kept by the lock, never used)
     found, measured = None, None
     # A retried Store finds these very bytes; a re-run after a crash finds what an earlier attempt of this upload locked.
-    for wanted in ({"earchive-sha256": package["sha256"]}, {"earchive-stream": stream, "earchive-record-code": code}):
+    earlier = aws.s3.has_versions(bucket, key)  # the first attempt at a new record code: nothing to find, no listing
+    for wanted in ({"earchive-sha256": package["sha256"]}, {"earchive-stream": stream, "earchive-record-code": code}) if earlier else ():
         candidate = aws.s3.version_with(bucket, key, wanted)
         if candidate is None or candidate[0] in unusable:
             continue
