@@ -298,6 +298,40 @@ def _shared_interpreter_clients() -> None:
     interpreter.boto3 = types.SimpleNamespace(client=client)
 
 
+def _iterative_map_workers() -> None:
+    """moto's Map workers evaluate each next item by recursing into themselves, one frame per item: a Distributed Map
+    over more than ~1,000 items per worker dies of RecursionError (found with a 10,000-package batch, issue 12). The
+    same steps in a loop: one item at a time, the frames and the pool handled as moto does."""
+    try:
+        from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.itemprocessor import (
+            distributed_item_processor_worker as distributed,
+        )
+    except ImportError:
+        return
+    worker = distributed.DistributedItemProcessorWorker
+    if getattr(worker, "_earchive_iterative", False):
+        return
+
+    def eval_pool(self: Any, job: Any, worker_frame: Any) -> None:
+        while job is not None:
+            job_frame = worker_frame.open_inner_frame()
+            self._eval_job(env=job_frame, job=job)
+            worker_frame.delete_frame(job_frame)
+            if isinstance(job.job_output, Exception) or self.stopped():
+                break
+            next_job = self._job_pool.next_job()
+            if next_job is None:
+                break
+            self._job_pool.close_job(job)
+            job = next_job
+        self._env.delete_frame(worker_frame)  # as moto: the frame is closed before the job
+        if job is not None:
+            self._job_pool.close_job(job)
+
+    worker._eval_pool = eval_pool
+    worker._earchive_iterative = True
+
+
 def install_patches() -> None:
     from moto.awslambda.models import LambdaFunction
 
@@ -305,6 +339,7 @@ def install_patches() -> None:
     _index_dynamodb()
     _unlocked_backends()
     _shared_interpreter_clients()
+    _iterative_map_workers()
     LambdaFunction._invoke_lambda = _invoke_in_process
     try:  # Locally no metrics are published. Powertools, with metrics disabled, never flushes
         # its (process-wide) metric set, and prints it anyway once it holds 100 values.
