@@ -13,7 +13,7 @@ import contextlib
 import json
 import logging
 
-from ...domain.organise import organise
+from ...domain.organise import Plan, organise
 from ...domain.pack import PackResult, stream_package, write_package
 from ...errors import EarchiveError
 from ..runtime import Runtime, streamed, workdir
@@ -49,7 +49,7 @@ def run(state: Organised, rt: Runtime) -> Packed:
     return {**state, "staging": {"unsealed": key, "entries": entries}, "streamed": into_s3}  # type: ignore[typeddict-item]
 
 
-def _stream(rt: Runtime, plan, key: str) -> PackResult:
+def _stream(rt: Runtime, plan: Plan, key: str) -> PackResult:
     """Pack into a multipart upload; a failure aborts it, so no part is left behind to pay for."""
     writer = rt.aws.s3.part_writer(rt.settings.staging_bucket, key)
     try:
