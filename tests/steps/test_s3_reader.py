@@ -87,7 +87,7 @@ def test_the_reader_never_mixes_the_bytes_of_two_versions(staged):
     assert reader.read(4) == packed.read_bytes()[:4]
     objects.client.put_object(Bucket="staging-bucket", Key="sealed.zip", Body=b"a newer version")
     reader.seek(1000)  # a new ranged GET
-    with pytest.raises(ClientError, match="PreconditionFailed|412"):
+    with pytest.raises(ClientError, match=r"PreconditionFailed|412"):
         reader.read(4)
 
 
