@@ -16,7 +16,6 @@ bundle is never modified.
 from __future__ import annotations
 
 import datetime as dt
-import io
 import logging
 import os
 import time
@@ -35,7 +34,7 @@ from . import metadata
 from .collect import CaseRecord, collect
 from .layout import METADATA_NAME
 from .organise import LocalSerials, Plan, PlannedFile, organise, serial_prefix
-from .safezip import ZipLimits
+from .safezip import SeekableReader, ZipLimits
 from .seal import MANIFEST_SHA256, MANIFEST_SM3, SEAL_FILES, SIGNATURE, TIMESTAMP, Seal, manifest_text, seal
 
 log = logging.getLogger(__name__)
@@ -147,7 +146,7 @@ def _write_seal(zf: zipfile.ZipFile, entries: list[tuple[str, str, str]], signer
     return sealed
 
 
-class AppendView(io.RawIOBase):
+class AppendView(SeekableReader):
     """A zip as zipfile's append mode needs it, without a copy of its members (ADR 0015).
 
     Bytes before the central directory are read from ``original`` (a package in S3, read by
@@ -165,22 +164,12 @@ class AppendView(io.RawIOBase):
         self.tail = bytearray(original.read())
         self._pos = 0
 
-    def readable(self) -> bool:
-        return True
+    @property
+    def _length(self) -> int:  # type: ignore[override]
+        return self.keep + len(self.tail)
 
     def writable(self) -> bool:
         return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self.keep + len(self.tail)}[whence]
-        self._pos = max(0, base + offset)
-        return self._pos
 
     def readinto(self, buffer) -> int:  # type: ignore[override]
         if self._pos < self.keep:
