@@ -32,6 +32,9 @@ def read_members(run: Run, z: SafeZip, path: Path) -> dict[str, MemberFacts]:
     tests leave that verdict alone.
     """
     scanner = run.opt.scanner
+    if scanner is not None and not scanner.streaming and not isinstance(z.path, str):  # said before a byte is read
+        raise ConfigurationError("a scanner that reads files (ClamAV) cannot scan a package read from S3 (too large for /tmp): "
+                                 "use the built-in streaming scanner for such packages (ADR 0015)")
 
     def read_one(member: Member) -> MemberFacts:
         f = MemberFacts(member.path, member.size)
@@ -70,9 +73,6 @@ def read_members(run: Run, z: SafeZip, path: Path) -> dict[str, MemberFacts]:
     else:
         with ThreadPoolExecutor(workers, thread_name_prefix="check-read") as pool:
             facts = {f.path: f for f in pool.map(read_one, members)}  # in member order, whatever finished first
-    if scanner is not None and not scanner.streaming and not isinstance(z.path, str):
-        raise ConfigurationError("a scanner that reads files (ClamAV) cannot scan a package read from S3 (too large for /tmp): "
-                                 "use the built-in streaming scanner for such packages (ADR 0015)")
     if scanner is not None and not scanner.streaming:
         hits, error = scanner.scan_file(str(path))
         unplaced = []

@@ -148,3 +148,27 @@ def workdir(settings: Settings, name: str) -> Iterator[Path]:
 def streamed(settings: Settings, size: int) -> bool:
     """Whether a package of ``size`` bytes bypasses /tmp (ADR 0015): it would not fit, or is over ``EARCHIVE_STREAM_ABOVE``."""
     return size + 64 * 1024**2 > shutil.disk_usage(settings.work_dir).free or 0 < settings.stream_above < size
+
+
+def check_in_s3(rt: Runtime, bucket: str, key: str, name: str, options: CheckOptions,
+                version_id: str | None = None) -> tuple[int, dict[str, str], Any]:
+    """(size, digests, report) of the package ``name`` (``<record code>.zip``) checked where it is in S3 (ADR 0015).
+
+    One pass for the package's digests, then the check's own readers; every reader must see the
+    bytes the digests were made of (the ETag of the first look), or the step is retried.
+    """
+    from dataclasses import replace
+
+    from ..check import check_package
+    from ..errors import TransientError
+
+    etag = rt.aws.s3.reader(bucket, key, version_id).etag
+    size, digests = rt.aws.s3.digests(bucket, key, version_id, etag=etag)
+
+    def source() -> Any:
+        reader = rt.aws.s3.reader(bucket, key, version_id)
+        if reader.etag != etag:
+            raise TransientError(f"{key} changed while it was being checked (ETag {reader.etag}, was {etag})")
+        return reader
+
+    return size, digests, check_package(Path(name), replace(options, measured_digests=digests), source=source)

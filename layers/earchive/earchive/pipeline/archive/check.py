@@ -8,14 +8,10 @@ into S3 is read there by ranged GETs, one member at a time, after one pass for i
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import replace
-from pathlib import Path
-from typing import BinaryIO
 
 from ...check import check_package
 from ...check.report import to_html, to_json
-from ...errors import TransientError
-from ..runtime import Runtime, workdir
+from ..runtime import Runtime, check_in_s3, workdir
 from ..state import Checked, Sealed
 from .common import ACTOR
 
@@ -27,16 +23,7 @@ def run(state: Sealed, rt: Runtime) -> Checked:
     options = rt.check_options("archiving", catalogue_reader=lambda c: aws.catalogue.get(c) is not None)
     sealed_key = state["staging"]["sealed"]
     if state.get("streamed"):  # too large for /tmp: checked where it is, by ranged GETs (ADR 0015)
-        etag = aws.s3.reader(settings.staging_bucket, sealed_key).etag  # the digests and the read are of the same bytes
-        size, digests = aws.s3.digests(settings.staging_bucket, sealed_key, etag=etag)
-
-        def source() -> BinaryIO:
-            reader = aws.s3.reader(settings.staging_bucket, sealed_key)
-            if reader.etag != etag:
-                raise TransientError(f"{sealed_key} changed while it was being checked (ETag {reader.etag}, was {etag})")
-            return reader
-
-        report = check_package(Path(f"{code}.zip"), replace(options, measured_digests=digests), source=source)
+        size, digests, report = check_in_s3(rt, settings.staging_bucket, sealed_key, f"{code}.zip", options)
     else:
         with workdir(settings, "check") as work:
             path = work / f"{code}.zip"

@@ -7,11 +7,12 @@ Input :class:`~earchive.pipeline.state.BatchItem`; output :class:`~earchive.pipe
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
-from ...check import CheckOptions, check_package
+from ...check import check_package
 from ...check.report import to_html, to_json
-from ..runtime import Runtime, streamed, workdir
+from ..runtime import Runtime, check_in_s3, streamed, workdir
 from ..state import BatchItem, ReceiveChecked
 
 
@@ -22,19 +23,16 @@ def run(item: BatchItem, rt: Runtime) -> ReceiveChecked:
     copy = p["transfer_copy"]
     version = copy.get("version_id") or None
 
-    def options(measured: dict[str, str]) -> CheckOptions:  # the institution's own anchors (when configured); never the package's
-        return rt.check_options("receiving", institution=True, expected_digest=("SM3", p["package_sm3"]), measured_digests=measured)
-
+    # the institution's own anchors (when configured); never what the package or the sender says
+    options = rt.check_options("receiving", institution=True, expected_digest=("SM3", p["package_sm3"]))
     size = int(p.get("size") or 0) or aws.s3.size(copy["bucket"], copy["key"]) or 0
     if streamed(settings, size):  # too large for /tmp: checked in S3, by ranged GETs (ADR 0015)
-        _, measured = aws.s3.digests(copy["bucket"], copy["key"], version)
-        report = check_package(Path(Path(copy["key"]).name), options(measured),
-                               source=lambda: aws.s3.reader(copy["bucket"], copy["key"], version))
+        _, _, report = check_in_s3(rt, copy["bucket"], copy["key"], Path(copy["key"]).name, options, version)
     else:
         with workdir(settings, "receive") as work:
             path = work / Path(copy["key"]).name
             _, measured = aws.s3.download(copy["bucket"], copy["key"], path, version)
-            report = check_package(path, options(measured))
+            report = check_package(path, replace(options, measured_digests=measured))
     report_key = copy["key"].replace("/packages/", "/receiving-reports/").replace(".zip", ".json")
     aws.s3.put(copy["bucket"], report_key, to_json(report).encode(), "application/json")
     aws.s3.put(copy["bucket"], report_key.replace(".json", ".html"), to_html(report).encode(), "text/html; charset=utf-8")
