@@ -28,6 +28,9 @@ ACTOR = "earchive-transfer"
 log = logging.getLogger(__name__)
 
 
+LISTED_FACTS = ("retention_period", "total_number", "archived_at", "check_summary", "check_passed")
+
+
 class Transfers:
     """Transfer batches in DynamoDB (HASH ``batch_id``, RANGE ``item``)."""
 
@@ -211,6 +214,8 @@ class Transfers:
             "archive": item["archive"], "package_sha256": item["package_sha256"], "package_sm3": item["package_sm3"],
             "size": item.get("package_size", 0), "package_version": item.get("package_version", 1), "state": "LISTED",
             **({"retain_until": item["retain_until"]} if item.get("retain_until") else {}),
+            # what the batch's 归档目录清单 and 登记表 state of this version, as it was when listed (never today's catalogue)
+            **{k: item[k] for k in LISTED_FACTS if item.get(k) is not None},
         })
 
     # -- moving

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import zh
+from ..domain.wording import report_verdict
 from ..rules_zh import plain, test_text
 from . import CheckReport, TestResult
 
@@ -56,7 +57,7 @@ def to_json(report: CheckReport) -> str:
     data: dict[str, Any] = report.as_dict()
     data["checked_at_beijing"] = zh.beijing(report.checked_at)
     data["stage_zh"] = STAGE_ZH.get(report.stage, report.stage)
-    data["verdict_zh"] = "检测合格" if report.passed else f"检测不合格：{len(report.failures)} 项不通过"
+    data["verdict_zh"] = report_verdict(len(report.failures), _manual_count(report))
     data["failed_tests"] = [r.id for r in report.failures]
     for row, r in zip(data["results"], report.results):
         row.update(status_zh=STATUS_ZH.get(r.status, r.status), property_zh=PROPERTY_ZH.get(r.property, r.property),
@@ -64,15 +65,20 @@ def to_json(report: CheckReport) -> str:
     return json.dumps(data, ensure_ascii=False, indent=2)
 
 
+def _manual_count(report: CheckReport) -> int:
+    return sum(r.status == "manual" for r in report.results)
+
+
 def _verdict(report: CheckReport) -> str:
     """The box at the top: the verdict, then every failed test (and every manual one) by id, name and explanation."""
     e = html.escape
     counts = {s: sum(r.status == s for r in report.results) for s in STATUS_ZH}
     tally = "，".join(f"{STATUS_ZH[s]} {n} 项" for s, n in counts.items() if n)
+    verdict = report_verdict(len(report.failures), _manual_count(report))
     if report.passed:
-        head = f"检测合格：没有不通过的项目（共 {len(report.results)} 项：{tally}）。"
+        head = f"{verdict}：没有不通过的项目（共 {len(report.results)} 项：{tally}）。"
     else:
-        head = f"检测不合格：{len(report.failures)} 项不通过（共 {len(report.results)} 项：{tally}）。不通过的项目："
+        head = f"{verdict}（共 {len(report.results)} 项：{tally}）。不通过的项目："
     items = [f'<li><b class="fail">{e(r.id)}</b> {e(r.name)}——{e(detail_zh(r))}</li>' for r in report.failures]
     manual = [r for r in report.results if r.status == "manual"]
     if manual:

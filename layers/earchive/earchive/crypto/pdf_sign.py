@@ -18,6 +18,7 @@ JSON list and reply keep their SM2-capable CMS signatures.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import io
 import json
 import logging
@@ -117,43 +118,68 @@ def stamp_font() -> Path:
     return target
 
 
-def _stamp_style(unit: str, note: str, system: bool):
+STAMP_PT = 8  # ≥ 7 pt on an A4 print: the lines are wrapped to the 登记表's 签章 box, so pyHanko never has to shrink the stamp
+STAMP_EMS = 22  # a line of the stamp: the box is 70 mm wide (transfer_form._signing_block), less pyHanko's margins
+
+
+def _stamp_style(unit: str, note: str, system: bool, signer: str = "%(signer)s"):
     from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
     from pyhanko.pdf_utils.text import TextBoxStyle
     from pyhanko.stamp import TextStampStyle
 
-    text = STAMP_TEXT.replace("%(unit)s", unit).replace("%(kind)s", SYSTEM_SEAL if system else "外部签章设备").replace("%(note)s", note)
-    size = 8  # the same size in the factory and the text box (pyHanko #733: multi-line stamps drift otherwise)
+    from ..zh import beijing
+
+    now = beijing(dt.datetime.now(dt.UTC))  # the stamp's own clock, in Beijing time (pyHanko's %(ts)s is the server's zone)
+    from .pdf_form import wrap
+
+    text = (STAMP_TEXT.replace("%(unit)s", unit).replace("%(kind)s", SYSTEM_SEAL if system else "外部签章设备")
+            .replace("%(ts)s", f"{now}（北京时间）").replace("%(signer)s", signer.replace("%", "%%")).replace("%(note)s", note.replace("%", "%%")))
+    text = "\n".join(part for line in text.split("\n") for part in wrap(line, STAMP_EMS))
+    size = STAMP_PT  # the same size in the factory and the text box (pyHanko #733: multi-line stamps drift otherwise)
     return TextStampStyle(stamp_text=text, text_box_style=TextBoxStyle(font=GlyphAccumulatorFactory(str(stamp_font()), font_size=size),
-                                                                        font_size=size), border_width=1)
+                                                                        font_size=size, leading=size + 2), border_width=1)
 
 
 def certify(pdf: bytes, boxes: dict[str, tuple[int, tuple[float, float, float, float]]], signer: Any, tsa: Any,
-            note: str = "") -> bytes:
-    """The window's certification signature (DocMDP: form filling and signing allowed), with both signature fields laid out."""
+            note: str = "", text_fields: dict[str, tuple[int, tuple[float, float, float, float]]] | None = None,
+            values: dict[str, str] | None = None) -> bytes:
+    """The window's certification signature (DocMDP: form filling and signing allowed), with both signature fields laid out
+    and the text fields the institution answers in (:mod:`earchive.crypto.pdf_form`), showing ``values`` until it does."""
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.sign import fields, signers
     from pyhanko.sign.fields import MDPPerm, SigSeedSubFilter
 
+    from . import pdf_form
+
     w = IncrementalPdfFileWriter(io.BytesIO(pdf))
     for name, (page, box) in boxes.items():
         fields.append_signature_field(w, fields.SigFieldSpec(sig_field_name=name, on_page=page, box=box))
+    if text_fields:
+        pdf_form.add_fields(w, text_fields, values or {})
     meta = signers.PdfSignatureMetadata(field_name=SENDER, certify=True, docmdp_permissions=MDPPerm.FILL_FORMS,
                                         subfilter=SigSeedSubFilter.PADES, md_algorithm="sha256",
                                         reason="政务服务电子档案移交（移交方签章）")
     out = io.BytesIO()
     pdf_signer = signers.PdfSigner(meta, signer=hanko_signer(signer), timestamper=hanko_timestamper(tsa),
-                                   stamp_style=_stamp_style("移交单位", note, system=True))
+                                   stamp_style=_stamp_style("移交单位", note, system=True, signer=_cn(signer.certificate)))
     asyncio.run(pdf_signer.async_sign_pdf(w, output=out))
     return out.getvalue()
 
 
-def _approval(note: str, system: bool):
+def _cn(cert: x509.Certificate) -> str:
+    """Who signed, as the stamp names them: the certificate's common name (else its whole subject)."""
+    from cryptography.x509.oid import NameOID
+
+    names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(names[0].value) if names else cert.subject.rfc4514_string()
+
+
+def _approval(note: str, system: bool, signer: str):
     from pyhanko.sign import signers
     from pyhanko.sign.fields import SigSeedSubFilter
 
     return signers.PdfSignatureMetadata(field_name=RECEIVER, subfilter=SigSeedSubFilter.PADES, md_algorithm="sha256",
-                                        reason="政务服务电子档案接收（接收方签章）"), _stamp_style("接收单位", note, system)
+                                        reason="政务服务电子档案接收（接收方签章）"), _stamp_style("接收单位", note, system, signer)
 
 
 def _document_timestamp(signed: bytes, tsa: Any) -> bytes:
@@ -166,15 +192,27 @@ def _document_timestamp(signed: bytes, tsa: Any) -> bytes:
     return out.getvalue()
 
 
-def approve(pdf: bytes, signer: Any, tsa: Any, note: str = "") -> bytes:
-    """The institution's approval signature (incremental, signature timestamp), then a document timestamp."""
+def _filled(pdf: bytes, values: dict[str, str] | None) -> Any:
+    """An incremental writer over ``pdf`` with the institution's answers in their fields: its signature's revision covers them."""
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+    from . import pdf_form
+
+    w = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    if values:
+        pdf_form.fill(w, values)
+    return w
+
+
+def approve(pdf: bytes, signer: Any, tsa: Any, note: str = "", values: dict[str, str] | None = None) -> bytes:
+    """The institution's approval signature (incremental, signature timestamp) over its answers in the list's fields
+    (``values``, filled in the same revision), then a document timestamp."""
     from pyhanko.sign import signers
 
-    meta, style = _approval(note, system=True)  # a key this software holds: 系统签章
+    meta, style = _approval(note, system=True, signer=_cn(signer.certificate))  # a key this software holds: 系统签章
     out = io.BytesIO()
     pdf_signer = signers.PdfSigner(meta, signer=hanko_signer(signer), timestamper=hanko_timestamper(tsa), stamp_style=style)
-    asyncio.run(pdf_signer.async_sign_pdf(IncrementalPdfFileWriter(io.BytesIO(pdf)), existing_fields_only=True, output=out))
+    asyncio.run(pdf_signer.async_sign_pdf(_filled(pdf, values), existing_fields_only=True, output=out))
     return _document_timestamp(out.getvalue(), tsa)
 
 
@@ -196,20 +234,19 @@ class Pending:
 
 
 def prepare(pdf: bytes, certificate: x509.Certificate, chain: list[x509.Certificate], signature_algorithm: str,
-            note: str = "", *, system: bool = False) -> Pending:
+            note: str = "", *, system: bool = False, values: dict[str, str] | None = None) -> Pending:
     """Step one of a two-step approval: the document digested and its signature placeholder laid out; returns what to sign.
 
     ``system``: the stamp of a key file (as :func:`approve` makes it), for a key file used in a browser; else a device's.
     """
-    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.sign import signers
     parts, largest = _signer_parts(certificate, chain, signature_algorithm)
     ext = signers.ExternalSigner(signature_value=largest, **parts)
-    meta, style = _approval(note, system=system)
+    meta, style = _approval(note, system=system, signer=_cn(certificate))
 
     async def run():
         pdf_signer = signers.PdfSigner(meta, signer=ext, stamp_style=style)
-        digest, _, output = await pdf_signer.async_digest_doc_for_signing(IncrementalPdfFileWriter(io.BytesIO(pdf)), existing_fields_only=True,
+        digest, _, output = await pdf_signer.async_digest_doc_for_signing(_filled(pdf, values), existing_fields_only=True,
                                                                            bytes_reserved=EXTERNAL_RESERVE)
         attrs = await ext.signed_attrs(digest.document_digest, "sha256", use_pades=True)
         return digest, output.getvalue(), attrs.dump()

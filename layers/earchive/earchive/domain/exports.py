@@ -30,7 +30,7 @@ CATALOGUE_CODES = (("保管期限代码", "retention_period"), ("状态代码", 
 SHOWN = {"retention_period": lambda v: label(RETENTION, v), "status": lambda v: label(CASE_STATUS, v), "archived_at": beijing}
 PACKAGE_COLUMNS = (("序号", 6), ("电子文件号", 42), ("办件编号", 26), ("办理事项名称", 30), ("版本", 6), ("摘要算法", 10),
                    ("数字摘要", 68), ("SHA-256", 68), ("字节数", 14))
-LIST_WIDTHS = (12, 28, 58, 28, 30, 40, 81)  # PDF Table A.1 (mm of 277): 备注 holds one 电子文件号 (71 mm at 10 pt) a line
+LIST_WIDTHS = (12, 28, 50, 25, 22, 72, 68)  # PDF Table A.1 (mm of 277): 检测意见 holds the institution's words, 备注 one 电子文件号 a line
 SC_NAME = re.compile(r"\bSC\b")  # "Noto Sans CJK SC", "Source Han Sans SC"
 NOTE_BREAK = re.compile(r"(?<=[：、；])")  # 备注 "退回 2 件：<id>、<id>；…" breaks after a separator, never inside an id
 
@@ -174,31 +174,6 @@ def transfer_list_xlsx(document: dict[str, Any], path: Path) -> Path:
 def note_lines(note: Any) -> str:
     """备注 with a line break after each "：", "、" and "；": a 电子文件号 is never split between two lines."""
     return "\n".join(part.strip() for part in NOTE_BREAK.split(str(note or "")) if part.strip())
-
-
-def _fitting(pdf: Any, text: str, width: float) -> Any:
-    """A smaller size for a cell whose longest line (one 电子文件号) would not fit its width, so it is not split; else None."""
-    from fpdf.fonts import FontFace
-
-    widest = max((pdf.get_string_width(line) for line in text.split("\n")), default=0)
-    return FontFace(size_pt=pdf.font_size_pt * width / widest * 0.98) if widest > width else None
-
-
-def _signatures(pdf: Any, document: dict[str, Any], shaded: Any) -> None:
-    """移交人 | 接收人, 签字, 移交日期 | 接收日期 as a ruled table: each entry has its own cell, so none runs into another."""
-    pdf.set_font("cjk", size=12)
-    if pdf.will_page_break(50):
-        pdf.add_page()
-    decided = document.get("decided_at")
-    rows = ((("移交人", str(document["transferor"])), ("接收人", str(document.get("receiver") or ""))),
-            (("签字", ""), ("签字", "")),
-            (("移交日期", str(document["transfer_date"])), ("接收日期", beijing(decided)[:10] if decided else "　　　　年　　月　　日")))
-    with pdf.table(col_widths=(24, 114, 24, 115), text_align="LEFT", line_height=8, first_row_as_headings=False) as table:
-        for n, pair in enumerate(rows):
-            r = table.row(min_height=18 if n == 1 else None)
-            for key, value in pair:
-                r.cell(key, style=shaded)
-                r.cell(value)
 
 
 def catalogue_xlsx(items: list[dict[str, Any]], path: Path) -> Path:

@@ -25,6 +25,7 @@ from .collect import CHINA_TZ
 TABLE_A1 = ("序号", "批次编号", "办理事项名称", "事项类型", "归档信息包数量", "检测意见", "备注")
 DECIDED = ("ACCEPTED", "PARTLY_RETURNED", "RETURNED")
 FINAL_PACKAGE_STATES = ("ACCEPTED", "RETURNED", "WITHDRAWN")
+OPINION_PENDING = "（接收单位检测后填写）"
 WITHDRAWN_REASON = "未完成接收检测（复制或检测失败），移出本批次，无需更正，可随下一批次再次移交 / never copied and checked: it travels again in the next batch"
 
 
@@ -116,7 +117,17 @@ def receipt(batch: dict[str, Any], packages: list[dict[str, Any]], receiver: str
     """The receipt the institution signs: the transfer list and the recorded outcome of every package (F11)."""
     return {**transfer_list(batch, packages), "receiver": receiver, "decided_at": batch.get("decided_at"),
             "status": batch.get("status"),
-            "decisions": {p["package_id"]: _decision_text(p) for p in packages}}
+            "decisions": {p["package_id"]: _decision_text(p) for p in packages},
+            "outcomes": [_outcome(p) for p in packages]}
+
+
+def _outcome(p: dict[str, Any]) -> dict[str, Any]:
+    """One package's decision in a reply's own shape (domain.final reads receipts and replies alike)."""
+    check = p.get("receipt") or {}
+    return {"package_id": p["package_id"], "outcome": p.get("state"),
+            **({"reason": p["return_reason"]} if p.get("return_reason") and p.get("state") != "ACCEPTED" else {}),
+            "failed_tests": [str(f["id"]) for f in check.get("failed") or []], "manual_tests": [str(t) for t in check.get("manual") or []],
+            "checked_at": check.get("checked_at")}
 
 
 def _decision_text(p: dict[str, Any]) -> str:
@@ -137,20 +148,16 @@ def outcome(decided: list[tuple[str, dict[str, Any], str | None, list[str]]]) ->
 
 
 def table_a1_rows(batch: dict[str, Any], packages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The rows of Table A.1: one per service item (办理事项), in a stable order."""
+    """The rows of Table A.1 as the window signs them: one per service item (办理事项), in a stable order.
+
+    检测意见 is the institution's: it fills it in before it signs (:func:`earchive.domain.final.final_list`).
+    """
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for p in packages:
         groups.setdefault((p.get("task_name", ""), p.get("task_type", "")), []).append(p)
     rows = []
     for n, ((task_name, task_type), items) in enumerate(sorted(groups.items()), 1):
-        checked = [i for i in items if i.get("receipt")]
-        passed = sum(1 for i in checked if i["receipt"].get("passed"))
-        if not checked:
-            opinion = "待检测"
-        elif passed == len(items):
-            opinion = "合格"
-        else:
-            opinion = f"合格 {passed} 件，不合格 {len(checked) - passed} 件"
+        opinion = OPINION_PENDING  # the institution's to write, as it signs (domain.final, crypto.pdf_form): never guessed here
         returned = [i for i in items if i.get("state") == "RETURNED"]
         withdrawn = [i for i in items if i.get("state") == "WITHDRAWN"]
         note = "；".join(f"{label} {len(group)} 件：" + "、".join(i["record_code"] for i in group)
@@ -174,8 +181,22 @@ def transfer_list(batch: dict[str, Any], packages: list[dict[str, Any]]) -> dict
         "packages": [{"record_code": p["record_code"], "project_id": p["project_id"], "task_name": p["task_name"],
                       "digest": {"algorithm": "SM3", "value": p["package_sm3"]}, "sha256": p["package_sha256"],
                       "size": int(p.get("size", 0)), "version": int(p.get("package_version", 1)),
-                      "key": (p.get("transfer_copy") or {}).get("key")} for p in packages],
+                      "key": (p.get("transfer_copy") or {}).get("key"), **_catalogue_facts(p)} for p in packages],
     }
+
+
+def _catalogue_facts(p: dict[str, Any]) -> dict[str, Any]:
+    """What the batch's 归档目录清单 states of a listed version (seed §6.7–6.8), signed with the list: it travels with the packages."""
+    facts: dict[str, Any] = {"task_type": p.get("task_type", "")}
+    for key in ("retention_period", "archived_at"):
+        if p.get(key):
+            facts[key] = str(p[key])
+    if p.get("total_number") is not None:
+        facts["total_number"] = int(p["total_number"])
+    if isinstance(p.get("check_summary"), dict):  # the archiving check: failed and manual tests (domain.wording)
+        facts["archiving_check"] = {"failed": sorted(map(str, p["check_summary"].get("failed") or [])),
+                                    "manual": sorted(map(str, p["check_summary"].get("manual") or []))}
+    return facts
 
 
 def canonical(document: dict[str, Any]) -> bytes:

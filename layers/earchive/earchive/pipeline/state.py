@@ -77,10 +77,11 @@ class FailedTest(TypedDict):
     objects: NotRequired[list[str]]
 
 
-class CheckOutcome(TypedDict):
+class CheckOutcome(TypedDict, total=False):
     passed: bool
     failed: list[FailedTest]
     report: str
+    manual: list[str]  # tests left to a person (never a pass: domain.wording)
 
 
 class PackageDigest(TypedDict):

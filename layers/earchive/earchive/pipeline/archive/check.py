@@ -11,6 +11,7 @@ import datetime as dt
 
 from ...check import check_package
 from ...check.report import to_html, to_json
+from ...domain.wording import summarise
 from ..runtime import Runtime, check_in_s3, workdir
 from ..state import Checked, Sealed
 from .common import ACTOR
@@ -33,10 +34,13 @@ def run(state: Sealed, rt: Runtime) -> Checked:
     report_key = f"reports/{code}/{stamp}-{digests['SM3'][:12]}-archiving.json"  # names the bytes it examined: a re-pack gets its own
     aws.s3.put(settings.reports_bucket, report_key, to_json(report).encode("utf-8"), "application/json")
     aws.s3.put(settings.reports_bucket, report_key.replace(".json", ".html"), to_html(report).encode("utf-8"), "text/html; charset=utf-8")
+    summary = summarise(r.as_dict() for r in report.results)  # what every signed list says of this check (domain.wording)
     failed = [{"id": r.id, "name": r.name, "detail": r.detail[:300], "objects": r.objects[:5]} for r in report.failures][:40]
     aws.catalogue.move(code, "CHECKED", allowed_from=("SEALED",), owner=state.get("execution", ""), check_passed=report.passed, check_report=report_key,
+                       check_summary=summary,
                        package_sha256=digests["SHA-256"], package_sm3=digests["SM3"], package_size=size)
     aws.events.append(state["stream"], actor=ACTOR, action="check", result="pass" if report.passed else "fail",
                       detail={"report": report_key, "failed": [f["id"] for f in failed]})
-    return {**state, "check": {"passed": report.passed, "failed": failed, "report": report_key},  # type: ignore[typeddict-item]
+    return {**state, "check": {"passed": report.passed, "failed": failed, "report": report_key,
+                                "manual": summary["manual"]},  # type: ignore[typeddict-item]
             "package": {"sha256": digests["SHA-256"], "sm3": digests["SM3"], "size": size}}

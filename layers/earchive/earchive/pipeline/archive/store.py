@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 from ...domain.outcome import outcome
+from ...domain.wording import report_verdict
 from ...errors import TransientError
 from ..runtime import Runtime
 from ..state import Registered, Stored
@@ -99,7 +100,8 @@ def run(state: Registered, rt: Runtime) -> Stored:
     try:  # after ARCHIVED the upload's verdict is settled: a notice that cannot be written is logged, never a failure
         write_receipt(rt, state["upload"], {"record_code": code, "package_version": int(item.get("package_version", 1)),
                                             "sha256": package["sha256"], "sm3": package["sm3"], "size": size,
-                                            "archived_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")})
+                                            "archived_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                                            "check_verdict": report_verdict(0, len((item.get("check_summary") or {}).get("manual") or []))})
     except Exception as exc:  # noqa: BLE001
         log.warning("the 归档回执 beside %s could not be written: %s", state["upload"].get("key"), exc)
     finish_upload(rt, state, state["upload"], "ARCHIVED", code)
@@ -157,11 +159,11 @@ def _receipt_html(r: dict[str, Any]) -> str:
 
     rows = [("上传文件", r["upload"].get("key")), ("上传版本", r["upload"].get("version") or "—"), ("电子文件号", r["record_code"]),
             ("信息包版本", r.get("package_version") or 1), ("归档时间", f"{r['archived_at_beijing']}（北京时间）"),
-            ("SM3", r["sm3"]), ("SHA-256", r["sha256"]), ("字节数", r["size"])]
+            ("四性检测", r.get("check_verdict") or "检测合格"), ("SM3", r["sm3"]), ("SHA-256", r["sha256"]), ("字节数", r["size"])]
     table = "".join(f"<tr><td>{e(k)}：</td><td>{e(str(v))}</td></tr>" for k, v in rows)
     return (f'<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8"><title>归档回执 — {e(str(r["record_code"]))}</title>'
             f'<style>{_CSS}</style></head><body><h1>办件归档回执</h1><p class="ok"><b>已归档</b>：本办件已形成归档信息包，'
-            f"经四性检测合格，按保管期限锁定保存。无需任何操作。</p><table>{table}</table></body></html>")
+            f"经四性检测（{e(r.get('check_verdict') or '检测合格')}），按保管期限锁定保存。无需任何操作。</p><table>{table}</table></body></html>")
 
 
 def _superseded_html(note: dict[str, Any]) -> str:

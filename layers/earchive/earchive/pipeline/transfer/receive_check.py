@@ -38,5 +38,6 @@ def run(item: BatchItem, rt: Runtime) -> ReceiveChecked:
     aws.s3.put(copy["bucket"], report_key.replace(".json", ".html"), to_html(report).encode(), "text/html; charset=utf-8")
     failed = [{"id": r.id, "name": r.name, "detail": r.detail[:300]} for r in report.failures]
     transfers.set_package(item["batch_id"], item["package_id"], state="CHECKED",
-                          receipt={"passed": report.passed, "failed": failed, "report": report_key, "checked_at": report.checked_at})
+                          receipt={"passed": report.passed, "failed": failed, "report": report_key, "checked_at": report.checked_at,
+                                   "manual": [r.id for r in report.results if r.status == "manual"]})
     return {**item, "passed": report.passed}  # type: ignore[typeddict-item]
