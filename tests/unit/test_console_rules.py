@@ -56,9 +56,12 @@ def test_the_stamp_counts_a_package_never_checked_as_passing_no_row():
     from earchive.domain.reply import check_of_receipt, summary
 
     checks = {"A": check_of_receipt({"passed": True, "failed": [], "checked_at": "t"}), "B": check_of_receipt(None)}
-    assert summary(checks).startswith("准确性 不通过 1/2"), summary(checks)
+    assert summary(checks).startswith("准确性 合格 1 件；未检测 1 件；"), summary(checks)
+    assert "合格（2 件均通过）" not in summary(checks)
     failed = {"A": check_of_receipt({"passed": False, "failed": [{"id": "YJ-2-3"}], "checked_at": "t"})}
-    assert summary(failed).startswith("准确性 通过 1/1，完整性 不通过 0/1"), "a failed test counts against its own property only"
+    assert summary(failed).startswith("准确性 合格（1 件均通过）；完整性 不合格 1 件；"), "a failed test counts against its own property only"
+    manual = {"A": check_of_receipt({"passed": True, "failed": [], "manual": ["YJ-4-1", "YJ-4-2"], "checked_at": "t"})}
+    assert summary(manual).endswith("安全性 未自动检测：病毒扫描须人工核查（1 件）"), "a manual result is never 合格"
 
 
 def test_the_auditors_index_keys_are_outside_the_hash_only_where_they_belong():

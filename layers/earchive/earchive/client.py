@@ -20,7 +20,7 @@ from .aws.clients import Aws, stack_outputs
 from .aws.transfers import Transfers
 from .config import Settings, earchive_home
 from .domain.exports import catalogue_csv, catalogue_xlsx, transfer_list_pdf, transfer_list_xlsx
-from .domain.transfer import DECIDED, Selection, refused, table_a1_rows, transfer_list
+from .domain.transfer import DECIDED, Selection, canonical, refused, table_a1_rows, transfer_list
 from .errors import TransferError
 
 
@@ -308,9 +308,13 @@ class TransferService:
 
     # -- reading and printing
     def show(self, batch_id: str) -> dict[str, Any]:
+        from .domain.final import final_list
+
         t = self.transfers
         batch, packages = t.batch(batch_id), t.packages(batch_id)
-        return {"batch": {k: v for k, v in batch.items() if k != "task_token"}, "rows": table_a1_rows(batch, packages), "packages": packages}
+        listing, receipt = self.signed_record(batch_id) if batch.get("status") not in ("DRAFT", "CANCELLED") else (None, None)
+        rows = final_list(listing, receipt)["rows"] if listing else table_a1_rows(batch, packages)  # what was signed, never re-derived
+        return {"batch": {k: v for k, v in batch.items() if k != "task_token"}, "rows": rows, "packages": packages}
 
     def download(self, batch_id: str, out: Path) -> list[Path]:
         """Everything the institution's prefix holds for the batch (list, signatures, packages, reports), as `aws s3 sync` would.
@@ -328,11 +332,28 @@ class TransferService:
             paths.append(target)
         return paths
 
+    def signed_record(self, batch_id: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """The batch's two signed documents as stored: the list the window signed and the receipt (the institution's reply)."""
+        import json
+
+        base = f"institutions/{self.transfers.batch(batch_id)['institution']}/batches/{batch_id}/"
+        found = [self.aws.s3.get_bytes(self.names["TransferBucket"], base + name) for name in ("transfer-list.json", "receipt.json")]
+        return tuple(json.loads(b) if b else None for b in found)  # type: ignore[return-value]
+
     def export(self, batch_id: str, out: Path) -> list[Path]:
-        """移交清单 as XLSX and PDF (with both parties' names), the signatures, and the 归档目录清单."""
+        """移交清单 (XLSX, the signed PDF, JSON) and 归档目录清单 (XLSX, CSV), all from the batch's signed record, and the signatures.
+
+        One list, one truth: every view renders :func:`earchive.domain.final.final_list` of the list the window signed and
+        the receipt the institution signed — never today's catalogue — so an export years later says the same (issue 20).
+        A batch not yet submitted has no signed record: its draft list is printed as it stands, marked as a draft.
+        """
+        from .domain.final import catalogue_items, final_list
+
         t = self.transfers
-        batch, packages = t.batch(batch_id), t.packages(batch_id)
-        document = {**transfer_list(batch, packages), "receiver": batch.get("receiver")}
+        batch = t.batch(batch_id)
+        listing, receipt = self.signed_record(batch_id)
+        draft = listing is None
+        document = final_list(listing, receipt) if listing else final_list(transfer_list(batch, t.packages(batch_id)), None)
         out.mkdir(parents=True, exist_ok=True)
         base = f"institutions/{batch['institution']}/batches/{batch_id}/"
         signed = (self.aws.s3.get_bytes(self.names["TransferBucket"], base + "transfer-list.signed.pdf")
@@ -341,8 +362,10 @@ class TransferService:
         if signed:
             pdf.write_bytes(signed)
         paths = [transfer_list_xlsx(document, out / f"移交清单-{batch_id}.xlsx"), pdf if signed else transfer_list_pdf(document, pdf)]
-        items = [t.catalogue.get(p["package_id"]) or {} for p in packages]
-        paths += [catalogue_xlsx(items, out / f"归档目录清单-{batch_id}.xlsx"), catalogue_csv(items, out / f"归档目录清单-{batch_id}.csv")]
+        view = out / f"移交清单-{batch_id}.json"
+        view.write_bytes(canonical({**document, "view": "草稿（未签署）" if draft else "由双方签署的清单生成（transfer-list.json + receipt.json）"}))
+        items = catalogue_items(document)
+        paths += [view, catalogue_xlsx(items, out / f"归档目录清单-{batch_id}.xlsx"), catalogue_csv(items, out / f"归档目录清单-{batch_id}.csv")]
         for name in ("transfer-list.json", "transfer-list.json.sender.p7s", "transfer-list.pdf", "transfer-list.signed.pdf", "receipt.json",
                      "receipt.json.receiver.p7s"):
             body = self.aws.s3.get_bytes(self.names["TransferBucket"], base + name)

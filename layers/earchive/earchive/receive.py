@@ -198,7 +198,8 @@ class Desk:
             from .crypto.signers import make_tsa
 
             certified = (out / "transfer-list.pdf").read_bytes()
-            signed_pdf = approve(certified, signer, tsa or make_tsa("local"), note=replies.approval_note(document, checks))
+            signed_pdf = approve(certified, signer, tsa or make_tsa("local"), note=replies.approval_note(document, checks),
+                                 values=replies.printed_answers(json.loads(listing_bytes), document, certified))
             (out / f"reply-{document['reply_id']}.pdf").write_bytes(signed_pdf)
             document["list_pdf_sha256"] = hashlib.sha256(certified).hexdigest()
             document["signed_pdf_sha256"] = hashlib.sha256(signed_pdf).hexdigest()

@@ -16,6 +16,7 @@ CASE_STATUS = {
     "RECEIVED": "已接收待整理", "PACKED": "已组包", "SEALED": "已固化", "CHECKED": "已检测", "REGISTERED": "已登记",
     "STORING": "入库中", "ARCHIVED": "已归档", "ACCEPTED": "已移交接收", "RETURNED": "已退回待更正",
     "REJECTED": "拒收", "FAILED": "系统失败（可重试）",
+    "TRANSFERRING": "移交中（待接收单位决定）", "WITHDRAWN": "未接收（移出本批次）",  # a version's outcome in one batch's 归档目录清单
 }
 # transfer batch statuses and a package's state within a batch
 BATCH_STATUS = {

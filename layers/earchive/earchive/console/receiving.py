@@ -157,7 +157,8 @@ class Receiving:
         if certified is not None:
             from ..crypto.pdf_sign import prepare
 
-            pending = prepare(certified, cert, [], ALGORITHM, note=replies.approval_note(document, checks), system=True)
+            pending = prepare(certified, cert, [], ALGORITHM, note=replies.approval_note(document, checks), system=True,
+                              values=replies.printed_answers(listing, document, certified))
             session.update(step="pdf", to_sign=pending.to_sign.hex(), pending=pending.state, list_pdf_sha256=hashlib.sha256(certified).hexdigest())
         else:
             self._reply_step(session, cert)

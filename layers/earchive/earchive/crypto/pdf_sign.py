@@ -378,6 +378,8 @@ def approval_problems(certified: bytes, replied: bytes, pinned: list[x509.Certif
     stamps = [v for v in found if v.get("document_timestamp")]
     if not stamps or not all(v.get("intact") and v.get("valid") for v in stamps):
         out.append("the signed list has no valid document timestamp after the approval")
+    elif max(stamps, key=lambda v: v.get("revision_end") or 0).get("coverage") != "ENTIRE_FILE":
+        out.append("the signed list was changed after its last document timestamp (an update no signature covers)")
     return out
 
 

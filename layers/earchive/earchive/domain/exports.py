@@ -19,13 +19,14 @@ from typing import Any
 
 from ..config import current, earchive_home
 from ..zh import CASE_STATUS, RETENTION, beijing, label
-from .transfer import TABLE_A1
+from .transfer import OPINION_PENDING, TABLE_A1
 from .transfer_form import transfer_list_pdf as transfer_list_pdf  # re-exported: the printed list lives with its form
 
 CATALOGUE_COLUMNS = (("序号", None), ("电子文件号", "record_code"), ("办件编号", "project_id"), ("办理事项名称", "task_name"),
                      ("事项类型", "task_type"), ("保管期限", "retention_period"), ("件数", "total_number"), ("字节数", "package_size"),
-                     ("SM3 摘要", "package_sm3"), ("归档时间（北京时间）", "archived_at"), ("状态", "status"))
-CATALOGUE_WIDTHS = (6, 42, 26, 30, 14, 10, 6, 14, 68, 21, 14)
+                     ("SM3 摘要", "package_sm3"), ("归档时间（北京时间）", "archived_at"), ("信息包版本", "package_version"),
+                     ("状态", "status"))
+CATALOGUE_WIDTHS = (6, 42, 26, 30, 14, 10, 6, 14, 68, 21, 8, 14)
 CATALOGUE_CODES = (("保管期限代码", "retention_period"), ("状态代码", "status"))  # the CSV keeps the codes too, for machines
 SHOWN = {"retention_period": lambda v: label(RETENTION, v), "status": lambda v: label(CASE_STATUS, v), "archived_at": beijing}
 PACKAGE_COLUMNS = (("序号", 6), ("电子文件号", 42), ("办件编号", 26), ("办理事项名称", 30), ("版本", 6), ("摘要算法", 10),
@@ -136,6 +137,8 @@ def transfer_list_xlsx(document: dict[str, Any], path: Path) -> Path:
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Border, Font, Side
 
+    from .transfer_form import CHECK_ROWS, sender_checks
+
     wb = Workbook()
     ws = wb.active
     ws.title = "移交清单"
@@ -159,8 +162,15 @@ def transfer_list_xlsx(document: dict[str, Any], path: Path) -> Path:
         ws.column_dimensions[col].width = width
     ws.freeze_panes = "A4"
     ws.append([])
-    ws.append([f"移交人：{document['transferor']}", "", "", f"接收人：{document.get('receiver') or ''}", "", f"移交日期：{document['transfer_date']}"])
+    ws.append([f"移交人：{document['transferor']}", "", "", f"接收人：{document.get('receiver') or ''}", "", f"移交日期：{document['transfer_date']}",
+               f"接收日期：{document.get('received_date') or ''}"])
     ws.page_setup.orientation = "landscape"
+    register = wb.create_sheet("登记表检验")  # the 登记表's 检验 rows, in the same words as the signed PDF (domain.wording)
+    register.append(["检验内容", "移交单位", "接收单位"])
+    sent, received = sender_checks(document), document.get("receiver_checks") or {}
+    for name in CHECK_ROWS:
+        register.append([name, sent[name], received.get(name) or OPINION_PENDING])
+    _lay_out(register, (14, 60, 60))
     packages = wb.create_sheet("归档信息包")
     packages.append([c for c, _ in PACKAGE_COLUMNS])
     for n, p in enumerate(document["packages"], 1):

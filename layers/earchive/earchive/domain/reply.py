@@ -47,7 +47,7 @@ def build(listing: dict[str, Any], list_sha256: str, *, receiver: str, checks: d
             reason = failed_reason(check)
         packages.append({"package_id": code, "outcome": "RETURNED" if reason is not None else "ACCEPTED",
                          **({"reason": reason} if reason is not None else {}), "failed_tests": list(check.get("failed") or []),
-                         "checked_at": check.get("checked_at")})
+                         "manual_tests": list(check.get("manual") or []), "checked_at": check.get("checked_at")})
     return {"version": VERSION, "reply_id": reply_id or str(uuid.uuid4()), "batch_id": listing["batch_id"],
             "institution": listing["institution"], "list_sha256": list_sha256, "receiver": receiver,
             "decided_at": at.isoformat(timespec="seconds"), "packages": packages}
@@ -72,28 +72,24 @@ def check_of(report: dict[str, Any]) -> dict[str, Any]:
     """One package's 接收检测 as a reply's ``checks`` carries it, from a check report (``CheckReport.as_dict()`` or its JSON)."""
     results = report.get("results") or []
     return {"passed": bool(report.get("passed")), "failed": [r["id"] for r in results if r.get("status") == "fail"],
-            "checked_at": report.get("checked_at"),
+            "manual": [r["id"] for r in results if r.get("status") == "manual"], "checked_at": report.get("checked_at"),
             "results": [{"id": r["id"], "property": r.get("property"), "status": r.get("status"), "checked_at": r.get("checked_at")}
                         for r in results]}
 
 
-def approval_note(document: dict[str, Any], checks: dict[str, dict[str, Any]]) -> str:
-    """The text of the institution's signature stamp on the printed list: counts and the 接收检测 per 登记表 row."""
+def approval_note(document: dict[str, Any], checks: dict[str, dict[str, Any]] | None = None) -> str:
+    """The text of the institution's signature stamp: the decision's counts. The 接收检测 itself is in the 登记表's 接收单位
+    column, which the institution fills as it signs (domain.final), in the words of :mod:`earchive.domain.wording`."""
     back = sum(1 for p in document["packages"] if p["outcome"] == "RETURNED")
-    return f"接收 {len(document['packages']) - back} 件，退回 {back} 件；接收检测 {summary(checks)}"
-
-
-REGISTER_ROWS = (("authenticity", "准确性"), ("integrity", "完整性"), ("usability", "可用性"), ("security", "安全性"))  # 登记表 检验 rows
+    return f"接收 {len(document['packages']) - back} 件，退回 {back} 件"
 
 
 def summary(checks: dict[str, dict[str, Any]]) -> str:
-    """The 接收检测 per 登记表 row, for the institution's signature stamp: "准确性 通过 3/3，完整性 …"."""
-    parts = []
-    for prop, row in REGISTER_ROWS:
-        verdicts = [bool(c.get("passed") or c.get("results")) and all(r["status"] != "fail" for r in c.get("results", []) if r.get("property") == prop)
-                    for c in checks.values()]  # a package never checked passes no row
-        parts.append(f"{row} {'通过' if all(verdicts) else '不通过'} {sum(verdicts)}/{len(verdicts)}")
-    return "，".join(parts)
+    """The 接收检测 per 登记表 row in one line ("准确性 合格（3 件均通过）；…；安全性 未自动检测：…")."""
+    from .wording import stamp_summary
+
+    return stamp_summary([{"failed": c.get("failed") or [], "manual": c.get("manual") or []} if c.get("checked_at") or c.get("results")
+                          else {} for c in checks.values()])
 
 
 def key(institution: str, batch_id: str, reply_id: str) -> str:
@@ -108,7 +104,8 @@ def check_of_receipt(receipt: dict[str, Any] | None) -> dict[str, Any]:
     if not receipt:
         return {}
     failed = [str(f["id"]) for f in receipt.get("failed") or []]
-    return {"passed": bool(receipt.get("passed")), "failed": failed, "checked_at": receipt.get("checked_at"),
+    manual = [str(t) for t in receipt.get("manual") or []]
+    return {"passed": bool(receipt.get("passed")), "failed": failed, "manual": manual, "checked_at": receipt.get("checked_at"),
             "results": [{"id": t, "property": PROPERTIES.get((t.split("-") + ["", ""])[1], ""), "status": "fail"} for t in failed]}
 
 
@@ -181,9 +178,10 @@ def _shape_problems(reply: dict[str, Any]) -> list[str]:
             continue
         out += [f"package entry {n}: {f!r} is not text" for f in ("package_id", "outcome", "reason", "checked_at")
                 if p.get(f) is not None and not isinstance(p[f], str)]
-        failed = p.get("failed_tests", [])
-        if not isinstance(failed, list) or not all(isinstance(t, str) for t in failed):
-            out.append(f"package entry {n}: 'failed_tests' is not a list of test codes")
+        for key in ("failed_tests", "manual_tests"):
+            tests = p.get(key, [])
+            if not isinstance(tests, list) or not all(isinstance(t, str) for t in tests):
+                out.append(f"package entry {n}: {key!r} is not a list of test codes")
     return out
 
 
@@ -208,12 +206,13 @@ def check(body: bytes, signature: bytes, *, institution: dict[str, Any] | None, 
     if certified_pdf is not None and not any(p.startswith(("the reply is", "field ", "package entry")) for p in out):
         usable = [c for c in pinned if not may_sign(institution, c, at)]  # registered, active, valid now: as for the reply itself
         signer_sha = fingerprint(signer) if signer is not None else None
-        out += pdf_problems(json.loads(body), certified_pdf, replied_pdf, usable, tsa_anchors, signer_sha)
+        out += pdf_problems(json.loads(body), certified_pdf, replied_pdf, usable, tsa_anchors, signer_sha, listing=listing)
     return out
 
 
 def pdf_problems(reply: dict[str, Any], certified: bytes, replied: bytes | None, pinned: list[x509.Certificate],
-                 tsa_anchors: list[x509.Certificate] | None = None, signer_sha256: str | None = None) -> list[str]:
+                 tsa_anchors: list[x509.Certificate] | None = None, signer_sha256: str | None = None,
+                 listing: dict[str, Any] | None = None) -> list[str]:
     """The printed list of the reply: the one the window certified for this batch, approved by the institution's registered key."""
     import hashlib
 
@@ -225,4 +224,33 @@ def pdf_problems(reply: dict[str, Any], certified: bytes, replied: bytes | None,
         return ["the reply has no signed printed list beside it (<reply>.pdf)"]
     if reply.get("signed_pdf_sha256") != hashlib.sha256(replied).hexdigest():
         return ["the signed printed list beside the reply is not the one the reply names (SHA-256 differs)"]
-    return [f"printed list: {p}" for p in approval_problems(certified, replied, pinned, tsa_anchors, signer_sha256)]
+    found = [f"printed list: {p}" for p in approval_problems(certified, replied, pinned, tsa_anchors, signer_sha256)]
+    return found or (printed_answer_problems(reply, listing, certified, replied) if listing is not None else [])
+
+
+def printed_answers(listing: dict[str, Any], reply: dict[str, Any], certified: bytes) -> dict[str, str] | None:
+    """What the institution writes in the printed list's fields as it signs (None: a list certified without them)."""
+    from ..crypto import pdf_form
+    from .final import final_list
+    from .transfer_form import answers
+
+    return answers(final_list(listing, reply)) if pdf_form.read(certified) else None
+
+
+def printed_answer_problems(reply: dict[str, Any], listing: dict[str, Any], certified: bytes, replied: bytes) -> list[str]:
+    """Why the institution's answers on the printed list are not exactly what its reply decided (empty: they are).
+
+    What is signed must be true: the 检测意见, 接收人, 接收日期 and 接收单位 检验 cells it filled before signing are
+    compared with the same cells rendered from the list and the reply (domain.final), field by field.
+    """
+    from ..crypto import pdf_form
+    from .final import final_list
+    from .transfer_form import answers
+
+    if not pdf_form.read(certified):  # a list certified before the institution's cells were fields: nothing to compare
+        return []
+    want = answers(final_list(listing, reply))
+    got = pdf_form.read(replied)
+    wrong = [name for name, value in want.items() if got.get(name) != value]
+    return [f"printed list: the field {name} says {got.get(name)!r}, the reply decides {want[name]!r}"
+            for name in wrong[:10]] + ([f"printed list: {len(wrong)} fields differ from the reply"] if len(wrong) > 10 else [])

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .transfer import OPINION_PENDING as PENDING
-from .transfer import TABLE_A1
+from .transfer import TABLE_A1, beijing_date
 from .wording import register_rows
 
 SENDER_FIELD, RECEIVER_FIELD = "SenderSig", "ReceiverSig"  # 移交方, 接收方
@@ -70,9 +70,9 @@ def answers(final: dict[str, Any]) -> dict[str, str]:
     out = {OPINION.format(n): str(row["检测意见"]) for n, row in enumerate(final["rows"], 1)}
     checks = final.get("receiver_checks") or {}
     out.update({RECEIVER_CHECK.format(n): str(checks.get(name, "")) for n, name in enumerate(CHECK_ROWS, 1)})
-    out.update({RECEIVER_NAME: str(final.get("receiver") or ""), RECEIVED_DATE: str(final.get("received_date") or ""),
-                RECEIVER_SIGNED: "已数字签章（见第 2 页接收单位签章）", RECEIVER_FILLER: str(final.get("receiver") or ""),
-                RECEIVER_DAY: str(final.get("received_date") or "")})
+    day = final.get("received_date") or (beijing_date(str(final["decided_at"])) if final.get("decided_at") else "")
+    out.update({RECEIVER_NAME: str(final.get("receiver") or ""), RECEIVED_DATE: day, RECEIVER_SIGNED: "已数字签章（见第 2 页接收单位签章）",
+                RECEIVER_FILLER: str(final.get("receiver") or ""), RECEIVER_DAY: day})
     return out
 
 
@@ -135,6 +135,29 @@ def _grid(pdf: Any, widths: tuple[float, ...], header: tuple[str, ...] | None, r
     return boxes
 
 
+def _text_in(pdf: Any, x: float, y: float, w: float, h: float, text: str, size: float) -> None:
+    """``text`` inside the cell (mm): the largest size from ``size`` down to 6 pt at which it fits, wrapped, vertically centred."""
+    while True:
+        pdf.set_font(size=size)
+        need = pdf.multi_cell(w - 2, size * 0.45, text, dry_run=True, output="HEIGHT", wrapmode="CHAR")
+        if need <= h - 1 or size <= 6:
+            break
+        size -= 0.5
+    pdf.set_xy(x + 1, y + max(0.5, (h - need) / 2))
+    pdf.multi_cell(w - 2, size * 0.45, text, wrapmode="CHAR")
+    pdf.set_font(size=10)
+
+
+def _fill_static(pdf: Any, fields: dict[str, Box], values: dict[str, str]) -> None:
+    """A decided list printed without a signature (a draft or a development shortcut): the answers drawn where the fields go."""
+    last = pdf.page
+    for name, (page, (x1, y1, x2, y2)) in fields.items():
+        if values.get(name):
+            pdf.page = page + 1
+            _text_in(pdf, x1 / MM, PAGE_HEIGHT_MM - y2 / MM, (x2 - x1) / MM, (y2 - y1) / MM, values[name], 10)
+    pdf.page = last
+
+
 def _fit_size(pdf: Any, text: str, width: float, size: float) -> float:
     widest = max((pdf.get_string_width(ln) for ln in text.split("\n")), default=0)
     return size * width / widest * 0.98 if widest > width else size
@@ -175,6 +198,8 @@ def render(document: dict[str, Any]) -> Form:
                          "其签名覆盖所填内容；清单同时以 JSON 形式由双方以 CMS 签名。")
     boxes, more = _register(pdf, document, heading)
     fields.update(more)
+    if document.get("decided_at") or document.get("receiver_checks") or document.get("receiver"):  # the decided list as a plain print (no fields to fill)
+        _fill_static(pdf, fields, answers(document))
     _annex(pdf, document, heading)
     return Form(bytes(pdf.output()), boxes, fields)
 
@@ -201,8 +226,7 @@ def _signatures(pdf: Any, document: dict[str, Any]) -> dict[str, Box]:
             if value in (RECEIVER_NAME, RECEIVER_SIGNED, RECEIVED_DATE):
                 out[value] = _box(pdf, x + kw, y, vw, h)
             else:
-                pdf.set_xy(x + kw + 1, y + (h - 7) / 2)
-                pdf.cell(vw - 2, 7, value)
+                _text_in(pdf, x + kw, y, vw, h, value, 12)
             x += kw + vw
         y += h
     pdf.set_xy(pdf.l_margin, y)

@@ -6,5 +6,8 @@ from typing import Any
 
 
 def prefix(batch: dict[str, Any]) -> str:
-    """Everything of a batch lives under its institution's prefix (the institution's role reads only that)."""
+    """What the institution receives of a batch lives under its prefix (the institution's role reads only that)."""
     return f"institutions/{batch['institution']}/batches/{batch['batch_id']}/"
+
+
+INTERNAL = "internal/batches/"  # the machine's own files (the Map's items): never under an institution's prefix (issue 20)

@@ -1,5 +1,5 @@
 """Submit (申请移交): DRAFT → SUBMITTED; the window signs the transfer list (JSON, CMS) and certifies its printed form
-(PDF, PAdES); list, form, manifest and Map items go to the transfer bucket.
+(PDF, PAdES); list, form and 归档目录清单 go to the institution's prefix, the Map's items to the machine's own.
 
 Input :class:`~earchive.pipeline.state.BatchRef`; output :class:`~earchive.pipeline.state.Submitted`.
 """
@@ -13,10 +13,10 @@ from ...crypto.cms import signed_data
 from ...crypto.identity import fingerprint
 from ...crypto.pdf_sign import certify
 from ...domain.transfer import canonical, transfer_list
-from ...domain.transfer_form import render
+from ...domain.transfer_form import placeholders, render
 from ..runtime import Runtime
 from ..state import BatchRef, Submitted
-from .common import prefix
+from .common import INTERNAL, prefix
 
 
 def run(state: BatchRef, rt: Runtime) -> Submitted:
@@ -37,15 +37,34 @@ def run(state: BatchRef, rt: Runtime) -> Submitted:
     bucket, base = settings.transfer_bucket, prefix(batch)
     aws.s3.put(bucket, base + "transfer-list.json", body, "application/json")
     aws.s3.put(bucket, base + "transfer-list.json.sender.p7s", signature)
-    # The printed list (Table A.1, 登记表, digest annex), certified by the window: the institution approves this very file.
+    # The printed list (Table A.1, 登记表, digest annex), certified by the window: the institution approves this very file,
+    # answering in the fields laid out for it (检测意见, 接收人, 接收日期, 登记表 接收单位) before it signs.
     form = render(document)
-    aws.s3.put(bucket, base + "transfer-list.pdf", certify(form.pdf, form.boxes, rt.pdf_signer, rt.tsa, note=f"移交 {len(packages)} 件"),
-               "application/pdf")
-    manifest = [{"record_code": p["record_code"], "key": f"{base}packages/{p['record_code']}.zip",
-                 "digest": p["package_sm3"], "digest_algorithm": "SM3", "sha256": p["package_sha256"]} for p in packages]
-    aws.s3.put(bucket, base + "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1).encode())
-    # The Distributed Map reads its items from S3: the state stays small however large the batch.
-    # Each attempt (a batch cancelled and sent again) is its own run: the items carry it, so no saved result of an earlier one is reused.
+    aws.s3.put(bucket, base + "transfer-list.pdf", certify(form.pdf, form.boxes, rt.pdf_signer, rt.tsa, note=f"移交 {len(packages)} 件",
+                                                           text_fields=form.fields, values=placeholders(document)), "application/pdf")
+    # The 归档目录清单 travels with the packages (seed §6.8): its rows are in the signed list; these are its printable views.
+    for name, body_, kind in catalogue_files(document):
+        aws.s3.put(bucket, base + name, body_, kind)
+    # The Distributed Map reads its items from S3: the state stays small however large the batch. They are the machine's, not
+    # the institution's (execution ids), so they live outside its prefix. Each attempt (a batch cancelled and sent again) is its
+    # own run: the items carry it, so no saved result of an earlier one is reused.
     items = [{"batch_id": batch_id, "package_id": p["package_id"], "attempt": state.get("execution", "")} for p in packages]
-    aws.s3.put(bucket, base + "items.json", json.dumps(items).encode())
-    return {"batch_id": batch_id, "count": len(items), "items": {"bucket": bucket, "key": base + "items.json"}}
+    items_key = f"{INTERNAL}{batch_id}/items.json"
+    aws.s3.put(bucket, items_key, json.dumps(items).encode())
+    return {"batch_id": batch_id, "count": len(items), "items": {"bucket": bucket, "key": items_key}}
+
+
+def catalogue_files(document: dict) -> list[tuple[str, bytes, str]]:
+    """The batch's 归档目录清单 as CSV and XLSX, rendered from the signed list's rows (domain.final): the same on every export."""
+    import tempfile
+    from pathlib import Path
+
+    from ...domain.exports import catalogue_csv, catalogue_xlsx
+    from ...domain.final import catalogue_items
+
+    items, batch_id = catalogue_items(document), document["batch_id"]
+    with tempfile.TemporaryDirectory() as tmp:
+        csv_path = catalogue_csv(items, Path(tmp) / "c.csv")
+        xlsx_path = catalogue_xlsx(items, Path(tmp) / "c.xlsx")
+        return [(f"归档目录清单-{batch_id}.csv", csv_path.read_bytes(), "text/csv; charset=utf-8"),
+                (f"归档目录清单-{batch_id}.xlsx", xlsx_path.read_bytes(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")]
