@@ -98,9 +98,10 @@ class Transfers:
         return count_all(self.table, KeyConditionExpression=Key("batch_id").eq(batch_id) & Key("item").begins_with("PKG#"),
                          FilterExpression=Attr("receipt").exists())
 
-    def save_rows(self, batch_id: str) -> list[dict[str, Any]]:
-        """Store the batch's Table A.1 rows (``ROW#NNN``) as they stand now: at submission and at the decision."""
-        rows = table_a1_rows(self.batch(batch_id), self.packages(batch_id))
+    def save_rows(self, batch_id: str, rows: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+        """Store the batch's Table A.1 rows (``ROW#NNN``): as the window signs them at submission, and as the decided list
+        (``rows``, from the two signed documents: domain.final) once the receipt is published."""
+        rows = rows if rows is not None else table_a1_rows(self.batch(batch_id), self.packages(batch_id))
         for row in rows:  # one PutItem each: BatchWriteItem would need a grant that deletes too (review F7)
             self.table.put_item(Item={"batch_id": batch_id, "item": f"ROW#{row['序号']:03d}", **row})
         return rows

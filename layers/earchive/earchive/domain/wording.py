@@ -135,7 +135,7 @@ def opinion(outcomes: list[Mapping[str, Any]], *, reason_chars: int = 14) -> str
 
 def short(text: str, chars: int) -> str:
     """The short form of a reason: its first ``chars`` characters, "…" when cut (the full text is in the signed JSON)."""
-    text = " ".join(text.split())
+    text = " ".join(text.split()).split(" / ")[0]  # "中文 / English": the Chinese is the institution's word
     for lead in ("接收检测不合格：",):
         if text.startswith(lead) and len(text) > chars:
             return "检测不合格：" + text[len(lead):][: max(chars - 6, 4)] + "…"

@@ -8,7 +8,10 @@ Input :class:`~earchive.pipeline.state.Decision`; output :class:`~earchive.pipel
 
 from __future__ import annotations
 
+import json
+
 from ...crypto.cms import signed_data
+from ...domain.final import final_list
 from ...domain.outcome import outcome
 from ...domain.transfer import DECIDED, canonical, receipt
 from ...errors import TransferError
@@ -49,6 +52,9 @@ def run(decision: Decision, rt: Runtime) -> Decided:
             signature = signed_data(signer, content=body).dump()
         aws.s3.put(bucket, base + "receipt.json", body, "application/json")
         aws.s3.put(bucket, base + "receipt.json.receiver.p7s", signature)
+    listing, receipt_body = aws.s3.get_bytes(bucket, base + "transfer-list.json"), aws.s3.get_bytes(bucket, base + "receipt.json")
+    if listing and receipt_body:  # the table's rows become the decided list's, from the two signed documents (one list, one truth)
+        transfers.save_rows(batch_id, final_list(json.loads(listing), json.loads(receipt_body))["rows"])
     _announce(rt, batch)  # at least once: a retry announces again (the platform keys on project_id, status and batch)
     return {"batch_id": batch_id, "status": batch["status"], "accepted": int(batch.get("accepted_count", 0)),
             "returned": int(batch.get("returned_count", 0)), "withdrawn": int(batch.get("withdrawn_count", 0))}
