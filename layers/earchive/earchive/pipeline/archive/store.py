@@ -157,7 +157,8 @@ def _config_of(item: dict[str, Any]) -> dict[str, Any]:
     checked = item.get("config")
     if not checked:
         return {}
-    return {"retention_period": item.get("retention_period"), "config": checked,
+    versions = {k: int(checked[k]) for k in ("deployment_version", "task_version") if checked.get(k) is not None}  # DynamoDB's Decimals
+    return {"retention_period": item.get("retention_period"), "config": {**checked, **versions},
             "notes": [n.get("message", "") for n in checked.get("notes") or []]}
 
 
