@@ -147,7 +147,7 @@ class Verdict:
     notes: list[dict[str, str]] = field(default_factory=list)
     retention_period: str | None = None  # the schedule's period, when it replaces the platform's
     task_version: int | None = None
-    deployment_version: int | None = None
+    deployment_version: int = 0
 
     def record(self) -> dict[str, Any]:
         """What the catalogue item and the state keep: which versions the case was checked against, and the notes."""
@@ -177,7 +177,7 @@ def evaluate(data: dict[str, Any], task: dict[str, Any] | None, deployment: dict
     case, materials = data["case"], data.get("materials") or []
     pid, code = case.get("project_id"), case.get("task_code")
     modes = deployment_modes(deployment)
-    verdict = Verdict(deployment_version=int(deployment.get("version", 0)) or None)
+    verdict = Verdict(deployment_version=int(deployment.get("version", 0)))
     if task is None or task.get("status") == "RETIRED":
         why = "已停用" if task else "不在归档配置中"
         if modes["unknown_task"] == "refuse":

@@ -52,7 +52,7 @@ class Collected(TypedDict):
 class ConfigChecked(TypedDict):
     """The 归档配置 versions a case was checked against at Organise (ADR 0017), and what they changed or noted."""
 
-    deployment_version: int | None
+    deployment_version: int
     task_version: NotRequired[int]  # absent: the 事项 is not configured (accepted with a note)
     retention_period: NotRequired[str]  # the schedule's period, applied in place of the platform's
     notes: list[dict[str, str]]
