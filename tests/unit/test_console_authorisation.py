@@ -138,6 +138,24 @@ class Store:
     def institutions(self):
         return [{"code": INST_IN, "name": "甲"}]
 
+    def config_list(self):
+        return {"summary": "未配置归档配置", "deployment": None, "items": []}
+
+    def config_versions(self, task_code):
+        return {"task_code": task_code, "versions": []}
+
+    def config_save(self, actor, user_id, body):
+        self.changes.append(("config_save", actor))
+        return {"task_code": "430000000101", "version": 1}
+
+    def config_modes(self, actor, body):
+        self.changes.append(("config_modes", actor))
+        return {"version": 1}
+
+    def config_import(self, actor, user_id, body):
+        self.changes.append(("config_import", actor))
+        return {"rows": 0, "changed": {}, "unchanged": 0}
+
 
 def event(method: str, path: str, claims: dict | None, body: dict | None = None, query: str = "") -> dict:
     ctx = {"http": {"method": method, "path": path, "sourceIp": "10.0.0.1"}, "stage": "$default", "requestId": "r"}
@@ -164,7 +182,8 @@ def claims(role: str, in_scope: bool, as_list: bool = False) -> dict:
 def request(method: str, path: str) -> tuple[str, dict | None, str]:
     """The concrete request of a route: its target always in HALL / INST_IN; the caller's scope is what moves."""
     url = (path.replace("<package_id>", CODE_IN).replace("<batch_id>", "B-IN").replace("<member>", "materials%2Fa.pdf")
-           .replace("<stream>", "batch%23B-IN").replace("<record_code>", CODE_IN).replace("<session>", "s" * 32))
+           .replace("<stream>", "batch%23B-IN").replace("<record_code>", CODE_IN).replace("<session>", "s" * 32)
+           .replace("<task_code>", "430000000101"))
     body = None
     if method == "POST":
         body = {"case_json": case_json(HALL), "uploads": {}, "file_name": "materials/a.pdf", "size": 3, "content_type": "application/pdf",

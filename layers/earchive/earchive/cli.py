@@ -17,6 +17,7 @@ from pathlib import Path
 
 from . import __version__
 from .cli_admin import add_admin_parsers
+from .cli_config import add_config_parser
 from .cli_institution import add_institution_parser
 from .cli_local import add_local_parsers, progress_printer
 from .cli_receive import add_receive_parser
@@ -282,6 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("status", help="cases in the catalogue and their state (local cloud, or --table on AWS)")
     s.add_argument("--table", help="the catalogue table on AWS (default: the running local cloud)")
     s.add_argument("--endpoint", help="endpoint URL for --table")
+    s.add_argument("--config-table", help="the 归档配置 table on AWS (ArchivingConfigTableName), to say how cases are checked")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_status)
 
@@ -293,6 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_admin_parsers(sub)
     add_institution_parser(sub)
+    add_config_parser(sub)
     add_receive_parser(sub)
     add_users_parser(sub)
 

@@ -84,4 +84,24 @@ def cmd_status(args: argparse.Namespace) -> int:
     for r in rows:
         counts[r.get("status", "?")] = counts.get(r.get("status", "?"), 0) + 1
     print("，".join(f"{label(CASE_STATUS, k)} {k}: {v}" for k, v in sorted(counts.items())) or "目录为空 / no cases yet", file=sys.stdout)
+    line = config_line(args)
+    if line:
+        print(line)
     return 0
+
+
+def config_line(args: argparse.Namespace) -> str | None:
+    """The 归档配置 in one line (ADR 0017): the local cloud's, or ``--config-table`` on AWS; None when not asked for on AWS."""
+    from .aws.clients import Aws
+    from .cli_config import summary
+    from .client import local_state
+    from .config import Settings
+
+    if args.table is None:
+        info = local_state()
+        endpoint, table, local = info["endpoint"], info["resources"].get("ArchivingConfigTable", ""), True
+    elif getattr(args, "config_table", None):
+        endpoint, table, local = args.endpoint, args.config_table, False
+    else:
+        return None
+    return summary(Aws(Settings(archiving_config_table=table or ""), endpoint=endpoint, local=local).archiving_config)

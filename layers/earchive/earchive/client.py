@@ -136,7 +136,7 @@ class TransferService:
                  "EventLogTable": outputs["EventLogTableName"], "TransferBucket": outputs["TransferBucketName"],
                  "TransferStateMachine": outputs["TransferStateMachineArn"], "FileMapTable": outputs["FileMapTableName"],
                  "ArchiveBucket": outputs["ArchiveBucketName"], "InstitutionTable": outputs.get("InstitutionTableName", ""),
-                 "IntakeBucket": outputs["IntakeBucketName"]}
+                 "IntakeBucket": outputs["IntakeBucketName"], "ArchivingConfigTable": outputs.get("ArchivingConfigTableName", "")}
         svc = cls(names)
         svc.stack = stack
         return svc
@@ -147,7 +147,8 @@ class TransferService:
         names = {"TransferTable": settings.transfer_table, "CatalogueTable": settings.catalogue_table, "EventLogTable": settings.eventlog_table,
                  "TransferBucket": settings.transfer_bucket, "TransferStateMachine": settings.transfer_state_machine,
                  "FileMapTable": settings.filemap_table, "ArchiveBucket": settings.archive_bucket,
-                 "InstitutionTable": settings.institution_table, "IntakeBucket": settings.intake_bucket}
+                 "InstitutionTable": settings.institution_table, "IntakeBucket": settings.intake_bucket,
+                 "ArchivingConfigTable": settings.archiving_config_table}
         return cls(names, _aws=aws)
 
     def access_points(self) -> Any:
@@ -171,7 +172,8 @@ class TransferService:
             n = self.names
             settings = Settings(transfer_table=n["TransferTable"], catalogue_table=n["CatalogueTable"], eventlog_table=n["EventLogTable"],
                                 filemap_table=n.get("FileMapTable", ""), transfer_bucket=n.get("TransferBucket", ""),
-                                archive_bucket=n.get("ArchiveBucket", ""), institution_table=n.get("InstitutionTable", ""))
+                                archive_bucket=n.get("ArchiveBucket", ""), institution_table=n.get("InstitutionTable", ""),
+                                archiving_config_table=n.get("ArchivingConfigTable", ""))
             self._aws = Aws(settings, endpoint=self.endpoint, local=self.local)
         return self._aws
 

@@ -37,6 +37,8 @@ class Settings:
     eventlog_table: str = field(default="", metadata=_env("EVENTLOG_TABLE", "DynamoDB hash-chained event log"))
     transfer_table: str = field(default="", metadata=_env("TRANSFER_TABLE", "DynamoDB transfer batches, their packages and Table A.1 rows"))
     institution_table: str = field(default="", metadata=_env("INSTITUTION_TABLE", "the registry of receiving institutions"))
+    archiving_config_table: str = field(default="", metadata=_env(
+        "ARCHIVING_CONFIG_TABLE", "归档配置 per 事项编码, versioned (ADR 0017); unset or empty table: no 归档配置, retention as the platform gives it"))
     transfer_bucket: str = field(default="", metadata=_env("TRANSFER_BUCKET", "bucket institutions pull their batches from"))
     outcome_bus: str = field(default="default", metadata=_env(
         "EARCHIVE_OUTCOME_BUS", "EventBridge bus the platform's outcome events go to (archived, rejected, returned, accepted); empty: none"))

@@ -11,6 +11,7 @@ from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
 from ..config import Settings, aws_region
 from .anchors import Anchors
+from .archiving_config import ArchivingConfigs
 from .catalogue import Catalogue, FileMap
 from .eventlog import EventLog
 from .executions import Executions
@@ -64,6 +65,9 @@ class Aws:
         self.events = EventLog(ddb.Table(settings.eventlog_table or "unset-eventlog"))
         self.anchors = Anchors(self.s3, self.events, settings.archive_bucket)
         self.institutions = Institutions(ddb.Table(settings.institution_table or "unset-institutions"), self.events)
+        # 归档配置: None where the deployment has no table for it (a stack from before ADR 0017): no configuration
+        self.archiving_config = (ArchivingConfigs(ddb.Table(settings.archiving_config_table), self.events)
+                                 if settings.archiving_config_table else None)
         self.transfers = Transfers(ddb.Table(settings.transfer_table or "unset-transfers"), self.catalogue, self.events, self.filemap,
                                    self.anchors if settings.archive_bucket else None, settings.min_retention_days)
 

@@ -54,6 +54,11 @@ ROUTES: list[tuple[str, str, str | None, str | None]] = [
     ("GET", "/api/institutions", "batch.write", None),
     ("GET", "/api/users", "users.admin", None),
     ("POST", "/api/users", "users.admin", None),
+    ("GET", "/api/config", "config.admin", None),
+    ("GET", "/api/config/<task_code>", "config.admin", None),
+    ("POST", "/api/config", "config.admin", None),
+    ("POST", "/api/config/modes", "config.admin", None),
+    ("POST", "/api/config/import", "config.admin", None),
 ]
 PUBLIC = ["/", "/index.html", "/config.json", "/openapi.json", "/static/<name>"]
 
@@ -89,6 +94,11 @@ class Store(Protocol):
     def institutions(self) -> list[dict[str, Any]]: ...
     def users(self) -> list[dict[str, Any]]: ...
     def add_user(self, actor: str, body: dict[str, Any]) -> dict[str, Any]: ...
+    def config_list(self) -> dict[str, Any]: ...
+    def config_versions(self, task_code: str) -> dict[str, Any]: ...
+    def config_save(self, actor: str, user_id: str, body: dict[str, Any]) -> dict[str, Any]: ...
+    def config_modes(self, actor: str, body: dict[str, Any]) -> dict[str, Any]: ...
+    def config_import(self, actor: str, user_id: str, body: dict[str, Any]) -> dict[str, Any]: ...
 
 
 def hall_parts(hall: Any) -> tuple[str, str]:
@@ -402,6 +412,35 @@ def make_app(store: Store, settings: Any = None) -> APIGatewayHttpResolver:
         who = caller()
         authorize(who, "users.admin")
         return _json(201, store.add_user(who.user_id, body()))
+
+    # 归档配置 (ADR 0017): the administrator's; the event log names the person (their name) and the reason
+    @app.get("/api/config", summary="系统管理员：归档配置（各事项的最新版本与本部署的方式）")
+    def config_list() -> dict[str, Any]:
+        authorize(caller(), "config.admin")
+        return store.config_list()
+
+    @app.get("/api/config/<task_code>", summary="系统管理员：一个事项的归档配置各版本（谁、何时、为何变更）")
+    def config_versions(task_code: str) -> dict[str, Any]:
+        authorize(caller(), "config.admin")
+        return store.config_versions(unquote(task_code))
+
+    @app.post("/api/config", summary="系统管理员：新增或修改一个事项的归档配置（新版本；须填变更原因）")
+    def config_save() -> Any:
+        who = caller()
+        authorize(who, "config.admin")
+        return _json(201, store.config_save(who.name, who.user_id, body()))
+
+    @app.post("/api/config/modes", summary="系统管理员：保管期限不符、未配置事项的处理方式（新版本；须填变更原因）")
+    def config_modes() -> Any:
+        who = caller()
+        authorize(who, "config.admin")
+        return _json(201, store.config_modes(who.name, body()))
+
+    @app.post("/api/config/import", summary="系统管理员：导入事项目录（XLSX/CSV，base64；dry_run 只校验）")
+    def config_import() -> Any:
+        who = caller()
+        authorize(who, "config.admin")
+        return _json(201, store.config_import(who.name, who.user_id, body()))
 
     return app
 

@@ -34,6 +34,7 @@ PERMISSIONS: dict[str, tuple[tuple[str, ...], str | None]] = {
     "inbox.reply": (("receiver",), "institution"),    # the signed reply, as `earchive receive reply`
     "log.read": (("auditor",), None),
     "users.admin": (("admin",), None),                # users and roles; no signing rights
+    "config.admin": (("admin",), None),               # 归档配置 per 事项 (ADR 0017): every change with its reason
 }
 SCOPE = re.compile(r"^(hall:\d{6}:[0-9A-Za-z]{1,16}|institution:[0-9A-Za-z]{1,32})$")
 

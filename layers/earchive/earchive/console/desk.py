@@ -319,6 +319,52 @@ class Desk:
         self.aws.events.append(f"user#{actor}", actor=actor, action="user-add", result=role, detail={"name": name, "scopes": scopes})
         return {**user, "temporary_password": password}
 
+    # -- 归档配置 (admin, ADR 0017): versions only added; who (by name) and why in the event log
+    def _configs(self) -> Any:
+        if self.aws.archiving_config is None:
+            raise UsageError("本部署没有归档配置表（ArchivingConfigTable）：请按当前 template.yaml 更新部署")
+        return self.aws.archiving_config
+
+    def config_list(self) -> dict[str, Any]:
+        from ..cli_config import summary as config_summary
+
+        registry = self._configs()
+        return {"summary": config_summary(registry), "deployment": registry.deployment(), "items": registry.all()}
+
+    def config_versions(self, task_code: str) -> dict[str, Any]:
+        versions = self._configs().versions(task_code)
+        if not versions:
+            raise UsageError(f"事项 {task_code} 不在归档配置中")
+        return {"task_code": task_code, "versions": versions}
+
+    def config_save(self, actor: str, user_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        values = {k: body.get(k) for k in ("task_code", "task_name", "task_type", "retention_period", "required", "institution",
+                                           "institution_name", "retention_mismatch", "status")}
+        return self._configs().save(values, actor=actor, reason=str(body.get("reason") or ""), source=f"console:{user_id}")
+
+    def config_modes(self, actor: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self._configs().set_modes({k: body.get(k) for k in ("retention_mismatch", "unknown_task")}, actor=actor,
+                                         reason=str(body.get("reason") or ""))
+
+    def config_import(self, actor: str, user_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """A 事项目录 uploaded through the page: every row checked first; one bad row and nothing is imported."""
+        import base64
+        import binascii
+
+        from ..domain.archiving_config import parse_catalogue, read_rows
+
+        name = str(body.get("file_name") or "事项目录.xlsx")[:200]
+        try:
+            content = base64.b64decode(str(body.get("content_base64") or ""), validate=True)
+        except (binascii.Error, ValueError):
+            raise UsageError("文件内容应为 base64") from None
+        configs, errors = parse_catalogue(read_rows(name, content))
+        if errors:
+            raise UsageError(f"{name}：{len(errors)} 处错误，未导入任何事项。" + "；".join(errors[:20]))
+        if body.get("dry_run"):
+            return {"file": name, "rows": len(configs), "dry_run": True}
+        return self._configs().import_catalogue(configs, actor=actor, reason=str(body.get("reason") or ""), source=name, content=content)
+
     def streams(self, kind: str, day: str, cursor: str | None) -> dict[str, Any]:
         """The auditor's list: streams of one kind opened on one Beijing day (default today), newest first, paged."""
         from ..domain.eventlog import KINDS

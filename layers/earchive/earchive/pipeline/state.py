@@ -49,10 +49,20 @@ class Collected(TypedDict):
     case: CaseSummary
 
 
+class ConfigChecked(TypedDict):
+    """The 归档配置 versions a case was checked against at Organise (ADR 0017), and what they changed or noted."""
+
+    deployment_version: int
+    task_version: NotRequired[int]  # absent: the 事项 is not configured (accepted with a note)
+    retention_period: NotRequired[str]  # the schedule's period, applied in place of the platform's
+    notes: list[dict[str, str]]
+
+
 class Organised(Collected):
     record_code: str  # 电子文件号
     serial: int
     year: int
+    config: NotRequired[ConfigChecked]  # only where the deployment has a 归档配置
 
 
 class Staging(TypedDict, total=False):

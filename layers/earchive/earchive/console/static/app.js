@@ -121,6 +121,7 @@ const NAV = [
   ["#/inbox", "待接收", ["receiver", "auditor"]],
   ["#/log", "审计日志", ["auditor"]],
   ["#/users", "用户管理", ["admin"]],
+  ["#/config", "归档配置", ["admin"]],
 ];
 function renderNav() {
   const roles = new Set(S.me ? S.me.roles : []);
@@ -550,6 +551,107 @@ async function usersPage() {
   usersPage.reload();
 }
 
+/* ---------------------------------------------------------------- 归档配置 (admin, ADR 0017): every change a new version with its reason */
+const TASK_TYPES = ["行政权力事项", "公共服务事项"];
+const RETENTION_ZH = { Y: "永久", D30: "30年", D10: "10年" };
+const MODE_ZH = { "": "按本部署方式", refuse: "拒收", apply: "按目录期限归档并注明", accept: "接收并注明" };
+function requiredText(list) { return (list || []).map((r) => `${r.category.slice(0, 2)}:${r.code || r.title}`).join("；"); }
+function select(id, options, value) {
+  return h("select", { id }, Object.entries(options).map(([k, v]) => h("option", { value: k, selected: k === (value || "") }, v)));
+}
+
+async function configPage(code) {
+  const out = h("div", { id: "config-out" });
+  const list = h("div", {}, h("p", { class: "muted" }, "加载中……"));
+  if (code) return configTaskPage(code, out);
+  const file = h("input", { type: "file", id: "import-file", accept: ".xlsx,.csv" });
+  const importReason = h("input", { type: "text", id: "import-reason", required: true, placeholder: "变更原因（必填），如 按省政务服务事项目录（2026版）导入" });
+  const dry = h("input", { type: "checkbox", id: "import-dry" });
+  const retention = h("select", { id: "mode-retention" }, ["refuse", "apply"].map((k) => h("option", { value: k }, MODE_ZH[k])));
+  const unknown = h("select", { id: "mode-unknown" }, ["accept", "refuse"].map((k) => h("option", { value: k }, MODE_ZH[k])));
+  const modeReason = h("input", { type: "text", id: "mode-reason", required: true, placeholder: "变更原因（必填）" });
+  show(h("h1", {}, "归档配置"),
+    h("p", { class: "muted" }, "每个事项编码的事项类型、必备材料、保管期限和接收单位。每次变更生成新版本并记入事件日志（操作人、原因）；已归档的办件记录其核对所依据的版本，不随之改变。"),
+    h("p", {}, h("a", { href: "#/config/new", id: "config-add" }, "新增事项")),
+    list,
+    h("form", { class: "filters card", onsubmit: async (e) => {
+      e.preventDefault();
+      try {
+        const m = await api("POST", "api/config/modes", { retention_mismatch: retention.value, unknown_task: unknown.value, reason: modeReason.value });
+        out.replaceChildren(notice("done", `已保存方式第 ${m.version} 版。`)); configPage.reload();
+      } catch (err) { out.replaceChildren(failed(err)); }
+    } }, h("label", {}, "保管期限与目录不符时", retention), h("label", {}, "未配置的事项", unknown), h("label", {}, "变更原因", modeReason),
+      h("button", { type: "submit", id: "save-modes" }, "保存方式")),
+    h("form", { class: "filters card", onsubmit: async (e) => {
+      e.preventDefault();
+      const f = file.files[0];
+      if (!f) return out.replaceChildren(notice("error", "请选择事项目录文件（XLSX 或 CSV）。"));
+      try {
+        const bytes = new Uint8Array(await f.arrayBuffer());
+        let bin = ""; for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+        const r = await api("POST", "api/config/import", { file_name: f.name, content_base64: btoa(bin), reason: importReason.value, dry_run: dry.checked });
+        out.replaceChildren(notice("done", r.dry_run ? `${r.file}：${r.rows} 个事项校验通过（未导入）。`
+          : `${r.file}：${r.rows} 个事项，${Object.keys(r.changed).length} 个新版本，${r.unchanged} 个未变。`));
+        configPage.reload();
+      } catch (err) { out.replaceChildren(failed(err)); }
+    } }, h("label", {}, "导入事项目录（表头：事项编码、事项名称、事项类型、保管期限、接收单位、必备材料）", file), h("label", {}, "变更原因", importReason),
+      h("label", {}, dry, " 只校验，不导入"), h("button", { type: "submit", id: "import" }, "导入")),
+    out);
+  configPage.reload = async () => {
+    try {
+      const r = await api("GET", "api/config");
+      if (r.deployment) { retention.value = r.deployment.retention_mismatch; unknown.value = r.deployment.unknown_task; }
+      list.replaceChildren(h("p", { id: "config-summary", class: r.deployment ? "ok" : "muted" }, r.summary),
+        h("table", { id: "configs" }, h("thead", {}, h("tr", {}, ["事项编码", "事项名称", "事项类型", "保管期限", "必备材料", "接收单位", "版本", "变更"].map((t) => h("th", {}, t)))),
+          h("tbody", {}, r.items.length ? r.items.map((c) => h("tr", { class: c.status === "RETIRED" ? "muted" : "" },
+            h("td", { class: "mono" }, h("a", { href: `#/config/${enc(c.task_code)}` }, c.task_code)), h("td", {}, c.task_name), h("td", {}, c.task_type),
+            h("td", {}, RETENTION_ZH[c.retention_period] || c.retention_period), h("td", {}, requiredText(c.required) || "—"),
+            h("td", {}, [c.institution, c.institution_name].filter(Boolean).join(" ") || "—"), h("td", { class: "num" }, `第 ${c.version} 版${c.status === "RETIRED" ? "（已停用）" : ""}`),
+            h("td", {}, `${beijing(c.changed_at)} ${c.changed_by}`)))
+            : h("tr", {}, h("td", { colspan: 8, class: "muted" }, "尚无事项")))));
+    } catch (err) { list.replaceChildren(failed(err)); }
+  };
+  configPage.reload();
+}
+
+async function configTaskPage(code, out) {
+  let versions = [];
+  if (code !== "new") {
+    try { versions = (await api("GET", `api/config/${enc(code)}`)).versions; } catch (err) { return show(h("h1", {}, "归档配置"), failed(err)); }
+  }
+  const c = versions[0] || {};
+  const taskCode = h("input", { type: "text", id: "task-code", required: true, value: c.task_code || "", readOnly: code !== "new" });
+  const name = h("input", { type: "text", id: "task-name", required: true, value: c.task_name || "" });
+  const type = h("select", { id: "task-type" }, TASK_TYPES.map((t) => h("option", { value: t, selected: t === c.task_type }, t)));
+  const retention = select("retention", RETENTION_ZH, c.retention_period);
+  const required = h("textarea", { id: "required", rows: 3, placeholder: "申报:申请表；申报:A2；结果:C1（类别:题名或文件类型代码，以；分隔）" });
+  required.value = requiredText(c.required);
+  const institution = h("input", { type: "text", id: "institution", value: c.institution || "", placeholder: "接收单位代码，如 430102001" });
+  const institutionName = h("input", { type: "text", id: "institution-name", value: c.institution_name || "" });
+  const mode = select("task-mode", { "": MODE_ZH[""], refuse: MODE_ZH.refuse, apply: MODE_ZH.apply }, c.retention_mismatch);
+  const status = select("task-status", { ACTIVE: "有效", RETIRED: "停用" }, c.status || "ACTIVE");
+  const reason = h("input", { type: "text", id: "change-reason", required: true, placeholder: "变更原因（必填）" });
+  show(h("h1", {}, code === "new" ? "新增事项" : `归档配置：${c.task_code} ${c.task_name}`), h("p", {}, h("a", { href: "#/config" }, "返回归档配置")),
+    h("form", { class: "card", id: "config-form", onsubmit: async (e) => {
+      e.preventDefault();
+      try {
+        const saved = await api("POST", "api/config", { task_code: taskCode.value, task_name: name.value, task_type: type.value,
+          retention_period: retention.value, required: required.value, institution: institution.value, institution_name: institutionName.value,
+          retention_mismatch: mode.value, status: status.value, reason: reason.value });
+        location.hash = `#/config/${enc(saved.task_code)}`;
+        if (code !== "new") route();
+      } catch (err) { out.replaceChildren(failed(err)); }
+    } }, h("label", {}, "事项编码", taskCode), h("label", {}, "事项名称", name), h("label", {}, "事项类型", type), h("label", {}, "保管期限", retention),
+      h("label", {}, "必备材料", required), h("label", {}, "接收单位代码", institution), h("label", {}, "接收单位名称", institutionName),
+      h("label", {}, "保管期限不符时", mode), h("label", {}, "状态", status), h("label", {}, "变更原因", reason),
+      h("button", { type: "submit", id: "save-config" }, "保存为新版本")), out,
+    versions.length ? h("h2", {}, "各版本") : null,
+    versions.length ? h("table", { id: "config-versions" }, h("thead", {}, h("tr", {}, ["版本", "时间（北京）", "操作人", "变更原因", "事项类型", "保管期限", "必备材料", "接收单位", "状态"].map((t) => h("th", {}, t)))),
+      h("tbody", {}, versions.map((v) => h("tr", {}, h("td", { class: "num" }, v.version), h("td", {}, beijing(v.changed_at)), h("td", {}, v.changed_by), h("td", {}, v.reason),
+        h("td", {}, v.task_type), h("td", {}, RETENTION_ZH[v.retention_period] || v.retention_period), h("td", {}, requiredText(v.required) || "—"),
+        h("td", {}, v.institution || "—"), h("td", {}, v.status === "RETIRED" ? "停用" : "有效"))))) : null);
+}
+
 /* ---------------------------------------------------------------- router */
 async function route() {
   const hash = location.hash || "#/";
@@ -572,6 +674,7 @@ async function route() {
   if (page === "inbox") return arg ? inboxBatchPage(arg) : inboxPage();
   if (page === "log") return logPage();
   if (page === "users") return usersPage();
+  if (page === "config") return configPage(arg);
   show(notice("error", "没有这个页面。"));
 }
 

@@ -21,6 +21,7 @@ from ...errors import ConflictError, DuplicateDelivery, EarchiveError, Problem
 from ..runtime import Runtime
 from ..state import Collected, Organised
 from .common import ACTOR, finish_upload, open_bundle, rejected, same_upload
+from .configured import applied, check_case
 
 IN_FLIGHT = ("RECEIVED", "PACKED", "SEALED", "CHECKED", "REGISTERED")
 DEAD = ("FAILED", "ABORTED", "TIMED_OUT", "GONE")
@@ -31,6 +32,9 @@ def run(state: Collected, rt: Runtime) -> Organised:
     aws = rt.aws
     record, bundle = open_bundle(rt, state["upload"])
     bundle.close()
+    content = content_digest(record.data)  # what the platform sent (a correction must change it), before any 归档配置 applies
+    checked = check_case(rt, record)  # 归档配置 (ADR 0017): a broken rule rejects here, before a serial is taken
+    record = applied(record, checked)
     execution = state.get("execution", "")
     serial = _serial(rt, record.case, record.project_id)
     try:
@@ -44,7 +48,6 @@ def run(state: Collected, rt: Runtime) -> Organised:
         _finish_archived(rt, state, code, existing)
     version = int((existing or {}).get("package_version", 1))
     history: list[dict[str, Any]] = list((existing or {}).get("versions", []))
-    content = content_digest(record.data)
     # Returned for what it says (the institution's reason, no failed test): the same content again corrects nothing.
     # Returned because its received copy failed a test (seal, transit): re-archiving the same content is the fix.
     if (existing and existing.get("status") == "RETURNED" and existing.get("content_sha256") == content
@@ -68,14 +71,22 @@ def run(state: Collected, rt: Runtime) -> Organised:
             "total_bytes": sum(f.material.declared_size for f in plan.files), "package_version": version, "versions": history,
             "received_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "content_sha256": content,
         }
+        if checked is not None:  # the 归档配置 versions it was checked against; a later change never rewrites this
+            item["config"] = checked
+            if checked.get("retention_period"):
+                item["platform_retention_period"] = state["case"]["retention_period"]
         mine = existing is not None and existing.get("execution") == execution and existing.get("status") in ("RECEIVED",)
         if not mine:  # our own retry rewrites nothing
             try:
                 aws.catalogue.open_package(item, previous=existing)
             except ConflictError:
                 raise rejected("organise", [_in_progress(code, record.project_id, "another upload took it at the same moment")]) from None
-    aws.events.append(state["stream"], actor=ACTOR, action="organise", result="ok", detail={"record_code": code, "serial": serial})
-    return {**state, "record_code": code, "serial": serial, "year": plan.year}  # type: ignore[typeddict-item]
+    aws.events.append(state["stream"], actor=ACTOR, action="organise", result="ok",
+                      detail={"record_code": code, "serial": serial, **({"config": checked} if checked is not None else {})})
+    out = {**state, "record_code": code, "serial": serial, "year": plan.year}
+    if checked is not None:
+        out["config"] = checked
+    return out  # type: ignore[return-value]
 
 
 def _finish_archived(rt: Runtime, state: Collected, code: str, item: dict[str, Any]) -> None:

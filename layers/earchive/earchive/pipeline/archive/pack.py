@@ -19,6 +19,7 @@ from ...errors import EarchiveError
 from ..runtime import Runtime, streamed, workdir
 from ..state import Organised, Packed
 from .common import ACTOR, open_bundle, rejected, staging_key
+from .configured import applied
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,7 @@ def run(state: Organised, rt: Runtime) -> Packed:
     """Stream the bundle's materials into the (unsealed) package; keep the digests for the seal."""
     aws, settings = rt.aws, rt.settings
     record, bundle = open_bundle(rt, state["upload"])
+    record = applied(record, state.get("config"))  # the schedule's 保管期限, when Organise applied it (ADR 0017)
     code = state["record_code"]
     into_s3 = streamed(settings, sum(m.declared_size for m in record.materials))  # (+ 64 MiB: metadata, zip overhead)
     key, entries = staging_key(state, "unsealed.zip"), staging_key(state, "unsealed.entries.json")

@@ -101,7 +101,8 @@ def run(state: Registered, rt: Runtime) -> Stored:
         write_receipt(rt, state["upload"], {"record_code": code, "package_version": int(item.get("package_version", 1)),
                                             "sha256": package["sha256"], "sm3": package["sm3"], "size": size,
                                             "archived_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                                            "check_verdict": report_verdict(0, len((item.get("check_summary") or {}).get("manual") or []))})
+                                            "check_verdict": report_verdict(0, len((item.get("check_summary") or {}).get("manual") or [])),
+                                            **_config_of(item)})
     except Exception as exc:  # noqa: BLE001
         log.warning("the 归档回执 beside %s could not be written: %s", state["upload"].get("key"), exc)
     finish_upload(rt, state, state["upload"], "ARCHIVED", code)
@@ -154,12 +155,23 @@ _CSS = ('body{font-family:"Noto Sans CJK SC","Source Han Sans SC","Microsoft YaH
         ".ok{border:2px solid #166534;padding:.6em .8em}td{padding:.15em .8em .15em 0}")
 
 
+def _config_of(item: dict[str, Any]) -> dict[str, Any]:
+    """What the 归档配置 (ADR 0017) said of the case, for the receipt: the versions checked against and its notes."""
+    checked = item.get("config")
+    if not checked:
+        return {}
+    versions = {k: int(checked[k]) for k in ("deployment_version", "task_version") if checked.get(k) is not None}  # DynamoDB's Decimals
+    return {"retention_period": item.get("retention_period"), "config": {**checked, **versions},
+            "notes": [n.get("message", "") for n in checked.get("notes") or []]}
+
+
 def _receipt_html(r: dict[str, Any]) -> str:
     from html import escape as e
 
     rows = [("上传文件", r["upload"].get("key")), ("上传版本", r["upload"].get("version") or "—"), ("电子文件号", r["record_code"]),
             ("信息包版本", r.get("package_version") or 1), ("归档时间", f"{r['archived_at_beijing']}（北京时间）"),
             ("四性检测", r.get("check_verdict") or "检测合格"), ("SM3", r["sm3"]), ("SHA-256", r["sha256"]), ("字节数", r["size"])]
+    rows += [("备注（归档配置）", note) for note in r.get("notes") or []]
     table = "".join(f"<tr><td>{e(k)}：</td><td>{e(str(v))}</td></tr>" for k, v in rows)
     return (f'<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8"><title>归档回执 — {e(str(r["record_code"]))}</title>'
             f'<style>{_CSS}</style></head><body><h1>办件归档回执</h1><p class="ok"><b>已归档</b>：本办件已形成归档信息包，'
