@@ -26,6 +26,7 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from earchive.client import TransferService
+from earchive.domain.institution import Scope
 from earchive.receive import Desk as InstitutionDesk
 from earchive_devtools.gateway import LOCAL_PASSWORD, Gateway, seed_users
 from earchive_devtools.localcloud import LocalCloud
@@ -64,7 +65,7 @@ def stack(earchive_home, tmp_path_factory):
     institution.init("长沙市芙蓉区行政审批服务局")
     svc = TransferService.from_cloud(cloud)
     svc.aws.institutions.add("430102001", "长沙市芙蓉区行政审批服务局", certificates=[institution.cert_path.read_bytes()], principals=[],
-                             actor="admin1")
+                             actor="admin1", scope=Scope.parse(regions=["430102"]))  # 芙蓉区: clerk1's hall 430102#0102
     yield {"cloud": cloud, "gateway": gateway, "svc": svc, "institution": institution, "root": root}
     stop.set()
     loop.join(5)
@@ -247,8 +248,10 @@ def test_a_clerk_transfers_the_institution_returns_one_the_clerk_fixes_and_resub
         archive_until(stack, lambda i, p=case.project_id: i.get("project_id") == p and i.get("status") == "ARCHIVED")
     sign_in(driver, gateway, "clerk1")
     goto(driver, gateway.url + "#/transfer/new")
+    wait(driver, "#choose-institution")  # nothing is offered before the institution is chosen: only its competence is
+    Select(wait(driver, "#institution")).select_by_value("430102001")
     wait(driver, "#archived input[type=checkbox]")
-    Select(driver.find_element(By.ID, "institution")).select_by_value("430102001")
+    assert "行政区划 长沙市芙蓉区（430102）" in driver.find_element(By.ID, "institution-scope").text
     shot(driver, "09-transfer-pick")
     driver.find_element(By.ID, "create-batch").click()
     wait(driver, "#submit-batch")

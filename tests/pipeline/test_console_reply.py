@@ -30,6 +30,7 @@ from earchive.crypto.pki import DevPKI, load_trust_anchors
 from earchive.domain.transfer import Selection
 from earchive.errors import ConflictError, UsageError
 from earchive.receive import Desk
+from earchive_devtools.institutions import register
 from earchive_devtools.localcloud import LocalCloud
 from tests.pipeline.test_reply_machine import verdicts
 from tests.pipeline.test_transfer import archive
@@ -54,11 +55,10 @@ def test_a_reply_signed_in_two_steps_outside_the_server_is_taken_and_looks_like_
     svc = TransferService.from_cloud(cloud)
     s3, bucket = svc.aws.s3, cloud.name("TransferBucket")
     a, b = archive(cloud, tmp_path, [991, 992])
+    pc, stranger = Desk("430102001", tmp_path / "institution-pc"), Desk("430103001", tmp_path / "other-pc")
+    register(svc, certificates=[pc.init("芙蓉区行政审批服务局").read_bytes()])
     bid = svc.create(Selection(package_ids=(a["record_code"], b["record_code"])), institution="430102001",
                      institution_name="芙蓉区行政审批服务局", transferor="李敏")["batch_id"]
-    pc, stranger = Desk("430102001", tmp_path / "institution-pc"), Desk("430103001", tmp_path / "other-pc")
-    svc.aws.institutions.add("430102001", "芙蓉区行政审批服务局", certificates=[pc.init("芙蓉区行政审批服务局").read_bytes()], principals=[],
-                             actor="管理员")
     stranger.init("天心区行政审批服务局")
     svc.submit(bid, actor="李敏")
     svc.wait_for_decision(bid)

@@ -19,6 +19,7 @@ from earchive.client import TransferService
 from earchive.crypto.cms import signed_data
 from earchive.crypto.pki import DevPKI, load_trust_anchors
 from earchive.domain import reply as replies
+from earchive.domain.institution import Scope
 from earchive.domain.transfer import Selection
 from earchive.errors import TransferError
 from earchive.receive import Desk
@@ -43,10 +44,6 @@ def window_check(body: bytes, signature: bytes, registry, listing: dict, list_sh
 def test_an_institution_pulls_checks_and_replies_with_its_own_key_and_the_window_refuses_every_bad_reply(cloud, tmp_path):
     svc = TransferService.from_cloud(cloud)
     a, b = archive(cloud, tmp_path, [971, 972])
-    bid = svc.create(Selection(package_ids=(a["record_code"], b["record_code"])), institution="430102001",
-                     institution_name="芙蓉区行政审批服务局", transferor="李敏")["batch_id"]
-    svc.submit(bid, actor="李敏")
-    svc.wait_for_decision(bid)
 
     desk_a, desk_b = Desk("430102001", tmp_path / "a-pc"), Desk("430103001", tmp_path / "b-pc")
     desk_a.init("芙蓉区行政审批服务局")
@@ -55,8 +52,13 @@ def test_an_institution_pulls_checks_and_replies_with_its_own_key_and_the_window
     with pytest.raises(TransferError, match="has a key already"):
         desk_a.init("again")
     registry = svc.aws.institutions
-    registry.add("430102001", "芙蓉区行政审批服务局", certificates=[desk_a.cert_path.read_bytes()], principals=[], actor="管理员")
-    registry.add("430103001", "天心区行政审批服务局", certificates=[desk_b.cert_path.read_bytes()], principals=[], actor="管理员")
+    province = Scope.parse(regions=["430000"])  # every sample region: this test is about replies, not competence
+    registry.add("430102001", "芙蓉区行政审批服务局", certificates=[desk_a.cert_path.read_bytes()], principals=[], actor="管理员", scope=province)
+    registry.add("430103001", "天心区行政审批服务局", certificates=[desk_b.cert_path.read_bytes()], principals=[], actor="管理员", scope=province)
+    bid = svc.create(Selection(package_ids=(a["record_code"], b["record_code"])), institution="430102001",
+                     institution_name="芙蓉区行政审批服务局", transferor="李敏")["batch_id"]
+    svc.submit(bid, actor="李敏")
+    svc.wait_for_decision(bid)
 
     anchors = load_trust_anchors(DevPKI().ca_path)  # locally the development CA stands for A's own anchors of the archive's seal
     identity = _seal_identity(argparse.Namespace(seal_cert=None, seal_policy=None))
