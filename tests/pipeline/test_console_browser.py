@@ -287,6 +287,17 @@ def test_a_clerk_transfers_the_institution_returns_one_the_clerk_fixes_and_resub
     deadline = time.monotonic() + 180
     while svc.transfers.batch(batch_id)["status"] not in ("PARTLY_RETURNED", "RETURNED") and time.monotonic() < deadline:
         time.sleep(0.5)
+    # the receiver's page now shows what was decided (N2): the returned package with its reason, the others accepted, the outcome
+    goto(driver, gateway.url + f"#/inbox/{batch_id}")
+    decision = wait(driver, "#batch-decision")
+    assert f"部分退回：接收 {len(packages) - 1} 件，退回 1 件" in decision.text, decision.text
+    rows = {r.find_element(By.CSS_SELECTOR, ".mono").text: r for r in driver.find_elements(By.CSS_SELECTOR, "#inbox-packages tbody tr")}
+    assert rows[returned].find_element(By.CSS_SELECTOR, "[data-decision]").text == "退回"
+    assert "申请表扫描件模糊，无法辨认签字" in rows[returned].find_element(By.CSS_SELECTOR, "td.reason").text
+    assert all(r.find_element(By.CSS_SELECTOR, "[data-decision]").text == "接收" for c, r in rows.items() if c != returned)
+    assert not driver.find_elements(By.CSS_SELECTOR, "#inbox-packages input[type=radio]"), "no radios of a decision still to take"
+    assert "待检测" not in driver.find_element(By.ID, "main").text, "Table A.1 as recorded at the decision"
+    shot(driver, "12b-receiver-decided")
     sign_in(driver, gateway, "clerk1")
     goto(driver, gateway.url + f"#/batch/{batch_id}")
     wait(driver, "#packages tr.bad")
