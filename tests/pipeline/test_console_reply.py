@@ -120,6 +120,11 @@ def test_a_reply_signed_in_two_steps_outside_the_server_is_taken_and_looks_like_
     decided = svc.take_reply(bid, actor="李敏")
     assert decided["status"] == "PARTLY_RETURNED"
     assert {p["package_id"]: p.get("return_reason") for p in svc.transfers.packages(bid)}[b["record_code"]] == returns[b["record_code"]]
+    shown = console.inbox_view(svc.transfers.batch(bid))  # the receiver's page after the decision (N2)
+    assert shown["decision"]["outcome"] == "部分退回：接收 1 件，退回 1 件" and shown["decision"]["both_signed"]
+    assert {p["record_code"]: (p["decision_zh"], p["reason"]) for p in shown["packages"]} == {
+        a["record_code"]: ("接收", ""), b["record_code"]: ("退回", returns[b["record_code"]])}
+    assert all(r["检测意见"] != "待检测" for r in shown["rows"]), "Table A.1 as recorded at the decision"
 
     body, p7s = s3.get_bytes(bucket, sent["key"]), s3.get_bytes(bucket, sent["key"] + ".p7s")
     (tmp_path / "reply.json").write_bytes(body)

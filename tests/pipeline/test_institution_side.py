@@ -125,6 +125,10 @@ def test_an_institution_pulls_checks_and_replies_with_its_own_key_and_the_window
     assert by_id[document["reply_id"]]["refused"] is None and by_id[document["reply_id"]]["in_bucket"]
     with pytest.raises(TransferError, match=rf"批次 {bid} 已决定（部分退回：接收 1 件，退回 1 件），本次回执未发送"):
         desk_a.refuse_if_decided(s3, bucket, bid)
+    from earchive.console.desk import Desk as ConsoleDesk
+
+    shown = ConsoleDesk(cloud.settings(), aws=svc.aws).receiving.refused_replies(svc.transfers.batch(bid))
+    assert [r["reply_id"] for r in shown] == ["0-forged"] and "被移交单位拒收" in shown[0]["lead"], "the receiver's page lists it too"
     registry.revoke("430102001", reason="机构撤并", actor="管理员")
     assert any("REVOKED" in p for p in window_check(body, signature, registry, listing, sha, set())), "a revoked institution"
 
