@@ -82,7 +82,7 @@ def run_demo(out: Path, cases: int = 12) -> int:
         plan = [(seed, None) for seed in range(1, cases)] + [(cases + 100, "digest")]
         uploads = {}
         for seed, defect in plan:
-            case = sample_case(out / "cases", seed=seed, files=5 + seed % 4, defect=defect)
+            case = sample_case(out / "cases", seed=seed, files=5 + seed % 4, defect=defect, region="430102")  # 芙蓉区's window
             bundle = zip_case(case.folder, out / "cases" / f"{case.project_id}.zip", gbk_names=seed % 4 == 0)
             up = cloud.upload(bundle)
             uploads[up["key"]] = {"case": case, "defect": defect, "gbk": seed % 4 == 0}
@@ -252,8 +252,8 @@ def _transfer_loop(cloud, out: Path, uploads: dict[str, Any]) -> bool:
 
     batch = svc.create(Selection(), institution="430102001", transferor="综合受理窗口 李敏")  # its name from the registry
     bid = batch["batch_id"]
-    say(f"  batch {bid}: {int(batch['package_count'])} packages of 430102 (芙蓉区) — the other regions' packages stay for their own "
-        "institutions — DRAFT → submitted (the window signs the list)")
+    say(f"  batch {bid}: {int(batch['package_count'])} packages, all within 430102001's scope (行政区划 430102 芙蓉区), "
+        "DRAFT → submitted (the window signs the list)")
     svc.submit(bid, actor="综合受理窗口 李敏")
     svc.wait_for_decision(bid, timeout=1800)
     back = svc.show(bid)["packages"][0]
