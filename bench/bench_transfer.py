@@ -36,6 +36,7 @@ def main() -> int:
     from earchive.domain.listing import indexed
     from earchive.domain.pack import pack
     from earchive.domain.transfer import Selection
+    from earchive_devtools.institutions import register
     from earchive_devtools.localcloud import LocalCloud, recorded_calls
     from earchive_devtools.sample import sample_case
 
@@ -72,7 +73,8 @@ def main() -> int:
 
         svc = TransferService.from_cloud(cloud)
         t = time.perf_counter()
-        batch = svc.create(Selection(), institution="430102001", institution_name="长沙市芙蓉区行政审批服务局", transferor="李敏")
+        register(svc, name="长沙市芙蓉区行政审批服务局")  # the province: every seeded region is within its scope
+        batch = svc.create(Selection(), institution="430102001", transferor="李敏")
         create_s = time.perf_counter() - t
         t = time.perf_counter()
         calls_before = len(recorded_calls())

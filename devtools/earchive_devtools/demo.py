@@ -82,7 +82,7 @@ def run_demo(out: Path, cases: int = 12) -> int:
         plan = [(seed, None) for seed in range(1, cases)] + [(cases + 100, "digest")]
         uploads = {}
         for seed, defect in plan:
-            case = sample_case(out / "cases", seed=seed, files=5 + seed % 4, defect=defect)
+            case = sample_case(out / "cases", seed=seed, files=5 + seed % 4, defect=defect, region="430102")  # 芙蓉区's window
             bundle = zip_case(case.folder, out / "cases" / f"{case.project_id}.zip", gbk_names=seed % 4 == 0)
             up = cloud.upload(bundle)
             uploads[up["key"]] = {"case": case, "defect": defect, "gbk": seed % 4 == 0}
@@ -208,6 +208,7 @@ def _transfer_loop(cloud, out: Path, uploads: dict[str, Any]) -> bool:
     from earchive.crypto.cms import signed_data
     from earchive.crypto.pki import DevPKI, load_trust_anchors
     from earchive.domain import reply as replies
+    from earchive.domain.institution import Scope
     from earchive.domain.transfer import Selection
     from earchive.receive import Desk
 
@@ -220,9 +221,12 @@ def _transfer_loop(cloud, out: Path, uploads: dict[str, Any]) -> bool:
     print("\n移交 transfer to the implementing institution (政务服务实施机构), which decides with its own key")
     desks = {"430102001": Desk("430102001", out / "institutions" / "430102001"), "430103001": Desk("430103001", out / "institutions" / "430103001")}
     names = {"430102001": "长沙市芙蓉区行政审批服务局", "430103001": "长沙市天心区行政审批服务局"}
-    for code, desk in desks.items():  # each on its own PC: its key stays there; the archive registers its certificate
-        svc.aws.institutions.add(code, names[code], certificates=[desk.init(names[code]).read_bytes()], principals=[], actor="档案管理员")
-    say(f"  institutions registered: {', '.join(f'{c} {names[c]}' for c in desks)} (each made its own reply-signing key)")
+    regions = {"430102001": "430102", "430103001": "430103"}  # each receives its own district's cases only (受理范围, issue 20)
+    for code, desk in desks.items():  # each on its own PC: its key stays there; the archive registers its certificate and scope
+        svc.aws.institutions.add(code, names[code], certificates=[desk.init(names[code]).read_bytes()], principals=[], actor="档案管理员",
+                                 scope=Scope.parse(regions=[regions[code]]))
+    say(f"  institutions registered: {', '.join(f'{c} {names[c]}（受理范围 行政区划 {regions[c]}）' for c in desks)}"
+        " (each made its own reply-signing key)")
     a = desks["430102001"]
     anchors = load_trust_anchors(DevPKI().ca_path)  # the development CA stands for A's own anchors of the archive's seal
     identity = _seal_identity(argparse.Namespace(seal_cert=None, seal_policy=None))
@@ -246,9 +250,10 @@ def _transfer_loop(cloud, out: Path, uploads: dict[str, Any]) -> bool:
                     say(f"  回执核验 reply machine: {v.get('key', '?').rsplit('/', 1)[-1]} {v.get('outcome')}")
         return svc.take_reply(batch_id, actor="综合受理窗口 李敏")  # decided by the machine: this reads the decision
 
-    batch = svc.create(Selection(), institution="430102001", institution_name=names["430102001"], transferor="综合受理窗口 李敏")
+    batch = svc.create(Selection(), institution="430102001", transferor="综合受理窗口 李敏")  # its name from the registry
     bid = batch["batch_id"]
-    say(f"  batch {bid}: {int(batch['package_count'])} packages, DRAFT → submitted (the window signs the list)")
+    say(f"  batch {bid}: {int(batch['package_count'])} packages, all within 430102001's scope (行政区划 430102 芙蓉区), "
+        "DRAFT → submitted (the window signs the list)")
     svc.submit(bid, actor="综合受理窗口 李敏")
     svc.wait_for_decision(bid, timeout=1800)
     back = svc.show(bid)["packages"][0]

@@ -203,6 +203,7 @@ def sample_case(
     defect: str | None = None,
     progress: Callable[[int, int], None] | None = None,
     remarks: str | None = None,
+    region: str | None = None,
 ) -> SampleCase:
     """Write one realistic case folder (case.json + materials) and return it.
 
@@ -215,7 +216,9 @@ def sample_case(
     files = max(3, files)
     rng = random.Random(seed)
     task_type, task_name, task_code, result, licence = rng.choice(ITEMS)
-    region, region_name = rng.choice(REGIONS)
+    chosen = rng.choice(REGIONS)
+    # ``region``: one window's cases (a demo whose batches stay within one institution's competence); the seed still drives the rest
+    region, region_name = (region, dict(REGIONS).get(region, region)) if region else chosen
     person = rng.choice(SURNAMES) + rng.choice(GIVEN) + (rng.choice(GIVEN) if rng.random() < 0.5 else "")
     birth = dt.date(1960, 1, 1) + dt.timedelta(days=rng.randrange(15000))
     received = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=8))) + dt.timedelta(

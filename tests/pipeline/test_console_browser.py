@@ -26,6 +26,7 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from earchive.client import TransferService
+from earchive.domain.institution import Scope
 from earchive.receive import Desk as InstitutionDesk
 from earchive_devtools.gateway import LOCAL_PASSWORD, Gateway, seed_users
 from earchive_devtools.localcloud import LocalCloud
@@ -64,7 +65,7 @@ def stack(earchive_home, tmp_path_factory):
     institution.init("长沙市芙蓉区行政审批服务局")
     svc = TransferService.from_cloud(cloud)
     svc.aws.institutions.add("430102001", "长沙市芙蓉区行政审批服务局", certificates=[institution.cert_path.read_bytes()], principals=[],
-                             actor="admin1")
+                             actor="admin1", scope=Scope.parse(regions=["430102"]))  # 芙蓉区: clerk1's hall 430102#0102
     yield {"cloud": cloud, "gateway": gateway, "svc": svc, "institution": institution, "root": root}
     stop.set()
     loop.join(5)
@@ -247,8 +248,10 @@ def test_a_clerk_transfers_the_institution_returns_one_the_clerk_fixes_and_resub
         archive_until(stack, lambda i, p=case.project_id: i.get("project_id") == p and i.get("status") == "ARCHIVED")
     sign_in(driver, gateway, "clerk1")
     goto(driver, gateway.url + "#/transfer/new")
+    wait(driver, "#choose-institution")  # nothing is offered before the institution is chosen: only its competence is
+    Select(wait(driver, "#institution")).select_by_value("430102001")
     wait(driver, "#archived input[type=checkbox]")
-    Select(driver.find_element(By.ID, "institution")).select_by_value("430102001")
+    assert "行政区划 长沙市芙蓉区（430102）" in driver.find_element(By.ID, "institution-scope").text
     shot(driver, "09-transfer-pick")
     driver.find_element(By.ID, "create-batch").click()
     wait(driver, "#submit-batch")
@@ -284,6 +287,17 @@ def test_a_clerk_transfers_the_institution_returns_one_the_clerk_fixes_and_resub
     deadline = time.monotonic() + 180
     while svc.transfers.batch(batch_id)["status"] not in ("PARTLY_RETURNED", "RETURNED") and time.monotonic() < deadline:
         time.sleep(0.5)
+    # the receiver's page now shows what was decided (N2): the returned package with its reason, the others accepted, the outcome
+    goto(driver, gateway.url + f"#/inbox/{batch_id}")
+    decision = wait(driver, "#batch-decision")
+    assert f"部分退回：接收 {len(packages) - 1} 件，退回 1 件" in decision.text, decision.text
+    rows = {r.find_element(By.CSS_SELECTOR, ".mono").text: r for r in driver.find_elements(By.CSS_SELECTOR, "#inbox-packages tbody tr")}
+    assert rows[returned].find_element(By.CSS_SELECTOR, "[data-decision]").text == "退回"
+    assert "申请表扫描件模糊，无法辨认签字" in rows[returned].find_element(By.CSS_SELECTOR, "td.reason").text
+    assert all(r.find_element(By.CSS_SELECTOR, "[data-decision]").text == "接收" for c, r in rows.items() if c != returned)
+    assert not driver.find_elements(By.CSS_SELECTOR, "#inbox-packages input[type=radio]"), "no radios of a decision still to take"
+    assert "待检测" not in driver.find_element(By.ID, "main").text, "Table A.1 as recorded at the decision"
+    shot(driver, "12b-receiver-decided")
     sign_in(driver, gateway, "clerk1")
     goto(driver, gateway.url + f"#/batch/{batch_id}")
     wait(driver, "#packages tr.bad")

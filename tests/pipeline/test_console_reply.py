@@ -30,6 +30,7 @@ from earchive.crypto.pki import DevPKI, load_trust_anchors
 from earchive.domain.transfer import Selection
 from earchive.errors import ConflictError, UsageError
 from earchive.receive import Desk
+from earchive_devtools.institutions import register
 from earchive_devtools.localcloud import LocalCloud
 from tests.pipeline.test_reply_machine import verdicts
 from tests.pipeline.test_transfer import archive
@@ -54,11 +55,10 @@ def test_a_reply_signed_in_two_steps_outside_the_server_is_taken_and_looks_like_
     svc = TransferService.from_cloud(cloud)
     s3, bucket = svc.aws.s3, cloud.name("TransferBucket")
     a, b = archive(cloud, tmp_path, [991, 992])
+    pc, stranger = Desk("430102001", tmp_path / "institution-pc"), Desk("430103001", tmp_path / "other-pc")
+    register(svc, certificates=[pc.init("芙蓉区行政审批服务局").read_bytes()])
     bid = svc.create(Selection(package_ids=(a["record_code"], b["record_code"])), institution="430102001",
                      institution_name="芙蓉区行政审批服务局", transferor="李敏")["batch_id"]
-    pc, stranger = Desk("430102001", tmp_path / "institution-pc"), Desk("430103001", tmp_path / "other-pc")
-    svc.aws.institutions.add("430102001", "芙蓉区行政审批服务局", certificates=[pc.init("芙蓉区行政审批服务局").read_bytes()], principals=[],
-                             actor="管理员")
     stranger.init("天心区行政审批服务局")
     svc.submit(bid, actor="李敏")
     svc.wait_for_decision(bid)
@@ -120,6 +120,11 @@ def test_a_reply_signed_in_two_steps_outside_the_server_is_taken_and_looks_like_
     decided = svc.take_reply(bid, actor="李敏")
     assert decided["status"] == "PARTLY_RETURNED"
     assert {p["package_id"]: p.get("return_reason") for p in svc.transfers.packages(bid)}[b["record_code"]] == returns[b["record_code"]]
+    shown = console.inbox_view(svc.transfers.batch(bid))  # the receiver's page after the decision (N2)
+    assert shown["decision"]["outcome"] == "部分退回：接收 1 件，退回 1 件" and shown["decision"]["both_signed"]
+    assert {p["record_code"]: (p["decision_zh"], p["reason"]) for p in shown["packages"]} == {
+        a["record_code"]: ("接收", ""), b["record_code"]: ("退回", returns[b["record_code"]])}
+    assert all(r["检测意见"] != "待检测" for r in shown["rows"]), "Table A.1 as recorded at the decision"
 
     body, p7s = s3.get_bytes(bucket, sent["key"]), s3.get_bytes(bucket, sent["key"] + ".p7s")
     (tmp_path / "reply.json").write_bytes(body)

@@ -21,6 +21,7 @@ from earchive.client import TransferService
 from earchive.crypto.pki import DevPKI, load_trust_anchors
 from earchive.domain.transfer import Selection
 from earchive.receive import Desk
+from earchive_devtools.institutions import register
 from earchive_devtools.localcloud import ACCOUNT, REGION, LocalCloud, recorded_calls
 from earchive_devtools.sample import sample_case, zip_case
 
@@ -153,6 +154,7 @@ def test_every_call_each_function_makes_is_granted_by_the_template(cloud, tmp_pa
     assert sorted(r["status"] for r in results) == ["FAILED", "FAILED", "SUCCEEDED", "SUCCEEDED"]
     svc = TransferService.from_cloud(cloud)
     codes = [json.loads(r["output"])["record_code"] for r in results if r["status"] == "SUCCEEDED"]
+    register(svc)  # its reply-signing certificate comes later, as a renewal would
     bid = svc.create(Selection(package_ids=tuple(codes)), institution="430102001", institution_name="芙蓉区行政审批服务局",
                      transferor="李敏")["batch_id"]
     svc.submit(bid, actor="李敏")
@@ -168,8 +170,7 @@ def test_every_call_each_function_makes_is_granted_by_the_template(cloud, tmp_pa
     svc.wait_for_decision(new)
     # the institution replies with its own key; the reply machine verifies it (ReplyVerifyFunction's calls are recorded too)
     desk = Desk("430102001", tmp_path / "institution-pc")
-    svc.aws.institutions.add("430102001", "芙蓉区行政审批服务局", certificates=[desk.init("芙蓉区行政审批服务局").read_bytes()], principals=[],
-                             actor="管理员")
+    svc.aws.institutions.add_certificate("430102001", desk.init("芙蓉区行政审批服务局").read_bytes(), actor="管理员")
     anchors, identity = load_trust_anchors(DevPKI().ca_path), _seal_identity(argparse.Namespace(seal_cert=None, seal_policy=None))
     s3, bucket = svc.aws.s3, cloud.name("TransferBucket")
     desk.pull(s3, bucket, new, trust=anchors, seal_identity=identity)

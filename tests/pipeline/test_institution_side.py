@@ -19,6 +19,7 @@ from earchive.client import TransferService
 from earchive.crypto.cms import signed_data
 from earchive.crypto.pki import DevPKI, load_trust_anchors
 from earchive.domain import reply as replies
+from earchive.domain.institution import Scope
 from earchive.domain.transfer import Selection
 from earchive.errors import TransferError
 from earchive.receive import Desk
@@ -43,10 +44,6 @@ def window_check(body: bytes, signature: bytes, registry, listing: dict, list_sh
 def test_an_institution_pulls_checks_and_replies_with_its_own_key_and_the_window_refuses_every_bad_reply(cloud, tmp_path):
     svc = TransferService.from_cloud(cloud)
     a, b = archive(cloud, tmp_path, [971, 972])
-    bid = svc.create(Selection(package_ids=(a["record_code"], b["record_code"])), institution="430102001",
-                     institution_name="芙蓉区行政审批服务局", transferor="李敏")["batch_id"]
-    svc.submit(bid, actor="李敏")
-    svc.wait_for_decision(bid)
 
     desk_a, desk_b = Desk("430102001", tmp_path / "a-pc"), Desk("430103001", tmp_path / "b-pc")
     desk_a.init("芙蓉区行政审批服务局")
@@ -55,8 +52,13 @@ def test_an_institution_pulls_checks_and_replies_with_its_own_key_and_the_window
     with pytest.raises(TransferError, match="has a key already"):
         desk_a.init("again")
     registry = svc.aws.institutions
-    registry.add("430102001", "芙蓉区行政审批服务局", certificates=[desk_a.cert_path.read_bytes()], principals=[], actor="管理员")
-    registry.add("430103001", "天心区行政审批服务局", certificates=[desk_b.cert_path.read_bytes()], principals=[], actor="管理员")
+    province = Scope.parse(regions=["430000"])  # every sample region: this test is about replies, not competence
+    registry.add("430102001", "芙蓉区行政审批服务局", certificates=[desk_a.cert_path.read_bytes()], principals=[], actor="管理员", scope=province)
+    registry.add("430103001", "天心区行政审批服务局", certificates=[desk_b.cert_path.read_bytes()], principals=[], actor="管理员", scope=province)
+    bid = svc.create(Selection(package_ids=(a["record_code"], b["record_code"])), institution="430102001",
+                     institution_name="芙蓉区行政审批服务局", transferor="李敏")["batch_id"]
+    svc.submit(bid, actor="李敏")
+    svc.wait_for_decision(bid)
 
     anchors = load_trust_anchors(DevPKI().ca_path)  # locally the development CA stands for A's own anchors of the archive's seal
     identity = _seal_identity(argparse.Namespace(seal_cert=None, seal_policy=None))
@@ -111,5 +113,48 @@ def test_an_institution_pulls_checks_and_replies_with_its_own_key_and_the_window
     assert svc.take_reply(bid, actor="窗口 李敏")["status"] == "PARTLY_RETURNED", "decided by a reply: asking again only reads it"
     with pytest.raises(TransferError, match="taken already"):
         svc.transfers.use_reply(bid, document["reply_id"], key, actor="x")
+    # what the institution sees afterwards, from its own prefix only (issue 20 item 8, N9)
+    status = desk_a.status(s3, bucket, bid)
+    decision = status["decision"]
+    assert decision["status"] == "PARTLY_RETURNED" and (decision["accepted"], decision["returned"]) == (1, 1)
+    assert {p["package_id"]: (p["decision_zh"], p["reason"]) for p in decision["packages"]} == {
+        a["record_code"]: ("接收", ""), b["record_code"]: ("退回", "申请表扫描件模糊，请重新扫描")}
+    by_id = {r["reply_id"]: r for r in status["replies"]}
+    assert by_id["0-forged"]["refused"]["lead"].startswith("回执 0-forged 于 ") and "被移交单位拒收" in by_id["0-forged"]["refused"]["lead"]
+    assert any("not a certificate registered" in p for p in by_id["0-forged"]["refused"]["problems"]), "the reasons as the window gave them"
+    assert by_id[document["reply_id"]]["refused"] is None and by_id[document["reply_id"]]["in_bucket"]
+    with pytest.raises(TransferError, match=rf"批次 {bid} 已决定（部分退回：接收 1 件，退回 1 件），本次回执未发送"):
+        desk_a.refuse_if_decided(s3, bucket, bid)
+    from earchive.console.desk import Desk as ConsoleDesk
+
+    shown = ConsoleDesk(cloud.settings(), aws=svc.aws).receiving.refused_replies(svc.transfers.batch(bid))
+    assert [r["reply_id"] for r in shown] == ["0-forged"] and "被移交单位拒收" in shown[0]["lead"], "the receiver's page lists it too"
     registry.revoke("430102001", reason="机构撤并", actor="管理员")
     assert any("REVOKED" in p for p in window_check(body, signature, registry, listing, sha, set())), "a revoked institution"
+
+
+def test_receive_status_prints_the_decision_and_receive_reply_on_a_decided_batch_refuses_locally(cloud, tmp_path, capsys, monkeypatch):
+    """N9 through the CLI: `receive reply` on a decided batch names the decision and sends nothing; `receive status` says what happened."""
+    import earchive.client as client
+    from earchive.cli import main
+
+    monkeypatch.setattr(client.TransferService, "from_local_state", classmethod(lambda cls: client.TransferService.from_cloud(cloud)))
+    svc = TransferService.from_cloud(cloud)
+    (c,) = archive(cloud, tmp_path, [973])
+    if svc.aws.institutions.get("430106001") is None:
+        svc.aws.institutions.add("430106001", "长沙市望城区行政审批服务局", certificates=[], principals=[], actor="管理员",
+                                 scope=Scope.parse(regions=["430000"]))
+    bid = svc.create(Selection(package_ids=(c["record_code"],)), institution="430106001", transferor="李敏")["batch_id"]
+    svc.submit(bid, actor="李敏")
+    svc.wait_for_decision(bid)
+    assert main(["receive", "status", bid, "--institution", "430106001"]) == 0
+    assert "尚未决定" in capsys.readouterr().out
+    svc.decide(bid, receiver="王芳", returns={c["record_code"]: "申请表扫描件模糊，请重新扫描"})  # the window's development shortcut
+    s3, bucket = svc.aws.s3, cloud.name("TransferBucket")
+    before = s3.keys(bucket, f"institutions/430106001/replies/{bid}/")
+    assert main(["receive", "reply", bid, "--institution", "430106001", "--receiver", "刘洋", "--accept-all"]) == 1
+    assert f"批次 {bid} 已决定（全部退回：接收 0 件，退回 1 件），本次回执未发送" in capsys.readouterr().err
+    assert s3.keys(bucket, f"institutions/430106001/replies/{bid}/") == before, "nothing was sent"
+    assert main(["receive", "status", bid, "--institution", "430106001"]) == 0
+    out = capsys.readouterr().out
+    assert f"批次 {bid}：已决定 全部退回：接收 0 件，退回 1 件" in out and f"退回   {c['record_code']}  原因：申请表扫描件模糊，请重新扫描" in out

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from earchive.check import check_package
+from earchive_devtools.institutions import register
 from earchive_devtools.localcloud import LocalCloud
 from earchive_devtools.sample import sample_case, zip_case
 
@@ -113,6 +114,7 @@ def test_a_case_larger_than_the_working_space_is_archived_through_s3(cloud, tmp_
     monkeypatch.setattr(receive_check, "workdir", _no_tmp)
     svc = TransferService.from_cloud(cloud)
     code = out["record_code"]
+    register(svc)
     bid = svc.create(Selection(package_ids=(code,)), institution="430102001", institution_name="芙蓉区行政审批服务局", transferor="李敏")["batch_id"]
     svc.submit(bid, actor="李敏")
     svc.wait_for_decision(bid)

@@ -153,6 +153,7 @@ def test_transfer_loop_through_the_cli(tmp_path, local_up, capsys):
     for case in cases:
         s3.upload_file(str(zip_case(case.folder, tmp_path / f"{case.project_id}.zip")), intake, f"{case.project_id}.zip")
     archived = wait_archived(2)
+    cli("institution", "add", "430102001", "--name", "芙蓉区行政审批服务局", "--region", "430000", "--actor", "管理员")  # the province
     batch = cli("transfer", "create", "--institution", "430102001", "--institution-name", "芙蓉区行政审批服务局", "--transferor", "李敏")
     assert len(batch) == 12
     cli("transfer", "submit", batch, "--transferor", "李敏", "--wait", "--timeout", "180")

@@ -12,6 +12,7 @@ import pytest
 from earchive.client import TransferService
 from earchive.domain.outcome import DETAIL_TYPES, SOURCE
 from earchive.domain.transfer import Selection
+from earchive_devtools.institutions import register
 from earchive_devtools.localcloud import LocalCloud
 from earchive_devtools.sample import sample_case, zip_case
 
@@ -49,6 +50,7 @@ def test_every_outcome_the_platform_acts_on_is_an_event_it_can_subscribe_to(earc
         codes = [json.loads(r["output"])["record_code"] for r in runs if r["status"] == "SUCCEEDED"]
         assert len(codes) == 2
         svc = TransferService.from_cloud(cloud)
+        register(svc)
         bid = svc.create(Selection(package_ids=tuple(codes)), institution="430102001", institution_name="芙蓉区行政审批服务局",
                          transferor="李敏")["batch_id"]
         svc.submit(bid, actor="李敏")

@@ -22,6 +22,7 @@ from earchive.crypto.signers import make_tsa
 from earchive.domain import reply as replies
 from earchive.domain.transfer import Selection
 from earchive.receive import Desk
+from earchive_devtools.institutions import register
 from earchive_devtools.localcloud import LocalCloud
 from tests.pipeline.test_transfer import archive
 
@@ -49,6 +50,9 @@ def test_the_reply_machine_refuses_bad_replies_takes_a_good_one_and_the_list_car
     svc = TransferService.from_cloud(cloud)
     s3, bucket = svc.aws.s3, cloud.name("TransferBucket")
     a, b = archive(cloud, tmp_path, [981, 982])
+    desk_a, desk_b = Desk("430102001", tmp_path / "a-pc"), Desk("430103001", tmp_path / "b-pc")
+    for code, desk, name in (("430102001", desk_a, "芙蓉区行政审批服务局"), ("430103001", desk_b, "天心区行政审批服务局")):
+        register(svc, code, name, certificates=[desk.init(name).read_bytes()])
     bid = svc.create(Selection(package_ids=(a["record_code"], b["record_code"])), institution="430102001",
                      institution_name="芙蓉区行政审批服务局", transferor="李敏")["batch_id"]
     svc.submit(bid, actor="李敏")
@@ -57,9 +61,6 @@ def test_the_reply_machine_refuses_bad_replies_takes_a_good_one_and_the_list_car
     certified = s3.get_bytes(bucket, base + "transfer-list.pdf")
     assert certified and pdf_sign.certification_problems(certified, [DevPKI().ca_cert()]) == [], "the window certified the form at submit"
 
-    desk_a, desk_b = Desk("430102001", tmp_path / "a-pc"), Desk("430103001", tmp_path / "b-pc")
-    for code, desk, name in (("430102001", desk_a, "芙蓉区行政审批服务局"), ("430103001", desk_b, "天心区行政审批服务局")):
-        svc.aws.institutions.add(code, name, certificates=[desk.init(name).read_bytes()], principals=[], actor="管理员")
     anchors = load_trust_anchors(DevPKI().ca_path)
     identity = _seal_identity(argparse.Namespace(seal_cert=None, seal_policy=None))
     desk_a.pull(s3, bucket, bid, trust=anchors, seal_identity=identity)

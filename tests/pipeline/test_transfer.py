@@ -17,6 +17,7 @@ from earchive.domain.transfer import Selection, transfer_list
 from earchive.errors import TransferError
 from earchive.pipeline.registry import STEPS
 from earchive.pipeline.runtime import Runtime
+from earchive_devtools.institutions import register
 from earchive_devtools.localcloud import LocalCloud
 from earchive_devtools.sample import sample_case, zip_case
 
@@ -242,6 +243,7 @@ def test_the_real_transfer_state_machine(cloud, tmp_path, capsys):
         return out
 
     cloud.deploy("TransferCopyFunction", make_handler("transfer.copy", Step(copy_corrupting_one, STEPS["transfer.copy"].idempotency_key)))
+    register(svc)
     batch = svc.create(Selection(), institution="430102001", institution_name="芙蓉区行政审批服务局", transferor="窗口 李敏")
     arn = svc.submit(batch["batch_id"], actor="窗口 李敏")
     waiting = svc.wait_for_decision(batch["batch_id"])

@@ -15,6 +15,7 @@ from earchive.domain.transfer import Selection, transfer_list
 from earchive.errors import TransferError
 from earchive.pipeline.handler import make_handler
 from earchive.pipeline.registry import Step
+from earchive_devtools.institutions import register
 from earchive_devtools.localcloud import LocalCloud
 from tests.pipeline.test_transfer import archive
 
@@ -28,6 +29,8 @@ def cloud(earchive_home):
 
 
 def new_batch(svc: TransferService, ids: list[str]) -> str:
+    if svc.aws.institutions.get("430102001") is None:
+        register(svc)
     return svc.create(Selection(package_ids=tuple(ids)), institution="430102001", institution_name="芙蓉区行政审批服务局",
                       transferor="窗口 李敏")["batch_id"]
 

@@ -1,4 +1,4 @@
-"""`earchive receive init|pull|check|reply`: the receiving institution's 接收检测 and reply, on its own machine."""
+"""`earchive receive init|pull|check|review|reply|status`: the receiving institution's 接收检测 and reply, on its own machine."""
 
 from __future__ import annotations
 
@@ -53,6 +53,10 @@ def cmd_receive(args: argparse.Namespace) -> int:
         return 0
     if args.receive_command == "review":
         return _review(desk, args)
+    if args.receive_command == "status":
+        s3, bucket = _transfer_bucket(args)
+        _print_status(desk.status(s3, bucket, args.batch), as_json=args.json)
+        return 0
     if args.receive_command == "reply":
         if bool(args.accept_all) == bool(args.package):
             print("give --accept-all, or --return PACKAGE with --reason (repeat)", file=sys.stderr)
@@ -62,15 +66,50 @@ def cmd_receive(args: argparse.Namespace) -> int:
             return 2
         from .crypto.signers import make_tsa
 
+        s3, bucket = _transfer_bucket(args)
+        desk.refuse_if_decided(s3, bucket, args.batch)  # before anything is signed: nothing leaves this PC
         document, body, signature = desk.reply(args.batch, receiver=args.receiver, returns=dict(zip(args.package or [], args.reason or [])),
                                                tsa=make_tsa(args.tsa or "local"))
-        s3, bucket = _transfer_bucket(args)
         key = desk.send(s3, bucket, args.batch, document, body, signature)
         back = [p["package_id"] for p in document["packages"] if p["outcome"] == "RETURNED"]
         print(f"reply {document['reply_id']} signed by {args.institution} and sent: accepted {len(document['packages']) - len(back)}, "
               f"returned {len(back)} → s3://{bucket}/{key}")
         return 0
     return 2
+
+
+def _print_status(status: dict[str, Any], *, as_json: bool = False) -> None:
+    """`receive status`: the decision, each package's, and every reply sent with what became of it (Chinese first, Beijing time)."""
+    import json
+
+    from .domain.decided import outcome_text
+    from .zh import beijing
+
+    if as_json:
+        print(json.dumps(status, ensure_ascii=False, indent=2))
+        return
+    d = status["decision"]
+    if d is None:
+        print(f"批次 {status['batch_id']}：尚未决定（移交单位尚未收到有效回执）/ not decided yet")
+    else:
+        print(f"批次 {status['batch_id']}：已决定 {outcome_text(d)}  接收人 {d.get('receiver') or '—'}  决定时间 {beijing(d.get('decided_at'))}"
+              f" / decided {d['status']}")
+        for p in d["packages"]:
+            print(f"  {p['decision_zh']:<4} {p['package_id']}" + (f"  原因：{p['reason']}" if p["reason"] and p["decision"] != "ACCEPTED" else ""))
+    for r in status["replies"]:
+        if r["refused"]:
+            print(f"回执 {r['reply_id']}：被拒收 / refused")
+            print(f"  {r['refused']['lead']}")
+            for problem in r["refused"]["problems"]:
+                print(f"    - {problem}")
+            continue
+        if not r["in_bucket"]:
+            state = "仅在本机，未发送 / not sent"
+        elif d is not None and d.get("reply_id") == r["reply_id"]:
+            state = "已生效：即本批次的决定 / taken"
+        else:
+            state = "已发送，待移交单位核验 / sent, not verified yet"
+        print(f"回执 {r['reply_id']}：{state}")
 
 
 def _review(desk: Any, args: argparse.Namespace) -> int:
@@ -84,6 +123,7 @@ def _review(desk: Any, args: argparse.Namespace) -> int:
         print(f"batch {args.batch} is not checked yet: `earchive receive check {args.batch} --institution {args.institution} …`", file=sys.stderr)
         return 2
     s3, bucket = _transfer_bucket(args)
+    desk.refuse_if_decided(s3, bucket, args.batch)
     done: dict[str, Any] = {}
 
     def send(receiver: str, returns: dict[str, str]) -> dict[str, Any]:
@@ -119,7 +159,8 @@ def add_receive_parser(sub: Any) -> None:
     for name, helptext in (("pull", "download a batch, verifying the archive's signature and each package's SM3"),
                            ("check", "the YJ tests on every pulled package with your own trust anchors"),
                            ("review", "a review page on 127.0.0.1: results, metadata, materials; 接收 or 退回 each package; sign and send"),
-                           ("reply", "accept, or return packages with reasons; sign with your key and send")):
+                           ("reply", "accept, or return packages with reasons; sign with your key and send"),
+                           ("status", "what was decided: each package's decision and reason, the outcome, any refused reply and why")):
         t = rsub.add_parser(name, help=helptext)
         t.add_argument("batch", help="批次编号")
         if name in ("pull", "check"):
@@ -135,6 +176,8 @@ def add_receive_parser(sub: Any) -> None:
             t.add_argument("--reason", action="append", help="退回原因, one per --return")
         if name in ("reply", "review"):
             t.add_argument("--tsa", help="your timestamp authority for the signed list: an RFC 3161 URL (default: the development TSA)")
+        if name == "status":
+            t.add_argument("--json", action="store_true", help="the same as JSON")
         if name == "review":
             t.add_argument("--port", type=int, default=0, help="the local port (default: any free one)")
     for t in rsub.choices.values():

@@ -116,8 +116,10 @@ def add_transfer_parser(sub: Any) -> None:
     s.add_argument("--stack", help="a deployed stack on AWS (default: the running local cloud)")
     tsub = s.add_subparsers(dest="transfer_command", required=True)
     t = tsub.add_parser("create", help="a DRAFT batch of archived packages (by date range, service item, category, or ids)")
-    t.add_argument("--institution", required=True, help="receiving institution code (its prefix in the transfer bucket)")
-    t.add_argument("--institution-name", required=True, help="政务服务实施机构名称")
+    t.add_argument("--institution", required=True, help="receiving institution code, registered with its scope (受理范围); "
+                                                       "only packages within that scope join the batch")
+    t.add_argument("--institution-name", help="optional: the name is the registry's (`earchive institution show CODE`); "
+                                                "a different one is refused")
     t.add_argument("--transferor", required=True, help="移交人")
     t.add_argument("--from", dest="archived_from", help="archived on or after (YYYY-MM-DD)")
     t.add_argument("--to", dest="archived_to", help="archived on or before (YYYY-MM-DD)")

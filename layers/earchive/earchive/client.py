@@ -183,8 +183,10 @@ class TransferService:
         return t if "FileMapTable" in self.names else Transfers(t.table, t.catalogue, t.events, None)
 
     # -- the window (综合受理窗口)
-    def create(self, selection: Selection, **kwargs: Any) -> dict[str, Any]:
-        return self.transfers.create(selection, **kwargs)
+    def create(self, selection: Selection, *, institution: str, institution_name: str | None = None, **kwargs: Any) -> dict[str, Any]:
+        """A DRAFT batch for a registered, active institution, within its competence (受理范围); its name from the registry."""
+        registered, _ = self.aws.institutions.for_batch(institution, institution_name)
+        return self.transfers.create(selection, institution=institution, institution_name=registered["name"], registered=registered, **kwargs)
 
     def submit(self, batch_id: str, actor: str, attempt: int | None = None) -> str:
         """Start the transfer state machine for a DRAFT batch (a cancelled one again: the next attempt); returns the execution ARN."""
@@ -210,7 +212,7 @@ class TransferService:
         return self.transfers.discard(batch_id, actor=actor)
 
     def resubmit(self, batch_id: str, transferor: str, ready_only: bool = False, actor: str | None = None) -> dict[str, Any]:
-        return self.transfers.resubmit(batch_id, transferor=transferor, ready_only=ready_only, actor=actor)
+        return self.transfers.resubmit(batch_id, transferor=transferor, ready_only=ready_only, actor=actor, registry=self.aws.institutions)
 
     # -- the institution (政务服务实施机构)
     def wait_for_decision(self, batch_id: str, timeout: float = 600, progress=None) -> dict[str, Any]:

@@ -218,6 +218,40 @@ class Desk:
         s3.put(bucket, key, body, "application/json")
         return key
 
+    # -- what became of it (issue 20 item 8): from the institution's own prefix, which is all it may read
+    def decision(self, s3: Any, bucket: str, batch_id: str) -> dict[str, Any] | None:
+        """The batch's decision as ``receipt.json`` records it (None while none is taken), kept in the batch's folder too."""
+        from .domain.decided import from_receipt
+
+        body = s3.get_bytes(bucket, f"institutions/{self.code}/batches/{batch_id}/receipt.json")
+        if body is None:
+            return None
+        folder = self.batch(batch_id)
+        if folder.is_dir():
+            (folder / "receipt.json").write_bytes(body)
+        return from_receipt(json.loads(body))
+
+    def status(self, s3: Any, bucket: str, batch_id: str) -> dict[str, Any]:
+        """The decision (or none yet), each reply this institution sent (from the bucket and this PC) and any refusal with its reason."""
+        from .domain.decided import refusal
+
+        prefix = f"institutions/{self.code}/replies/{batch_id}/"
+        keys = s3.keys(bucket, prefix)
+        refused = {k[:-len(".refused.json")] + ".json": refusal(json.loads(s3.get_bytes(bucket, k) or b"{}"))
+                   for k in keys if k.endswith(".refused.json")}
+        sent = sorted({k for k in keys if k.endswith(".json") and not k.endswith(".refused.json")}
+                      | {self.reply_key(batch_id, p.name[len("reply-"):-len(".json")]) for p in self.batch(batch_id).glob("reply-*.json")})
+        replies = [{"key": k, "reply_id": k.rsplit("/", 1)[-1][:-5], "in_bucket": k in keys, "refused": refused.get(k)} for k in sent]
+        return {"batch_id": batch_id, "institution": self.code, "decision": self.decision(s3, bucket, batch_id), "replies": replies}
+
+    def refuse_if_decided(self, s3: Any, bucket: str, batch_id: str) -> None:
+        """Before anything is signed: a batch already decided takes no further reply (the window would refuse it, N9)."""
+        from .domain.decided import already_decided
+
+        decision = self.decision(s3, bucket, batch_id)
+        if decision is not None:
+            raise TransferError(already_decided(batch_id, decision))
+
     def reply_key(self, batch_id: str, reply_id: str) -> str:
         """Where the reply goes: the institution's own prefix (``institutions/<code>/replies/<batch>/``)."""
         from .domain.reply import key

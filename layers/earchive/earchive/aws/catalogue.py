@@ -23,6 +23,27 @@ from ..errors import ConflictError, UsageError
 from .pages import pages, scan_all
 
 
+def scope_condition(scope: Any) -> Any:
+    """A DynamoDB filter for an institution's :class:`~earchive.domain.institution.Scope` (its kinds ANDed, each kind's
+    values ORed), so a batch's candidates are narrowed by the index query itself, never by a scan."""
+    from ..domain.institution import region_prefix
+
+    parts = []
+    if scope.regions:
+        regions = [Attr("region_code").begins_with(region_prefix(r)) for r in scope.regions]
+        either = regions[0]
+        for r in regions[1:]:
+            either = either | r
+        parts.append(either)
+    for attr, values in (("hall", scope.halls), ("task_code", scope.task_codes), ("task_type", scope.task_types)):
+        if values:
+            parts.append(Attr(attr).is_in(list(values)))
+    cond = parts[0] if parts else None
+    for part in parts[1:]:
+        cond = cond & part
+    return cond
+
+
 def _lost(exc: ClientError) -> bool:
     """A conditional write that lost: the item is not in the state the caller expected."""
     return exc.response["Error"]["Code"] == "ConditionalCheckFailedException"
@@ -298,6 +319,8 @@ class Catalogue:
             filters.append(Attr("changed_at").between(*query.times()))
         if query.untransferred:
             filters.append(Attr("transfer_batch").not_exists())
+        if query.scope is not None and scope_condition(query.scope) is not None:
+            filters.append(scope_condition(query.scope))
         if filters:
             expr = filters[0]
             for f in filters[1:]:
@@ -338,11 +361,12 @@ class Catalogue:
         return done
 
     def ready(self, archived_from: str | None = None, archived_to: str | None = None, *, hall: str | None = None,
-              task_code: str | None = None, task_type: str | None = None) -> Iterator[dict[str, Any]]:
+              task_code: str | None = None, task_type: str | None = None, scope: Any = None) -> Iterator[dict[str, Any]]:
         """Packages that may join a batch (ARCHIVED, in none), archived within the UTC days given (inclusive), page by page.
 
         With ``hall`` (the console: a clerk's own hall), that hall's partition of ``by_hall`` (ARCHIVED first in its sort key);
-        without (the command line, every hall), ``by_ready``. 事项 and 事项类型 are filtered by DynamoDB, not here.
+        without (the command line, every hall), ``by_ready``. 事项, 事项类型 and the receiving institution's ``scope``
+        (:class:`~earchive.domain.institution.Scope`) are filtered by DynamoDB, not here.
         """
         if archived_from and archived_to and archived_from > archived_to:
             raise UsageError(f"archived_from {archived_from} is after archived_to {archived_to}")
@@ -351,6 +375,8 @@ class Catalogue:
             filters.append(Attr("task_code").eq(task_code))
         if task_type:
             filters.append(Attr("task_type").eq(task_type))
+        if scope is not None and scope_condition(scope) is not None:
+            filters.append(scope_condition(scope))
         if hall is not None:
             cond = Key("hall").eq(hall) & Key("hall_sk").begins_with(f"{READY}#")
             index = HALL_INDEX

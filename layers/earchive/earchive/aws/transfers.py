@@ -15,6 +15,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
+from ..domain.institution import Scope, competence_refusal
 from ..domain.listing import hall_of_item
 from ..domain.transfer import DECIDED, FINAL_PACKAGE_STATES, Selection, decisions, next_batch_day, now, outcome, refused, table_a1_rows
 from ..errors import ConflictError, TransferError, UnknownBatch
@@ -144,33 +145,46 @@ class Transfers:
         return f"{day:%Y%m%d}{int(n):04d}"
 
     def create(self, selection: Selection, *, institution: str, institution_name: str, transferor: str,
-               note: str = "", resubmits: str | None = None, hall: str | None = None, actor: str | None = None) -> dict[str, Any]:
+               note: str = "", resubmits: str | None = None, hall: str | None = None, actor: str | None = None,
+               registered: dict[str, Any] | None = None) -> dict[str, Any]:
         """A DRAFT batch with every ARCHIVED package the selection matches that is in no other batch.
 
         ``hall`` (行政区划#全宗号) narrows the selection to one hall's packages, as the console always does;
-        a batch of one hall is listed in that hall's outbox (index ``by_hall``).
+        a batch of one hall is listed in that hall's outbox (index ``by_hall``). ``registered`` (the institution's
+        registry item, :meth:`Institutions.for_batch`) confines the batch to its competence (受理范围): chosen by criteria,
+        a package outside it is not offered (DynamoDB filters it in the index query); named, it is refused by name.
         """
+        scope = Scope.of(registered) if registered else None
         if selection.package_ids:  # named: read each (10,000 reads at most, never a scan)
             found = (self.catalogue.get(pid) for pid in dict.fromkeys(selection.package_ids))
             pool = (i for i in found if i and i.get("status") == "ARCHIVED")
         else:  # by criteria: the packages still to transfer (the hall's partition of by_hall, or by_ready for every hall)
             pool = self.catalogue.ready(selection.archived_from, selection.archived_to, hall=hall, task_code=selection.task_code,
-                                        task_type=selection.task_type)
-        candidates = [i for i in pool if not i.get("transfer_batch") and selection.matches(i) and (hall is None or hall_of_item(i) == hall)]
+                                        task_type=selection.task_type, scope=scope)
+        candidates = [i for i in pool if not i.get("transfer_batch") and selection.matches(i) and (hall is None or hall_of_item(i) == hall)
+                      and (scope is None or not scope.outside(i))]
         halls = {hall_of_item(i) for i in candidates}  # one hall: the batch is in its outbox (a command-line batch may span several)
         if selection.package_ids:
             missing = set(selection.package_ids) - {i["package_id"] for i in candidates}
+            problems = []
             for pid in sorted(missing):
                 item = self.catalogue.get(pid)
                 if item is not None and hall is not None and hall_of_item(item) != hall:
                     item = None  # another hall's package: the caller learns nothing about it
                 if item is None:
-                    raise TransferError(f"{pid}: no such package in the catalogue")
-                if item.get("transfer_batch"):
-                    raise TransferError(f"{pid}: already in transfer batch {item['transfer_batch']} (a package goes in one batch only)")
-                raise TransferError(f"{pid}: status {item.get('status')}, only ARCHIVED packages can be transferred")
+                    problems.append(f"{pid}: 目录中没有该档案 / no such package in the catalogue")
+                elif item.get("transfer_batch"):
+                    problems.append(f"{pid}: 已在移交批次 {item['transfer_batch']} 中 / already in transfer batch {item['transfer_batch']} "
+                                    f"(a package goes in one batch only)")
+                elif item.get("status") != "ARCHIVED":
+                    problems.append(f"{pid}: status {item.get('status')}, only ARCHIVED packages can be transferred")
+                elif scope is not None and scope.outside(item):
+                    problems.append(competence_refusal(item, registered or {}, scope.outside(item)))
+            if problems:
+                raise TransferError("；".join(problems))
         if not candidates:
-            raise TransferError("no archived package matches the selection (or all are in batches already)")
+            raise TransferError("没有符合条件、尚未移交的已归档档案" + (f"（接收单位 {institution} 的受理范围：{scope.describe()}）" if scope else "")
+                                + " / no archived package matches the selection (or all are in batches already)")
         batch_id = self.next_batch_id()
         header = {"batch_id": batch_id, "item": "BATCH", "status": "DRAFT", "institution": institution,
                   "institution_name": institution_name, "transferor": transferor, "note": note, "created_at": now(),
@@ -365,10 +379,13 @@ class Transfers:
             self.catalogue.release_from_batch(p["package_id"], batch_id)
         return batch
 
-    def resubmit(self, old_batch_id: str, *, transferor: str, ready_only: bool = False, actor: str | None = None) -> dict[str, Any]:
+    def resubmit(self, old_batch_id: str, *, transferor: str, ready_only: bool = False, actor: str | None = None,
+                 registry: Any = None) -> dict[str, Any]:
         """A new batch with the corrected (re-archived) versions of the packages returned in ``old_batch_id``.
 
-        ``ready_only`` sends those already re-archived and leaves the rest for a later resubmission.
+        ``ready_only`` sends those already re-archived and leaves the rest for a later resubmission. With the institution
+        ``registry``, the new batch passes the same checks as any: the institution still registered and active, each package
+        within its scope as it stands now.
         """
         old = self.batch(old_batch_id)
         if old["status"] not in ("PARTLY_RETURNED", "RETURNED"):
@@ -385,6 +402,7 @@ class Transfers:
                 raise TransferError(f"none of the packages returned in {old_batch_id} is re-archived yet")
         elif not_ready:
             raise TransferError(f"not corrected and re-archived yet: {', '.join(not_ready)} (upload the corrected case first)")
+        registered = registry.for_batch(old["institution"])[0] if registry is not None else None
         return self.create(Selection(package_ids=tuple(returned)), institution=old["institution"],
-                           institution_name=old["institution_name"], transferor=transferor,
-                           note=f"resubmission of batch {old_batch_id}", resubmits=old_batch_id, actor=actor)
+                           institution_name=(registered or {}).get("name") or old["institution_name"], transferor=transferor,
+                           note=f"resubmission of batch {old_batch_id}", resubmits=old_batch_id, actor=actor, registered=registered)

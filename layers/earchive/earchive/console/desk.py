@@ -215,21 +215,32 @@ class Desk:
 
     # -- transfers
     def archived(self, hall: str, q: dict[str, str]) -> dict[str, Any]:
-        """申请移交's pick list: the hall's ARCHIVED packages not in a batch yet."""
+        """申请移交's pick list: the hall's ARCHIVED packages not in a batch yet; with ``institution``, only those within its
+        competence (受理范围), filtered in the index query (a hall wholly outside it is answered without a query)."""
         query = CaseQuery.parse(hall, {**q, "status": "ARCHIVED"})
-        return self.cases(CaseQuery(**{**query.__dict__, "untransferred": True}))
+        code = (q.get("institution") or "").strip()
+        if not code:
+            return self.cases(CaseQuery(**{**query.__dict__, "untransferred": True}))
+        try:
+            registered, scope = self.aws.institutions.for_batch(code)
+        except TransferError as exc:
+            raise UsageError(str(exc)) from None
+        if not scope.admits_hall(hall):
+            return {"hall": hall, "items": [], "cursor": None, "institution": code, "scope": scope.describe(),
+                    "note": f"本窗口（{hall}）的档案不在接收单位 {code}（{registered['name']}）的受理范围（{scope.describe()}）内"}
+        page = self.cases(CaseQuery(**{**query.__dict__, "untransferred": True, "scope": scope}))
+        return {**page, "institution": code, "scope": scope.describe()}
 
     def create_batch(self, user: str, hall: str, body: dict[str, Any], name: str = "") -> dict[str, Any]:
         """A DRAFT batch: the clerk's name is the 移交人 on the list and the 登记表; the event log keeps the user id."""
         code = str(body.get("institution", ""))
-        institution = self.aws.institutions.get(code) if code else None
-        if institution is None or institution.get("status") == "REVOKED":
-            raise UsageError(f"接收单位 {code or '（未选）'}: 未登记或已停用 / not a registered institution")
+        if not code:
+            raise UsageError("接收单位（未选）：请选择接收单位 / choose the receiving institution")
         sel = Selection(body.get("archived_from") or None, body.get("archived_to") or None, body.get("task_code") or None,
                         body.get("task_type") or None, tuple(str(p) for p in body.get("packages") or ()))
-        try:
-            return self.service.create(sel, institution=code, institution_name=institution.get("name", code), transferor=name or user,
-                                       actor=user, hall=hall, note=str(body.get("note", ""))[:500])
+        try:  # registered, active, with a scope; each package within it (the service refuses the rest by name)
+            return self.service.create(sel, institution=code, transferor=name or user, actor=user, hall=hall,
+                                       note=str(body.get("note", ""))[:500])
         except TransferError as exc:
             raise UsageError(str(exc)) from None
 
@@ -294,7 +305,16 @@ class Desk:
         return self.receiving.sign(user, batch, session, body)
 
     def institutions(self) -> list[dict[str, Any]]:
-        return [{"code": i["code"], "name": i.get("name", i["code"])} for i in self.aws.institutions.all() if i.get("status") != "REVOKED"]
+        """The active institutions, each with its competence (受理范围) in words; one without a scope is listed but cannot be chosen."""
+        from ..domain.institution import Scope
+
+        out = []
+        for i in self.aws.institutions.all():
+            if i.get("status") == "REVOKED":
+                continue
+            scope = Scope.of(i)
+            out.append({"code": i["code"], "name": i.get("name", i["code"]), "scope": scope.describe() if scope else None})
+        return out
 
     # -- users (admin): the stack's Cognito pool; with another OIDC issuer they live there
     def _users(self) -> Any:

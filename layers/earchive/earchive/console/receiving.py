@@ -34,7 +34,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from ..crypto import cms
 from ..crypto.identity import fingerprint
 from ..domain import reply as replies
+from ..domain.decided import DECISION_ZH, OUTCOME_ZH, outcome_text
+from ..domain.decided import refusal as decided_refusal
 from ..domain.institution import may_sign
+from ..domain.transfer import DECIDED, FINAL_PACKAGE_STATES
 from ..errors import ConflictError, TransferError, UsageError
 
 SESSIONS = "console-replies/"  # in the staging bucket, beside the other console work in progress
@@ -90,18 +93,39 @@ class Receiving:
         """The batch page of a receiver: the list as signed, each package's check results, whether a reply is awaited."""
         listing_bytes, listing = self._listing(batch)
         rows = {p["record_code"]: p for p in self.aws.transfers.packages(batch["batch_id"])}
+        decided = batch.get("status") in DECIDED
         packages = []
         for p in listing["packages"]:
-            receipt = (rows.get(p["record_code"]) or {}).get("receipt") or {}
+            row = rows.get(p["record_code"]) or {}
+            receipt = row.get("receipt") or {}
+            state = row.get("state") if decided and row.get("state") in FINAL_PACKAGE_STATES else None
             packages.append({"record_code": p["record_code"], "project_id": p.get("project_id"), "task_name": p.get("task_name"),
                              "version": p.get("version"), "size": p.get("size"), "sm3": p["digest"]["value"],
                              "checked": bool(receipt), "passed": receipt.get("passed"), "checked_at": receipt.get("checked_at"),
-                             "failed": receipt.get("failed") or []})
+                             "failed": receipt.get("failed") or [],
+                             **({"decision": state, "decision_zh": DECISION_ZH[state], "reason": row.get("return_reason") or ""} if state else {})})
         keep = ("batch_id", "status", "institution", "institution_name", "transferor", "reviewer", "created_at", "submitted_at",
-                "package_count", "resubmits", "decided_at")
-        return {"batch": {k: batch[k] for k in keep if k in batch}, "waiting": self.waiting(batch), "rows": listing.get("rows", []),
+                "package_count", "resubmits", "decided_at", "receiver")
+        return {"batch": {k: batch[k] for k in keep if k in batch}, "waiting": self.waiting(batch),
+                "rows": self.aws.transfers.rows(batch["batch_id"]) if decided else listing.get("rows", []),  # as recorded at the decision
                 "list_sha256": hashlib.sha256(listing_bytes).hexdigest(), "printed_list": self._has_pdf(batch), "packages": packages,
-                "reason_chars": list(replies.INSTITUTION_REASON_CHARS)}
+                "reason_chars": list(replies.INSTITUTION_REASON_CHARS), "decision": self._decision(batch) if decided else None,
+                "refused_replies": self.refused_replies(batch)}
+
+    def _decision(self, batch: dict[str, Any]) -> dict[str, Any]:
+        """The batch's outcome as the window recorded it (withdrawn packages included), and whether both parties signed the list."""
+        counts = {k: int(batch.get(f"{k}_count") or 0) for k in ("accepted", "returned", "withdrawn")}
+        decision = {"status": batch["status"], **counts, "receiver": batch.get("receiver"), "decided_at": batch.get("decided_at")}
+        signed = self.aws.s3.size(self.settings.transfer_bucket, self._base(batch) + "transfer-list.signed.pdf") is not None
+        return {**decision, "status_zh": OUTCOME_ZH.get(batch["status"], batch["status"]), "outcome": outcome_text(decision),
+                "both_signed": signed}
+
+    def refused_replies(self, batch: dict[str, Any]) -> list[dict[str, Any]]:
+        """Every reply to this batch the window refused, with its reason (a Chinese lead, the reasons as given), oldest first."""
+        prefix = f"institutions/{batch['institution']}/replies/{batch['batch_id']}/"
+        notes = [self.aws.s3.get_bytes(self.settings.transfer_bucket, k) for k in self.aws.s3.keys(self.settings.transfer_bucket, prefix)
+                 if k.endswith(".refused.json")]
+        return sorted((decided_refusal(json.loads(n)) for n in notes if n), key=lambda r: str(r.get("refused_at") or ""))
 
     @staticmethod
     def waiting(batch: dict[str, Any]) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from cryptography import x509
@@ -90,3 +91,140 @@ def may_sign(institution: dict[str, Any] | None, cert: x509.Certificate, at: dt.
     if not (dt.datetime.fromisoformat(entry["not_before"]) <= at <= dt.datetime.fromisoformat(entry["not_after"])):
         return [f"the certificate {pin[:16]}… of institution {code} is not valid at {at.isoformat(timespec='seconds')}"]
     return []
+
+
+# -- competence (受理范围): what an institution receives (issue 20 item 5, auditor D5)
+
+TASK_TYPES = ("行政权力事项", "公共服务事项")
+REGION = re.compile(r"^\d{6}$")
+HALL = re.compile(r"^(\d{6})[#:]([0-9A-Za-z]{1,16})$")  # 行政区划#全宗号, as the catalogue keys it (430102:0102 accepted as users write it)
+TASK_CODE = re.compile(r"^[0-9A-Za-z]{1,40}$")
+# Names for the codes this project's samples and messages meet (GB/T 2260); any other code is shown by its digits only.
+REGION_NAMES = {
+    "430000": "湖南省", "430100": "长沙市", "430102": "长沙市芙蓉区", "430103": "长沙市天心区", "430104": "长沙市岳麓区",
+    "430105": "长沙市开福区", "430111": "长沙市雨花区", "430200": "株洲市", "430203": "株洲市芦淞区", "430211": "株洲市天元区",
+    "430300": "湘潭市", "430302": "湘潭市雨湖区", "430400": "衡阳市", "430405": "衡阳市珠晖区", "430500": "邵阳市", "430600": "岳阳市",
+    "430602": "岳阳市岳阳楼区", "430700": "常德市", "430800": "张家界市", "430900": "益阳市", "431000": "郴州市", "431100": "永州市",
+    "431200": "怀化市", "431300": "娄底市", "433100": "湘西土家族苗族自治州",
+}
+
+
+def region_prefix(region: str) -> str:
+    """The code prefix a 行政区划 covers: 430000 → 43 (the province), 430100 → 4301 (the city), 430102 → 430102 (as collect's scope)."""
+    prefix = region.rstrip("0")
+    return prefix + "0" * (len(prefix) % 2)
+
+
+def region_label(code: str) -> str:
+    """``株洲市芦淞区（430203）``; a district not in the table by its city, ``430299（株洲市）``; else the code."""
+    code = str(code or "")
+    if code in REGION_NAMES:
+        return f"{REGION_NAMES[code]}（{code}）"
+    city = REGION_NAMES.get(code[:4] + "00") or REGION_NAMES.get(code[:2] + "0000")
+    return f"{code}（{city}）" if city else code or "（无行政区划）"
+
+
+@dataclass(frozen=True)
+class Scope:
+    """An institution's competence (受理范围): the packages it may be sent. Every kind given must match; an empty kind
+    does not narrow. A recorded scope names at least one 行政区划 or hall: the geography is what the auditor's D5 is about,
+    so 事项 alone (a province-wide 事项 code) never widens a batch to every region."""
+
+    regions: tuple[str, ...] = ()  # 行政区划; a city or province code covers its districts
+    halls: tuple[str, ...] = ()  # 行政区划#全宗号
+    task_codes: tuple[str, ...] = ()  # 事项编码
+    task_types: tuple[str, ...] = ()  # 行政权力事项 / 公共服务事项
+
+    @classmethod
+    def parse(cls, *, regions: Any = (), halls: Any = (), task_codes: Any = (), task_types: Any = ()) -> Scope:
+        """From what an administrator typed (or the registry holds); anything malformed is a :class:`UsageError` in Chinese first."""
+        out_regions = tuple(dict.fromkeys(str(r).strip() for r in regions or ()))
+        for r in out_regions:
+            if not REGION.match(r) or len(region_prefix(r)) < 2:
+                raise UsageError(f"行政区划 {r!r} 应为 6 位数字（如 430102）/ a region is 6 digits")
+        out_halls = []
+        for hall in halls or ():
+            m = HALL.match(str(hall).strip())
+            if not m:
+                raise UsageError(f"窗口 {hall!r} 应为 行政区划#全宗号（如 430102#0102）/ a hall is REGION#FONDS")
+            out_halls.append(f"{m.group(1)}#{m.group(2)}")
+        codes = tuple(dict.fromkeys(str(c).strip() for c in task_codes or ()))
+        for c in codes:
+            if not TASK_CODE.match(c):
+                raise UsageError(f"事项编码 {c!r} 应为字母或数字 / a task code is letters and digits")
+        types = tuple(dict.fromkeys(str(t).strip() for t in task_types or ()))
+        for t in types:
+            if t not in TASK_TYPES:
+                raise UsageError(f"事项类型 {t!r} 应为 {' 或 '.join(TASK_TYPES)}")
+        scope = cls(out_regions, tuple(dict.fromkeys(out_halls)), codes, types)
+        if not scope.regions and not scope.halls:
+            raise UsageError("受理范围须至少指定一个行政区划（--region）或窗口（--hall）/ a scope names at least one region or hall")
+        return scope
+
+    @classmethod
+    def of(cls, institution: dict[str, Any] | None) -> Scope | None:
+        """The scope the registry recorded for ``institution``; None when none was (a registration older than issue 20)."""
+        raw = (institution or {}).get("scope")
+        if not raw:
+            return None
+        return cls(tuple(raw.get("regions") or ()), tuple(raw.get("halls") or ()), tuple(raw.get("task_codes") or ()),
+                   tuple(raw.get("task_types") or ()))
+
+    def as_item(self) -> dict[str, list[str]]:
+        return {"regions": list(self.regions), "halls": list(self.halls), "task_codes": list(self.task_codes),
+                "task_types": list(self.task_types)}
+
+    def describe(self) -> str:
+        """``行政区划 长沙市芙蓉区（430102）；事项类型 公共服务事项`` — the scope as the registry and refusals print it."""
+        parts = []
+        if self.regions:
+            parts.append("行政区划 " + "、".join(region_label(r) for r in self.regions))
+        if self.halls:
+            parts.append("窗口 " + "、".join(self.halls))
+        if self.task_codes:
+            parts.append("事项编码 " + "、".join(self.task_codes))
+        if self.task_types:
+            parts.append("事项类型 " + "、".join(self.task_types))
+        return "；".join(parts) or "（未登记）"
+
+    def admits_hall(self, hall: str) -> bool:
+        """Whether any package of this hall (行政区划#全宗号) can be in scope (the console lists one hall at a time)."""
+        region = hall.split("#", 1)[0]
+        return ((not self.regions or any(region.startswith(region_prefix(r)) for r in self.regions))
+                and (not self.halls or hall in self.halls))
+
+    def outside(self, item: dict[str, Any]) -> list[str]:
+        """Why a catalogue item is not within this scope, one Chinese fragment per kind (empty: it is)."""
+        region = str(item.get("region_code") or "")
+        hall = f"{region}#{item.get('fonds_identifier') or ''}"
+        why = []
+        if self.regions and not any(region and region.startswith(region_prefix(r)) for r in self.regions):
+            why.append(f"属{region_label(region)}")
+        if self.halls and hall not in self.halls:
+            why.append(f"来自窗口 {hall}")
+        if self.task_codes and item.get("task_code") not in self.task_codes:
+            why.append(f"事项 {item.get('task_name') or ''}（{item.get('task_code') or '无事项编码'}）")
+        if self.task_types and item.get("task_type") not in self.task_types:
+            why.append(f"事项类型为 {item.get('task_type') or '（空）'}")
+        return why
+
+
+def competence_refusal(item: dict[str, Any], institution: dict[str, Any], why: list[str]) -> str:
+    """``430203-… 属株洲市芦淞区（430203），不在接收单位 430102001（…）的受理范围（…）内``: a named package refused."""
+    code = item.get("record_code") or item.get("package_id")
+    return (f"{code} {'，'.join(why)}，不在接收单位 {institution['code']}（{institution.get('name', '')}）的受理范围"
+            f"（{(Scope.of(institution) or Scope()).describe()}）内")
+
+
+def competence_problem(code: str, institution: dict[str, Any] | None) -> str | None:
+    """Why no batch may be made for ``code`` now (None: one may): unregistered, revoked, or no scope recorded."""
+    if institution is None:
+        return (f"接收单位 {code} 未登记，不能向其移交（`earchive institution list` 列出已登记的接收单位）"
+                f" / institution {code} is not registered")
+    if institution.get("status") != "ACTIVE":
+        return (f"接收单位 {code}（{institution.get('name', '')}）已撤销，不能再向其移交 / institution {code} is "
+                f"{institution.get('status')}")
+    if Scope.of(institution) is None:
+        return (f"接收单位 {code}（{institution.get('name', '')}）未登记受理范围，不能向其移交：请管理员先运行 "
+                f"`earchive institution scope {code} --region 行政区划代码 --actor 姓名` / institution {code} has no scope recorded")
+    return None

@@ -81,6 +81,7 @@ class CaseQuery:
     limit: int = 50
     cursor: dict[str, Any] | None = None
     untransferred: bool = False  # 申请移交's pick list: only packages in no batch yet
+    scope: Any = None  # 申请移交 for one institution: only packages within its Scope (受理范围)
 
     @classmethod
     def parse(cls, hall: str, q: dict[str, str]) -> CaseQuery:

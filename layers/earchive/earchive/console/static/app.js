@@ -395,33 +395,44 @@ async function transferNewPage() {
   const task = h("input", { type: "text", value: q.get("task_code") || "", placeholder: "事项编码" });
   const type = h("select", {}, ["", "行政权力事项", "公共服务事项"].map((t) => h("option", { value: t, selected: q.get("task_type") === t }, t || "全部类型")));
   const list = h("div", {}, h("p", { class: "muted" }, "查询中……"));
-  const inst = h("select", { id: "institution", required: true });
+  const chosen = q.get("institution") || "";
+  const filters = () => {
+    const p = new URLSearchParams({ institution: inst.value, since: since.value, until: until.value, task_code: task.value, task_type: type.value });
+    for (const [k, v] of [...p]) if (!v) p.delete(k);
+    return p;
+  };
+  /* Only packages within the chosen institution's competence (受理范围) are offered: choosing one lists them. */
+  const inst = h("select", { id: "institution", required: true, onchange: () => { location.hash = `#/transfer/new?${filters()}`; } });
   const out = h("div");
   show(h("h1", {}, "申请移交"),
-    h("form", { class: "filters card", onsubmit: (e) => { e.preventDefault();
-      const p = new URLSearchParams({ since: since.value, until: until.value, task_code: task.value, task_type: type.value });
-      for (const [k, v] of [...p]) if (!v) p.delete(k);
-      location.hash = `#/transfer/new?${p}`; } },
+    h("form", { class: "filters card", onsubmit: (e) => { e.preventDefault(); location.hash = `#/transfer/new?${filters()}`; } },
+      h("label", {}, "接收单位", inst),
       h("label", {}, "归档日期自", since), h("label", {}, "至", until), h("label", {}, "事项", task), h("label", {}, "事项类型", type), h("button", { type: "submit" }, "筛选")),
     list, out);
   try {
-    const [page, insts] = await Promise.all([api("GET", `api/archived?${q}`), api("GET", "api/institutions")]);
-    inst.replaceChildren(h("option", { value: "" }, "（选择接收单位）"), ...insts.items.map((i) => h("option", { value: i.code }, `${i.name}（${i.code}）`)));
+    const insts = await api("GET", "api/institutions");
+    inst.replaceChildren(h("option", { value: "" }, insts.items.length ? "（选择接收单位）" : "（尚无接收单位：请管理员先用 earchive institution add 登记）"),
+      ...insts.items.map((i) => h("option", { value: i.code, selected: i.code === chosen, disabled: !i.scope },
+        `${i.name}（${i.code}）${i.scope ? "" : "：未登记受理范围"}`)));
+    if (!chosen) return list.replaceChildren(h("p", { class: "muted", id: "choose-institution" }, "请先选择接收单位：只列出其受理范围内的档案。"));
+    const picked = insts.items.find((i) => i.code === chosen);
+    const page = await api("GET", `api/archived?${q}`);
     const boxes = page.items.map((i) => h("input", { type: "checkbox", value: i.package_id, checked: true, "data-package": i.package_id }));
     list.replaceChildren(
+      h("p", { class: "muted", id: "institution-scope" }, `${picked ? picked.name : chosen} 的受理范围：${page.scope || "—"}`),
+      page.note ? notice("info", page.note) : "",
       h("table", { id: "archived" }, h("thead", {}, h("tr", {}, ["", "电子文件号", "事项名称", "事项类型", "归档时间（北京）"].map((t) => h("th", {}, t)))),
         h("tbody", {}, page.items.length ? page.items.map((i, n) => h("tr", {}, h("td", {}, boxes[n]), h("td", {}, i.record_code), h("td", {}, i.task_name),
-          h("td", {}, i.task_type), h("td", {}, beijing(i.updated_at)))) : h("tr", {}, h("td", { colspan: 5, class: "muted" }, "没有待移交的已归档档案")))),
+          h("td", {}, i.task_type), h("td", {}, beijing(i.updated_at)))) : h("tr", {}, h("td", { colspan: 5, class: "muted" }, "受理范围内没有待移交的已归档档案")))),
       page.cursor ? h("div", { class: "pager" }, h("button", { class: "plain", id: "archived-next", onclick: () => {
-        const p = new URLSearchParams(q); p.set("cursor", page.cursor); location.hash = `#/transfer/new?${p}`; } }, "下一页（本页所选请先生成批次）")) : null,
-      h("div", { class: "actions" }, h("label", {}, "接收单位 ", inst),
+        const p = new URLSearchParams(q); p.set("cursor", page.cursor); location.hash = `#/transfer/new?${p}`; } }, "下一页（本页所选请先生成批次）")) : "",
+      h("div", { class: "actions" },
         h("button", { id: "create-batch", disabled: !page.items.length, onclick: async (e) => {
           e.target.disabled = true;
           try {
             const packages = boxes.filter((b) => b.checked).map((b) => b.value);
             if (!packages.length) throw new Error("请至少选择一份档案");
-            if (!inst.value) throw new Error("请选择接收单位");
-            const b = await api("POST", "api/batches", { institution: inst.value, packages });
+            const b = await api("POST", "api/batches", { institution: chosen, packages });
             location.hash = `#/batch/${enc(b.batch_id)}`;
           } catch (err) { out.replaceChildren(failed(err)); e.target.disabled = false; }
         } }, "生成移交批次（草稿）")));

@@ -129,23 +129,31 @@ async function inboxBatchPage(id) {
     h("label", {}, "证书（reply-signer.pem）", certFile), send));
   show(
     h("h1", {}, `接收审核 · 批次 ${b.batch_id} `, badge(b.status, "batch_status")),
-    v.waiting ? null : notice("info", "本批次现在不等待接收单位的决定（尚在检测中，或已作出决定）。"),
+    v.decision ? notice(v.decision.status === "ACCEPTED" ? "done" : "info", h("span", { id: "batch-decision" }, `本批次已决定：${v.decision.outcome}。`),
+      `接收人 ${v.decision.receiver || "—"}，决定时间 ${beijing(v.decision.decided_at)}（北京时间）。`)
+      : v.waiting ? null : notice("info", "本批次现在不等待接收单位的决定（尚在接收检测中）。"),
+    v.refused_replies.length ? h("div", { id: "refused-replies" }, v.refused_replies.map((r) => notice("error",
+      h("div", {}, r.lead), h("ul", {}, r.problems.map((p) => h("li", {}, p)))))) : "",
     grid([["移交人", b.transferor], ["审核人", b.reviewer], ["接收单位", `${b.institution_name || ""}（${b.institution}）`], ["数量", b.package_count],
       ["提交时间", beijing(b.submitted_at || b.created_at)], ["补交自", b.resubmits], ["清单 SHA-256", h("span", { class: "mono" }, v.list_sha256)],
-      ["登记表", v.printed_list ? "移交单位已签章（接收方签章将加在其后）" : "—"]]),
+      ["登记表", !v.printed_list ? "—" : v.decision ? (v.decision.both_signed ? "移交单位、接收单位均已签章" : "移交单位已签章；接收单位签章见回执")
+        : "移交单位已签章（接收方签章将加在其后）"]]),
     h("h2", {}, "移交清单（表 A.1）"),
     h("table", {}, h("thead", {}, h("tr", {}, ["序号", "办理事项名称", "事项类型", "归档信息包数量", "检测意见", "备注"].map((t) => h("th", {}, t)))),
       h("tbody", {}, v.rows.map((r) => h("tr", {}, h("td", { class: "num" }, r["序号"]), h("td", {}, r["办理事项名称"]), h("td", {}, r["事项类型"]),
         h("td", { class: "num" }, r["归档信息包数量"]), h("td", {}, r["检测意见"]), h("td", {}, r["备注"]))))),
     h("h2", {}, "信息包与接收检测"),
     h("table", { id: "inbox-packages" }, h("thead", {}, h("tr", {}, ["电子文件号", "办理事项", "版本", "大小", "接收检测", "决定", "退回原因"].map((t) => h("th", {}, t)))),
-      h("tbody", {}, decisions.map((d) => h("tr", { class: d.p.passed === true ? "" : "bad" },
+      h("tbody", {}, decisions.map((d) => h("tr", { class: (d.p.decision ? d.p.decision === "ACCEPTED" : d.p.passed === true) ? "" : "bad" },
         h("td", {}, h("div", { class: "mono" }, d.p.record_code), h("a", { href: "#", onclick: open(d.p.record_code, "report") }, "检测报告"), " · ",
           h("a", { href: "#", onclick: open(d.p.record_code, "package") }, "下载信息包")),
         h("td", {}, d.p.task_name), h("td", { class: "num" }, d.p.version), h("td", { class: "num" }, sizeText(d.p.size)),
         h("td", {}, !d.p.checked ? h("span", { class: "warn" }, "未检测") : d.p.passed ? h("span", { class: "ok" }, `合格（${beijing(d.p.checked_at)}）`)
           : h("div", {}, h("span", { class: "fail" }, "不合格"), d.p.failed.map((f) => h("div", {}, `${f.id} ${f.name || ""}：${detailText(f.detail)}`)))),
-        h("td", {}, h("label", {}, d.accept, "接收"), " ", h("label", {}, d.back, "退回")), h("td", {}, d.reason))))),
+        d.p.decision  // decided: what was decided and why, never the radios of a decision still to take (N2)
+          ? [h("td", {}, h("span", { class: d.p.decision === "ACCEPTED" ? "ok" : "fail", "data-decision": d.p.decision }, d.p.decision_zh)),
+            h("td", { class: "reason" }, d.p.reason || "")]
+          : [h("td", {}, h("label", {}, d.accept, "接收"), " ", h("label", {}, d.back, "退回")), h("td", {}, d.reason)])))),
     may ? form : null,
     out,
     h("h2", {}, "历史"),
