@@ -21,6 +21,7 @@ from earchive.crypto.pki import DevPKI, load_trust_anchors
 from earchive.crypto.signers import make_tsa
 from earchive.domain import reply as replies
 from earchive.domain.transfer import Selection
+from earchive.errors import TransferError
 from earchive.receive import Desk
 from earchive_devtools.institutions import register
 from earchive_devtools.localcloud import LocalCloud
@@ -58,6 +59,9 @@ def test_the_reply_machine_refuses_bad_replies_takes_a_good_one_and_the_list_car
     svc.submit(bid, actor="李敏")
     svc.wait_for_decision(bid)
     base = f"institutions/430102001/batches/{bid}/"
+    sent = {k.removeprefix(base) for k in s3.keys(bucket, base)}
+    assert {f"归档目录清单-{bid}.csv", f"归档目录清单-{bid}.xlsx"} <= sent, "the 归档目录清单 travels with the packages (seed §6.8)"
+    assert not {"items.json", "manifest.json"} & sent and not any("arn:" in k for k in sent), "nothing of the machine's in the prefix"
     certified = s3.get_bytes(bucket, base + "transfer-list.pdf")
     assert certified and pdf_sign.certification_problems(certified, [DevPKI().ca_cert()]) == [], "the window certified the form at submit"
 
@@ -72,9 +76,14 @@ def test_the_reply_machine_refuses_bad_replies_takes_a_good_one_and_the_list_car
     # Refused by the machine, each for what it is: A's reply whose printed list B approved; one answering an older printed list
     replies_base = f"institutions/430102001/replies/{bid}/"
     b_approved = pdf_sign.approve(certified, desk_b.signer(), make_tsa("local"))
+    listing = json.loads((desk_a.batch(bid) / "transfer-list.json").read_bytes())
+    wrong = {**replies.printed_answers(listing, document, certified), "Opinion1": "合格"}  # says more than the reply decided
+    a_wrong = pdf_sign.approve(certified, desk_a.signer(), make_tsa("local"), values=wrong)
     bad = {"b-approved": ({**document, "reply_id": "b-approved", "signed_pdf_sha256": hashlib.sha256(b_approved).hexdigest()}, b_approved,
                           "not by a certificate registered"),
-           "older-list": ({**document, "reply_id": "older-list", "list_pdf_sha256": "0" * 64}, b_approved, "another printed list")}
+           "older-list": ({**document, "reply_id": "older-list", "list_pdf_sha256": "0" * 64}, b_approved, "another printed list"),
+           "wrong-answers": ({**document, "reply_id": "wrong-answers", "signed_pdf_sha256": hashlib.sha256(a_wrong).hexdigest()}, a_wrong,
+                             "the field Opinion1 says '合格'")}
     for name, (doc, pdf, _) in bad.items():
         raw = replies.encode(doc)
         s3.put(bucket, replies_base + name + ".pdf", pdf)
@@ -100,4 +109,35 @@ def test_the_reply_machine_refuses_bad_replies_takes_a_good_one_and_the_list_car
     assert shutil.which("pdfsig"), "poppler-utils is installed by `make system-deps`"
     assert subprocess.run(["pdfsig", str(path)], capture_output=True, text=True, timeout=60).stdout.count("Signature is Valid.") == 2
     actions = [e["action"] for e in svc.aws.events.entries(f"batch#{bid}")]
-    assert actions.count("reply-refused") == 2 and "reply-taken" in actions
+    assert actions.count("reply-refused") == 3 and "reply-taken" in actions
+
+    # What both parties signed shows the outcome in the table itself (issue 20): 检测意见, 接收人, 接收日期, the 接收单位 column
+    from earchive.domain.final import final_list
+    from earchive.domain.transfer_form import PENDING
+
+    receipt = json.loads(s3.get_bytes(bucket, base + "receipt.json"))
+    decided_list = final_list(listing, receipt)
+    text = "".join(subprocess.run(["pdftotext", "-raw", str(path), "-"], capture_output=True, text=True, timeout=60, check=True).stdout.split())
+    for row in decided_list["rows"]:
+        assert "".join(row["检测意见"].split()) in text, row
+    assert any("退回" in row["检测意见"] for row in decided_list["rows"]) and PENDING not in text
+    assert "王芳" in text and decided_list["received_date"] in text and "北京时间" in text
+    for value in decided_list["receiver_checks"].values():
+        assert "".join(value.split()) in text
+
+    # One list, one truth: a re-export after the catalogue moved on (a later version of b) says the same, byte for byte
+    first = {p.name: p.read_bytes() for p in svc.export(bid, tmp_path / "export-1")}
+    svc.aws.catalogue.table.update_item(Key={"package_id": b["record_code"]}, UpdateExpression="SET package_sm3 = :d, package_version = :v",
+                                        ExpressionAttributeValues={":d": "f" * 64, ":v": 2})
+    again = {p.name: p.read_bytes() for p in svc.export(bid, tmp_path / "export-2")}
+    for name in (f"移交清单-{bid}.json", f"归档目录清单-{bid}.csv"):
+        assert again[name] == first[name], name
+    rows = again[f"归档目录清单-{bid}.csv"].decode("utf-8-sig")
+    assert b["package"]["sm3"] in rows and "f" * 64 not in rows and "已退回待更正" in rows, "the version this batch carried, with its outcome"
+    assert json.loads(again[f"移交清单-{bid}.json"])["rows"] == decided_list["rows"]
+
+    # The 归档目录清单 in the institution's prefix is checked on pull: an altered one is refused
+    csv_key = base + f"归档目录清单-{bid}.csv"
+    s3.put(bucket, csv_key, s3.get_bytes(bucket, csv_key).replace(b"\r\n", b"\r\n ", 1))
+    with pytest.raises(TransferError, match="归档目录清单"):
+        Desk("430102001", tmp_path / "c-pc").pull(s3, bucket, bid, trust=anchors, seal_identity=identity)

@@ -129,9 +129,40 @@ class Desk:
             done.append(p["record_code"])
             if progress:
                 progress(n, len(listing["packages"]))
+        self._pull_catalogue(s3, bucket, base, out, listing)
         (out / "pulled.json").write_text(json.dumps({"batch_id": batch_id, "packages": done, "list_sha256": hashlib.sha256(listing_bytes).hexdigest(),
                                                      "pulled_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}, ensure_ascii=False), "utf-8")
         return listing
+
+    def _pull_catalogue(self, s3: Any, bucket: str, base: str, out: Path, listing: dict[str, Any]) -> None:
+        """The 归档目录清单 that travels with the packages (seed §6.8): its rows are the signed list's, and they state the packages
+        received — the same versions, sizes and SM3 digests. Its CSV must be exactly the rendering of the signed rows."""
+        import tempfile
+
+        from .domain.exports import catalogue_csv
+        from .domain.final import catalogue_items
+
+        batch_id = listing["batch_id"]
+        name = f"归档目录清单-{batch_id}.csv"
+        body = s3.get_bytes(bucket, base + name)
+        listed = any(p.get("archived_at") or p.get("retention_period") for p in listing["packages"])
+        if body is None:
+            if listed:  # a list signed with the catalogue's rows promises the 归档目录清单 beside it
+                raise TransferError(f"批次 {batch_id} 缺少归档目录清单（{name}）/ the 归档目录清单 did not travel with the packages")
+            return
+        items = catalogue_items(listing)
+        with tempfile.TemporaryDirectory() as tmp:
+            want = catalogue_csv(items, Path(tmp) / "c.csv").read_bytes()
+        if body != want:
+            raise TransferError(f"批次 {batch_id} 的归档目录清单与签名的移交清单不一致 / {name} differs from the rows of the signed list")
+        for item in items:
+            got = out / "packages" / f"{item['record_code']}.zip"
+            if got.exists() and got.stat().st_size != int(item["package_size"] or -1):
+                raise TransferError(f"{item['record_code']}：归档目录清单所列字节数 {item['package_size']} 与收到的信息包 {got.stat().st_size} 不符")
+        (out / name).write_bytes(body)
+        xlsx = s3.get_bytes(bucket, base + name.replace(".csv", ".xlsx"))
+        if xlsx is not None:
+            (out / name.replace(".csv", ".xlsx")).write_bytes(xlsx)
 
     def _pull_form(self, s3: Any, bucket: str, base: str, out: Path, trust: list[Any], list_signature: bytes, pinned: str | None) -> None:
         """The printed list (PDF) the archive certified: intact, trusted, by the key the signed JSON list names (else the list's own signer)."""

@@ -12,17 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 from ..zh import beijing
+from .final import outcomes_of
 
 DECISION_ZH = {"ACCEPTED": "接收", "RETURNED": "退回", "WITHDRAWN": "未接收"}
 OUTCOME_ZH = {"ACCEPTED": "全部接收", "PARTLY_RETURNED": "部分退回", "RETURNED": "全部退回"}
-
-
-def _from_text(text: str) -> tuple[str, str]:
-    """(decision, reason) from the window's receipt text: ``接收``, ``退回：原因``, ``未接收：原因``."""
-    for prefix, decision in (("未接收", "WITHDRAWN"), ("退回", "RETURNED"), ("接收", "ACCEPTED")):
-        if text.startswith(prefix):
-            return decision, text[len(prefix):].lstrip("：: ")
-    return "ACCEPTED" if not text else "RETURNED", text
 
 
 def status_of(accepted: int, total: int) -> str:
@@ -32,12 +25,8 @@ def status_of(accepted: int, total: int) -> str:
 
 def from_receipt(receipt: dict[str, Any]) -> dict[str, Any]:
     """The decision a receipt records: each package's decision and reason, the counts and the batch's outcome."""
-    if isinstance(receipt.get("packages"), list) and receipt["packages"] and "outcome" in receipt["packages"][0]:
-        packages = [{"package_id": p["package_id"], "decision": p.get("outcome", "ACCEPTED"), "reason": p.get("reason") or ""}
-                    for p in receipt["packages"]]  # the institution's own reply, as the window verified and kept it
-    else:
-        packages = [{"package_id": pid, **dict(zip(("decision", "reason"), _from_text(str(text))))}
-                    for pid, text in sorted((receipt.get("decisions") or {}).items())]
+    packages = [{"package_id": pid, "decision": e.get("outcome") or "ACCEPTED", "reason": e.get("reason") or ""}
+                for pid, e in outcomes_of(receipt).items()]  # the institution's reply, or the window's receipt, read as domain.final does
     counts = {k: sum(1 for p in packages if p["decision"] == k) for k in DECISION_ZH}
     status = receipt.get("status") if receipt.get("status") in OUTCOME_ZH else status_of(counts["ACCEPTED"], len(packages))
     for p in packages:

@@ -111,7 +111,7 @@ def stamp_summary(checks: list[Mapping[str, Any]]) -> str:
     return "；".join(f"{ROW_OF[p]} {property_text(p, checks)}" for p in PROPERTIES)
 
 
-def opinion(outcomes: list[Mapping[str, Any]], *, reason_chars: int = 14) -> str:
+def opinion(outcomes: list[Mapping[str, Any]], *, reason_chars: int = 24) -> str:
     """Table A.1's 检测意见 of one row (one 办理事项), from the institution's decision on each of its packages.
 
     ``outcomes``: ``{"outcome": ACCEPTED|RETURNED|WITHDRAWN, "reason", "manual_tests"}``. 合格 only when every
