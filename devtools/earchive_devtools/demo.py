@@ -175,8 +175,14 @@ INDEX = {
                  "离线 demo：检测报告 .archiving-report.html 在包旁边）",
     "reports/": "归档检测报告（四性检测，每个版本一份）：.html 可打印，.json 供系统读取",
     "rejections/": "拒收通知（.rejected.html/.json）与系统失败通知（.failed.*），与上传的文件同名",
-    "transfer/": "移交批次：移交清单（XLSX、PDF）、双方签名（.p7s）、归档目录清单（XLSX、CSV）、接收回执（接收单位签名的答复）；"
-                 "transfer-list.signed.pdf 为移交方认证签名 + 接收方批准签名的同一份清单与登记表（pdfsig transfer-list.signed.pdf 可验）",
+    "transfer/": "移交批次，每批一个文件夹 <批次编号>/，全部由双方签名的两份文件生成（ADR 0016），重新导出内容不变：\n"
+                 "  transfer-list.signed.pdf = 移交清单-<批次>.pdf：移交方认证签名 + 接收方批准签名的同一份清单、登记表与摘要附表；"
+                 "表 A.1 的检测意见、接收人、接收日期及登记表接收单位一栏由接收单位签署时填写（pdftotext 可读，pdfsig 可验两个签名）；"
+                 "签章时间为北京时间\n"
+                 "  transfer-list.json(.sender.p7s)：移交方签名的清单（含每个信息包的版本、摘要、保管期限、件数、归档时间，即归档目录清单）\n"
+                 "  receipt.json(.receiver.p7s)：接收单位签名的答复（每个信息包的接收/退回及原因、检测结果）\n"
+                 "  移交清单-<批次>.xlsx / .json：同一份清单的表格与 JSON 视图；归档目录清单-<批次>.xlsx / .csv：本批次所移交的版本及其结果\n"
+                 "  须人工核查的检测项（如未配置正式杀毒软件时的病毒扫描）在所有文件中写作“未自动检测……须人工核查”，从不写作合格",
     "institutions/": "两个接收单位各自机器上的文件夹：自己的签名密钥与证书、拉取的批次、接收检测报告、签名的答复",
     "catalogue.csv": "归档目录（Excel 可直接打开）/ the catalogue",
     "catalogue.json": "归档目录（JSON）",

@@ -170,7 +170,19 @@ class Run:
         ordered = [self.results[c] for c in CATALOGUE if c in self.results]
         scanner = self.opt.scanner
         return CheckReport(self.package, self.opt.stage, now(), ordered,
-                           f"{scanner.name}: {scanner.database_info}" if scanner else "none", self.opt.trust_label)
+                           f"{scanner.name}: {scanner.database_info}" if scanner else "none", self._trust_named())
+
+    def _trust_named(self) -> list[str]:
+        """The trust anchors this check used, by file and by certificate (subject and SHA-256), so a report says what it trusted."""
+        from ..crypto.identity import fingerprint
+
+        def named(cert: x509.Certificate) -> str:
+            return f"{cert.subject.rfc4514_string()} (SHA-256 {fingerprint(cert)[:16]}…)"
+
+        out = list(self.opt.trust_label) + [named(c) for c in self.opt.trust or []]
+        if self.opt.tsa_trust is not None:
+            out += [f"TSA: {label}" for label in self.opt.tsa_trust_label] + [f"TSA: {named(c)}" for c in self.opt.tsa_trust]
+        return list(dict.fromkeys(out))
 
 
 def declared_files(meta: md.ParsedMetadata) -> dict[str, md.FileEntry]:

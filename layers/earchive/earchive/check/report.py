@@ -108,7 +108,7 @@ def to_html(report: CheckReport) -> str:
             f'<td class="time">{e(_time(r.checked_at, day))}</td></tr>'
         )
     name = e(Path(report.package).name)
-    trust = "；".join(Path(t).name for t in report.trust) or "—"
+    trust = "；".join(t if "=" in t else Path(t).name for t in report.trust) or "—"  # a file by its name, a certificate by its subject
     return f"""<!DOCTYPE html>
 <html lang="zh-CN"><head><meta charset="utf-8"><title>{stage}报告 — {name}</title>
 <style>{CSS}</style></head><body>

@@ -30,6 +30,7 @@ def run(state: Sealed, rt: Runtime) -> Checked:
             path = work / f"{code}.zip"
             size, digests = aws.s3.download(settings.staging_bucket, sealed_key, path)
             report = check_package(path, options)
+    report.package = f"{code}.zip"  # the package, by its name: never the scratch copy the check read
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     report_key = f"reports/{code}/{stamp}-{digests['SM3'][:12]}-archiving.json"  # names the bytes it examined: a re-pack gets its own
     aws.s3.put(settings.reports_bucket, report_key, to_json(report).encode("utf-8"), "application/json")

@@ -33,6 +33,7 @@ def run(item: BatchItem, rt: Runtime) -> ReceiveChecked:
             path = work / Path(copy["key"]).name
             _, measured = aws.s3.download(copy["bucket"], copy["key"], path, version)
             report = check_package(path, replace(options, measured_digests=measured))
+    report.package = Path(copy["key"]).name  # the package the institution received, by its name: never the scratch copy
     report_key = copy["key"].replace("/packages/", "/receiving-reports/").replace(".zip", ".json")
     aws.s3.put(copy["bucket"], report_key, to_json(report).encode(), "application/json")
     aws.s3.put(copy["bucket"], report_key.replace(".json", ".html"), to_html(report).encode(), "text/html; charset=utf-8")
