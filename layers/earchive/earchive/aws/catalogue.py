@@ -21,27 +21,7 @@ from botocore.exceptions import ClientError
 from ..domain.listing import HALL_INDEX, READY, READY_INDEX, READY_KEYS, VERSION, CaseQuery, encode_cursor, indexed, ready_keys, sort_key
 from ..errors import ConflictError, UsageError
 from .pages import pages, scan_all
-
-
-def scope_condition(scope: Any) -> Any:
-    """A DynamoDB filter for an institution's :class:`~earchive.domain.institution.Scope` (its kinds ANDed, each kind's
-    values ORed), so a batch's candidates are narrowed by the index query itself, never by a scan."""
-    from ..domain.institution import region_prefix
-
-    parts = []
-    if scope.regions:
-        regions = [Attr("region_code").begins_with(region_prefix(r)) for r in scope.regions]
-        either = regions[0]
-        for r in regions[1:]:
-            either = either | r
-        parts.append(either)
-    for attr, values in (("hall", scope.halls), ("task_code", scope.task_codes), ("task_type", scope.task_types)):
-        if values:
-            parts.append(Attr(attr).is_in(list(values)))
-    cond = parts[0] if parts else None
-    for part in parts[1:]:
-        cond = cond & part
-    return cond
+from .scope_filter import scope_condition
 
 
 def _lost(exc: ClientError) -> bool:
