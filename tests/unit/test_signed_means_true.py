@@ -187,3 +187,70 @@ def test_the_window_certifies_the_list_with_the_institutions_fields_open(certifi
     found = pdf_sign.validate(certified, [DevPKI().ca_cert()])
     assert [v["modification_level"] for v in found] == ["NONE"] and found[0]["certification"]
     assert set(pdf_form.read(certified).values()) == {OPINION_PENDING, ""}
+
+
+def _approve_then(certified: bytes, signer, tsa, *, before: dict | None = None, after: dict | None = None, set_v: dict | None = None) -> bytes:
+    """An approval with ``before`` filled in its own revision (``set_v`` rewriting /V only), then ``after`` filled in an unsigned one."""
+    import asyncio
+
+    from pyhanko.pdf_utils.generic import pdf_name, pdf_string
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import signers
+
+    w = IncrementalPdfFileWriter(io.BytesIO(certified))
+    if before:
+        pdf_form.fill(w, before)
+    for ref in w.root["/AcroForm"]["/Fields"] if set_v else []:
+        field = ref.get_object()
+        if str(field.get("/T", "")) in set_v:
+            field[pdf_name("/V")] = pdf_string(set_v[str(field["/T"])])
+            w.update_container(field)
+    meta, style = pdf_sign._approval("", True, "x")
+    out = io.BytesIO()
+    asyncio.run(signers.PdfSigner(meta, signer=pdf_sign.hanko_signer(signer), timestamper=pdf_sign.hanko_timestamper(tsa),
+                                  stamp_style=style).async_sign_pdf(w, existing_fields_only=True, output=out))
+    signed = out.getvalue()
+    if after:
+        w = IncrementalPdfFileWriter(io.BytesIO(signed))
+        pdf_form.fill(w, after)
+        out = io.BytesIO()
+        w.write(out)
+        signed = out.getvalue()
+    return pdf_sign._document_timestamp(signed, tsa)
+
+
+def test_answers_filled_after_the_approval_are_refused(certified, signer, tsa):
+    """The institution's signature must cover its answers: filled in a later revision, only the document timestamp covers them."""
+    good = answers(final_list(listing(), reply(True)))
+    late = _approve_then(certified, signer, tsa, after=good)
+    assert pdf_form.read(late) == good
+    assert any("changed after the institution signed it" in p for p in pdf_sign.approval_problems(certified, late, [signer.certificate]))
+
+
+def test_an_appearance_that_shows_other_words_than_its_value_is_refused(certified, signer, tsa):
+    """What a viewer and a printer show (the appearance) must be the value the window checks (/V)."""
+    decision = reply(True)
+    good = answers(final_list(listing(), decision))
+    lying = _approve_then(certified, signer, tsa, before={**good, "Opinion2": "合格"}, set_v={"Opinion2": good["Opinion2"]})
+    assert pdf_form.read(lying)["Opinion2"] == good["Opinion2"] and pdf_form.shown(lying)["Opinion2"][0] == "合格"
+    assert pdf_sign.approval_problems(certified, lying, [signer.certificate]) == [], "pyHanko's rules allow it: the window must look"
+    problems = replies.printed_answer_problems(decision, listing(), certified, lying)
+    assert problems and "shows '合格'" in problems[0]
+    honest = pdf_sign.approve(certified, signer, tsa, values=good)
+    assert all(pdf_form.shows(good[k], text) for k, pair in pdf_form.shown(honest).items() for text in pair if text or good.get(k))
+
+
+def test_a_decision_recorded_before_manual_tests_were_kept_never_reads_合格():
+    """Old replies (no manual_tests) and old receipts (decisions texts only) re-export without claiming what was never recorded."""
+    old_reply = reply(False)
+    for p in old_reply["packages"]:
+        del p["manual_tests"]
+    old_receipt = {"batch_id": "202612060001", "receiver": "王芳", "decided_at": "2026-12-06T06:00:00+00:00",
+                   "decisions": dict.fromkeys(CODES, "接收")}
+    for decision in (old_reply, old_receipt):
+        decided = final_list(listing(), decision)
+        words = json.dumps([decided["rows"], decided["receiver_checks"]], ensure_ascii=False)
+        assert "合格" not in words.replace("不合格", ""), words
+        assert "须人工核查项未记录" in words
+    assert final_list(listing(), {**old_reply, "decided_at": "2026-13-40"})["received_date"] == ""
+    assert any("decided_at" in p for p in replies._shape_problems({**old_reply, "decided_at": "2026-13-40"}))

@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .domain.wording import check_word
+
 
 def _transfer_bucket(args: argparse.Namespace) -> tuple[Any, str]:
     """The S3 adapter and the transfer bucket: the running local cloud, or a stack's (with the institution's own credentials)."""
@@ -48,7 +50,8 @@ def cmd_receive(args: argparse.Namespace) -> int:
         checks = desk.check(args.batch, _check_options(args))
         failed = {k: v["failed"] for k, v in checks.items() if not v["passed"]}
         for code, c in checks.items():
-            print(f"{'✓ 合格' if c['passed'] else '✗ 不合格'} {code}" + (f"：{', '.join(c['failed'])}" if not c["passed"] else ""))
+            word = check_word(len(c.get("failed") or []), len(c["manual"]) if isinstance(c.get("manual"), list) else None)
+            print(f"{'✓' if c['passed'] else '✗'} {word} {code}" + (f"：{', '.join(c['failed'])}" if not c["passed"] else ""))
         print(f"接收检测 batch {args.batch}: {len(checks) - len(failed)}/{len(checks)} passed (reports beside each package)")
         return 0
     if args.receive_command == "review":

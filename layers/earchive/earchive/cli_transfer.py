@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .domain.wording import receipt_word
 from .zh import BATCH_STATUS, PACKAGE_STATE, label
 
 
@@ -28,7 +29,7 @@ def _print_batch(view: dict) -> None:
     for p in view["packages"]:
         receipt = p.get("receipt") or {}
         failed = "; ".join(f"{f['id']} {f['detail'][:80]}" for f in receipt.get("failed", []))
-        verdict = "—" if not receipt else ("合格" if receipt.get("passed") else "不合格")
+        verdict = "—" if not receipt else receipt_word(receipt)
         print(f"  {p['record_code']}  v{int(p.get('package_version', 1))}  {label(PACKAGE_STATE, p.get('state')):<10} 接收检测 {verdict}"
               + (f"  {failed}" if failed else "") + (f"  退回：{p['return_reason']}" if p.get("return_reason") else ""))
 

@@ -313,11 +313,15 @@ class TransferService:
     # -- reading and printing
     def show(self, batch_id: str) -> dict[str, Any]:
         from .domain.final import final_list
+        from .domain.wording import receipt_word
 
         t = self.transfers
         batch, packages = t.batch(batch_id), t.packages(batch_id)
         listing, receipt = self.signed_record(batch_id) if batch.get("status") not in ("DRAFT", "CANCELLED") else (None, None)
         rows = final_list(listing, receipt)["rows"] if listing else table_a1_rows(batch, packages)  # what was signed, never re-derived
+        for p in packages:  # the page's words for each check (domain.wording): a manual result is never a plain 合格
+            if p.get("receipt"):
+                p["receipt"] = {**p["receipt"], "verdict_zh": receipt_word(p["receipt"])}
         return {"batch": {k: v for k, v in batch.items() if k != "task_token"}, "rows": rows, "packages": packages}
 
     def download(self, batch_id: str, out: Path) -> list[Path]:
@@ -360,9 +364,12 @@ class TransferService:
         document = final_list(listing, receipt) if listing else final_list(transfer_list(batch, t.packages(batch_id)), None)
         out.mkdir(parents=True, exist_ok=True)
         base = f"institutions/{batch['institution']}/batches/{batch_id}/"
-        signed = (self.aws.s3.get_bytes(self.names["TransferBucket"], base + "transfer-list.signed.pdf")
-                  or self.aws.s3.get_bytes(self.names["TransferBucket"], base + "transfer-list.pdf"))
-        pdf = out / f"移交清单-{batch_id}.pdf"  # the signed file when there is one (both parties', or the window's), else printed now
+        signed = self.aws.s3.get_bytes(self.names["TransferBucket"], base + "transfer-list.signed.pdf")
+        if signed is None and not (receipt and listing):  # not decided: the list as the window certified it
+            signed = self.aws.s3.get_bytes(self.names["TransferBucket"], base + "transfer-list.pdf")
+        # the file both parties signed; before a decision the window's; decided without the institution's approval on the PDF
+        # (the development shortcut) the decided list printed from the two signed documents, so it says what the XLSX says
+        pdf = out / f"移交清单-{batch_id}.pdf"
         if signed:
             pdf.write_bytes(signed)
         paths = [transfer_list_xlsx(document, out / f"移交清单-{batch_id}.xlsx"), pdf if signed else transfer_list_pdf(document, pdf)]

@@ -23,6 +23,7 @@ from typing import Any
 
 from .domain.reply import INSTITUTION_REASON_CHARS as REASON_CHARS
 from .domain.reply import failed_reason
+from .domain.wording import check_word
 from .zh import beijing
 
 MATERIAL_DIRS = ("申报文件/", "过程文件/", "结果文件/")
@@ -70,7 +71,9 @@ def page(desk: Any, batch_id: str, token: str, problems: list[str] | None = None
     for n, p in enumerate(listing["packages"]):
         code = p["record_code"]
         c = checks.get(code, {})
-        verdict = "<span class='pass'>合格</span>" if c.get("passed") else "<span class='fail'>不合格：" + e("、".join(c.get("failed", []))) + "</span>"
+        word = check_word(len(c.get("failed") or []), len(c["manual"]) if isinstance(c.get("manual"), list) else None)
+        verdict = (f"<span class='pass'>{e(word)}</span>" if c.get("passed")
+                   else f"<span class='fail'>{e(word)}：" + e("、".join(c.get("failed", []))) + "</span>")
         rows = "".join(f"<tr><td>{e(r['id'])}</td><td>{e(str(r.get('property', '')))}</td><td class='{'fail' if r['status'] == 'fail' else 'pass'}'>"
                        f"{e(r['status'])}</td><td>{e(beijing(r.get('checked_at')))}</td></tr>" for r in c.get("results", []))
         parts += [f"<section id='pkg-{n}'><h2>{n + 1}. {e(code)}</h2>",

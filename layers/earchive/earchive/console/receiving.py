@@ -38,6 +38,7 @@ from ..domain.decided import DECISION_ZH, OUTCOME_ZH, outcome_text
 from ..domain.decided import refusal as decided_refusal
 from ..domain.institution import may_sign
 from ..domain.transfer import DECIDED, FINAL_PACKAGE_STATES
+from ..domain.wording import receipt_word
 from ..errors import ConflictError, TransferError, UsageError
 
 SESSIONS = "console-replies/"  # in the staging bucket, beside the other console work in progress
@@ -102,15 +103,23 @@ class Receiving:
             packages.append({"record_code": p["record_code"], "project_id": p.get("project_id"), "task_name": p.get("task_name"),
                              "version": p.get("version"), "size": p.get("size"), "sm3": p["digest"]["value"],
                              "checked": bool(receipt), "passed": receipt.get("passed"), "checked_at": receipt.get("checked_at"),
+                             "verdict_zh": receipt_word(receipt),
                              "failed": receipt.get("failed") or [],
                              **({"decision": state, "decision_zh": DECISION_ZH[state], "reason": row.get("return_reason") or ""} if state else {})})
         keep = ("batch_id", "status", "institution", "institution_name", "transferor", "reviewer", "created_at", "submitted_at",
                 "package_count", "resubmits", "decided_at", "receiver")
         return {"batch": {k: batch[k] for k in keep if k in batch}, "waiting": self.waiting(batch),
-                "rows": self.aws.transfers.rows(batch["batch_id"]) if decided else listing.get("rows", []),  # as recorded at the decision
+                "rows": self._rows(batch, listing),
                 "list_sha256": hashlib.sha256(listing_bytes).hexdigest(), "printed_list": self._has_pdf(batch), "packages": packages,
                 "reason_chars": list(replies.INSTITUTION_REASON_CHARS), "decision": self._decision(batch) if decided else None,
                 "refused_replies": self.refused_replies(batch)}
+
+    def _rows(self, batch: dict[str, Any], listing: dict[str, Any]) -> list[dict[str, Any]]:
+        """Table A.1 as the two signed documents state it (domain.final): the list, and once decided the receipt's answers."""
+        from ..domain.final import final_list
+
+        body = self.aws.s3.get_bytes(self.settings.transfer_bucket, self._base(batch) + "receipt.json")
+        return final_list(listing, json.loads(body) if body else None)["rows"]
 
     def _decision(self, batch: dict[str, Any]) -> dict[str, Any]:
         """The batch's outcome as the window recorded it (withdrawn packages included), and whether both parties signed the list."""

@@ -150,4 +150,90 @@ def read(pdf: bytes) -> dict[str, str]:
     return out
 
 
-__all__ = ["MIN_PT", "add_fields", "fill", "layout", "read", "wrap"]
+def shown(pdf: bytes) -> dict[str, tuple[str, str]]:
+    """What each text field's appearance shows, as a reader extracts it: (the glyphs decoded by the font's ToUnicode map,
+    the ActualText spans). A field's /V is only what it claims; a viewer, a printer and ``pdftotext`` show its appearance."""
+    from pypdf import PdfReader
+
+    reader = PdfReader(io.BytesIO(pdf), strict=False)
+    out: dict[str, tuple[str, str]] = {}
+    try:
+        fields = reader.trailer["/Root"]["/AcroForm"]["/Fields"]
+    except KeyError:
+        return out
+    for ref in fields:
+        field = ref.get_object()
+        if field.get("/FT") != "/Tx":
+            continue
+        ap = (field.get("/AP") or {}).get("/N")
+        glyphs: list[str] = []
+        actual: list[str] = []
+        if ap is not None:
+            _stream_text(ap.get_object(), reader, glyphs, actual, 0)
+        out[str(field.get("/T", ""))] = ("".join(glyphs), "".join(actual))
+    return out
+
+
+def _stream_text(xobject: Any, reader: Any, glyphs: list[str], actual: list[str], depth: int) -> None:
+    from pypdf.generic import ContentStream
+
+    if depth > 4:
+        raise ValueError("appearance nested too deep")
+    resources = xobject.get("/Resources") or {}
+    fonts = {name: _to_unicode(font.get_object()) for name, font in (resources.get("/Font") or {}).items()}
+    xobjects = resources.get("/XObject") or {}
+    cmap: dict[int, str] = {}
+    for operands, op in ContentStream(xobject, reader).operations:
+        if op == b"Tf":
+            cmap = fonts.get(operands[0], {})
+        elif op in (b"Tj", b"'", b'"'):
+            glyphs.append(_decode(operands[-1], cmap))
+        elif op == b"TJ":
+            glyphs.extend(_decode(part, cmap) for part in operands[0] if isinstance(part, bytes | str))
+        elif op == b"BDC" and len(operands) > 1 and hasattr(operands[1], "get") and operands[1].get("/ActualText") is not None:
+            actual.append(str(operands[1]["/ActualText"]))
+        elif op == b"Do" and operands[0] in xobjects:
+            _stream_text(xobjects[operands[0]].get_object(), reader, glyphs, actual, depth + 1)
+
+
+def _decode(data: Any, cmap: dict[int, str]) -> str:
+    raw = data if isinstance(data, bytes) else getattr(data, "original_bytes", str(data).encode("latin-1", "replace"))
+    return "".join(cmap.get(int.from_bytes(raw[i:i + 2], "big"), "\ufffd") for i in range(0, len(raw) - 1, 2))
+
+
+def _to_unicode(font: Any) -> dict[int, str]:
+    """A font's ToUnicode CMap (bfchar and bfrange, two-byte codes) as code → text; empty when it has none."""
+    import re
+
+    stream = font.get("/ToUnicode")
+    if stream is None:
+        return {}
+    text = stream.get_object().get_data().decode("latin-1")
+    out: dict[int, str] = {}
+
+    def utf16(hexdigits: str) -> str:
+        return bytes.fromhex(hexdigits).decode("utf-16-be", "replace")
+
+    for block in re.findall(r"beginbfchar(.*?)endbfchar", text, re.S):
+        for src, dst in re.findall(r"<([0-9A-Fa-f]+)>\s*<([0-9A-Fa-f]*)>", block):
+            out[int(src, 16)] = utf16(dst)
+    for block in re.findall(r"beginbfrange(.*?)endbfrange", text, re.S):
+        for lo, hi, rest in re.findall(r"<([0-9A-Fa-f]+)>\s*<([0-9A-Fa-f]+)>\s*(\[[^\]]*\]|<[0-9A-Fa-f]+>)", block):
+            lo_i, hi_i = int(lo, 16), int(hi, 16)
+            if rest.startswith("["):
+                for n, dst in enumerate(re.findall(r"<([0-9A-Fa-f]*)>", rest)):
+                    out[lo_i + n] = utf16(dst)
+            elif hi_i - lo_i <= 65535:
+                base = int(rest.strip("<>"), 16)
+                for n in range(hi_i - lo_i + 1):
+                    out[lo_i + n] = chr(base + n) if base + n < 0x110000 else "\ufffd"
+    return out
+
+
+def shows(value: str, text: str) -> bool:
+    """Whether ``text`` read from an appearance is ``value`` as :func:`layout` prints it (lines broken, perhaps cut with "…")."""
+    flat, want = "".join(text.split()), "".join(value.split())
+    return flat == want or (flat.endswith("…") and len(flat) > 1 and want.startswith(flat[:-1]))
+
+
+__all__ = ["MIN_PT", "add_fields", "fill", "layout", "read", "shown", "shows", "wrap"]

@@ -372,6 +372,10 @@ def approval_problems(certified: bytes, replied: bytes, pinned: list[x509.Certif
         out.append(f"{RECEIVER}: signed by {receiver.get('signer')}, not by a certificate registered for the institution")
     elif receiver and signer_sha256 and receiver.get("signer_sha256") != signer_sha256:
         out.append(f"{RECEIVER}: signed by another certificate than the reply itself")
+    if receiver and not receiver.get("problem") and receiver.get("modification_level") not in ("NONE", "LTA_UPDATES"):
+        # only a document timestamp may follow the approval: fields filled after it are covered by no signature of the institution
+        out.append(f"{RECEIVER}: the list was changed after the institution signed it ({receiver.get('modification_level')}); "
+                   "its signature does not cover what the list shows")
     stamps_after = [v for v in found if v.get("document_timestamp") and (v.get("revision_end") or 0) > (receiver.get("revision_end") or 0)]
     if receiver and not stamps_after:
         out.append("the document timestamp does not follow the approval")

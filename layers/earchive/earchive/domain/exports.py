@@ -30,7 +30,7 @@ CATALOGUE_WIDTHS = (6, 42, 26, 30, 14, 10, 6, 14, 68, 21, 8, 14)
 CATALOGUE_CODES = (("保管期限代码", "retention_period"), ("状态代码", "status"))  # the CSV keeps the codes too, for machines
 SHOWN = {"retention_period": lambda v: label(RETENTION, v), "status": lambda v: label(CASE_STATUS, v), "archived_at": beijing}
 PACKAGE_COLUMNS = (("序号", 6), ("电子文件号", 42), ("办件编号", 26), ("办理事项名称", 30), ("版本", 6), ("摘要算法", 10),
-                   ("数字摘要", 68), ("SHA-256", 68), ("字节数", 14))
+                   ("数字摘要", 68), ("SHA-256", 68), ("字节数", 14), ("接收单位决定", 14), ("退回原因", 40))
 LIST_WIDTHS = (12, 28, 50, 25, 22, 72, 68)  # PDF Table A.1 (mm of 277): 检测意见 holds the institution's words, 备注 one 电子文件号 a line
 SC_NAME = re.compile(r"\bSC\b")  # "Noto Sans CJK SC", "Source Han Sans SC"
 NOTE_BREAK = re.compile(r"(?<=[：、；])")  # 备注 "退回 2 件：<id>、<id>；…" breaks after a separator, never inside an id
@@ -175,7 +175,7 @@ def transfer_list_xlsx(document: dict[str, Any], path: Path) -> Path:
     packages.append([c for c, _ in PACKAGE_COLUMNS])
     for n, p in enumerate(document["packages"], 1):
         packages.append([n, p["record_code"], p["project_id"], p["task_name"], p["version"], p["digest"]["algorithm"],
-                         p["digest"]["value"], p["sha256"], p["size"]])
+                         p["digest"]["value"], p["sha256"], p["size"], label(CASE_STATUS, p.get("outcome")), p.get("reason") or ""])
     _lay_out(packages, [w for _, w in PACKAGE_COLUMNS])
     _save(wb, path)
     return path

@@ -46,7 +46,8 @@ def _check(entry: dict[str, Any] | None) -> dict[str, Any]:
     """A package's 接收检测 as :mod:`earchive.domain.wording` reads it; empty when it was never checked."""
     if not entry or not (entry.get("checked_at") or entry.get("failed_tests") or entry.get("outcome") == "ACCEPTED"):
         return {}
-    return {"failed": list(entry.get("failed_tests") or []), "manual": list(entry.get("manual_tests") or [])}
+    manual = entry.get("manual_tests")  # None: a reply or receipt from before they were kept — unknown, never "none"
+    return {"failed": list(entry.get("failed_tests") or []), "manual": None if manual is None else list(manual)}
 
 
 def final_list(listing: dict[str, Any], decision: dict[str, Any] | None) -> dict[str, Any]:
@@ -71,7 +72,10 @@ def final_list(listing: dict[str, Any], decision: dict[str, Any] | None) -> dict
     doc["receiver_checks"] = {**{f"{k}检验": v for k, v in register_rows(checks).items()}, "载体外观检验": CARRIER_RECEIVED}
     doc["receiver"] = str(decision.get("receiver") or "")
     doc["decided_at"] = decision.get("decided_at")
-    doc["received_date"] = beijing_date(str(decision["decided_at"])) if decision.get("decided_at") else ""
+    try:
+        doc["received_date"] = beijing_date(str(decision["decided_at"])) if decision.get("decided_at") else ""
+    except ValueError:  # a receipt is refused for this before it is taken; an export never crashes on one
+        doc["received_date"] = ""
     kinds = [p["outcome"] for p in doc["packages"]]
     accepted = kinds.count("ACCEPTED")
     doc["status"] = "ACCEPTED" if accepted == len(kinds) else "RETURNED" if accepted == 0 else "PARTLY_RETURNED"

@@ -172,6 +172,12 @@ FIELDS = ("version", "reply_id", "batch_id", "institution", "list_sha256", "rece
 def _shape_problems(reply: dict[str, Any]) -> list[str]:
     """Fields of the wrong type: text where text belongs, a list of package objects, failed tests a list of text."""
     out = [f"field {f!r} is not text" for f in FIELDS if f in reply and not isinstance(reply[f], str)]
+    if isinstance(reply.get("decided_at"), str):  # printed as the 接收日期 (Beijing): a time with its zone, or nothing is taken
+        try:
+            if dt.datetime.fromisoformat(reply["decided_at"]).tzinfo is None:
+                out.append("field 'decided_at' has no time zone")
+        except ValueError:
+            out.append(f"field 'decided_at' is not an ISO 8601 time: {reply['decided_at'][:40]!r}")
     for n, p in enumerate(reply["packages"], 1):
         if not isinstance(p, dict):
             out.append(f"package entry {n} is not an object")
@@ -251,6 +257,12 @@ def printed_answer_problems(reply: dict[str, Any], listing: dict[str, Any], cert
         return []
     want = answers(final_list(listing, reply))
     got = pdf_form.read(replied)
+    try:  # what each cell shows (its appearance), not only what it claims (/V): a viewer and a printer show the appearance
+        seen = pdf_form.shown(replied)
+    except Exception as exc:  # noqa: BLE001 - a malformed appearance is a verdict, not a crash
+        return [f"printed list: the fields' appearances cannot be read ({type(exc).__name__}: {exc})"]
     wrong = [name for name, value in want.items() if got.get(name) != value]
-    return [f"printed list: the field {name} says {got.get(name)!r}, the reply decides {want[name]!r}"
+    wrong += [name for name, value in want.items() if name not in wrong and not all(
+        pdf_form.shows(value, text) for text in seen.get(name, ("", "")) if text or value)]
+    return [f"printed list: the field {name} says {got.get(name)!r} and shows {seen.get(name, ('', ''))[0]!r}, the reply decides {want[name]!r}"
             for name in wrong[:10]] + ([f"printed list: {len(wrong)} fields differ from the reply"] if len(wrong) > 10 else [])

@@ -126,7 +126,8 @@ def _outcome(p: dict[str, Any]) -> dict[str, Any]:
     check = p.get("receipt") or {}
     return {"package_id": p["package_id"], "outcome": p.get("state"),
             **({"reason": p["return_reason"]} if p.get("return_reason") and p.get("state") != "ACCEPTED" else {}),
-            "failed_tests": [str(f["id"]) for f in check.get("failed") or []], "manual_tests": [str(t) for t in check.get("manual") or []],
+            "failed_tests": [str(f["id"]) for f in check.get("failed") or []],
+            **({"manual_tests": [str(t) for t in check["manual"]]} if isinstance(check.get("manual"), list) else {}),
             "checked_at": check.get("checked_at")}
 
 

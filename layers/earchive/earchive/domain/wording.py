@@ -57,6 +57,26 @@ def report_verdict(failed: int, manual: int) -> str:
     return f"检测合格（{manual} 项须人工核查）" if manual else "检测合格"
 
 
+def check_word(failed: int, manual: int | None) -> str:
+    """One package's check in a list or a page: 合格 only with nothing failed and nothing left to a person.
+
+    ``manual`` None: recorded before manual tests were kept (no claim either way).
+    """
+    if failed:
+        return f"不合格（{failed} 项不通过）"
+    if manual is None:
+        return "无不通过项（须人工核查项未记录）"
+    return f"合格（{manual} 项须人工核查）" if manual else "合格"
+
+
+def receipt_word(receipt: Mapping[str, Any] | None) -> str:
+    """:func:`check_word` of a receipt as ReceiveCheck records it (``failed`` objects, ``manual`` ids); 未检测 without one."""
+    if not receipt:
+        return "未检测"
+    manual = receipt.get("manual")
+    return check_word(len(receipt.get("failed") or []), len(manual) if isinstance(manual, list) else None)
+
+
 def _manual_words(ids: Iterable[str]) -> str:
     words = dict.fromkeys(MANUAL_WHAT.get(_number(i), "部分检测项") for i in sorted(ids, key=_number))
     return "、".join(words)
@@ -71,7 +91,7 @@ def property_text(prop: str, checks: list[Mapping[str, Any]]) -> str:
     n = len(checks)
     if not n:
         return "—（无归档信息包）"
-    failed = manual = unchecked = 0
+    failed = manual = unchecked = unknown = 0
     manual_ids: list[str] = []
     for c in checks:
         if not c or "failed" not in c:
@@ -80,20 +100,27 @@ def property_text(prop: str, checks: list[Mapping[str, Any]]) -> str:
         if any(property_of(t) == prop for t in c.get("failed") or []):
             failed += 1
             continue
+        if c.get("manual") is None:  # recorded before manual tests were kept: nothing failed, but no claim of 合格
+            unknown += 1
+            continue
         mine = [t for t in c.get("manual") or [] if property_of(t) == prop]
         if mine:
             manual += 1
             manual_ids += mine
-    passed = n - failed - manual - unchecked
+    passed = n - failed - manual - unchecked - unknown
     if passed == n:
         return f"合格（{n} 件均通过）"
     parts = []
     if manual == n:
         return f"未自动检测：{_manual_words(manual_ids)}须人工核查（{n} 件）"
+    if unknown == n:
+        return f"无不通过项（{n} 件；须人工核查项未记录）"
     if passed:
         parts.append(f"合格 {passed} 件")
     if manual:
         parts.append(f"未自动检测：{_manual_words(manual_ids)}须人工核查 {manual} 件")
+    if unknown:
+        parts.append(f"无不通过项 {unknown} 件（须人工核查项未记录）")
     if failed:
         parts.append(f"不合格 {failed} 件")
     if unchecked:
@@ -115,16 +142,19 @@ def opinion(outcomes: list[Mapping[str, Any]], *, reason_chars: int = 24) -> str
     """Table A.1's 检测意见 of one row (one 办理事项), from the institution's decision on each of its packages.
 
     ``outcomes``: ``{"outcome": ACCEPTED|RETURNED|WITHDRAWN, "reason", "manual_tests"}``. 合格 only when every
-    package was accepted and nothing was left to a person; a return names its reason's short form.
+    package was accepted and nothing was left to a person (``manual_tests`` absent: not recorded, so no 合格 either);
+    a return names its reason's short form.
     """
     accepted = [o for o in outcomes if o.get("outcome") == "ACCEPTED"]
     returned = [o for o in outcomes if o.get("outcome") == "RETURNED"]
     withdrawn = [o for o in outcomes if o.get("outcome") == "WITHDRAWN"]
     manual = sum(len(o.get("manual_tests") or []) for o in accepted)
+    unknown = any(o.get("manual_tests") is None for o in accepted)  # a decision recorded before manual tests were kept
     parts = []
     if accepted:
-        head = "合格" if not (returned or withdrawn) else f"合格 {len(accepted)} 件"
-        parts.append(head + (f"（{manual} 项须人工核查）" if manual else ""))
+        word = "检测无不通过项" if unknown else "合格"
+        head = word if not (returned or withdrawn) else f"{word} {len(accepted)} 件"
+        parts.append(head + ("（须人工核查项未记录）" if unknown else f"（{manual} 项须人工核查）" if manual else ""))
     if returned:
         reasons = dict.fromkeys(short(str(o.get("reason") or ""), reason_chars) for o in returned)
         parts.append(f"退回 {len(returned)} 件：" + "；".join(reasons))
@@ -142,5 +172,18 @@ def short(text: str, chars: int) -> str:
     return text if len(text) <= chars else text[: chars - 1] + "…"
 
 
-__all__ = ["MANUAL_WHAT", "PROPERTIES", "ROW_OF", "opinion", "property_of", "property_text", "register_rows", "report_verdict",
-           "short", "stamp_summary", "summarise"]
+__all__ = [
+    "MANUAL_WHAT",
+    "PROPERTIES",
+    "ROW_OF",
+    "check_word",
+    "opinion",
+    "property_of",
+    "property_text",
+    "receipt_word",
+    "register_rows",
+    "report_verdict",
+    "short",
+    "stamp_summary",
+    "summarise",
+]

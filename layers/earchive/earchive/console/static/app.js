@@ -488,7 +488,7 @@ async function batchPage(id) {
     h("h2", {}, "信息包"),
     h("table", { id: "packages" }, h("thead", {}, h("tr", {}, ["电子文件号", "版本", "状态", "接收检测", "退回原因", ""].map((t) => h("th", {}, t)))),
       h("tbody", {}, v.packages.map((p) => h("tr", { class: p.state === "RETURNED" ? "bad" : "" }, h("td", {}, p.record_code), h("td", { class: "num" }, p.package_version),
-        h("td", {}, L("package_state", p.state)), h("td", {}, p.receipt ? (p.receipt.passed ? "合格" : "不合格") : "—"), h("td", {}, p.return_reason || ""),
+        h("td", {}, L("package_state", p.state)), h("td", {}, p.receipt ? p.receipt.verdict_zh : "—"), h("td", {}, p.return_reason || ""),
         h("td", {}, p.state === "RETURNED" ? h("a", { href: `#/case/${enc(p.package_id)}` }, "去修正") : ""))))),
     h("h2", {}, "历史"),
     h("table", { id: "batch-history" }, h("thead", {}, h("tr", {}, ["时间（北京）", "操作者", "操作", "结果", "说明"].map((t) => h("th", {}, t)))),

@@ -148,7 +148,7 @@ async function inboxBatchPage(id) {
         h("td", {}, h("div", { class: "mono" }, d.p.record_code), h("a", { href: "#", onclick: open(d.p.record_code, "report") }, "检测报告"), " · ",
           h("a", { href: "#", onclick: open(d.p.record_code, "package") }, "下载信息包")),
         h("td", {}, d.p.task_name), h("td", { class: "num" }, d.p.version), h("td", { class: "num" }, sizeText(d.p.size)),
-        h("td", {}, !d.p.checked ? h("span", { class: "warn" }, "未检测") : d.p.passed ? h("span", { class: "ok" }, `合格（${beijing(d.p.checked_at)}）`)
+        h("td", {}, !d.p.checked ? h("span", { class: "warn" }, "未检测") : d.p.passed ? h("span", { class: "ok" }, `${d.p.verdict_zh}（${beijing(d.p.checked_at)}）`)
           : h("div", {}, h("span", { class: "fail" }, "不合格"), d.p.failed.map((f) => h("div", {}, `${f.id} ${f.name || ""}：${detailText(f.detail)}`)))),
         d.p.decision  // decided: what was decided and why, never the radios of a decision still to take (N2)
           ? [h("td", {}, h("span", { class: d.p.decision === "ACCEPTED" ? "ok" : "fail", "data-decision": d.p.decision }, d.p.decision_zh)),

@@ -73,6 +73,11 @@ def examine(aws: Any, bucket: str, code: str, batch_id: str, key: str, *, actor:
     if not waiting:
         return _refuse(aws, bucket, key, batch_id, [f"batch {batch_id} is {batch['status']}: it is not waiting for a decision"], actor)
     reply = json.loads(body)
+    states = {p["package_id"]: p.get("state") for p in transfers.packages(batch_id)}
+    unreceived = [p["package_id"] for p in reply["packages"] if p.get("outcome") == "ACCEPTED" and states.get(p["package_id"]) != "CHECKED"]
+    if unreceived:  # the window never completed its copy and check: accepting it would sign what the window withdraws
+        return _refuse(aws, bucket, key, batch_id, [f"{pid} 未完成接收检测（复制或检测失败），不能接收 / was never copied and checked; "
+                                                    "return it or wait for the window to send it again" for pid in unreceived[:20]], actor)
     # the exact bytes verified: Decide takes the reply only if these are still what it reads (no swap after the check)
     digests = {"json": _sha(body), "p7s": _sha(signature), **({"pdf": _sha(replied_pdf)} if replied_pdf is not None else {})}
     try:
