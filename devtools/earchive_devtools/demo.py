@@ -26,7 +26,7 @@ from .sample import sample_case, zip_case
 STEPS = ("Collect", "Organise", "Pack", "Seal", "Check", "Register", "Store", "Reject")
 MARKER = ".earchive-demo"  # a folder holding it was written by a demo and may be cleaned by the next
 DEMO_NAMES = {MARKER, "cases", "packages", "reports", "rejections", "transfer", "institutions", "catalogue.csv", "catalogue.json",
-              "README.txt"}
+              "README.txt", "归档配置-事项目录.csv"}
 
 
 def prepare_out(out: Path) -> None:
@@ -68,6 +68,35 @@ def _progress(done: int, total: int, counts: dict[str, int]) -> None:
           end=end, file=sys.stderr, flush=True)
 
 
+# The province's 事项目录 as an administrator imports it (归档配置, ADR 0017): each 事项's type, retention and the materials
+# it must carry; a case whose platform-given period differs is archived with the schedule's period and a note.
+SCHEDULE = {"430000000101": "D30", "430000000202": "Y", "430000000303": "Y", "430000000404": "D30", "430000000505": "D30",
+            "430000000606": "Y", "430000000707": "D30"}
+CONFIG_FILE = "归档配置-事项目录.csv"
+
+
+def _configure(cloud: Any, out: Path) -> None:
+    """归档配置 from a spreadsheet, as `earchive config import` reads it: one change in the event log, by a named administrator."""
+    from earchive.client import TransferService
+    from earchive.domain.archiving_config import parse_catalogue, read_rows
+
+    from .sample import ITEMS
+
+    path = out / CONFIG_FILE
+    with open(path, "w", newline="", encoding="utf-8-sig") as f:
+        w = csv.writer(f)
+        w.writerow(["事项编码", "事项名称", "事项类型", "保管期限", "必备材料", "保管期限不符时"])
+        for task_type, name, code, _, _ in ITEMS:
+            w.writerow([code, name, task_type, SCHEDULE[code], "申报:A1；结果:C1", "按目录期限"])
+    content = path.read_bytes()
+    configs, errors = parse_catalogue(read_rows(path.name, content))
+    assert not errors, errors
+    TransferService.from_cloud(cloud).aws.archiving_config.import_catalogue(configs, actor="管理员 张华", reason="导入本省政务服务事项目录（演示）",
+                                                                              source=path.name, content=content)
+    print(f"  归档配置: {len(configs)} 个事项 imported from {CONFIG_FILE} (retention per 事项; a differing period is replaced and noted)",
+          file=sys.stderr)
+
+
 def run_demo(out: Path, cases: int = 12) -> int:
     """The cloud demo on moto; returns 0 when every good case was archived and the bad one rejected."""
     from .localcloud import LocalCloud
@@ -79,6 +108,7 @@ def run_demo(out: Path, cases: int = 12) -> int:
     with LocalCloud(log_level="ERROR") as cloud:
         print(f"  intake bucket {cloud.name('IntakeBucket')}, archive bucket {cloud.name('ArchiveBucket')} (Object Lock COMPLIANCE)",
               file=sys.stderr)
+        _configure(cloud, out)
         plan = [(seed, None) for seed in range(1, cases)] + [(cases + 100, "digest")]
         uploads = {}
         for seed, defect in plan:
@@ -184,6 +214,7 @@ INDEX = {
                  "  移交清单-<批次>.xlsx / .json：同一份清单的表格与 JSON 视图；归档目录清单-<批次>.xlsx / .csv：本批次所移交的版本及其结果\n"
                  "  须人工核查的检测项（如未配置正式杀毒软件时的病毒扫描）在所有文件中写作“未自动检测……须人工核查”，从不写作合格",
     "institutions/": "两个接收单位各自机器上的文件夹：自己的签名密钥与证书、拉取的批次、接收检测报告、签名的答复",
+    "归档配置-事项目录.csv": "归档配置：管理员导入的事项目录（事项类型、保管期限、必备材料）；平台提交的保管期限与目录不符时按目录期限归档并注明",
     "catalogue.csv": "归档目录（Excel 可直接打开）/ the catalogue",
     "catalogue.json": "归档目录（JSON）",
 }
