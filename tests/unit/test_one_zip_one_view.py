@@ -53,6 +53,27 @@ def test_a_local_entry_prepended_to_a_sealed_package_is_refused(package_copy):
     assert "before the first entry" in layout_failure(report)
 
 
+@pytest.mark.parametrize("tail", [b"\0" * 64, b"PK\x03\x04" + b"x" * 40, b"\n"], ids=["zeros", "a-local-header", "one-byte"])
+def test_bytes_after_the_end_record_are_refused_as_bytes_before_the_first_entry_are(package_copy, tail):
+    """Audit D10 (issue 21): unzip, 7z, bsdtar and Java accept a package with bytes after its end record; earchive does not."""
+    package_copy.write_bytes(package_copy.read_bytes() + tail)
+    report = check_package(package_copy)
+    assert not report.passed
+    assert f"{len(tail)} bytes after the end-of-central-directory record" in layout_failure(report)
+
+
+def test_an_archive_comment_is_part_of_the_end_record_not_trailing_bytes(tmp_path):
+    case = sample_case(tmp_path / "c", seed=52)
+    path = zip_case(case.folder, tmp_path / "b.zip")
+    with zipfile.ZipFile(path, "a") as z:
+        z.comment = "归档包注释 comment".encode()
+    collect(path)  # the comment is counted in the end record: accepted
+    path.write_bytes(path.read_bytes() + b"!")
+    with pytest.raises(EarchiveError) as caught:
+        collect(path)
+    assert caught.value.rule == "BUNDLE-LAYOUT"
+
+
 def test_a_gap_between_entries_is_refused(tmp_path):
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:

@@ -339,6 +339,11 @@ class SafeZip:
                 position += sizes[0] if sizes else (4 if signed else 0) + 12
         if position != offset_cd:
             self._problem("LAYOUT", f"{offset_cd - position} bytes between the last entry and the central directory", None)
+            return
+        end = location + zipfile.sizeEndCentDir + endrec[zipfile._ECD_COMMENT_SIZE]  # the end record and its comment close the file
+        size = fp.seek(0, io.SEEK_END)
+        if size != end:  # appended bytes no manifest, seal or scan covers (audit D10): refused as prepended ones are
+            self._problem("LAYOUT", f"{size - end} bytes after the end-of-central-directory record and its comment", None)
 
     def raise_problems(self, case: str | None = None) -> None:
         if self.problems:
