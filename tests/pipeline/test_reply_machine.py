@@ -89,7 +89,11 @@ def test_the_reply_machine_refuses_bad_replies_takes_a_good_one_and_the_list_car
         s3.put(bucket, replies_base + name + ".pdf", pdf)
         s3.put(bucket, replies_base + name + ".json.p7s", signed_data(desk_a.signer(), content=raw).dump())
         s3.put(bucket, replies_base + name + ".json", raw)
-    found = verdicts(cloud, {name + ".json" for name in bad})
+    s3.put(bucket, replies_base + "deep.json.p7s", b"not a signature")  # the probe that crashed the machine (issue 21): a verdict now
+    s3.put(bucket, replies_base + "deep.json", b"[" * 200_000 + b"]" * 200_000)
+    found = verdicts(cloud, {name + ".json" for name in bad} | {"deep.json"})
+    assert found["deep.json"]["outcome"] == "refused" and "nested deeper" in found["deep.json"]["problems"][0], found["deep.json"]
+    assert json.loads(s3.get_bytes(bucket, replies_base + "deep.refused.json"))["changed"] == "nothing"
     for name, (_, _, expected) in bad.items():
         assert found[name + ".json"]["outcome"] == "refused" and any(expected in p for p in found[name + ".json"]["problems"]), found
         note = json.loads(s3.get_bytes(bucket, replies_base + name + ".refused.json"))
@@ -109,7 +113,7 @@ def test_the_reply_machine_refuses_bad_replies_takes_a_good_one_and_the_list_car
     assert shutil.which("pdfsig"), "poppler-utils is installed by `make system-deps`"
     assert subprocess.run(["pdfsig", str(path)], capture_output=True, text=True, timeout=60).stdout.count("Signature is Valid.") == 2
     actions = [e["action"] for e in svc.aws.events.entries(f"batch#{bid}")]
-    assert actions.count("reply-refused") == 3 and "reply-taken" in actions
+    assert actions.count("reply-refused") == 4 and "reply-taken" in actions
 
     # What both parties signed shows the outcome in the table itself (issue 20): 检测意见, 接收人, 接收日期, the 接收单位 column
     from earchive.domain.final import final_list

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import earchive_home
+from .domain import strict_json
 from .errors import TransferError, UsageError
 
 
@@ -110,7 +111,10 @@ class Desk:
         _, problems = signed_by(seal_identity, (out / "transfer-list.json.sender.p7s").read_bytes(), listing_bytes, trust)
         if problems:
             raise TransferError(f"the list of batch {batch_id} is not signed by the archive: {'; '.join(problems)}")
-        listing = json.loads(listing_bytes)
+        try:  # the signed bytes, one meaning (issue 21): canonical UTF-8, unique keys, bounded
+            listing = strict_json.loads(listing_bytes, max_bytes=LIST_MAX_BYTES, what=f"the list of batch {batch_id}")
+        except ValueError as exc:
+            raise TransferError(str(exc)) from None
         self._pull_form(s3, bucket, base, out, trust, (out / "transfer-list.json.sender.p7s").read_bytes(), listing.get("printed_list_signer_sha256"))
         (out / "packages").mkdir(exist_ok=True)
         done = []
@@ -314,6 +318,9 @@ def _xlsx_rows(body: bytes) -> list[dict[str, str]]:
 
     table = [[("" if v is None else str(v)) for v in row] for row in load_workbook(io.BytesIO(body), read_only=True).worksheets[0].iter_rows(values_only=True)]
     return [dict(zip(table[0], row)) for row in table[1:]] if table else []
+
+
+LIST_MAX_BYTES = 256 * 1024**2  # a signed list of 100,000 packages is about 80 MB
 
 
 def _sm3_of(path: Path) -> str:

@@ -17,6 +17,7 @@ from cryptography import x509
 
 from ..crypto.identity import fingerprint
 from ..errors import UsageError
+from . import strict_json
 from .institution import may_sign
 from .transfer import REASON_CHARS, canonical
 
@@ -117,12 +118,10 @@ def encode(reply: dict[str, Any]) -> bytes:
 def problems(body: bytes, *, signer: x509.Certificate | None, signature_errors: list[str], institution: dict[str, Any] | None,
              listing: dict[str, Any], list_sha256: str, used_reply_ids: set[str], at: dt.datetime) -> list[str]:
     """Why this reply changes nothing (empty: take it). Each reason names the reply, the batch or the package."""
-    if len(body) > MAX_BYTES:
-        return [f"the reply is {len(body)} bytes, over {MAX_BYTES}"]
-    try:
-        reply = json.loads(body)
+    try:  # one byte string, one meaning: UTF-8, unique keys, bounded, canonical (issue 21)
+        reply = strict_json.loads(body, max_bytes=MAX_BYTES, what="the reply")
     except ValueError as exc:
-        return [f"the reply is not JSON: {exc}"]
+        return [f"the reply is refused: {exc}"]
     if not isinstance(reply, dict) or not isinstance(reply.get("packages"), list):
         return ["the reply is not a reply document (no packages)"]
     shape = _shape_problems(reply)
@@ -209,7 +208,7 @@ def check(body: bytes, signature: bytes, *, institution: dict[str, Any] | None, 
         signer, errors = None, [f"not a CMS signature: {exc}"]
     out = problems(body, signer=signer, signature_errors=errors, institution=institution, listing=listing,
                    list_sha256=list_sha256, used_reply_ids=used_reply_ids, at=at)
-    if certified_pdf is not None and not any(p.startswith(("the reply is", "field ", "package entry")) for p in out):
+    if certified_pdf is not None and not any(p.startswith(("the reply is", "field ", "package entry")) for p in out):  # parsed strictly above
         usable = [c for c in pinned if not may_sign(institution, c, at)]  # registered, active, valid now: as for the reply itself
         signer_sha = fingerprint(signer) if signer is not None else None
         out += pdf_problems(json.loads(body), certified_pdf, replied_pdf, usable, tsa_anchors, signer_sha, listing=listing)

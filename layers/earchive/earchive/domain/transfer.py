@@ -16,7 +16,6 @@ writes are :class:`earchive.aws.transfers.Transfers`.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -201,7 +200,10 @@ def _catalogue_facts(p: dict[str, Any]) -> dict[str, Any]:
 
 
 def canonical(document: dict[str, Any]) -> bytes:
-    return json.dumps(document, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str).encode("utf-8")
+    """The bytes both parties sign (and the only ones :func:`earchive.domain.strict_json.loads` accepts back)."""
+    from .strict_json import canonical as encode
+
+    return encode(document)
 
 
 __all__ = ["DECIDED", "TABLE_A1", "Selection", "beijing_date", "canonical", "decisions", "outcome", "receipt", "refused", "table_a1_rows",

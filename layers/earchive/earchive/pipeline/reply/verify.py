@@ -13,15 +13,18 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import re
 from typing import Any
 
 from ...domain import reply as replies
-from ...errors import ReplyTooEarly, TransferError, UnknownBatch
+from ...domain import strict_json
+from ...errors import ReplyTooEarly, TransferError, TransientError, UnknownBatch
 from ..runtime import Runtime
 from ..state import ReplyArrived, Verdict
 
 REPLY_KEY = re.compile(r"^institutions/([^/]+)/replies/([^/]+)/([^/]+)\.json$")
+log = logging.getLogger(__name__)
 EARLY_ATTEMPTS = 8  # the ASL retries a reply that came before the batch waits (about 8 minutes), then leaves it for take-reply
 
 
@@ -39,7 +42,24 @@ def run(event: ReplyArrived, rt: Runtime) -> Verdict:
 
 def examine(aws: Any, bucket: str, code: str, batch_id: str, key: str, *, actor: str, early_ok: bool = False,
             tsa_anchors: list[Any] | None = None) -> Verdict:
-    """Verify one reply and apply it, or write why not; ``early_ok`` raises :class:`ReplyTooEarly` for a batch not yet waiting."""
+    """Verify one reply and apply it, or write why not; ``early_ok`` raises :class:`ReplyTooEarly` for a batch not yet waiting.
+
+    Every reply ends in a verdict (issue 21): whatever goes wrong while examining it — a hostile document, a bug — is a
+    refusal with its reason beside the reply and in the event log, never a crash that leaves it undecided. Only an outage
+    (TransientError, retried) and a reply that came early (ReplyTooEarly) leave it for another look.
+    """
+    try:
+        return _examine(aws, bucket, code, batch_id, key, actor=actor, early_ok=early_ok, tsa_anchors=tsa_anchors)
+    except (ReplyTooEarly, TransientError):
+        raise
+    except Exception as exc:
+        log.exception("reply %s could not be examined", key)
+        why = f"回执无法核验，已拒收 / the reply could not be examined ({type(exc).__name__}: {str(exc)[:200]})"
+        return _refuse(aws, bucket, key, batch_id, [why], actor)
+
+
+def _examine(aws: Any, bucket: str, code: str, batch_id: str, key: str, *, actor: str, early_ok: bool,
+             tsa_anchors: list[Any] | None) -> Verdict:
     s3, transfers = aws.s3, aws.transfers
     try:
         batch = transfers.batch(batch_id)
@@ -119,7 +139,7 @@ def _taken(aws: Any, batch: dict[str, Any], key: str, reply: dict[str, Any], dig
 
 def _reply_id(body: bytes) -> str | None:
     try:
-        doc = json.loads(body) if len(body) <= replies.MAX_BYTES else None
+        doc = strict_json.loads(body, max_bytes=replies.MAX_BYTES)
     except ValueError:
         return None
     return doc.get("reply_id") if isinstance(doc, dict) and isinstance(doc.get("reply_id"), str) else None
