@@ -70,7 +70,25 @@ class Transfers:
         return self.table.get_item(Key={"batch_id": batch_id, "item": f"REPLY#{reply_id}"}, ConsistentRead=True).get("Item")
 
     def use_reply(self, batch_id: str, reply_id: str, key: str, *, actor: str, sha256: dict[str, str] | None = None) -> None:
-        """Take a verified reply, once: a conditional write on its id, with the SHA-256 of the exact bytes verified."""
+        """Take a verified reply, once, and one reply per decision (issue 21): first a conditional write on the batch (waiting,
+        no other reply taken), then the reply's own record (its id never used again), with the SHA-256 of the bytes verified.
+
+        Two valid replies racing: one takes the batch; the other is refused, naming it. A crash between the two writes is
+        repaired by the same reply again (the batch already names it).
+        """
+        try:
+            self.table.update_item(Key={"batch_id": batch_id, "item": "BATCH"}, UpdateExpression="SET reply_taken = :r",
+                                   ConditionExpression="#st = :w AND (attribute_not_exists(reply_taken) OR reply_taken = :r)",
+                                   ExpressionAttributeNames={"#st": "status"}, ExpressionAttributeValues={":r": reply_id, ":w": "RECEIVING"})
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            current = self.batch(batch_id)
+            if current.get("reply_taken") and current["reply_taken"] != reply_id:
+                raise TransferError(f"another reply decided this batch ({current['reply_taken']}) / 本批次已由另一份回执决定") from None
+            if current.get("reply_taken") == reply_id:
+                raise TransferError(f"reply {reply_id} of batch {batch_id} was taken already (a replay)") from None
+            raise TransferError(f"batch {batch_id} is {current['status']}: it is not waiting for a decision") from None
         try:
             self.table.put_item(Item={"batch_id": batch_id, "item": f"REPLY#{reply_id}", "key": key, "taken_at": now(), "taken_by": actor,
                                       "sha256": sha256 or {}},
@@ -239,13 +257,14 @@ class Transfers:
         names = {"#st": "status"}
         values: dict[str, Any] = {":to": to}
         sets = ["#st = :to"]
+        clear = " REMOVE reply_taken" if to == "DRAFT" else ""  # a batch sent again waits for a new decision
         for i, (k, v) in enumerate(attrs.items()):
             names[f"#a{i}"], values[f":v{i}"] = k, v
             sets.append(f"#a{i} = :v{i}")
         values.update({f":f{i}": s for i, s in enumerate(allowed_from)})
         try:
             out = self.table.update_item(
-                Key={"batch_id": batch_id, "item": "BATCH"}, UpdateExpression="SET " + ", ".join(sets),
+                Key={"batch_id": batch_id, "item": "BATCH"}, UpdateExpression="SET " + ", ".join(sets) + clear,
                 ConditionExpression="#st IN (" + ", ".join(f":f{i}" for i in range(len(allowed_from))) + ")",
                 ExpressionAttributeNames=names, ExpressionAttributeValues=values, ReturnValues="ALL_NEW")["Attributes"]
         except ClientError as exc:

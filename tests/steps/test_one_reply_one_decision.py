@@ -1,0 +1,56 @@
+"""One reply, one decision (issue 21): of several valid replies to one waiting batch, one takes it; every other is refused, naming
+the one that decided. Hypothesis draws the replies and the order they arrive in (replays included); the atomicity of each
+conditional write is DynamoDB's (moto here)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from earchive.client import TransferService
+from earchive.errors import TransferError
+from earchive_devtools.localcloud import LocalCloud
+
+SEEN: list[int] = []
+
+
+@pytest.fixture(scope="module")
+def cloud(earchive_home):
+    with LocalCloud() as c:
+        yield c
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.sampled_from(["r-a", "r-b", "r-c", "r-d"]), min_size=1, max_size=8))
+def test_of_racing_replies_one_decides_and_every_other_is_refused_naming_it(cloud, arrivals):
+    transfers = TransferService.from_cloud(cloud).transfers
+    SEEN.append(1)
+    batch_id = f"2026120699{len(SEEN):02d}"
+    transfers.table.put_item(Item={"batch_id": batch_id, "item": "BATCH", "status": "RECEIVING", "institution": "430102001",
+                                   "task_token": "t", "created_at": "2026-12-06T00:00:00+00:00"})
+    outcomes = []
+    for reply_id in arrivals:
+        try:
+            transfers.use_reply(batch_id, reply_id, f"institutions/430102001/replies/{batch_id}/{reply_id}.json", actor="test")
+            outcomes.append(("taken", reply_id))
+        except TransferError as exc:
+            outcomes.append(("refused", str(exc)))
+    winner = arrivals[0]
+    assert outcomes[0] == ("taken", winner), "the first to arrive takes the batch"
+    for reply_id, (kind, text) in zip(arrivals[1:], outcomes[1:]):
+        assert kind == "refused"
+        assert (f"another reply decided this batch ({winner})" in text) if reply_id != winner else "taken already" in text
+    assert transfers.batch(batch_id)["reply_taken"] == winner and transfers.used_replies(batch_id) == {winner}
+    taken = [e["detail"] for e in transfers.events.entries(f"batch#{batch_id}") if e["action"] == "reply-taken"]
+    assert len(taken) == 1 and winner in str(taken[0]), taken
+
+
+def test_a_batch_sent_again_waits_for_a_new_decision(cloud):
+    transfers = TransferService.from_cloud(cloud).transfers
+    batch_id = "202612069800"
+    transfers.table.put_item(Item={"batch_id": batch_id, "item": "BATCH", "status": "RECEIVING", "institution": "430102001",
+                                   "created_at": "2026-12-06T00:00:00+00:00"})
+    transfers.use_reply(batch_id, "r-1", "k", actor="test")
+    transfers.move(batch_id, "DRAFT", allowed_from=("RECEIVING",), actor="test")  # transfer cancel
+    assert "reply_taken" not in transfers.batch(batch_id)
