@@ -85,7 +85,8 @@ def test_an_institution_pulls_checks_and_replies_with_its_own_key_and_the_window
         "a blank return reason": (*signed_by(desk_a, {**document, "packages": [{**p, "reason": " "} for p in document["packages"]]}),
                                   "needs a reason"),
         "bytes changed after signing": (body.replace("王芳".encode(), "李四".encode()), signature, "content altered"),
-        "not JSON": (b"\xff" * 10, signed_data(desk_a.signer(), content=b"\xff" * 10).dump(), "not JSON"),
+        "not JSON": (b"\xff" * 10, signed_data(desk_a.signer(), content=b"\xff" * 10).dump(), "not UTF-8"),
+        "not JSON at all": (b"{oops", signed_data(desk_a.signer(), content=b"{oops").dump(), "not JSON"),
         "oversized": (b" " * (replies.MAX_BYTES + 1), signature, "over"),
     }
     for what, (raw, sig, expected) in refusals.items():
