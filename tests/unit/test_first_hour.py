@@ -126,7 +126,7 @@ def test_a_reply_of_the_wrong_shape_is_refused_not_a_crash(change):
 
     doc = {"version": "1", "reply_id": "r1", "batch_id": "B", "institution": "A", "list_sha256": "s", "receiver": "王芳",
            "packages": [{"package_id": "P1", "outcome": "ACCEPTED", "failed_tests": []}], **change}
-    found = reply.problems(json.dumps(doc).encode(), signer=None, signature_errors=[], institution={"code": "A", "status": "ACTIVE"},
+    found = reply.problems(reply.encode(doc), signer=None, signature_errors=[], institution={"code": "A", "status": "ACTIVE"},
                            listing={"batch_id": "B", "institution": "A", "packages": [{"record_code": "P1"}]}, list_sha256="s",
                            used_reply_ids={"r0"}, at=dt.datetime.now(dt.UTC))
     assert found and any("not text" in p or "not an object" in p or "not a list" in p for p in found), found

@@ -267,6 +267,35 @@ def verify_chain(
     return errors
 
 
+SINGLE_VALUED = ("content_type", "message_digest", "signing_time")  # RFC 5652 §11: one value each (and each attribute once)
+
+
+def attribute_problems(attrs: Any) -> list[str]:
+    """Why a SignerInfo's signed attributes are not one unambiguous DER SET (empty: they are).
+
+    The signature covers their exact bytes, but readers act on the attributes they parse: a repeated messageDigest
+    (one reader keeps the first, another the last), an unsorted SET or a BER length (OpenSSL re-encodes in DER
+    and its signature check fails) would let one signature mean two things. So: DER exactly as received (asn1crypto
+    re-encodes and sorts), every attribute type once, and contentType, messageDigest and signingTime single-valued.
+    """
+    raw = b"\x31" + attrs.dump()[1:]  # as signed: the [0] IMPLICIT tag read as the SET it stands for
+    try:
+        again = cms.CMSAttributes.load(raw).dump(force=True)
+    except (ValueError, TypeError) as exc:
+        return [f"signed attributes: not DER ({exc})"]
+    out = []
+    if again != raw:
+        out.append("signed attributes: not a DER-sorted SET (order, lengths or encodings differ from DER) / 签名属性不是 DER 编码")
+    seen: dict[str, int] = {}
+    for a in attrs:
+        kind = a["type"].dotted if a["type"].native == a["type"].dotted else a["type"].native
+        seen[kind] = seen.get(kind, 0) + 1
+        if kind in SINGLE_VALUED and len(a["values"]) != 1:
+            out.append(f"signed attributes: {kind} has {len(a['values'])} values, RFC 5652 allows one")
+    out += [f"signed attributes: {kind} appears {n} times, RFC 5652 allows one" for kind, n in seen.items() if n > 1]
+    return out
+
+
 def verify_signed_data(
     info: cms.ContentInfo,
     anchors: list[x509.Certificate],
@@ -318,6 +347,10 @@ def verify_signed_data(
         attrs = si["signed_attrs"]
         if not attrs:
             result.errors.append("no signed attributes")
+            return result
+        strict = attribute_problems(attrs)
+        if strict:  # one encoding, one meaning (issue 21): what a stricter verifier (OpenSSL) refuses is refused here too
+            result.errors += strict
             return result
         by_type = {a["type"].native: a["values"] for a in attrs}
         if by_type.get("message_digest") is None or by_type["message_digest"][0].native != digest(digest_alg, content):

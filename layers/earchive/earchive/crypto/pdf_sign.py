@@ -34,6 +34,7 @@ from cryptography.hazmat.primitives import serialization
 from ..domain.transfer_form import RECEIVER_FIELD as RECEIVER
 from ..domain.transfer_form import SENDER_FIELD as SENDER
 from ..errors import reject
+from .cms import attribute_problems
 from .identity import fingerprint
 
 # pyHanko logs a traceback for every certificate it cannot chain to the anchors it was given; the window pins the
@@ -296,6 +297,13 @@ def validate(pdf: bytes, anchors: list[x509.Certificate], tsa_anchors: list[x509
     for sig in embedded:
         vc = ValidationContext(trust_roots=roots, allow_fetching=False, revocation_mode="soft-fail")
         entry: dict[str, Any] = {"field": sig.field_name, "document_timestamp": sig.sig_object_type == "/DocTimeStamp"}
+        try:  # the same strictness as every CMS earchive verifies (issue 21): one DER SET, each attribute once
+            strict = attribute_problems(sig.signer_info["signed_attrs"])
+        except Exception as exc:  # noqa: BLE001 - a malformed signature is a verdict
+            strict = [f"signed attributes unreadable: {exc}"]
+        if strict:
+            results.append({**entry, "valid": False, "problem": "; ".join(strict)})
+            continue
         try:
             if entry["document_timestamp"]:
                 status = validate_pdf_timestamp(sig, validation_context=vc)
