@@ -160,7 +160,7 @@ def test_every_call_each_function_makes_is_granted_by_the_template(cloud, tmp_pa
     svc.submit(bid, actor="李敏")
     svc.wait_for_decision(bid)
     back = codes[0]
-    svc.decide(bid, receiver="王芳", returns={back: "申请表模糊"})
+    svc.decide(bid, receiver="王芳", returns={back: "申请表扫描件模糊，请重新扫描"})
     case = next(c for c in cases if svc.transfers.catalogue.get(back)["project_id"] == c.project_id)
     fixed = sample_case(tmp_path / "fixed", seed=int(case.project_id[-3:]), remarks="补正")  # the returned case, corrected
     (again,) = upload_all(cloud, [zip_case(fixed.folder, tmp_path / f"{case.project_id}.zip")])

@@ -162,11 +162,11 @@ def test_transfer_loop_through_the_cli(tmp_path, local_up, capsys):
     view = json.loads(capsys.readouterr().out)
     assert view["batch"]["status"] == "RECEIVING" and all(p["receipt"]["passed"] for p in view["packages"])
     back = archived[0]["package_id"]
-    cli("transfer", "return", batch, "--receiver", "王芳", "--package", back, "--reason", "申请表模糊")
+    cli("transfer", "return", batch, "--receiver", "王芳", "--package", back, "--reason", "申请表扫描件模糊请重新扫描")
     capsys.readouterr()
     assert main(["transfer", "show", batch]) == 0
     shown = capsys.readouterr().out
-    assert "PARTLY_RETURNED" in shown and "退回：申请表模糊" in shown
+    assert "PARTLY_RETURNED" in shown and "退回：申请表扫描件模糊请重新扫描" in shown
     # the same bundle again is no correction (P6): refused by rule, saying what to do
     case = next(c for c in cases if c.project_id == archived[0]["project_id"])
     capsys.readouterr()

@@ -258,7 +258,7 @@ def test_the_real_transfer_state_machine(cloud, tmp_path, capsys):
     assert sum(r["归档信息包数量"] for r in shown["rows"]) == 3
     assert svc.transfers.rows(batch["batch_id"])[0]["批次编号"] == batch["batch_id"], "DynamoDB holds the rows"
     back = archived[0]["record_code"]
-    done = svc.decide(batch["batch_id"], receiver="王芳", returns={back: "缺少现场照片"})
+    done = svc.decide(batch["batch_id"], receiver="王芳", returns={back: "缺少现场照片，请补拍后补正"})
     assert done["status"] == "PARTLY_RETURNED" and int(done["returned_count"]) == 2, "the corrupted one is returned too"
     assert "YJ-1-14" in " ".join(cloud.catalogue().get(corrupted)["return_failed_tests"])
     opinions = " ".join(r["检测意见"] + r["备注"] for r in svc.transfers.rows(batch["batch_id"]))

@@ -80,7 +80,8 @@ def test_a_return_needs_a_receiver_and_a_reason_that_says_something():
     from earchive.domain.transfer import refused
 
     packages = [{"package_id": "P1"}, {"package_id": "P2"}]
-    assert refused(packages, {"P1": "申请表扫描件模糊"}, "王芳") == []
+    assert refused(packages, {"P1": "申请表扫描件模糊，请重新扫描"}, "王芳") == []
+    assert any("须为 10–1300 个字" in p for p in refused(packages, {"P1": "申请表扫描件模糊"}, "王芳")), "one minimum on both sides (issue 21)"
     assert any("characters" in p for p in refused(packages, {"P1": " "}, "王芳"))
     assert any("characters" in p for p in refused(packages, {"P1": "x"}, "王芳"))
     assert any("characters" in p for p in refused(packages, {"P1": "很" * 1301}, "王芳"))

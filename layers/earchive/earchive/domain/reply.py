@@ -24,7 +24,7 @@ from .transfer import REASON_CHARS, canonical
 VERSION = "1"
 MAX_BYTES = 2 * 1024**2  # a reply of 10,000 packages with reasons is well under this
 OUTCOMES = ("ACCEPTED", "RETURNED")
-INSTITUTION_REASON_CHARS = (10, 1300)  # what the institution's side asks of a return's reason (review page and CLI; TDR, Enduro)
+INSTITUTION_REASON_CHARS = REASON_CHARS  # what the institution's side asks of a return's reason (review page and CLI; TDR, Enduro)
 
 
 def failed_reason(check: dict[str, Any]) -> str:
@@ -60,10 +60,7 @@ def draft(listing: dict[str, Any], list_sha256: str, *, receiver: str, checks: d
     page and the console's receiver page all pass through here, so the window cannot tell which was used)."""
     from .transfer import refused
 
-    problems = refused([{"package_id": p["record_code"]} for p in listing["packages"]], returns, receiver)
-    low, high = INSTITUTION_REASON_CHARS
-    problems += [f"{code}: a return needs a reason of {low}–{high} characters (退回原因 {low}–{high} 字), not {len(r.strip())}"
-                 for code, r in returns.items() if not low <= len(r.strip()) <= high]
+    problems = refused([{"package_id": p["record_code"]} for p in listing["packages"]], returns, receiver)  # one minimum, both sides
     if problems:
         raise UsageError(f"reply to batch {listing['batch_id']} refused: {'; '.join(problems)}")
     return build(listing, list_sha256, receiver=receiver, checks=checks, returns=returns)

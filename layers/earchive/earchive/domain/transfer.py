@@ -94,7 +94,7 @@ def decisions(packages: list[dict[str, Any]], returns: dict[str, str], *,
     return out
 
 
-REASON_CHARS = (4, 1300)  # a return's reason: long enough to tell the window what to fix, short enough for the list
+REASON_CHARS = (10, 1300)  # a return's reason, on both sides (issue 21): long enough to tell the window what to fix, short enough for the list
 
 
 def refused(packages: list[dict[str, Any]], returns: dict[str, str], receiver: str | None = None) -> list[str]:
