@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -79,3 +80,21 @@ def test_the_auditors_index_keys_are_outside_the_hash_only_where_they_belong():
               "prev_hash": first["hash"]}
     second["hash"] = entry_hash(second)
     assert any("edited" in p for p in verify_entries([first, {**second, **opened_keys("batch#1", first["at"])}])), "only a first entry"
+
+
+@pytest.mark.parametrize("region,host", [("cn-north-1", "https://earchive-stagingbucket-x.s3.cn-north-1.amazonaws.com.cn"),
+                                         ("cn-northwest-1", "https://earchive-stagingbucket-x.s3.cn-northwest-1.amazonaws.com.cn"),
+                                         ("eu-west-1", "https://earchive-stagingbucket-x.s3.eu-west-1.amazonaws.com")])
+def test_the_csp_names_the_stacks_own_bucket_host_not_every_s3_host(region, host):
+    """Issue 21: *.amazonaws.com would let a page send data to anyone's bucket; the console names only its staging bucket."""
+    import boto3
+    from botocore.config import Config
+
+    from earchive.console.pages import CSP, bucket_origin
+
+    client = boto3.client("s3", region_name=region, aws_access_key_id="k", aws_secret_access_key="s",
+                          config=Config(signature_version="s3v4", s3={"addressing_style": "virtual"}))
+    origin = bucket_origin(client, "earchive-stagingbucket-x")
+    assert origin == host
+    policy = CSP.format(s3=origin)
+    assert "*" not in policy and f"connect-src 'self' {host};" in policy

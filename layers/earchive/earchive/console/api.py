@@ -20,7 +20,7 @@ from ..domain import correction
 from ..domain.listing import HALL, CaseQuery, hall_key
 from ..errors import ConflictError, EarchiveError, UsageError
 from .auth import Denied, Principal, authorize, principal
-from .pages import AWS_S3, LOCAL_S3, asset, config_json
+from .pages import LOCAL_S3, asset, bucket_origin, config_json
 
 log = logging.getLogger(__name__)
 
@@ -187,7 +187,9 @@ def make_app(store: Store, settings: Any = None) -> APIGatewayHttpResolver:
         return _json(500, {"error": f"系统出错，已记录，请把编号 {rid} 告知运维人员 / internal error, logged as {rid}"})
 
     # -- public: the pages, their assets, the OpenAPI document
-    s3 = AWS_S3 if settings is not None and settings.lambda_function else LOCAL_S3  # on Lambda: S3's endpoints only
+    # on Lambda: the stack's own staging bucket host, exactly as its presigned URLs name it (issue 21), never *.amazonaws.com
+    s3 = (bucket_origin(store.aws.s3.client, settings.staging_bucket)  # type: ignore[attr-defined]  # the Desk on Lambda
+          if settings is not None and settings.lambda_function else LOCAL_S3)
 
     @app.get("/")
     @app.get("/index.html")

@@ -27,7 +27,16 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
 
 
 LOCAL_S3 = "http://127.0.0.1:* http://localhost:*"  # the local cloud's S3 (presigned uploads and previews)
-AWS_S3 = "https://*.amazonaws.com https://*.amazonaws.com.cn"  # S3's endpoints, global and China
+
+
+def bucket_origin(s3_client: Any, bucket: str) -> str:
+    """The origin of the staging bucket as this deployment's presigned URLs name it (virtual-hosted, its region and partition:
+    ``https://<bucket>.s3.cn-north-1.amazonaws.com.cn``): the only S3 host the console's pages may reach."""
+    from urllib.parse import urlsplit
+
+    url = s3_client.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "x"}, ExpiresIn=60)  # local: no request
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def headers(s3_origins: str = LOCAL_S3) -> dict[str, str]:
@@ -62,5 +71,5 @@ def config_json(settings: Any) -> dict[str, Any]:
             "token_url": settings.oidc_token_url, "local_login": False, "max_upload": settings.console_max_upload, "labels": labels}
 
 
-__all__ = ["asset", "config_json", "headers", "read"]
+__all__ = ["asset", "bucket_origin", "config_json", "headers", "read"]
 
