@@ -332,11 +332,42 @@ def _iterative_map_workers() -> None:
     worker._earchive_iterative = True
 
 
+def _dynamodb_key_limits() -> None:
+    """AWS refuses a key over its size limits on every read and delete (ValidationException: 2,048 bytes for a partition key,
+    1,024 for a sort key); moto checks them only on writes, so a long id would read as "not found" locally and fail on AWS."""
+    from moto.dynamodb.exceptions import HashKeyTooLong, RangeKeyTooLong
+    from moto.dynamodb.limits import HASH_KEY_MAX_LENGTH, RANGE_KEY_MAX_LENGTH
+    from moto.dynamodb.models.table import Table
+
+    def check(hash_key: Any, range_key: Any = None) -> None:
+        if hash_key is not None and hash_key.size() > HASH_KEY_MAX_LENGTH:
+            raise HashKeyTooLong
+        if range_key is not None and range_key.size() > RANGE_KEY_MAX_LENGTH:
+            raise RangeKeyTooLong
+
+    def limited(fn: Any) -> Any:
+        def wrapped(self: Any, hash_key: Any, range_key: Any = None, *args: Any, **kwargs: Any) -> Any:
+            check(hash_key, range_key if not isinstance(range_key, str) else None)
+            return fn(self, hash_key, range_key, *args, **kwargs)
+        return wrapped
+
+    Table.get_item = limited(Table.get_item)
+    Table.delete_item = limited(Table.delete_item)
+    query = Table.query
+
+    def limited_query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        check(hash_key)
+        return query(self, hash_key, *args, **kwargs)
+
+    Table.query = limited_query
+
+
 def install_patches() -> None:
     from moto.awslambda.models import LambdaFunction
 
     _record_calls()
     _index_dynamodb()
+    _dynamodb_key_limits()
     _unlocked_backends()
     _shared_interpreter_clients()
     _iterative_map_workers()

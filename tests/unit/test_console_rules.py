@@ -90,11 +90,25 @@ def test_the_csp_names_the_stacks_own_bucket_host_not_every_s3_host(region, host
     import boto3
     from botocore.config import Config
 
-    from earchive.console.pages import CSP, bucket_origin
+    from earchive.console.pages import CSP, origin_of
 
     client = boto3.client("s3", region_name=region, aws_access_key_id="k", aws_secret_access_key="s",
                           config=Config(signature_version="s3v4", s3={"addressing_style": "virtual"}))
-    origin = bucket_origin(client, "earchive-stagingbucket-x")
+    origin = origin_of(client, "earchive-stagingbucket-x")
     assert origin == host
     policy = CSP.format(s3=origin)
     assert "*" not in policy and f"connect-src 'self' {host};" in policy
+
+
+def test_an_id_over_dynamodbs_key_limits_answers_400_not_500():
+    """Issue 21: on AWS a GetItem with a 3,000-byte key is a ValidationException (the local cloud raises the same): the request is
+    wrong, so the console answers 400 saying so, not 500."""
+    from botocore.exceptions import ClientError
+
+    class Long(Store):
+        def case(self, package_id):
+            raise ClientError({"Error": {"Code": "ValidationException", "Message": "Size of hashkey has exceeded the maximum size limit"}},
+                              "GetItem")
+
+    out = make_app(Long()).resolve(event("GET", f"/api/cases/{'4' * 3000}", claims("window_clerk", True)), None)
+    assert out["statusCode"] == 400 and "编号不合规" in json.loads(out["body"])["error"]

@@ -32,6 +32,12 @@ def transient(exc: BaseException) -> bool:
     return isinstance(exc, BotoCoreError) and not isinstance(exc, ParamValidationError)  # a bad call never heals
 
 
+def invalid_request(exc: BaseException) -> bool:
+    """True when AWS refused the request itself (DynamoDB's ValidationException, e.g. a key over its size limits): the caller's
+    input is wrong, not the system (the console answers 400, not 500)."""
+    return isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code", "") == "ValidationException"
+
+
 _CREATE = threading.Lock()  # boto3 sessions are not thread safe: clients and resources are made one at a time
 
 

@@ -1,10 +1,9 @@
 """The console's HTTP API: Powertools' ``APIGatewayHttpResolver`` behind API Gateway's JWT authorizer (issue 11).
 
-Every route names one permission of :mod:`earchive.console.auth` and checks it server-side with the
-caller's roles and scopes before it returns or changes anything. What a route reads and changes is a
-:class:`Store` (:class:`earchive.console.desk.Desk` on a stack; a stand-in in the authorisation matrix),
-so the routes and their authorisation are tested without AWS. The pages and their assets are served
-by the same function without a token (they hold nothing; every datum comes through ``/api``).
+Every route names one permission of :mod:`earchive.console.auth` and checks it server-side with the caller's roles and
+scopes before it returns or changes anything. What a route reads and changes is a :class:`Store` (:class:`earchive.console.desk.Desk`
+on a stack; a stand-in in the authorisation matrix), so the routes and their authorisation are tested without AWS. The pages and
+their assets are served by the same function without a token (they hold nothing; every datum comes through ``/api``).
 """
 
 from __future__ import annotations
@@ -16,6 +15,7 @@ from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 
+from ..aws.clients import invalid_request
 from ..domain import correction
 from ..domain.listing import HALL, CaseQuery, hall_key
 from ..errors import ConflictError, EarchiveError, UsageError
@@ -182,14 +182,14 @@ def make_app(store: Store, settings: Any = None) -> APIGatewayHttpResolver:
 
     @app.exception_handler(Exception)
     def failure(exc: Exception) -> Response:  # a bug or an outage: logged in full, the user gets the request id to quote
+        if invalid_request(exc):  # e.g. an id over DynamoDB's key limits: the request is wrong, not the system (issue 21)
+            return _json(400, {"error": f"请求中的编号不合规（过长或格式不对）/ an id in the request is invalid: {exc}"})
         rid = app.current_event.request_context.request_id
         log.exception("console request %s failed", rid)
         return _json(500, {"error": f"系统出错，已记录，请把编号 {rid} 告知运维人员 / internal error, logged as {rid}"})
 
     # -- public: the pages, their assets, the OpenAPI document
-    # on Lambda: the stack's own staging bucket host, exactly as its presigned URLs name it (issue 21), never *.amazonaws.com
-    s3 = (bucket_origin(store.aws.s3.client, settings.staging_bucket)  # type: ignore[attr-defined]  # the Desk on Lambda
-          if settings is not None and settings.lambda_function else LOCAL_S3)
+    s3 = bucket_origin(store, settings) if settings is not None and settings.lambda_function else LOCAL_S3  # never *.amazonaws.com
 
     @app.get("/")
     @app.get("/index.html")

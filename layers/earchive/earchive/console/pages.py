@@ -29,12 +29,17 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
 LOCAL_S3 = "http://127.0.0.1:* http://localhost:*"  # the local cloud's S3 (presigned uploads and previews)
 
 
-def bucket_origin(s3_client: Any, bucket: str) -> str:
+def bucket_origin(store: Any, settings: Any) -> str:
     """The origin of the staging bucket as this deployment's presigned URLs name it (virtual-hosted, its region and partition:
-    ``https://<bucket>.s3.cn-north-1.amazonaws.com.cn``): the only S3 host the console's pages may reach."""
+    ``https://<bucket>.s3.cn-north-1.amazonaws.com.cn``): the only S3 host the console's pages may reach (issue 21)."""
+    return origin_of(store.aws.s3.client, settings.staging_bucket)
+
+
+def origin_of(s3_client: Any, bucket: str) -> str:
+    """``scheme://host`` of the URLs ``s3_client`` presigns for ``bucket`` (made locally: no request)."""
     from urllib.parse import urlsplit
 
-    url = s3_client.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "x"}, ExpiresIn=60)  # local: no request
+    url = s3_client.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "x"}, ExpiresIn=60)
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
 
@@ -71,5 +76,5 @@ def config_json(settings: Any) -> dict[str, Any]:
             "token_url": settings.oidc_token_url, "local_login": False, "max_upload": settings.console_max_upload, "labels": labels}
 
 
-__all__ = ["asset", "bucket_origin", "config_json", "headers", "read"]
+__all__ = ["asset", "bucket_origin", "config_json", "headers", "origin_of", "read"]
 
