@@ -110,6 +110,7 @@ class Gateway:
         self.function = cloud.name(FUNCTION)
         self.pool = cloud.name("ConsoleUserPool")
         self.client_id = cloud.name("ConsoleUserPoolClient")
+        self.tamper: Any = None  # (method, path, body) -> body: set by a test to alter answers on their way to the browser
         self.server = ThreadingHTTPServer((host, port), self._handler())
         self.server.daemon_threads = True
         self.url = f"http://{host}:{self.server.server_address[1]}/"
@@ -153,6 +154,8 @@ class Gateway:
         raw = base64.b64decode(data) if payload.get("isBase64Encoded") else str(data).encode("utf-8")
         if path == "/config.json" and payload.get("statusCode") == 200:  # Cognito's hosted sign-in page is this gateway's password form
             raw = json.dumps({**json.loads(raw), "local_login": True}, ensure_ascii=False).encode("utf-8")
+        if self.tamper is not None:  # tests only: a hostile network or server altering an answer in flight (issue 21)
+            raw = self.tamper(method, path, raw)
         return int(payload.get("statusCode", 200)), {k.lower(): str(v) for k, v in (payload.get("headers") or {}).items()}, raw
 
     def event(self, method: str, url: Any, headers: dict[str, str], body: bytes, source: str, route_key: str,

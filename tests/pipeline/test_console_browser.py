@@ -212,8 +212,47 @@ def test_a_clerk_enters_a_case_by_hand_with_hostile_text_which_never_runs(stack,
     assert driver.title == "政务服务电子档案 · 控制台" and not driver.find_elements(By.CSS_SELECTOR, "#cases script, #cases img")
 
 
-def reply_in_browser(stack, driver, batch_id: str, returns: dict[str, str], shots: tuple[str, str] | None = None) -> None:
-    """The receiver opens the batch from the inbox, returns what ``returns`` names (with its reason), picks the key file and signs."""
+def tampered(kind: str):
+    """An answer of the reply routes altered on its way to the browser (issue 21): what the page must refuse to sign."""
+    import base64
+    import hashlib
+
+    from asn1crypto import cms as acms
+
+    def attrs(data: bytes, twice: bool) -> bytes:
+        parsed = acms.CMSAttributes.load(data)
+        items = [{"type": a["type"].native, "values": [v for v in a["values"]]} for a in parsed]
+        if twice:  # a second messageDigest: the first for one reader, the last for another
+            items.append({"type": "message_digest", "values": [hashlib.sha256(b"another document").digest()]})
+        else:
+            items = [{**a, "values": [hashlib.sha256(b"another document").digest()]} if a["type"] == "message_digest" else a for a in items]
+        return acms.CMSAttributes(items).dump(force=True)
+
+    def alter(method: str, path: str, raw: bytes) -> bytes:
+        if method != "POST" or "/reply" not in path or not raw.startswith(b"{"):
+            return raw
+        answer = json.loads(raw)
+        step = answer.get("step")
+        if (kind in ("digest-swapped", "digest-twice") and step == "pdf") or (kind == "reply-digest" and step == "reply"):
+            answer["to_sign"] = base64.b64encode(attrs(base64.b64decode(answer["to_sign"]), kind == "digest-twice")).decode()
+        elif kind == "pdf-altered" and step == "pdf":
+            pdf = bytearray(base64.b64decode(answer["prepared_pdf"]))
+            pdf[len(pdf) // 3] ^= 0x01
+            answer["prepared_pdf"] = base64.b64encode(bytes(pdf)).decode()
+        elif kind == "decision-flipped" and step == "pdf":
+            doc = json.loads(base64.b64decode(answer["document"]))
+            doc["packages"][0]["outcome"] = "ACCEPTED" if doc["packages"][0]["outcome"] == "RETURNED" else "RETURNED"
+            answer["document"] = base64.b64encode(json.dumps(doc, ensure_ascii=False).encode()).decode()
+        return json.dumps(answer).encode()
+
+    return alter
+
+
+def reply_in_browser(stack, driver, batch_id: str, returns: dict[str, str], shots: tuple[str, str] | None = None,
+                     refused: bool = False) -> str | None:
+    """The receiver opens the batch from the inbox, returns what ``returns`` names (with its reason), picks the key file and signs.
+
+    ``refused``: the page is expected to refuse to sign (an answer was altered in flight); the refusal's text is returned."""
     gateway, institution = stack["gateway"], stack["institution"]
     sign_in(driver, gateway, "receiver1")
     goto(driver, gateway.url + "#/inbox")
@@ -232,6 +271,8 @@ def reply_in_browser(stack, driver, batch_id: str, returns: dict[str, str], shot
     if shots:
         shot(driver, shots[0])
     driver.find_element(By.ID, "sign-reply").click()
+    if refused:
+        return wait(driver, "#reply-out .notice.error", timeout=120).text
     sent = wait(driver, "#reply-sent", timeout=120)
     driver.execute_script("arguments[0].scrollIntoView()", sent)
     assert f"退回 {len(returns)} 件" in sent.text, sent.text
@@ -282,8 +323,19 @@ def test_a_clerk_transfers_the_institution_returns_one_the_clerk_fixes_and_resub
     packages = svc.transfers.packages(batch_id)
     assert len(packages) >= 2
     returned = packages[0]["package_id"]
+    # the page signs only what it checked (issue 21): each answer altered in flight is refused before the key signs it
+    reason = "申请表扫描件模糊，无法辨认签字，请重新扫描后移交"
+    for kind, says in (("digest-swapped", "摘要不符"), ("digest-twice", "出现多次"), ("pdf-altered", "摘要不符|认证的那一份"),
+                       ("decision-flipped", "不一致"), ("reply-digest", "摘要不符")):
+        gateway.tamper = tampered(kind)
+        try:
+            text = reply_in_browser(stack, driver, batch_id, {returned: reason}, refused=True)
+        finally:
+            gateway.tamper = None
+        assert "未签署" in text and any(word in text for word in says.split("|")), (kind, text)
+        assert svc.transfers.browser_reply(batch_id) is None, f"{kind}: nothing was sent"
     # the institution's receiver, in the browser, with the institution's own key file (it never leaves the browser)
-    reply_in_browser(stack, driver, batch_id, {returned: "申请表扫描件模糊，无法辨认签字，请重新扫描后移交"}, shots=("11-inbox-review", "12-reply-sent"))
+    reply_in_browser(stack, driver, batch_id, {returned: reason}, shots=("11-inbox-review", "12-reply-sent"))
     deadline = time.monotonic() + 180
     while svc.transfers.batch(batch_id)["status"] not in ("PARTLY_RETURNED", "RETURNED") and time.monotonic() < deadline:
         time.sleep(0.5)

@@ -296,7 +296,9 @@ class Receiving:
         if session["step"] == "sent":
             return {**out, "key": session["key"], "sent_at": session["sent_at"]}
         # the draft goes with what is to be signed, so the page checks it against the receiver's choices before its key signs
-        return {**out, "to_sign": _b64(bytes.fromhex(session["to_sign"])), "step_token": session["step_token"],
+        pdf_step = {"prepared_pdf": _b64(bytes.fromhex(session["pending"]["prepared_pdf"])), "list_pdf_sha256": session["list_pdf_sha256"]} \
+            if session["step"] == "pdf" else {}  # the page hashes the PDF's byte range itself before its key signs (issue 21)
+        return {**out, **pdf_step, "to_sign": _b64(bytes.fromhex(session["to_sign"])), "step_token": session["step_token"],
                 "document": _b64(replies.encode(document)),
                 "signer_sha256": fingerprint(x509.load_pem_x509_certificate(session["certificate"].encode("ascii")))}
 

@@ -21,16 +21,86 @@ async function importSigningKey(file) {
     return await crypto.subtle.importKey("pkcs8", der, { name: "ECDSA", namedCurve: "P-256" }, false, ["sign"]);
   } catch (err) { throw new Error("无法读取密钥：浏览器签署只支持 ECDSA P-256 密钥（SM2、RSA 请在本单位电脑上用 earchive receive）"); }
 }
-const MESSAGE_DIGEST = [0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x04];  // OID 1.2.840.113549.1.9.4
-function signedDigest(attrs) {  // the messageDigest the CMS signed attributes carry (SET { OCTET STRING (32) })
-  for (let i = 0; i + MESSAGE_DIGEST.length + 36 <= attrs.length; i++) {
-    if (MESSAGE_DIGEST.every((b, k) => attrs[i + k] === b)) {
-      const j = i + MESSAGE_DIGEST.length;
-      if (attrs[j] === 0x31 && attrs[j + 2] === 0x04 && attrs[j + 3] === 0x20) return attrs.slice(j + 4, j + 36);
+const MESSAGE_DIGEST = "1.2.840.113549.1.9.4", SINGLE = ["1.2.840.113549.1.9.3", MESSAGE_DIGEST, "1.2.840.113549.1.9.5"];
+/* One DER element at `at`: [tag, start of content, end]; only definite, minimal lengths (what DER allows). */
+function derElement(bytes, at) {
+  if (at + 2 > bytes.length) throw new Error("截断");
+  const tag = bytes[at];
+  let len = bytes[at + 1], start = at + 2;
+  if (len & 0x80) {
+    const n = len & 0x7f;
+    if (n === 0 || n > 3 || start + n > bytes.length) throw new Error("长度编码不合规");
+    len = 0;
+    for (let k = 0; k < n; k++) len = len * 256 + bytes[start + k];
+    if (bytes[start] === 0 || len < 128 || (n > 1 && len < 256 ** (n - 1))) throw new Error("长度不是最短编码（非 DER）");
+    start += n;
+  }
+  if (start + len > bytes.length) throw new Error("截断");
+  return [tag, start, start + len];
+}
+function derChildren(bytes, start, end) {
+  const out = [];
+  for (let at = start; at < end;) { const el = derElement(bytes, at); out.push(el); at = el[2]; }
+  return out;
+}
+function oidText(bytes, start, end) {
+  const parts = [Math.floor(bytes[start] / 40), bytes[start] % 40];
+  let v = 0;
+  for (let i = start + 1; i < end; i++) { v = v * 128 + (bytes[i] & 0x7f); if (!(bytes[i] & 0x80)) { parts.push(v); v = 0; } }
+  return parts.join(".");
+}
+function lessOrEqual(a, b) {  // DER's SET OF order: encodings compared as octet strings
+  for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i] < b[i];
+  return a.length <= b.length;
+}
+/* The messageDigest the signed attributes carry, read as ASN.1 (issue 21): the whole input one DER SET, sorted, each attribute
+ * type once, contentType, messageDigest and signingTime single-valued; anything else is refused before the key signs. */
+function signedDigest(attrs) {
+  const [tag, start, end] = derElement(attrs, 0);
+  if (tag !== 0x31 || end !== attrs.length) throw new Error("待签署的属性不是一个完整的 SET");
+  const seen = new Set();
+  let digest = null, previous = null;
+  for (const [t, s, e] of derChildren(attrs, start, end)) {
+    const encoding = attrs.slice(s - (e - s < 128 ? 2 : e - s < 256 ? 3 : 4), e);
+    if (previous && !lessOrEqual(previous, encoding)) throw new Error("属性未按 DER 排序");
+    previous = encoding;
+    const [oid, values] = derChildren(attrs, s, e);
+    if (t !== 0x30 || !oid || oid[0] !== 0x06 || !values || values[0] !== 0x31) throw new Error("属性结构不合规");
+    const type = oidText(attrs, oid[1], oid[2]);
+    if (seen.has(type)) throw new Error(`属性 ${type} 出现多次`);
+    seen.add(type);
+    const items = derChildren(attrs, values[1], values[2]);
+    if (SINGLE.includes(type) && items.length !== 1) throw new Error(`属性 ${type} 有 ${items.length} 个值`);
+    if (type === MESSAGE_DIGEST) {
+      const [vt, vs, ve] = items[0];
+      if (vt !== 0x04 || ve - vs !== 32) throw new Error("messageDigest 不是 32 字节的 OCTET STRING");
+      digest = attrs.slice(vs, ve);
     }
   }
-  return null;
+  if (!digest) throw new Error("待签署的属性中没有 messageDigest");
+  return digest;
 }
+/* The printed list's approval, checked too (issue 21): the prepared PDF begins with the list the window certified (its SHA-256 is
+ * in the reply), and the messageDigest is SHA-256 of its /ByteRange — the whole file but the signature's own hole. */
+async function pdfDigest(prepared, certifiedSha256) {
+  const text = new TextDecoder("latin1").decode(prepared);
+  let found = false;
+  for (let at = text.indexOf("%%EOF"); at >= 0 && !found; at = text.indexOf("%%EOF", at + 5)) {
+    for (const end of [at + 5, at + 6, at + 7]) {
+      if (end <= prepared.length && hex(await crypto.subtle.digest("SHA-256", prepared.slice(0, end))) === certifiedSha256) { found = true; break; }
+    }
+  }
+  if (!found) throw new Error("准备签署的登记表不是移交单位认证的那一份，未签署");
+  const m = [...text.matchAll(/\/ByteRange\s*\[\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*\]/g)].pop();
+  if (!m) throw new Error("准备签署的登记表没有签名字节范围");
+  const [a, b, c, d] = m.slice(1).map(Number);
+  if (a !== 0 || b >= c || c + d !== prepared.length) throw new Error("签名字节范围没有覆盖整份登记表，未签署");
+  const covered = new Uint8Array(b + d);
+  covered.set(prepared.slice(0, b), 0);
+  covered.set(prepared.slice(c, c + d), b);
+  return new Uint8Array(await crypto.subtle.digest("SHA-256", covered));
+}
+function hex(buffer) { return [...new Uint8Array(buffer)].map((x) => x.toString(16).padStart(2, "0")).join(""); }
 function sameBytes(a, b) { return a && b && a.length === b.length && a.every((x, i) => x === b[i]); }
 /* What the server asks the key to sign is checked against what the receiver chose, before the key signs it. */
 function checkDraft(doc, id, chosen) {
@@ -101,20 +171,30 @@ async function inboxBatchPage(id) {
       say("1/3 正在起草回执……");
       let r = await api("POST", `api/inbox/${enc(id)}/reply`, { receiver: receiver.value.trim(), returns, certificate: await certFile.files[0].text() });
       const signed = [];
-      let drafted = null;
+      let drafted = null, listPdf = null;
       while (r.step !== "sent") {
         const doc = JSON.parse(new TextDecoder().decode(b64bytes(r.document)));
         checkDraft(doc, id, chosen);
         const toSign = b64bytes(r.to_sign);
-        if (r.step === "pdf" && signed.length === 0) drafted = withoutPdf(doc);
-        else if (r.step === "reply" && signed.length === (drafted ? 1 : 0) && (!drafted || withoutPdf(doc) === drafted)) {
-          const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", b64bytes(r.document)));
-          if (!sameBytes(signedDigest(toSign), digest)) throw new Error("待签署的内容不是这份回执（摘要不符），未签署");
-        } else throw new Error(`服务器要求的签署步骤不对（${r.step}），未签署`);
+        try { await checkStep(r, doc, toSign); } catch (err) {  // nothing the page did not check is ever signed
+          throw new Error(err.message.endsWith("未签署") ? err.message : `待签署的内容不合规（${err.message}），未签署`);
+        }
         say(r.step === "pdf" ? "2/3 正在签署登记表（接收方签章）……" : "3/3 正在签署回执并发送……");
         const signature = bytesB64(await crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, key, toSign));
         signed.push(r.step);
         r = await postAgain(`api/inbox/${enc(id)}/reply/${enc(r.session)}`, { step_token: r.step_token, signature });
+      }
+      async function checkStep(r, doc, toSign) {
+        if (r.step === "pdf" && signed.length === 0) {
+          drafted = withoutPdf(doc);
+          listPdf = r.list_pdf_sha256;
+          if (!r.prepared_pdf || !sameBytes(signedDigest(toSign), await pdfDigest(b64bytes(r.prepared_pdf), listPdf)))
+            throw new Error("待签署的内容不是这份登记表（摘要不符），未签署");
+        } else if (r.step === "reply" && signed.length === (drafted ? 1 : 0) && (!drafted || (withoutPdf(doc) === drafted
+                   && doc.list_pdf_sha256 === listPdf))) {
+          const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", b64bytes(r.document)));
+          if (!sameBytes(signedDigest(toSign), digest)) throw new Error("待签署的内容不是这份回执（摘要不符），未签署");
+        } else throw new Error(`服务器要求的签署步骤不对（${r.step}），未签署`);
       }
       const back = Object.values(r.outcomes).filter((o) => o === "RETURNED").length;
       out.replaceChildren(notice("done", h("span", { id: "reply-sent" }, `回执 ${r.reply_id} 已签章并发送：接收 ${Object.keys(r.outcomes).length - back} 件，退回 ${back} 件。`),
