@@ -92,3 +92,18 @@ def test_a_development_command_without_the_devtools_says_what_to_install(tmp_pat
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert out.returncode == 1
     assert "development tools" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_the_local_cloud_warns_when_told_to_listen_beyond_loopback(monkeypatch, capsys):
+    """Issue 21: loopback unless told otherwise, and then a warning naming what is exposed."""
+    import argparse
+
+    import earchive_devtools.server as server
+    from earchive.cli_local import cmd_local_up
+
+    served = []
+    monkeypatch.setattr(server, "serve", lambda host, port, **kw: served.append(host))
+    for host, warned in (("127.0.0.1", False), ("0.0.0.0", True)):
+        cmd_local_up(argparse.Namespace(host=host, port=4566, verbose=False, console_port=8080, detach=False))
+        assert ("警告：本地云监听 0.0.0.0" in capsys.readouterr().err) == warned
+    assert served == ["127.0.0.1", "0.0.0.0"]

@@ -30,8 +30,17 @@ def progress_printer(enabled: bool):
     return show
 
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
 def cmd_local_up(args: argparse.Namespace) -> int:
     """`earchive local up`: the local cloud behind a moto server on loopback, until Ctrl-C (or `--detach`: in the background)."""
+    if args.host not in LOOPBACK:  # told otherwise: say what that exposes (issue 21)
+        import sys
+
+        print(f"警告：本地云监听 {args.host}，同一网络中的任何人都能访问其 S3、DynamoDB 和控制台（开发用的密码与密钥）；"
+              f"仅在受控的网络中这样做 / warning: the local cloud listens on {args.host}: anyone on the network reaches its S3, "
+              "DynamoDB and console (development passwords and keys)", file=sys.stderr)
     if args.detach:
         return _detach(args)
     from earchive_devtools.server import serve
@@ -173,7 +182,7 @@ def add_local_parsers(sub: Any) -> None:
     s = sub.add_parser("local", help="the local cloud (moto) on 127.0.0.1")
     local_sub = s.add_subparsers(dest="local_command", required=True)
     up = local_sub.add_parser("up", help="serve template.yaml + the real state machines on a moto server; any S3 client can drop cases in")
-    up.add_argument("--host", default="127.0.0.1")
+    up.add_argument("--host", default="127.0.0.1", help="the address to listen on (default loopback only; another one is warned about)")
     up.add_argument("--port", type=int, default=current().local_port, help="default 4566 (EARCHIVE_LOCAL_PORT)")
     up.add_argument("--console-port", type=int, default=current().console_port, help="the console's port, default 8080 (EARCHIVE_CONSOLE_PORT)")
     up.add_argument("--detach", action="store_true", help="run in the background; `earchive local down` stops it")
