@@ -13,14 +13,12 @@ a password sign-in (``POST /auth/login``) against moto's Cognito.
 from __future__ import annotations
 
 import base64
-import gzip
 import json
 import re
 import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from importlib import resources
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -28,10 +26,13 @@ FUNCTION, API = "ConsoleFunction", "ConsoleApi"
 MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
 
 
-def moto_jwks() -> dict[str, Any]:
-    """The key set moto's Cognito signs every token with (served at the pool's /.well-known/jwks.json)."""
-    raw = resources.files("moto.cognitoidp").joinpath("resources/jwks-public.json.gz").read_bytes()
-    return json.loads(gzip.decompress(raw))
+def local_jwks() -> dict[str, Any]:
+    """The public key set of the local cloud's own token-signing key (not moto's, whose private half ships in its package)."""
+    from joserfc.jwk import RSAKey
+
+    from .localcloud import signing_jwk
+
+    return {"keys": [RSAKey.import_key(signing_jwk()).as_dict(private=False)]}
 
 
 class Unauthorized(Exception):
@@ -105,7 +106,7 @@ class Gateway:
         r = cloud.resolver
         jwt_config = r.value(cloud.template["Resources"][API]["Properties"]["Auth"]["Authorizers"]["OidcAuthorizer"]["JwtConfiguration"])
         self.issuer, self.audience = jwt_config["issuer"], list(jwt_config["audience"])
-        self.authorizer = Authorizer(self.issuer, self.audience, moto_jwks())
+        self.authorizer = Authorizer(self.issuer, self.audience, local_jwks())
         self.routes = routes(cloud.template)
         self.function = cloud.name(FUNCTION)
         self.pool = cloud.name("ConsoleUserPool")
@@ -253,4 +254,4 @@ def seed_users(gateway: Gateway) -> list[dict[str, Any]]:
             for name, role, scopes, display in SEED]
 
 
-__all__ = ["LOCAL_PASSWORD", "SEED", "Authorizer", "Gateway", "Unauthorized", "moto_jwks", "routes", "seed_users"]
+__all__ = ["LOCAL_PASSWORD", "SEED", "Authorizer", "Gateway", "Unauthorized", "local_jwks", "routes", "seed_users"]

@@ -362,12 +362,48 @@ def _dynamodb_key_limits() -> None:
     Table.query = limited_query
 
 
+def signing_jwk() -> dict[str, Any]:
+    """The local cloud's own token-signing key (RSA 2048, JWK), made once per EARCHIVE_HOME and kept there (0600).
+
+    moto's Cognito signs every token with a private key shipped inside its package, which anyone can read: a token signed
+    with it would pass any gateway trusting moto's public key (issue 21). The local cloud signs with its own instead.
+    """
+    from earchive.config import earchive_home
+
+    path = earchive_home() / "local-cloud" / "token-signing-key.jwk.json"
+    if not path.exists():
+        from joserfc.jwk import RSAKey
+
+        key = RSAKey.generate_key(2048, {"kid": "dummy", "alg": "RS256", "use": "sig"}, private=True)  # moto's tokens name kid "dummy"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        part = path.with_suffix(f".{os.getpid()}.part")
+        fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(key.as_dict(private=True), f)
+        os.replace(part, path)
+    return json.loads(path.read_text())
+
+
+def _own_token_key() -> None:
+    from joserfc import jwk
+    from moto.cognitoidp.models import CognitoIdpUserPool
+
+    init = CognitoIdpUserPool.__init__
+
+    def with_own_key(self: Any, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        self.json_web_key = jwk.RSAKey.import_key(signing_jwk())
+
+    CognitoIdpUserPool.__init__ = with_own_key
+
+
 def install_patches() -> None:
     from moto.awslambda.models import LambdaFunction
 
     _record_calls()
     _index_dynamodb()
     _dynamodb_key_limits()
+    _own_token_key()
     _unlocked_backends()
     _shared_interpreter_clients()
     _iterative_map_workers()

@@ -12,6 +12,7 @@ Screenshots go to ``out/test-screenshots/console/``.
 from __future__ import annotations
 
 import base64
+import gzip
 import io
 import json
 import threading
@@ -412,18 +413,27 @@ def test_tokens_forged_expired_or_for_another_scope_get_nothing(stack):
         return f"{head}.{body}.{sig}"
 
     assert call("/api/me", forge({"cognito:groups": ["admin"]})) == 401, "a changed claim breaks the signature"
+    # issue 21: moto's own signing key ships inside its package; a token made with it, any claims, gets nothing here
+    from importlib import resources
+
+    from joserfc import jwt as jose_jwt
+    from joserfc.jwk import RSAKey
+
+    shipped = RSAKey.import_key(json.loads(gzip.decompress(resources.files("moto").joinpath("cognitoidp/resources/jwks-private.json.gz").read_bytes())))
+    forged = jose_jwt.encode({"kid": "dummy", "alg": "RS256"}, {**claims, "cognito:groups": ["admin"]}, shipped)
+    assert call("/api/me", forged) == 401, "a token signed with the key inside moto's package is refused"
     assert call("/api/me", None) == 401
     assert call("/api/me", "not.a.token") == 401
-    from earchive_devtools.gateway import Authorizer, Unauthorized, moto_jwks
+    from earchive_devtools.gateway import Authorizer, Unauthorized, local_jwks
 
-    late = Authorizer(gateway.issuer, gateway.audience, moto_jwks(), leeway=-7200)  # the same token two hours later
+    late = Authorizer(gateway.issuer, gateway.audience, local_jwks(), leeway=-7200)  # the same token two hours later
     with pytest.raises(Unauthorized, match="expired"):
         late.claims(f"Bearer {good}")
-    other = Authorizer("https://cognito-idp.us-east-1.amazonaws.com/other-pool", gateway.audience, moto_jwks())
+    other = Authorizer("https://cognito-idp.us-east-1.amazonaws.com/other-pool", gateway.audience, local_jwks())
     with pytest.raises(Unauthorized, match="iss"):
         other.claims(f"Bearer {good}")
     with pytest.raises(Unauthorized, match="audience"):
-        Authorizer(gateway.issuer, ["another-client"], moto_jwks()).claims(f"Bearer {good}")
+        Authorizer(gateway.issuer, ["another-client"], local_jwks()).claims(f"Bearer {good}")
     receiver = gateway.users().sign_in(gateway.client_id, "receiver1", LOCAL_PASSWORD)["IdToken"]
     assert call("/api/cases", receiver) == 403, "a receiver sees no hall's cases"
     assert call("/api/cases?hall=430103%230103", good) == 403, "nor a clerk another hall's"
