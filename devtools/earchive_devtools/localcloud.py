@@ -397,6 +397,28 @@ def _own_token_key() -> None:
     CognitoIdpUserPool.__init__ = with_own_key
 
 
+def _stop_wakes_waiting_tasks() -> None:
+    """StopExecution on AWS aborts an execution at once, also one waiting for a task token (a batch waiting for the institution);
+    moto's stop leaves a task-token wait asleep (RUNNING until a callback comes). The stop now wakes every waiting task."""
+    try:
+        from moto.stepfunctions.parser.asl.eval.environment import Environment
+        from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
+    except ImportError:
+        return
+    set_stop, set_error = Environment.set_stop, Environment.set_error
+
+    def stopped_stays_stopped(self: Any, error: Any) -> None:  # the woken task's "no answer" is not the execution's failure
+        if not isinstance(self._program_state, ProgramStopped):
+            set_error(self, error=error)
+
+    def waking(self: Any, stop_date: Any, cause: Any, error: Any) -> None:
+        set_stop(self, stop_date=stop_date, cause=cause, error=error)
+        for endpoint in list(getattr(self.callback_pool_manager, "_pool", {}).values()):
+            endpoint.interrupt_all()
+
+    Environment.set_stop, Environment.set_error = waking, stopped_stays_stopped
+
+
 def install_patches() -> None:
     from moto.awslambda.models import LambdaFunction
 
@@ -404,6 +426,7 @@ def install_patches() -> None:
     _index_dynamodb()
     _dynamodb_key_limits()
     _own_token_key()
+    _stop_wakes_waiting_tasks()
     _unlocked_backends()
     _shared_interpreter_clients()
     _iterative_map_workers()

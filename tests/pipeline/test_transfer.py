@@ -314,3 +314,24 @@ def test_the_real_transfer_state_machine(cloud, tmp_path, capsys):
     names = {p.name for p in paths}
     assert {"transfer-list.json.sender.p7s", "receipt.json.receiver.p7s"} <= names
     assert any(n.endswith(".pdf") for n in names) and any(n.endswith(".xlsx") for n in names)
+
+
+def test_cancel_aborts_a_batch_waiting_for_the_institution_as_on_aws(cloud, tmp_path):
+    """Issue 21: StopExecution aborts at once on AWS, also an execution asleep on a task token; moto left it RUNNING until a
+    callback came. The local cloud's stop now wakes the waiting task, and the run ends ABORTED, not FAILED."""
+    import time
+
+    from earchive.client import TransferService
+
+    svc = TransferService.from_cloud(cloud)
+    register(svc)
+    a, = archive(cloud, tmp_path, [992])
+    bid = svc.create(Selection(package_ids=(a["record_code"],)), institution="430102001", transferor="李敏")["batch_id"]
+    arn = svc.submit(bid, actor="李敏")
+    assert svc.wait_for_decision(bid)["status"] == "RECEIVING"
+    svc.cancel(bid, actor="李敏")
+    sfn, deadline = cloud.client("stepfunctions"), time.monotonic() + 10
+    while sfn.describe_execution(executionArn=arn)["status"] == "RUNNING" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert sfn.describe_execution(executionArn=arn)["status"] == "ABORTED"
+    assert svc.transfers.batch(bid)["status"] == "DRAFT", "back to DRAFT: submit it again or discard it"
