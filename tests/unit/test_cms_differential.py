@@ -1,4 +1,5 @@
-"""Strict and differential (issue 21): earchive accepts exactly the signed-attribute encodings `openssl cms -verify` accepts.
+"""Strict and differential (issue 21): earchive accepts exactly the signed-attribute encodings Bouncy Castle accepts, and never
+one `openssl cms -verify` refuses (OpenSSL 3 alone also takes an unsorted SET, which DER and Bouncy Castle do not).
 
 Each variant is signed for real over its exact bytes — attributes repeated (first or last), reordered, with extra values, or
 with BER lengths — so only the encoding rules decide. OpenSSL re-encodes the attributes in DER and reads messageDigest as
@@ -11,6 +12,7 @@ import datetime as dt
 import hashlib
 import subprocess
 
+import pytest
 from asn1crypto import cms, core
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -20,6 +22,7 @@ from earchive.crypto.pki import DevPKI
 
 CONTENT = b'{"batch_id":"202612060001","decision":"RETURNED"}'
 GOOD, OTHER = hashlib.sha256(CONTENT).digest(), hashlib.sha256(b"ACCEPTED").digest()
+SIGNED_AT = dt.datetime.now(dt.UTC).replace(microsecond=0)  # within the development signer's validity (Bouncy Castle checks it)
 
 
 def attribute(kind: str, *values) -> bytes:
@@ -43,7 +46,7 @@ VARIANTS = st.fixed_dictionaries({
 def build(v: dict) -> bytes:
     """The SET of signed attributes the variant describes, as the bytes that are signed."""
     base = [attribute("content_type", "data"),
-            attribute("signing_time", cms.Time({"utc_time": core.UTCTime(dt.datetime(2026, 12, 6, tzinfo=dt.UTC))})),
+            attribute("signing_time", cms.Time({"utc_time": core.UTCTime(SIGNED_AT)})),
             cms.CMSAttribute({"type": "message_digest", "values": v["digest_values"]}).dump(force=True)]
     # asn1crypto sorts a SET OF's values when it encodes: put them back in the variant's order
     if len(v["digest_values"]) > 1:
@@ -59,6 +62,31 @@ def build(v: dict) -> bytes:
     return b"\x31" + length(len(body), v["ber_outer"]) + body
 
 
+BC_JARS = ("/usr/share/java/bcprov.jar", "/usr/share/java/bcpkix.jar", "/usr/share/java/bcutil.jar")  # Debian's libbcpkix-java
+
+
+@pytest.fixture(scope="session")
+def bouncy_castle(tmp_path_factory) -> list[str]:
+    """The command that runs tests/java/BcVerify.java on Bouncy Castle (compiled once; `make system-deps` installs both)."""
+    import shutil
+    from pathlib import Path
+
+    assert shutil.which("javac") and all(Path(j).is_file() for j in BC_JARS), "make system-deps installs a JDK and libbcpkix-java"
+    out = tmp_path_factory.mktemp("bc")
+    source = Path(__file__).parents[1] / "java" / "BcVerify.java"
+    subprocess.run(["javac", "-d", str(out), "-cp", ":".join(BC_JARS), str(source)], check=True, capture_output=True, timeout=300)
+    return ["java", "-cp", ":".join((*BC_JARS, str(out))), "BcVerify"]
+
+
+def bc_accepts(command: list[str], tmp_path, signature: bytes) -> bool:
+    (tmp_path / "s.p7s").write_bytes(signature)
+    (tmp_path / "c.json").write_bytes(CONTENT)
+    out = subprocess.run([*command, str(tmp_path / "s.p7s"), str(tmp_path / "c.json"), str(DevPKI().ca_path)],
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert out.returncode in (0, 1), out.stderr
+    return out.returncode == 0
+
+
 def openssl_accepts(tmp_path, signature: bytes) -> bool:
     (tmp_path / "s.p7s").write_bytes(signature)
     (tmp_path / "c.json").write_bytes(CONTENT)
@@ -68,9 +96,9 @@ def openssl_accepts(tmp_path, signature: bytes) -> bool:
     return out.returncode == 0
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(VARIANTS)
-def test_earchive_accepts_exactly_what_openssl_accepts(tmp_path, signer, v):
+def test_earchive_accepts_exactly_what_bouncy_castle_accepts_and_never_what_openssl_refuses(tmp_path, signer, bouncy_castle, v):
     attrs = build(v)
     info = assemble(signer.certificate, signer.chain, signer.digest_algorithm, signer.signature_algorithm, attrs, signer.sign(attrs),
                     content=CONTENT)
@@ -78,6 +106,7 @@ def test_earchive_accepts_exactly_what_openssl_accepts(tmp_path, signer, v):
     assert attrs[2:] in der or attrs[4:] in der, "the variant's own bytes are what the SignedData carries"
     ours = verify_signed_data(cms.ContentInfo.load(der), [DevPKI().ca_cert()], content=CONTENT)
     theirs = openssl_accepts(tmp_path, der)
+    assert (not ours.errors) == bc_accepts(bouncy_castle, tmp_path, der), ("Bouncy Castle decides otherwise", v, ours.errors)
     if not ours.errors:
         assert theirs, ("earchive accepted what OpenSSL refuses", v)
     elif theirs:  # the one place earchive is stricter, on purpose: DER (sorted SET, minimal lengths), which OpenSSL does not demand
@@ -90,12 +119,12 @@ def test_earchive_accepts_exactly_what_openssl_accepts(tmp_path, signer, v):
 def sorted_order() -> list[int]:
     """The permutation of the three base attributes that DER (a sorted SET OF) requires."""
     encodings = [attribute("content_type", "data"),
-                 attribute("signing_time", cms.Time({"utc_time": core.UTCTime(dt.datetime(2026, 12, 6, tzinfo=dt.UTC))})),
+                 attribute("signing_time", cms.Time({"utc_time": core.UTCTime(SIGNED_AT)})),
                  attribute("message_digest", GOOD)]
     return sorted(range(3), key=lambda i: encodings[i])
 
 
-def test_both_verdicts_occur_der_accepted_and_a_repeated_digest_refused(tmp_path, signer):
+def test_both_verdicts_occur_der_accepted_and_a_repeated_digest_refused(tmp_path, signer, bouncy_castle):
     """The property is not vacuous: the DER-sorted single-digest SET is accepted by both, a repeated messageDigest by neither."""
     order = tuple(sorted_order())
     for v, expected in (({"order": order, "extra_digest": None, "digest_values": [GOOD], "ber_outer": False}, True),
@@ -105,9 +134,10 @@ def test_both_verdicts_occur_der_accepted_and_a_repeated_digest_refused(tmp_path
         der = assemble(signer.certificate, signer.chain, signer.digest_algorithm, signer.signature_algorithm, attrs, signer.sign(attrs),
                        content=CONTENT).dump()
         ours = verify_signed_data(cms.ContentInfo.load(der), [DevPKI().ca_cert()], content=CONTENT)
-        assert (not ours.errors, openssl_accepts(tmp_path, der)) == (expected, expected), (v, ours.errors)
+        assert (not ours.errors, openssl_accepts(tmp_path, der), bc_accepts(bouncy_castle, tmp_path, der)) == (expected,) * 3, (v, ours.errors)
     unsorted = build({"order": order[::-1], "extra_digest": None, "digest_values": [GOOD], "ber_outer": False})
     der = assemble(signer.certificate, signer.chain, signer.digest_algorithm, signer.signature_algorithm, unsorted, signer.sign(unsorted),
                    content=CONTENT).dump()
     assert openssl_accepts(tmp_path, der), "OpenSSL 3 does not insist on DER order"
+    assert not bc_accepts(bouncy_castle, tmp_path, der), "Bouncy Castle does"
     assert verify_signed_data(cms.ContentInfo.load(der), [DevPKI().ca_cert()], content=CONTENT).errors, "earchive does (issue 21)"
