@@ -54,3 +54,48 @@ def test_a_batch_sent_again_waits_for_a_new_decision(cloud):
     transfers.use_reply(batch_id, "r-1", "k", actor="test")
     transfers.move(batch_id, "DRAFT", allowed_from=("RECEIVING",), actor="test")  # transfer cancel
     assert "reply_taken" not in transfers.batch(batch_id)
+
+
+def test_a_reply_that_held_the_batch_but_decided_nothing_lets_go(cloud):
+    """Review of issue 21: a reply refused after it took the batch (Decide found its bytes changed; re-examined after its
+    certificate was revoked) must not lock the batch: its hold is released, and the institution's next reply can decide."""
+    transfers = TransferService.from_cloud(cloud).transfers
+    batch_id = "202612069801"
+    transfers.table.put_item(Item={"batch_id": batch_id, "item": "BATCH", "status": "RECEIVING", "institution": "430102001",
+                                   "created_at": "2026-12-06T00:00:00+00:00"})
+    transfers.use_reply(batch_id, "r-1", "k1", actor="test")
+    transfers.release_reply(batch_id, "r-other")  # only the holder's hold can be released
+    with pytest.raises(TransferError, match=r"another reply decided this batch \(r-1\)"):
+        transfers.use_reply(batch_id, "r-2", "k2", actor="test")
+    transfers.release_reply(batch_id, "r-1")
+    transfers.use_reply(batch_id, "r-2", "k2", actor="test")
+    assert transfers.batch(batch_id)["reply_taken"] == "r-2"
+
+
+def test_an_outage_while_examining_a_reply_is_retried_never_a_refusal():
+    """Review of issue 21: throttling while a reply is examined is a TransientError (the machine retries), not a refusal
+    written beside the reply; only what the reply itself is may refuse it."""
+    from botocore.exceptions import ClientError
+
+    from earchive.errors import TransientError
+    from earchive.pipeline.reply.verify import examine
+
+    written = []
+
+    class S3:
+        def get_bytes(self, bucket, key):
+            return b"{}"
+
+        def put(self, *args, **kwargs):
+            written.append(args)
+
+    class Throttled:
+        def batch(self, batch_id):
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "GetItem")
+
+    class Aws:
+        s3, transfers = S3(), Throttled()
+
+    with pytest.raises(TransientError):
+        examine(Aws(), "bucket", "430102001", "202612060001", "institutions/430102001/replies/202612060001/r.json", actor="test")
+    assert written == [], "nothing refused"

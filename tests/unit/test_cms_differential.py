@@ -141,3 +141,19 @@ def test_both_verdicts_occur_der_accepted_and_a_repeated_digest_refused(tmp_path
     assert openssl_accepts(tmp_path, der), "OpenSSL 3 does not insist on DER order"
     assert not bc_accepts(bouncy_castle, tmp_path, der), "Bouncy Castle does"
     assert verify_signed_data(cms.ContentInfo.load(der), [DevPKI().ca_cert()], content=CONTENT).errors, "earchive does (issue 21)"
+
+
+def test_a_missing_or_wrong_content_type_attribute_is_refused_by_all_three(tmp_path, signer, bouncy_castle):
+    """Review of issue 21: signed attributes without contentType (OpenSSL and Bouncy Castle refuse), or naming another type than
+    the content's (Bouncy Castle refuses), are refused by earchive too (RFC 5652 §5.3)."""
+    time_attr = attribute("signing_time", cms.Time({"utc_time": core.UTCTime(SIGNED_AT)}))
+    for items, expect_openssl in (([time_attr, attribute("message_digest", GOOD)], False),
+                                  ([attribute("content_type", "signed_data"), time_attr, attribute("message_digest", GOOD)], True)):
+        body = b"".join(sorted(items))
+        attrs = b"\x31" + length(len(body), False) + body
+        der = assemble(signer.certificate, signer.chain, signer.digest_algorithm, signer.signature_algorithm, attrs, signer.sign(attrs),
+                       content=CONTENT).dump()
+        ours = verify_signed_data(cms.ContentInfo.load(der), [DevPKI().ca_cert()], content=CONTENT)
+        assert ours.errors and "contentType" in ours.errors[0]
+        assert not bc_accepts(bouncy_castle, tmp_path, der)
+        assert openssl_accepts(tmp_path, der) == expect_openssl

@@ -32,6 +32,11 @@ def transient(exc: BaseException) -> bool:
     return isinstance(exc, BotoCoreError) and not isinstance(exc, ParamValidationError)  # a bad call never heals
 
 
+def aws_error(exc: BaseException) -> bool:
+    """True for an error of AWS itself (a refusal, an outage, a network fault), as opposed to one of the data being handled."""
+    return isinstance(exc, ClientError | BotoCoreError)
+
+
 def invalid_request(exc: BaseException) -> bool:
     """True when AWS refused the request itself (DynamoDB's ValidationException, e.g. a key over its size limits): the caller's
     input is wrong, not the system (the console answers 400, not 500)."""

@@ -99,6 +99,16 @@ class Transfers:
             raise TransferError(f"reply {reply_id} of batch {batch_id} was taken already (a replay)") from None
         self.events.append(f"batch#{batch_id}", actor=actor, action="reply-taken", result="ok", detail={"reply_id": reply_id, "key": key})
 
+    def release_reply(self, batch_id: str, reply_id: str) -> None:
+        """A reply that held the batch but decided nothing (refused after all: re-examined, or refused by Decide) lets go of it,
+        so the batch waits for another; only that reply's hold is removed (a conditional write)."""
+        try:
+            self.table.update_item(Key={"batch_id": batch_id, "item": "BATCH"}, UpdateExpression="REMOVE reply_taken",
+                                   ConditionExpression="reply_taken = :r", ExpressionAttributeValues={":r": reply_id})
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+
     def browser_reply(self, batch_id: str) -> dict[str, Any] | None:
         """The reply a receiver signed in the console for this batch, if one was sent (``{"reply_id", "user", "sent_at"}``)."""
         return self.table.get_item(Key={"batch_id": batch_id, "item": "CONSOLE-REPLY"}, ConsistentRead=True).get("Item")

@@ -353,6 +353,10 @@ def verify_signed_data(
             result.errors += strict
             return result
         by_type = {a["type"].native: a["values"] for a in attrs}
+        claimed = by_type.get("content_type")
+        if claimed is None or claimed[0].native != sd["encap_content_info"]["content_type"].native:  # RFC 5652 §5.3 (OpenSSL, BC)
+            result.errors.append("signed attributes: the contentType attribute is missing or differs from the content's type")
+            return result
         if by_type.get("message_digest") is None or by_type["message_digest"][0].native != digest(digest_alg, content):
             result.errors.append("message digest does not match the signed content (content altered)")
         st = by_type.get("signing_time")

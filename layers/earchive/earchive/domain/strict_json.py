@@ -34,6 +34,16 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
+SAFE_INT = 2**53  # beyond it a JavaScript or orjson reader holds another number than Python does
+
+
+def _int(text: str) -> int:
+    value = int(text)
+    if abs(value) > SAFE_INT:
+        raise ValueError(f"the integer {text[:30]} is beyond ±2^53: another reader would read another number")
+    return value
+
+
 def depth(text: str) -> int:
     """The deepest nesting of ``[``/``{`` outside strings (counted without recursion, so no input can exhaust the stack)."""
     deepest = level = 0
@@ -69,7 +79,7 @@ def loads(body: bytes, *, max_bytes: int, what: str = "the document") -> Any:
     if depth(text) > MAX_DEPTH:
         raise ValueError(f"{what} 嵌套超过 {MAX_DEPTH} 层 / is nested deeper than {MAX_DEPTH} levels")
     try:
-        document = json.loads(text, object_pairs_hook=_unique, parse_constant=_no_constant)
+        document = json.loads(text, object_pairs_hook=_unique, parse_constant=_no_constant, parse_int=_int)
     except ValueError as exc:
         raise ValueError(f"{what} 不是合法的 JSON / is not JSON: {exc}") from None
     if canonical(document) != body:

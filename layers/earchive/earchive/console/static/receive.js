@@ -36,7 +36,8 @@ function derElement(bytes, at) {
     start += n;
   }
   if (start + len > bytes.length) throw new Error("截断");
-  return [tag, start, start + len];
+  if ((tag & 0x1f) === 0x1f) throw new Error("多字节标签不合规");
+  return [tag, start, start + len, at];
 }
 function derChildren(bytes, start, end) {
   const out = [];
@@ -60,8 +61,8 @@ function signedDigest(attrs) {
   if (tag !== 0x31 || end !== attrs.length) throw new Error("待签署的属性不是一个完整的 SET");
   const seen = new Set();
   let digest = null, previous = null;
-  for (const [t, s, e] of derChildren(attrs, start, end)) {
-    const encoding = attrs.slice(s - (e - s < 128 ? 2 : e - s < 256 ? 3 : 4), e);
+  for (const [t, s, e, head] of derChildren(attrs, start, end)) {
+    const encoding = attrs.slice(head, e);
     if (previous && !lessOrEqual(previous, encoding)) throw new Error("属性未按 DER 排序");
     previous = encoding;
     const [oid, values] = derChildren(attrs, s, e);

@@ -17,6 +17,7 @@ import logging
 import re
 from typing import Any
 
+from ...aws.clients import aws_error, transient
 from ...domain import reply as replies
 from ...domain import strict_json
 from ...errors import ReplyTooEarly, TransferError, TransientError, UnknownBatch
@@ -48,18 +49,25 @@ def examine(aws: Any, bucket: str, code: str, batch_id: str, key: str, *, actor:
     refusal with its reason beside the reply and in the event log, never a crash that leaves it undecided. Only an outage
     (TransientError, retried) and a reply that came early (ReplyTooEarly) leave it for another look.
     """
+    took: list[str] = []  # set once this run took the reply: from then on a failure is retried, never a refusal
     try:
-        return _examine(aws, bucket, code, batch_id, key, actor=actor, early_ok=early_ok, tsa_anchors=tsa_anchors)
+        return _examine(aws, bucket, code, batch_id, key, actor=actor, early_ok=early_ok, tsa_anchors=tsa_anchors, took=took)
     except (ReplyTooEarly, TransientError):
         raise
-    except Exception as exc:
+    except Exception as exc:  # what the reply is broke the examination: refused by name, not left undecided
+        if aws_error(exc):  # AWS, not the reply: an outage is retried, a configuration error fails the run (ReplyNotExamined)
+            if transient(exc):
+                raise TransientError(f"reply {key} not examined yet: {exc}") from exc
+            raise
+        if took:
+            raise
         log.exception("reply %s could not be examined", key)
         why = f"回执无法核验，已拒收 / the reply could not be examined ({type(exc).__name__}: {str(exc)[:200]})"
         return _refuse(aws, bucket, key, batch_id, [why], actor)
 
 
 def _examine(aws: Any, bucket: str, code: str, batch_id: str, key: str, *, actor: str, early_ok: bool,
-             tsa_anchors: list[Any] | None) -> Verdict:
+             tsa_anchors: list[Any] | None, took: list[str]) -> Verdict:
     s3, transfers = aws.s3, aws.transfers
     try:
         batch = transfers.batch(batch_id)
@@ -102,6 +110,7 @@ def _examine(aws: Any, bucket: str, code: str, batch_id: str, key: str, *, actor
     digests = {"json": _sha(body), "p7s": _sha(signature), **({"pdf": _sha(replied_pdf)} if replied_pdf is not None else {})}
     try:
         transfers.use_reply(batch_id, reply["reply_id"], key, actor=actor, sha256=digests)  # conditional: a replay racing this one loses
+        took.append(reply["reply_id"])
     except TransferError as exc:
         if _taken_from_here(transfers, batch_id, reply["reply_id"], key):  # a run racing this one took this same reply
             return _taken_elsewhere(key, batch_id, reply["reply_id"])
@@ -146,6 +155,9 @@ def _reply_id(body: bytes) -> str | None:
 
 
 def _refuse(aws: Any, bucket: str, key: str, batch_id: str, problems: list[str], actor: str, stream: str | None = None) -> Verdict:
+    reply_id = _reply_id(aws.s3.get_bytes(bucket, key) or b"")
+    if reply_id and not _taken_from_here(aws.transfers, batch_id, reply_id, key):  # it never decided: the batch waits for another
+        aws.transfers.release_reply(batch_id, reply_id)
     note = {"reply": key, "batch_id": batch_id, "refused_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "problems": problems, "changed": "nothing"}
     aws.s3.put(bucket, key[:-5] + ".refused.json", json.dumps(note, ensure_ascii=False, indent=2).encode("utf-8"), "application/json")

@@ -35,7 +35,11 @@ def run(decision: Decision, rt: Runtime) -> Decided:
     # Without one (the development shortcut `transfer accept|return`), the receipt is signed here with the configured
     # institution signer: before anything is recorded, so a signer that cannot sign stops the decision, not the receipt.
     signer = None if reply else rt.institution_signer
-    verified = _verified_bytes(aws, settings.transfer_bucket, reply) if reply else None  # before anything is recorded
+    try:
+        verified = _verified_bytes(aws, settings.transfer_bucket, reply) if reply else None  # before anything is recorded
+    except TransferError:  # the reply that held the batch decides nothing: the batch waits for the institution's next one
+        transfers.release_reply(batch_id, str(reply.get("reply_id") or ""))
+        raise
     if batch["status"] not in DECIDED:
         batch = transfers.decide(batch_id, decision.get("returns") or {}, receiver=receiver,
                                  receiver_signature_key=prefix(batch) + "receipt.json.receiver.p7s", by_reply=bool(reply))
