@@ -362,6 +362,32 @@ def _dynamodb_key_limits() -> None:
     Table.query = limited_query
 
 
+_WRITE_LOCK = threading.RLock()
+
+
+def _atomic_dynamodb_writes() -> None:
+    """DynamoDB applies each conditional write and each transaction atomically (serializable, ACID for TransactWriteItems);
+    moto checks a condition and then writes, and a transaction that fails puts back a copy of every table it named, taken
+    when it began. With executions in threads, two writes could both pass one condition, and a failed transaction could undo
+    another thread's write. Every write on the local cloud now holds one lock, as a single item (or transaction) is on AWS."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    if getattr(DynamoDBBackend, "_earchive_atomic", False):
+        return
+
+    def atomic(fn: Any) -> Any:
+        def wrapped(self: Any, *args: Any, **kwargs: Any) -> Any:
+            with _WRITE_LOCK:
+                return fn(self, *args, **kwargs)
+        return wrapped
+
+    for name in ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item", "execute_statement",
+                 "execute_transaction", "batch_execute_statement"):
+        if hasattr(DynamoDBBackend, name):
+            setattr(DynamoDBBackend, name, atomic(getattr(DynamoDBBackend, name)))
+    DynamoDBBackend._earchive_atomic = True
+
+
 def signing_jwk() -> dict[str, Any]:
     """The local cloud's own token-signing key (RSA 2048, JWK), made once per EARCHIVE_HOME and kept there (0600).
 
@@ -425,6 +451,7 @@ def install_patches() -> None:
     _record_calls()
     _index_dynamodb()
     _dynamodb_key_limits()
+    _atomic_dynamodb_writes()
     _own_token_key()
     _stop_wakes_waiting_tasks()
     _unlocked_backends()

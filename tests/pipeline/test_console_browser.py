@@ -220,14 +220,28 @@ def tampered(kind: str):
 
     from asn1crypto import cms as acms
 
-    def attrs(data: bytes, twice: bool) -> bytes:
+    def attrs(data: bytes, twice: bool, digest: bytes = hashlib.sha256(b"another document").digest()) -> bytes:
         parsed = acms.CMSAttributes.load(data)
         items = [{"type": a["type"].native, "values": [v for v in a["values"]]} for a in parsed]
         if twice:  # a second messageDigest: the first for one reader, the last for another
-            items.append({"type": "message_digest", "values": [hashlib.sha256(b"another document").digest()]})
+            items.append({"type": "message_digest", "values": [digest]})
         else:
-            items = [{**a, "values": [hashlib.sha256(b"another document").digest()]} if a["type"] == "message_digest" else a for a in items]
+            items = [{**a, "values": [digest]} if a["type"] == "message_digest" else a for a in items]
         return acms.CMSAttributes(items).dump(force=True)
+
+    def another_list(answer: dict) -> None:
+        """A whole other printed list, made consistent: its own hash named, the digest to sign of its own byte range."""
+        import re
+
+        pdf = bytearray(base64.b64decode(answer["prepared_pdf"]))
+        ends = [m.end() + extra for m in re.finditer(rb"%%EOF", pdf) for extra in (0, 1, 2)]
+        length = next(e for e in ends if hashlib.sha256(pdf[:e]).hexdigest() == answer["list_pdf_sha256"])
+        pdf[length // 3] ^= 0x01
+        a, b, c, d = map(int, re.findall(rb"/ByteRange\s*\[\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*\]", pdf)[-1])
+        answer["prepared_pdf"] = base64.b64encode(bytes(pdf)).decode()
+        answer["list_pdf_sha256"] = hashlib.sha256(pdf[:length]).hexdigest()
+        digest = hashlib.sha256(bytes(pdf[a:a + b]) + bytes(pdf[c:c + d])).digest()
+        answer["to_sign"] = base64.b64encode(attrs(base64.b64decode(answer["to_sign"]), False, digest)).decode()
 
     def alter(method: str, path: str, raw: bytes) -> bytes:
         if method != "POST" or "/reply" not in path or not raw.startswith(b"{"):
@@ -240,6 +254,8 @@ def tampered(kind: str):
             pdf = bytearray(base64.b64decode(answer["prepared_pdf"]))
             pdf[len(pdf) // 3] ^= 0x01
             answer["prepared_pdf"] = base64.b64encode(bytes(pdf)).decode()
+        elif kind == "other-list" and step == "pdf":
+            another_list(answer)
         elif kind == "decision-flipped" and step == "pdf":
             doc = json.loads(base64.b64decode(answer["document"]))
             doc["packages"][0]["outcome"] = "ACCEPTED" if doc["packages"][0]["outcome"] == "RETURNED" else "RETURNED"
@@ -327,7 +343,7 @@ def test_a_clerk_transfers_the_institution_returns_one_the_clerk_fixes_and_resub
     # the page signs only what it checked (issue 21): each answer altered in flight is refused before the key signs it
     reason = "申请表扫描件模糊，无法辨认签字，请重新扫描后移交"
     for kind, says in (("digest-swapped", "摘要不符"), ("digest-twice", "出现多次"), ("pdf-altered", "摘要不符|认证的那一份"),
-                       ("decision-flipped", "不一致"), ("reply-digest", "摘要不符")):
+                       ("other-list", "本页显示的那一份"), ("decision-flipped", "不一致"), ("reply-digest", "摘要不符")):
         gateway.tamper = tampered(kind)
         try:
             text = reply_in_browser(stack, driver, batch_id, {returned: reason}, refused=True)

@@ -285,6 +285,24 @@ def test_a_bug_answers_500_with_a_request_id_not_a_trace():
     assert out["statusCode"] == 500 and "r" in json.loads(out["body"])["error"] and "table gone" not in out["body"]
 
 
+def test_an_id_over_the_key_limits_answers_400_and_any_other_validation_error_500():
+    """Issue 21: only a key over DynamoDB's size limits is the caller's fault; another ValidationException is a request
+    earchive built wrong (a bug), never blamed on the user."""
+    from botocore.exceptions import ClientError
+
+    def refusing(message):
+        class Refusing(Store):
+            def case(self, package_id):
+                raise ClientError({"Error": {"Code": "ValidationException", "Message": message}}, "GetItem")
+        return make_app(Refusing())
+
+    too_long = "One or more parameter values were invalid: Size of hashkey has exceeded the maximum size limit of 2048 bytes"
+    for message, status in ((too_long, 400), ("Aggregated size of all range keys has exceeded the size limit of 1024 bytes", 400),
+                            ("Invalid UpdateExpression: Syntax error; token: \"SET\"", 500)):
+        out = refusing(message).resolve(event("GET", f"/api/cases/{CODE_IN}", claims("window_clerk", True)), None)
+        assert out["statusCode"] == status, (message, out["body"])
+
+
 @given(st.lists(st.sampled_from([*ROLES, "x", "[", "]", " ", ","]), max_size=6))
 def test_list_claims_in_either_form_read_the_same(parts):
     words = [p for p in parts if p.strip(" ,[]")]

@@ -53,16 +53,28 @@ def test_user_and_member_keys_never_collide(a, b):
     assert user_key("a|b").isalnum() and "/" not in member_key("x/../a.pdf")
 
 
-def test_the_stamp_counts_a_package_never_checked_as_passing_no_row():
-    from earchive.domain.reply import check_of_receipt, summary
+def test_the_receivers_column_counts_a_package_never_checked_as_passing_no_row():
+    """The 登记表's 接收单位 column, as the decided list states it (domain.final from the receipt)."""
+    from earchive.domain.final import final_list
 
-    checks = {"A": check_of_receipt({"passed": True, "failed": [], "checked_at": "t"}), "B": check_of_receipt(None)}
-    assert summary(checks).startswith("准确性 合格 1 件；未检测 1 件；"), summary(checks)
-    assert "合格（2 件均通过）" not in summary(checks)
-    failed = {"A": check_of_receipt({"passed": False, "failed": [{"id": "YJ-2-3"}], "checked_at": "t"})}
-    assert summary(failed).startswith("准确性 合格（1 件均通过）；完整性 不合格 1 件；"), "a failed test counts against its own property only"
-    manual = {"A": check_of_receipt({"passed": True, "failed": [], "manual": ["YJ-4-1", "YJ-4-2"], "checked_at": "t"})}
-    assert summary(manual).endswith("安全性 未自动检测：病毒扫描须人工核查（1 件）"), "a manual result is never 合格"
+    listing = {"rows": [{"办理事项名称": "事项", "事项类型": "行政许可"}],
+               "packages": [{"record_code": c, "task_name": "事项", "task_type": "行政许可"} for c in "AB"]}
+
+    def column(*outcomes):
+        receipt = {"receiver": "王芳", "decided_at": "2026-12-06T02:00:00+00:00", "outcomes": [dict(o) for o in outcomes]}
+        return final_list(listing, receipt)["receiver_checks"]
+
+    one_checked = column({"package_id": "A", "outcome": "ACCEPTED", "checked_at": "t", "failed_tests": [], "manual_tests": []},
+                         {"package_id": "B", "outcome": "RETURNED", "reason": "未接收检测的信息包，退回补正"})
+    assert one_checked["准确性检验"].startswith("合格 1 件；未检测 1 件"), one_checked
+    assert "合格（2 件均通过）" not in str(one_checked)
+    failed = column({"package_id": "A", "outcome": "RETURNED", "reason": "完整性检测不合格，请补正后再移交", "checked_at": "t",
+                     "failed_tests": ["YJ-2-3"], "manual_tests": []})
+    assert failed["准确性检验"].startswith("合格") and failed["完整性检验"].startswith("不合格 1 件"), "a failed test counts against its own property only"
+    manual = column({"package_id": "A", "outcome": "ACCEPTED", "checked_at": "t", "failed_tests": [], "manual_tests": ["YJ-4-1", "YJ-4-2"]})
+    assert manual["安全性检验"].startswith("未自动检测：病毒扫描须人工核查") and "合格" not in manual["安全性检验"], "a manual result is never 合格"
+    unknown = column({"package_id": "A", "outcome": "ACCEPTED", "checked_at": "t", "failed_tests": []})
+    assert "合格" not in unknown["安全性检验"], unknown
 
 
 def test_the_auditors_index_keys_are_outside_the_hash_only_where_they_belong():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import sys
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,9 @@ def cmd_receive(args: argparse.Namespace) -> int:
                             progress=lambda n, total: print(f"  {n}/{total} 信息包 SM3 verified", file=sys.stderr))
         print(f"batch {args.batch}: the list is signed by the archive; {len(listing['packages'])} package(s) match their SM3 → "
               f"{desk.batch(args.batch)}")
+        printed = desk.batch(args.batch) / "transfer-list.pdf"
+        if printed.exists():  # the same figure the console's batch page shows: compare before signing there
+            print(f"  登记表 SHA-256 {hashlib.sha256(printed.read_bytes()).hexdigest()}（在控制台签署前请核对）")
         return 0
     if args.receive_command == "check":
         checks = desk.check(args.batch, _check_options(args))

@@ -259,7 +259,7 @@ class TransferService:
         batch = self.transfers.batch(batch_id)
         if batch["status"] in DECIDED and batch.get("decided_by_reply"):
             return self._wait_decided(batch_id, timeout)
-        if batch["status"] == "RECEIVING" and self.transfers.used_replies(batch_id):  # the reply machine took one: its decision follows
+        if batch["status"] == "RECEIVING" and batch.get("reply_taken"):  # the reply machine took one this round: its decision follows
             return self._wait_decided(batch_id, timeout)
         if batch["status"] != "RECEIVING" or not batch.get("task_token"):
             raise TransferError(f"batch {batch_id} is {batch['status']}: it is not waiting for a decision")
@@ -275,7 +275,7 @@ class TransferService:
             if verdict["outcome"] == "taken":  # by this call, or by the reply machine meanwhile
                 return self._wait_decided(batch_id, timeout)
             refused.append(f"{key}: {'; '.join((verdict.get('problems') or [verdict.get('why', '')])[:3])}")
-        if self.transfers.used_replies(batch_id):  # the reply machine took one while this looked: its decision follows
+        if self.transfers.batch(batch_id).get("reply_taken"):  # the reply machine took one while this looked: its decision follows
             return self._wait_decided(batch_id, timeout)
         raise TransferError(f"no acceptable reply to batch {batch_id} from institution {code}"
                             + (f"; refused: {' | '.join(refused)}" if refused else " yet"))

@@ -227,7 +227,7 @@ class Desk:
             from .crypto.signers import make_tsa
 
             certified = (out / "transfer-list.pdf").read_bytes()
-            signed_pdf = approve(certified, signer, tsa or make_tsa("local"), note=replies.approval_note(document, checks),
+            signed_pdf = approve(certified, signer, tsa or make_tsa("local"), note=replies.approval_note(document),
                                  values=replies.printed_answers(json.loads(listing_bytes), document, certified))
             (out / f"reply-{document['reply_id']}.pdf").write_bytes(signed_pdf)
             document["list_pdf_sha256"] = hashlib.sha256(certified).hexdigest()

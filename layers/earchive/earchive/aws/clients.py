@@ -39,8 +39,12 @@ def aws_error(exc: BaseException) -> bool:
 
 def invalid_request(exc: BaseException) -> bool:
     """True when AWS refused the request itself (DynamoDB's ValidationException, e.g. a key over its size limits): the caller's
-    input is wrong, not the system (the console answers 400, not 500)."""
-    return isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code", "") == "ValidationException"
+    input is wrong, not the system (the console answers 400, not 500). Only a key over its size limits: any other
+    ValidationException is a request earchive built wrong, a bug that answers 500 with its request id."""
+    if not isinstance(exc, ClientError) or exc.response.get("Error", {}).get("Code", "") != "ValidationException":
+        return False
+    message = exc.response.get("Error", {}).get("Message", "")
+    return "exceeded the" in message and "size limit" in message and "key" in message
 
 
 _CREATE = threading.Lock()  # boto3 sessions are not thread safe: clients and resources are made one at a time

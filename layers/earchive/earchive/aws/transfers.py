@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 from ..domain.institution import Scope, competence_refusal
 from ..domain.listing import hall_of_item
 from ..domain.transfer import DECIDED, FINAL_PACKAGE_STATES, Selection, decisions, next_batch_day, now, outcome, refused, table_a1_rows
-from ..errors import ConflictError, TransferError, UnknownBatch
+from ..errors import ConflictError, TransferError, TransientError, UnknownBatch
 from .anchors import Anchors
 from .catalogue import Catalogue, FileMap, conflict_as
 from .eventlog import EventLog
@@ -70,33 +70,33 @@ class Transfers:
         return self.table.get_item(Key={"batch_id": batch_id, "item": f"REPLY#{reply_id}"}, ConsistentRead=True).get("Item")
 
     def use_reply(self, batch_id: str, reply_id: str, key: str, *, actor: str, sha256: dict[str, str] | None = None) -> None:
-        """Take a verified reply, once, and one reply per decision (issue 21): first a conditional write on the batch (waiting,
-        no other reply taken), then the reply's own record (its id never used again), with the SHA-256 of the bytes verified.
+        """Take a verified reply, once, and one reply per decision (issue 21): one transaction of two conditional writes, the
+        batch (waiting, no reply taken) and the reply's record (its id never used before), with the SHA-256 of the bytes verified.
 
-        Two valid replies racing: one takes the batch; the other is refused, naming it. A crash between the two writes is
-        repaired by the same reply again (the batch already names it).
+        Two valid replies racing: one takes the batch; the other is refused, naming it. Both writes happen, or neither.
         """
+        batch_key = {"batch_id": batch_id, "item": "BATCH"}
         try:
-            self.table.update_item(Key={"batch_id": batch_id, "item": "BATCH"}, UpdateExpression="SET reply_taken = :r",
-                                   ConditionExpression="#st = :w AND (attribute_not_exists(reply_taken) OR reply_taken = :r)",
-                                   ExpressionAttributeNames={"#st": "status"}, ExpressionAttributeValues={":r": reply_id, ":w": "RECEIVING"})
+            self.table.meta.client.transact_write_items(TransactItems=[
+                {"Update": {"TableName": self.table.name, "Key": batch_key, "UpdateExpression": "SET reply_taken = :r",
+                            "ConditionExpression": "#st = :w AND attribute_not_exists(reply_taken)",
+                            "ExpressionAttributeNames": {"#st": "status"}, "ExpressionAttributeValues": {":r": reply_id, ":w": "RECEIVING"}}},
+                {"Put": {"TableName": self.table.name, "ConditionExpression": "attribute_not_exists(#i)", "ExpressionAttributeNames": {"#i": "item"},
+                         "Item": {"batch_id": batch_id, "item": f"REPLY#{reply_id}", "key": key, "taken_at": now(), "taken_by": actor,
+                                  "sha256": sha256 or {}}}},
+            ])
         except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            if exc.response["Error"]["Code"] != "TransactionCanceledException":
                 raise
+            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons") or []]
+            if "ConditionalCheckFailed" not in reasons:  # another transaction on these items in flight: AWS says retry
+                raise TransientError(f"reply {reply_id} of batch {batch_id} not taken yet: {reasons}") from exc
             current = self.batch(batch_id)
             if current.get("reply_taken") and current["reply_taken"] != reply_id:
                 raise TransferError(f"another reply decided this batch ({current['reply_taken']}) / 本批次已由另一份回执决定") from None
-            if current.get("reply_taken") == reply_id:
+            if current.get("reply_taken") == reply_id or reasons[1:2] == ["ConditionalCheckFailed"]:
                 raise TransferError(f"reply {reply_id} of batch {batch_id} was taken already (a replay)") from None
             raise TransferError(f"batch {batch_id} is {current['status']}: it is not waiting for a decision") from None
-        try:
-            self.table.put_item(Item={"batch_id": batch_id, "item": f"REPLY#{reply_id}", "key": key, "taken_at": now(), "taken_by": actor,
-                                      "sha256": sha256 or {}},
-                                ConditionExpression="attribute_not_exists(#i)", ExpressionAttributeNames={"#i": "item"})
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
-            raise TransferError(f"reply {reply_id} of batch {batch_id} was taken already (a replay)") from None
         self.events.append(f"batch#{batch_id}", actor=actor, action="reply-taken", result="ok", detail={"reply_id": reply_id, "key": key})
 
     def release_reply(self, batch_id: str, reply_id: str) -> None:

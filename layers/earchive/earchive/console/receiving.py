@@ -106,11 +106,14 @@ class Receiving:
                              "verdict_zh": receipt_word(receipt),
                              "failed": receipt.get("failed") or [],
                              **({"decision": state, "decision_zh": DECISION_ZH[state], "reason": row.get("return_reason") or ""} if state else {})})
+        # the certified printed list's SHA-256, shown: the page approves only a PDF that begins with exactly this one (issue 21)
+        printed = self.aws.s3.get_bytes(self.settings.transfer_bucket, self._base(batch) + "transfer-list.pdf")
         keep = ("batch_id", "status", "institution", "institution_name", "transferor", "reviewer", "created_at", "submitted_at",
                 "package_count", "resubmits", "decided_at", "receiver")
         return {"batch": {k: batch[k] for k in keep if k in batch}, "waiting": self.waiting(batch),
                 "rows": self._rows(batch, listing),
-                "list_sha256": hashlib.sha256(listing_bytes).hexdigest(), "printed_list": self._has_pdf(batch), "packages": packages,
+                "list_sha256": hashlib.sha256(listing_bytes).hexdigest(), "printed_list": printed is not None, "packages": packages,
+                "printed_list_sha256": hashlib.sha256(printed).hexdigest() if printed is not None else None,
                 "reason_chars": list(replies.INSTITUTION_REASON_CHARS), "decision": self._decision(batch) if decided else None,
                 "refused_replies": self.refused_replies(batch)}
 
@@ -139,9 +142,6 @@ class Receiving:
     @staticmethod
     def waiting(batch: dict[str, Any]) -> bool:
         return batch.get("status") == "RECEIVING" and bool(batch.get("task_token"))
-
-    def _has_pdf(self, batch: dict[str, Any]) -> bool:
-        return self.aws.s3.size(self.settings.transfer_bucket, self._base(batch) + "transfer-list.pdf") is not None
 
     def file_url(self, batch: dict[str, Any], record_code: str, kind: str) -> str | None:
         """A short-lived link to a package as sent (``package``) or its 接收检测 report (``report``)."""
@@ -190,7 +190,7 @@ class Receiving:
         if certified is not None:
             from ..crypto.pdf_sign import prepare
 
-            pending = prepare(certified, cert, [], ALGORITHM, note=replies.approval_note(document, checks), system=True,
+            pending = prepare(certified, cert, [], ALGORITHM, note=replies.approval_note(document), system=True,
                               values=replies.printed_answers(listing, document, certified))
             session.update(step="pdf", to_sign=pending.to_sign.hex(), pending=pending.state, list_pdf_sha256=hashlib.sha256(certified).hexdigest())
         else:

@@ -75,19 +75,11 @@ def check_of(report: dict[str, Any]) -> dict[str, Any]:
                         for r in results]}
 
 
-def approval_note(document: dict[str, Any], checks: dict[str, dict[str, Any]] | None = None) -> str:
+def approval_note(document: dict[str, Any]) -> str:
     """The text of the institution's signature stamp: the decision's counts. The 接收检测 itself is in the 登记表's 接收单位
     column, which the institution fills as it signs (domain.final), in the words of :mod:`earchive.domain.wording`."""
     back = sum(1 for p in document["packages"] if p["outcome"] == "RETURNED")
     return f"接收 {len(document['packages']) - back} 件，退回 {back} 件"
-
-
-def summary(checks: dict[str, dict[str, Any]]) -> str:
-    """The 接收检测 per 登记表 row in one line ("准确性 合格（3 件均通过）；…；安全性 未自动检测：…")."""
-    from .wording import stamp_summary
-
-    return stamp_summary([{"failed": c.get("failed") or [], "manual": c.get("manual") or []} if c.get("checked_at") or c.get("results")
-                          else {} for c in checks.values()])
 
 
 def key(institution: str, batch_id: str, reply_id: str) -> str:

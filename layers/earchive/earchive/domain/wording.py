@@ -133,11 +133,6 @@ def register_rows(checks: list[Mapping[str, Any]]) -> dict[str, str]:
     return {ROW_OF[p]: property_text(p, checks) for p in PROPERTIES}
 
 
-def stamp_summary(checks: list[Mapping[str, Any]]) -> str:
-    """The 接收检测 in a signature stamp: one short clause per property, the same words as the 登记表."""
-    return "；".join(f"{ROW_OF[p]} {property_text(p, checks)}" for p in PROPERTIES)
-
-
 def opinion(outcomes: list[Mapping[str, Any]], *, reason_chars: int = 24) -> str:
     """Table A.1's 检测意见 of one row (one 办理事项), from the institution's decision on each of its packages.
 
@@ -184,6 +179,5 @@ __all__ = [
     "register_rows",
     "report_verdict",
     "short",
-    "stamp_summary",
     "summarise",
 ]

@@ -189,6 +189,8 @@ async function inboxBatchPage(id) {
         if (r.step === "pdf" && signed.length === 0) {
           drafted = withoutPdf(doc);
           listPdf = r.list_pdf_sha256;
+          if (!v.printed_list_sha256 || listPdf !== v.printed_list_sha256)  // the list this page showed, not one the answer names
+            throw new Error("准备签署的登记表不是本页显示的那一份（SHA-256 不符），未签署");
           if (!r.prepared_pdf || !sameBytes(signedDigest(toSign), await pdfDigest(b64bytes(r.prepared_pdf), listPdf)))
             throw new Error("待签署的内容不是这份登记表（摘要不符），未签署");
         } else if (r.step === "reply" && signed.length === (drafted ? 1 : 0) && (!drafted || (withoutPdf(doc) === drafted
@@ -217,6 +219,7 @@ async function inboxBatchPage(id) {
       h("div", {}, r.lead), h("ul", {}, r.problems.map((p) => h("li", {}, p)))))) : "",
     grid([["移交人", b.transferor], ["审核人", b.reviewer], ["接收单位", `${b.institution_name || ""}（${b.institution}）`], ["数量", b.package_count],
       ["提交时间", beijing(b.submitted_at || b.created_at)], ["补交自", b.resubmits], ["清单 SHA-256", h("span", { class: "mono" }, v.list_sha256)],
+      ["登记表 SHA-256", h("span", { class: "mono", id: "printed-list-sha256" }, v.printed_list_sha256 || "—")],
       ["登记表", !v.printed_list ? "—" : v.decision ? (v.decision.both_signed ? "移交单位、接收单位均已签章" : "移交单位已签章；接收单位签章见回执")
         : "移交单位已签章（接收方签章将加在其后）"]]),
     h("h2", {}, "移交清单（表 A.1）"),

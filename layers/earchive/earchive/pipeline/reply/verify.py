@@ -119,9 +119,13 @@ def _examine(aws: Any, bucket: str, code: str, batch_id: str, key: str, *, actor
 
 
 def _taken_from_here(transfers: Any, batch_id: str, reply_id: str | None, key: str) -> dict[str, Any] | None:
-    """The record of this reply id when it was taken from this very key (the same reply seen twice, not a replay)."""
+    """The record of this reply id when it was taken from this very key and still holds the batch (the same reply seen twice,
+    not a replay). A reply of a round since cancelled (the batch sent again) or one that let go of the batch is not: it is
+    a used reply id, refused as a replay, and never resumes a new round."""
     taken = transfers.reply_taken_from(batch_id, reply_id) if reply_id else None
-    return taken if taken and taken["key"] == key else None
+    if not taken or taken["key"] != key:
+        return None
+    return taken if transfers.batch(batch_id).get("reply_taken") == reply_id else None
 
 
 def _taken_elsewhere(key: str, batch_id: str, reply_id: str) -> Verdict:
