@@ -74,7 +74,9 @@ validate: $(SAM_STAMP) $(NODE_STAMP) $(CHECKOV_STAMP)
 	$(SAM) validate --template-file template.yaml
 	$(SAM) validate --lint --template-file template.yaml
 	$(CHECKOV) -f template.yaml --framework cloudformation --compact --quiet --skip-download  # offline; no failed check unless skipped in the template, with its reason
-	npx --no-install asl-validator --json-path statemachine/archive.asl.json --json-path statemachine/transfer.asl.json --json-path statemachine/reply.asl.json
+	@# the ASL as Step Functions receives it in each partition (DefinitionSubstitutions: ${Partition} is aws or aws-cn)
+	@mkdir -p .aws-sam/asl && for p in aws aws-cn; do for m in archive transfer reply; do sed "s/\$${Partition}/$$p/g" statemachine/$$m.asl.json > .aws-sam/asl/$$m-$$p.json; done; done
+	npx --no-install asl-validator $(foreach p,aws aws-cn,$(foreach m,archive transfer reply,--json-path .aws-sam/asl/$(m)-$(p).json))
 	$(SAM) build --template-file template.yaml --build-dir .aws-sam/build > .aws-sam-build.log 2>&1 || (cat .aws-sam-build.log; exit 1)
 	@test -d .aws-sam/build/EarchiveLayer/python/earchive/pipeline || (echo "the layer lacks earchive"; exit 1)
 	@for d in earchive_devtools moto yaml; do test ! -e .aws-sam/build/EarchiveLayer/python/$$d || { echo "development tool $$d leaked into the Lambda layer"; exit 1; }; done
