@@ -445,6 +445,14 @@ def _stop_wakes_waiting_tasks() -> None:
     Environment.set_stop, Environment.set_error = waking, stopped_stays_stopped
 
 
+def _s3_replication() -> None:
+    """moto keeps a bucket's replication configuration and replicates nothing: S3's replication (with Object Lock) is in
+    earchive_devtools.replication, driven by the template's ReplicationConfiguration (ADR 0018)."""
+    from . import replication
+
+    replication.install()
+
+
 def install_patches() -> None:
     from moto.awslambda.models import LambdaFunction
 
@@ -457,6 +465,7 @@ def install_patches() -> None:
     _unlocked_backends()
     _shared_interpreter_clients()
     _iterative_map_workers()
+    _s3_replication()
     LambdaFunction._invoke_lambda = _invoke_in_process
     try:  # Locally no metrics are published. Powertools, with metrics disabled, never flushes
         # its (process-wide) metric set, and prints it anyway once it holds 100 values.
@@ -502,7 +511,7 @@ class LocalCloud:
     """template.yaml on moto, in this process (tests) or behind a moto server (``earchive local up``)."""
 
     def __init__(self, *, repo: Path | None = None, home: Path | None = None, endpoint: str | None = None, log_level: str = "WARNING",
-                 suffix: str | None = None):
+                 suffix: str | None = None, second_copy: bool = False):
         self.repo = repo or repo_root()
         self.template = load_template(self.repo / "template.yaml")
         self.resolver = Resolver(self.template)
@@ -516,6 +525,8 @@ class LocalCloud:
         self.queues: dict[str, tuple[str, str]] = {}  # machine → (its rule's queue, its ARN)
         self.env: dict[str, str] = {}
         self.log_level = log_level
+        self.second_copy = second_copy  # replica.yaml deployed in the other region first, its outputs as parameters (ADR 0018)
+        self.replica: dict[str, str] = {}
 
     # -- lifecycle
     def __enter__(self) -> LocalCloud:
@@ -573,6 +584,12 @@ class LocalCloud:
                 clients[service] = boto3.client(service, region_name=REGION, endpoint_url=self.endpoint)
             return clients[service]
 
+    def _regional_client(self, service: str, region: str):
+        """A client in another region (replica.yaml's): made when asked, not kept."""
+        import boto3
+
+        return boto3.client(service, region_name=region, endpoint_url=self.endpoint)
+
     # -- provisioning from the template
     def _physical(self, logical: str) -> str:
         return re.sub(r"[^a-z0-9-]", "-", f"earchive-{logical.lower()}-{self.suffix}")[:63]
@@ -586,6 +603,11 @@ class LocalCloud:
             self.client("iam").create_role(RoleName="earchive-local", AssumeRolePolicyDocument=json.dumps(trust))
         except self.client("iam").exceptions.EntityAlreadyExistsException:
             pass
+        if self.second_copy:
+            from .replication import deploy_replica
+
+            self.replica = deploy_replica(self.repo, self._regional_client, self.suffix)
+            r.params.update({k: self.replica[k] for k in ("ReplicaBucketArn", "ReplicaKmsKeyArn", "BackupCopyVaultArn")})
         for logical, res in resources.items():  # names first, so every reference resolves
             kind = res["Type"]
             if kind == "AWS::S3::Bucket":
@@ -610,6 +632,9 @@ class LocalCloud:
                 r.names[logical] = r.arns[logical] = f"local-{logical.lower()}"
             elif kind == "AWS::Cognito::UserPoolDomain":  # no hosted sign-in page locally: the local gateway's form stands in
                 r.names[logical] = f"earchive-{self.suffix}"
+            elif kind == "AWS::IAM::Role":  # a service's role (S3 replication, AWS Backup); moto enforces no IAM
+                r.names[logical] = self._physical(logical)
+                r.arns[logical] = f"arn:aws:iam::{ACCOUNT}:role/{r.names[logical]}"
             elif kind == "AWS::Serverless::LayerVersion":
                 r.names[logical] = r.arns[logical] = f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:earchive:1"
         for logical, res in resources.items():
@@ -646,6 +671,10 @@ class LocalCloud:
             default = props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
             s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={
                 "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": default["SSEAlgorithm"]}}]})
+        if "ReplicationConfiguration" in props:  # present only with ReplicaBucketArn set (condition Replicates)
+            from .replication import replication_configuration
+
+            s3.put_bucket_replication(Bucket=name, ReplicationConfiguration=replication_configuration(props["ReplicationConfiguration"]))
 
     def _create_table(self, logical: str, res: dict[str, Any]) -> None:
         props = self.resolver.value(res["Properties"])
