@@ -606,7 +606,8 @@ class LocalCloud:
         if self.second_copy:
             from .replication import deploy_replica
 
-            self.replica = deploy_replica(self.repo, self._regional_client, self.suffix)
+            self.replica = deploy_replica(self.repo, self._regional_client, self.suffix, region=str(r.params["AWS::Region"]),
+                                          partition=str(r.params["AWS::Partition"]))
             r.params.update({k: self.replica[k] for k in ("ReplicaBucketArn", "ReplicaKmsKeyArn", "BackupCopyVaultArn")})
         for logical, res in resources.items():  # names first, so every reference resolves
             kind = res["Type"]

@@ -143,8 +143,8 @@ def replication_configuration(props: dict[str, Any]) -> dict[str, Any]:
     for rule in props["Rules"]:
         api = {("ID" if k == "Id" else k): v for k, v in rule.items()}
         api["Priority"] = int(api.get("Priority", 1))
-        if "Metrics" in api.get("Destination", {}):
-            metrics = api["Destination"]["Metrics"]
+        metrics = api.get("Destination", {}).get("Metrics", {})
+        if "EventThreshold" in metrics:  # a number in the API, a string once resolved from the template
             api["Destination"] = {**api["Destination"], "Metrics": {**metrics, "EventThreshold": {"Minutes": int(metrics["EventThreshold"]["Minutes"])}}}
         rules.append(api)
     return {"Role": props["Role"], "Rules": rules}

@@ -113,9 +113,9 @@ def test_service_principals_on_the_data_key_are_bound_to_this_account():
 def test_an_attempt_on_any_key_raises_an_alarm_that_does_not_depend_on_the_data_key():
     pattern = R["KeyEventsRule"]["Properties"]["EventPattern"]
     assert set(pattern["detail"]["eventName"]) == {"ScheduleKeyDeletion", "DisableKey", "PutKeyPolicy"}
-    arns = str(pattern["detail"]["resources"]["ARN"])
+    named = str(pattern["detail"]["requestParameters"]["keyId"]["Fn::If"][1])  # with SM2: all three keys
     for name in keys(TEMPLATE):
-        assert f"'{name}', 'Arn'" in arns, name
+        assert f"'{name}', 'Arn'" in named and f"{{'Ref': '{name}'}}" in named, name  # by ARN or by key id
     assert R["KeyEventsRule"]["Properties"]["Targets"][0]["Arn"] == {"Fn::GetAtt": ["KeyEventsQueue", "Arn"]}
     queue = R["KeyEventsQueue"]["Properties"]
     assert queue.get("SqsManagedSseEnabled") is True and "KmsMasterKeyId" not in queue
