@@ -453,6 +453,14 @@ def _s3_replication() -> None:
     replication.install()
 
 
+def _key_policy_denies() -> None:
+    """moto evaluates no key policy: the denies that keep a key from being deleted, disabled or re-policied are
+    evaluated in earchive_devtools.keyguard (ADR 0018)."""
+    from . import keyguard
+
+    keyguard.install()
+
+
 def install_patches() -> None:
     from moto.awslambda.models import LambdaFunction
 
@@ -466,6 +474,7 @@ def install_patches() -> None:
     _shared_interpreter_clients()
     _iterative_map_workers()
     _s3_replication()
+    _key_policy_denies()
     LambdaFunction._invoke_lambda = _invoke_in_process
     try:  # Locally no metrics are published. Powertools, with metrics disabled, never flushes
         # its (process-wide) metric set, and prints it anyway once it holds 100 values.
@@ -651,6 +660,9 @@ class LocalCloud:
             if handler and res["Type"] != "AWS::KMS::Key":
                 handler(logical, res)
         os.environ.update(self.env)  # functions declared after the state machines (the console) have their environment too
+        from .keyguard import apply_key_policies
+
+        apply_key_policies(self.template, r, self.client("kms"))
 
     def _create_bucket(self, logical: str, res: dict[str, Any]) -> None:
         s3 = self.client("s3")

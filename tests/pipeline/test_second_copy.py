@@ -94,3 +94,54 @@ def test_a_locked_package_reaches_the_second_copy_with_its_lock_and_the_archive_
         anchored = svc.aws.anchors.streams()
         assert len(anchored) >= 3
         assert verify_event_log(svc, anchored) == {name: [] for name in anchored}
+
+
+BREAK_GLASS = "arn:aws:iam::123456789012:role/earchive-break-glass"
+
+
+def test_only_the_break_glass_role_can_delete_disable_or_re_policy_a_key_and_every_attempt_matches_the_alarms_rule(earchive_home):
+    import boto3
+
+    cloud = LocalCloud()
+    cloud.resolver.params["BreakGlassRoleArn"] = BREAK_GLASS
+    with cloud:
+        kms = cloud.client("kms")
+        data_key, seal_key = cloud.name("DataKey"), cloud.name("SealKey")
+
+        def as_role(name: str):
+            creds = cloud.client("sts").assume_role(RoleArn=f"arn:aws:iam::123456789012:role/{name}", RoleSessionName="operator")["Credentials"]
+            return boto3.client("kms", region_name="us-east-1", aws_access_key_id=creds["AccessKeyId"],
+                                aws_secret_access_key=creds["SecretAccessKey"], aws_session_token=creds["SessionToken"])
+
+        for client in (kms, as_role("earchive-admin")):  # the functions' and operators' credentials, an administrator's role
+            for key in (data_key, seal_key):
+                for call in (lambda c, k: c.schedule_key_deletion(KeyId=k, PendingWindowInDays=7), lambda c, k: c.disable_key(KeyId=k),
+                             lambda c, k: c.put_key_policy(KeyId=k, PolicyName="default", Policy='{"Version": "2012-10-17", "Statement": []}')):
+                    with pytest.raises(ClientError) as refused:
+                        call(client, key)
+                    assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
+        assert kms.describe_key(KeyId=data_key)["KeyMetadata"]["KeyState"] == "Enabled"
+        glass = as_role("earchive-break-glass")
+        glass.disable_key(KeyId=seal_key)
+        glass.enable_key(KeyId=seal_key)
+        glass.schedule_key_deletion(KeyId=data_key, PendingWindowInDays=30)
+        assert kms.describe_key(KeyId=data_key)["KeyMetadata"]["KeyState"] == "PendingDeletion"
+        glass.cancel_key_deletion(KeyId=data_key)  # within the 30 days the alarm gives
+
+        # a refused attempt, as CloudTrail delivers it to EventBridge (no `resources`: the call failed), matches the rule
+        pattern = json.dumps(cloud.resolver.value(cloud.template["Resources"]["KeyEventsRule"]["Properties"]["EventPattern"]))
+        arn = kms.describe_key(KeyId=data_key)["KeyMetadata"]["Arn"]
+        event = {"version": "0", "id": "1", "source": "aws.kms", "detail-type": "AWS API Call via CloudTrail", "account": "123456789012",
+                 "time": "2026-12-06T02:00:00Z", "region": "us-east-1", "resources": [],
+                 "detail": {"eventSource": "kms.amazonaws.com", "eventName": "DisableKey", "errorCode": "AccessDenied",
+                            "requestParameters": {"keyId": arn}, "userIdentity": {"arn": "arn:aws:sts::123456789012:assumed-role/earchive-admin/operator"}}}
+        from moto.events.models import EventPattern  # moto's EventBridge matcher (moto has no TestEventPattern)
+
+        rule = EventPattern.load(pattern)
+        assert rule.matches_event(event)
+        event["detail"]["requestParameters"]["keyId"] = seal_key  # by key id
+        assert rule.matches_event(event)
+        event["detail"]["requestParameters"]["keyId"] = "11111111-2222-3333-4444-555555555555"  # another key of the account
+        assert not rule.matches_event(event)
+        event["detail"].update(eventName="Encrypt", requestParameters={"keyId": arn})  # everyday use is not an alarm
+        assert not rule.matches_event(event)
