@@ -9,6 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from earchive_devtools.template import Resolver, load_template
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,8 +23,9 @@ def listed(v: Any) -> list:
     return v if isinstance(v, list) else [v]
 
 
-def test_the_archive_bucket_replicates_everything_and_no_delete_only_when_a_replica_is_named():
-    rep = R["ArchiveBucket"]["Properties"]["ReplicationConfiguration"]
+@pytest.mark.parametrize("bucket", ["ArchiveBucket", "ReportsBucket"])
+def test_the_archive_and_reports_buckets_replicate_everything_and_no_delete_only_when_a_replica_is_named(bucket):
+    rep = R[bucket]["Properties"]["ReplicationConfiguration"]
     cond, config, otherwise = rep["Fn::If"]
     assert cond == "Replicates" and otherwise == {"Ref": "AWS::NoValue"}
     (rule,) = config["Rules"]
@@ -35,7 +38,8 @@ def test_the_archive_bucket_replicates_everything_and_no_delete_only_when_a_repl
     r = Resolver(TEMPLATE, names={"ArchiveReplicationRole": "role"}, arns={"ArchiveReplicationRole": "arn:role"})
     assert not r.condition("Replicates")
     assert "ReplicationConfiguration" not in r.value({"ReplicationConfiguration": rep})
-    assert all(R[n]["Condition"] == "Replicates" for n in ("ArchiveReplicationRole", "ArchiveReplicationPolicy", "ReplicationFailedAlarm"))
+    assert all(R[n]["Condition"] == "Replicates"
+               for n in ("ArchiveReplicationRole", "ArchiveReplicationPolicy", "ReplicationFailedAlarm", "ReportsReplicationFailedAlarm"))
     r.params["ReplicaBucketArn"] = "arn:aws-cn:s3:::vault-copy"
     assert r.condition("Replicates")
 
@@ -127,8 +131,6 @@ def test_an_attempt_on_any_key_raises_an_alarm_that_does_not_depend_on_the_data_
 
 def test_replica_yaml_lints_clean_in_the_china_regions_and_us_east_1():
     """`make validate` lints template.yaml; replica.yaml is deployed on its own, so it is linted here (cfn-lint, an outside judge)."""
-    import pytest
-
     api = pytest.importorskip("cfnlint.api")
     found = api.lint((ROOT / "replica.yaml").read_text("utf-8"), config=api.ManualArgs(regions=["us-east-1", "cn-north-1", "cn-northwest-1"]))
     assert [str(m) for m in found] == []

@@ -53,13 +53,16 @@ def test_a_locked_package_reaches_the_second_copy_with_its_lock_and_the_archive_
                 assert copy.get(field) == src.get(field), field
             assert copy["ObjectLockMode"] == "COMPLIANCE" and copy["SSEKMSKeyId"] == cloud.replica["ReplicaKmsKeyArn"]
             holds.add(copy.get("ObjectLockLegalHoldStatus"))
+            report = cloud.catalogue().get(code)["check_report"]  # the check report travels too, and is locked there
+            assert s3.head_object(Bucket=replica, Key=report)["ObjectLockMode"] == "COMPLIANCE"
             with pytest.raises(ClientError):  # the replica is as undeletable as the original
                 s3.delete_object(Bucket=replica, Key=loc["key"], VersionId=loc["version_id"])
         assert holds == {"ON", None}  # seeds 211, 212 are Y (100 years and a legal hold), 213 is D10: both kinds of lock travel
         packages, anchors = versions(s3, archive, "packages/"), versions(s3, archive, "anchors/")
         assert len(packages) == 3 and anchors
         assert versions(s3, replica, "packages/") == packages and versions(s3, replica, "anchors/") == anchors
-        assert versions(s3, replica, "") == versions(s3, archive, "")  # nothing else there, nothing missing
+        reports = versions(s3, cloud.name("ReportsBucket"), "")
+        assert reports and versions(s3, replica, "") == versions(s3, archive, "") | reports  # nothing else there, nothing missing
 
         # -- the night's backup of every table that holds records
         ddb = cloud.client("dynamodb")
