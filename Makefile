@@ -15,7 +15,7 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: install demo test lint validate bench clean system-deps screenshots
+.PHONY: smoke install demo test lint validate bench clean system-deps screenshots
 
 # Debian packages the tests need: a real browser (headless Chromium and its driver) for the report pages,
 # poppler-utils (pdfsig, pdftoppm) for the printed lists, a JDK and Bouncy Castle (libbcpkix-java) as an outside CMS
@@ -88,6 +88,11 @@ lint: $(STAMP)
 ## the report screenshots in docs/ (headless Chromium)
 screenshots: $(STAMP) system-deps
 	$(BIN)/python -m earchive_devtools.screenshots docs/screenshots
+
+## a deployed stack exercised end to end, deploying nothing: make smoke STACK=earchive REGION=cn-north-1 ARGS="--institution …
+## --desk … --trust … --accept-test-record" (README: the smoke test on a real account); without STACK, a fresh local cloud
+smoke: $(STAMP)
+	$(BIN)/python -m earchive_devtools.smoke $(if $(STACK),--stack $(STACK)) $(if $(REGION),--region $(REGION)) $(ARGS)
 
 ## speed and memory figures (not part of the tests): make bench (quick), make bench ARGS=--full (the issue's sizes)
 bench: $(STAMP)
