@@ -133,7 +133,7 @@ def layer() -> Path:
 def probe(layer: Path) -> dict:
     env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp"), "AWS_DEFAULT_REGION": "cn-north-1",
            "POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_TRACE_DISABLED": "true"}
-    done = subprocess.run([sys.executable, "-S", "-s", "-c", PROBE, str(layer), str(ROOT / "functions")], capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-S", "-s", "-B", "-c", PROBE, str(layer), str(ROOT / "functions")], capture_output=True, text=True,
                           env=env, cwd=layer, timeout=600, check=False)
     assert done.returncode == 0, done.stderr[-5000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -182,6 +182,38 @@ def test_the_layer_fits_its_budget_and_ships_nothing_twice(layer: Path) -> None:
     assert not twice, f"shipped more than once: {twice}"
     assert len(list(layer.rglob("*.otf"))) == 1, "the CJK font ships once"
 
+
+GLIBC = (2, 26)  # Amazon Linux 2, under Lambda's python3.11 (AWS: "Lambda runtimes"); python3.12+ run on AL2023, glibc 2.34
+LEGACY = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
+
+
+def _runs_on_lambda(tag: str) -> bool:
+    """Whether a wheel tag (``cp311-cp311-manylinux_2_17_x86_64``) loads in Lambda's CPython 3.11 on x86_64."""
+    python, abi, platform = tag.split("-")
+    if not (python in ("py3", "py2.py3", "cp311") or (abi == "abi3" and python.startswith("cp3") and int(python[3:]) <= 11)):
+        return False
+    if platform == "any":
+        return True
+    legacy = re.fullmatch(r"(manylinux1|manylinux2010|manylinux2014)_x86_64", platform)
+    if legacy:
+        return LEGACY[legacy.group(1)] <= GLIBC
+    perennial = re.fullmatch(r"manylinux_(\d+)_(\d+)_x86_64", platform)
+    return bool(perennial) and (int(perennial.group(1)), int(perennial.group(2))) <= GLIBC
+
+
+@pytest.mark.slow
+def test_every_wheel_in_the_layer_runs_on_lambdas_python311(layer: Path) -> None:
+    """The tests import the layer on this machine (a newer glibc); this checks what they cannot: each wheel's own tags."""
+    wheels = sorted(layer.glob("*.dist-info/WHEEL"))
+    assert len(wheels) > 30
+    wrong = {}
+    for wheel in wheels:
+        tags = [line.split(":", 1)[1].strip() for line in wheel.read_text("utf-8").splitlines() if line.startswith("Tag:")]
+        if not any(_runs_on_lambda(t) for t in tags):
+            wrong[wheel.parent.name] = tags
+    assert not wrong, f"wheels that Lambda's python3.11 (x86_64, glibc 2.26) cannot load: {wrong}"
+    assert _runs_on_lambda("cp311-cp311-manylinux2014_x86_64") and not _runs_on_lambda("cp311-cp311-manylinux_2_28_x86_64")
+    assert not _runs_on_lambda("cp312-cp312-manylinux2014_x86_64") and not _runs_on_lambda("cp311-cp311-manylinux2014_aarch64")
 
 def _name(requirement: str) -> str:
     return re.sub(r"[-_.]+", "-", re.split(r"[\s\[<>=!~;]", requirement.strip(), maxsplit=1)[0]).lower()
