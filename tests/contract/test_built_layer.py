@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import subprocess
 import sys
@@ -105,6 +104,24 @@ import boto3, botocore, s3transfer, cvttf_NotoSansCJK_Regular
 out["sdk"] = {m.__name__: [m.__version__, m.__file__] for m in (boto3, botocore, s3transfer)}
 from earchive.domain.exports import _bundled
 out["font"] = str(_bundled()) if _bundled().is_file() else None
+
+# the printed transfer list as a Lambda draws it: no fontconfig (PATH is empty), the bundled font, its Simplified-Chinese face
+def render():
+    import tempfile
+    from earchive.domain.exports import pdf_font
+    from earchive.domain.transfer_form import transfer_list_pdf
+    ids = [f"430102-0102-430000000707-2026-Y-00000{i}" for i in (1, 2)]
+    document = {"batch_id": "202611250001", "institution_name": "芙蓉区档案馆", "transferor": "欧阳明月", "receiver": None,
+                "transfer_date": "2026-11-25", "resubmits": None,
+                "rows": [{"序号": 1, "批次编号": "202611250001", "办理事项名称": "企业设立登记", "事项类型": "行政权力事项",
+                          "归档信息包数量": 2, "检测意见": "合格 2 件", "备注": ""}],
+                "packages": [{"record_code": i, "project_id": "P1", "task_name": "企业设立登记", "version": 1,
+                              "digest": {"algorithm": "SM3", "value": "a" * 64}, "sha256": "b" * 64, "size": 1} for i in ids]}
+    from pypdf import PdfReader
+    path = transfer_list_pdf(document, Path(tempfile.mkdtemp()) / "list.pdf")
+    fonts = {str(f.get_object()["/BaseFont"]) for page in PdfReader(path).pages for f in page["/Resources"]["/Font"].values()}
+    out["pdf"] = {"pages": len(PdfReader(path).pages), "fonts": sorted(fonts), "font": pdf_font()[0]}
+attempt("the printed transfer list", render)
 print(json.dumps(out))
 '''
 
@@ -130,13 +147,14 @@ def layer() -> Path:
 
 
 @pytest.fixture(scope="module")
-def probe(layer: Path) -> dict:
-    env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp"), "AWS_DEFAULT_REGION": "cn-north-1",
+def probe(layer: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    home = tmp_path_factory.mktemp("layer-home")  # the derived font goes here (on Lambda: /tmp)
+    env = {"PATH": "", "HOME": str(home), "EARCHIVE_HOME": str(home), "TMPDIR": str(home), "AWS_DEFAULT_REGION": "cn-north-1",
            "POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_TRACE_DISABLED": "true"}
     done = subprocess.run([sys.executable, "-S", "-s", "-B", "-c", PROBE, str(layer), str(ROOT / "functions")], capture_output=True, text=True,
                           env=env, cwd=layer, timeout=600, check=False)
     assert done.returncode == 0, done.stderr[-5000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return {**json.loads(done.stdout.strip().splitlines()[-1]), "home": str(home)}
 
 
 @pytest.mark.slow
@@ -148,6 +166,8 @@ def test_every_handler_and_route_imports_from_the_built_layer_alone(probe: dict,
     assert probe["handlers"] == dict.fromkeys(functions, True)
     assert probe["modules"] > 50 and probe["imports"] > 100  # the walk really walked
     assert probe["openapi_status"] == 200
+    assert probe["pdf"]["pages"] >= 1 and len(probe["pdf"]["fonts"]) == 1 and "SC" in probe["pdf"]["fonts"][0], probe["pdf"]
+    assert Path(probe["pdf"]["font"]).parent.parent == Path(probe["home"]), "the Simplified-Chinese face derived from the bundled font"
     documented = set(probe["documented"])
     api = [r for r in probe["routes"] if " /api/" in r]
     missing = [r for r in api if re.sub(r"<(\w+)>", r"{\1}", r) not in documented]
