@@ -77,10 +77,13 @@ validate: $(SAM_STAMP) $(NODE_STAMP) $(CHECKOV_STAMP)
 	@# the ASL as Step Functions receives it in each partition (DefinitionSubstitutions: ${Partition} is aws or aws-cn)
 	@mkdir -p .aws-sam/asl && for p in aws aws-cn; do for m in archive transfer reply; do sed "s/\$${Partition}/$$p/g" statemachine/$$m.asl.json > .aws-sam/asl/$$m-$$p.json; done; done
 	npx --no-install asl-validator $(foreach p,aws aws-cn,$(foreach m,archive transfer reply,--json-path .aws-sam/asl/$(m)-$(p).json))
-	$(SAM) build --template-file template.yaml --build-dir .aws-sam/build > .aws-sam-build.log 2>&1 || (cat .aws-sam-build.log; exit 1)
+	@# the layer: layers/earchive/Makefile (pip, manylinux2014 wheels for CPython 3.11); --cached reuses it while its sources
+	@# (requirements.txt, the Makefile, earchive/) are unchanged; tests/contract/test_built_layer.py imports everything from it
+	$(SAM) build --cached --cache-dir .aws-sam/cache --template-file template.yaml --build-dir .aws-sam/build > .aws-sam-build.log 2>&1 || (cat .aws-sam-build.log; exit 1)
 	@test -d .aws-sam/build/EarchiveLayer/python/earchive/pipeline || (echo "the layer lacks earchive"; exit 1)
 	@for d in earchive_devtools moto yaml; do test ! -e .aws-sam/build/EarchiveLayer/python/$$d || { echo "development tool $$d leaked into the Lambda layer"; exit 1; }; done
-	@echo "sam build (no container): ok; the layer holds earchive and no development tools"
+	@test "$$(find .aws-sam/build/EarchiveLayer -name '*.otf' | wc -l)" = 1 || { echo "the CJK font ships more (or less) than once"; exit 1; }
+	@echo "sam build (no container): ok; the layer holds earchive, no development tools, one font: $$(du -sm --apparent-size .aws-sam/build/EarchiveLayer | cut -f1) MiB unzipped"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
