@@ -39,6 +39,25 @@ def test_a_china_stack_names_everything_in_aws_cn_and_has_no_cognito(cloud):
     assert cloud.env["EARCHIVE_OIDC_ISSUER"] == LOCAL_OIDC_ISSUER and cloud.env["EARCHIVE_USER_POOL"] == ""
 
 
+def test_the_console_serves_without_cognito_and_sends_people_to_the_issuer(cloud):
+    import json as js
+
+    from earchive_devtools.gateway import Gateway, seed_users
+
+    gateway = Gateway(cloud, port=0)
+    try:
+        assert gateway.pool is None and gateway.issuer == LOCAL_OIDC_ISSUER and seed_users(gateway) == []
+        status, _, page = gateway.handle("GET", "/", {}, b"", "127.0.0.1")
+        assert status == 200 and page
+        status, _, config = gateway.handle("GET", "/config.json", {}, b"", "127.0.0.1")
+        assert status == 200 and not js.loads(config).get("local_login"), "no password form to offer"
+        assert gateway.handle("GET", "/api/cases", {}, b"", "127.0.0.1")[0] == 401, "the API wants the issuer's token"
+        status, _, answer = gateway.handle("POST", "/auth/login", {}, b'{"username": "clerk1", "password": "x"}', "127.0.0.1")
+        assert status == 501 and "OidcIssuer" in js.loads(answer)["error"]
+    finally:
+        gateway.server.server_close()
+
+
 def test_x_ray_is_off_and_the_data_key_accepts_both_via_service_forms_in_china(cloud):
     r, resources = cloud.resolver, cloud.template["Resources"]
     assert r.value(cloud.template["Globals"]["Function"]["Tracing"]) == "PassThrough"
