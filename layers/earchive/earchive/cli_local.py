@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import time
@@ -187,7 +186,7 @@ def add_local_parsers(sub: Any) -> None:
     up.add_argument("--host", default="127.0.0.1", help="the address to listen on (default loopback only; another one is warned about)")
     up.add_argument("--port", type=int, default=current().local_port, help="default 4566 (EARCHIVE_LOCAL_PORT)")
     up.add_argument("--console-port", type=int, default=current().console_port, help="the console's port, default 8080 (EARCHIVE_CONSOLE_PORT)")
-    up.add_argument("--china", action="store_true", default=os.environ.get("EARCHIVE_PARTITION") == "aws-cn",
+    up.add_argument("--china", action="store_true", default=current().local_partition == "aws-cn",
                     help="run the stack as in the AWS China regions: aws-cn, cn-north-1, no Cognito, X-Ray off (EARCHIVE_PARTITION=aws-cn)")
     up.add_argument("--detach", action="store_true", help="run in the background; `earchive local down` stops it")
     up.add_argument("--timeout", type=float, default=120, help="with --detach: how long to wait for it to serve")
