@@ -45,7 +45,7 @@ def cmd_local_up(args: argparse.Namespace) -> int:
         return _detach(args)
     from earchive_devtools.server import serve
 
-    serve(args.host, args.port, verbose=args.verbose, console_port=args.console_port, mode="china" if args.china else "global")
+    serve(args.host, args.port, verbose=args.verbose, console_port=args.console_port, mode="china" if getattr(args, "china", False) else "global")
     return 0
 
 
@@ -65,7 +65,7 @@ def _detach(args: argparse.Namespace) -> int:
     with open(log, "w", encoding="utf-8") as out:
         proc = subprocess.Popen([sys.executable, "-m", "earchive", *(["-v"] if args.verbose else []), "local", "up",
                                  "--host", args.host, "--port", str(args.port), "--console-port", str(args.console_port),
-                                 *(["--china"] if args.china else [])],
+                                 *(["--china"] if getattr(args, "china", False) else [])],
                                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + args.timeout
     while time.monotonic() < deadline:
