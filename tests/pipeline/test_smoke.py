@@ -12,7 +12,7 @@ from earchive_devtools.smoke import Smoke, local_target
 
 pytestmark = pytest.mark.slow  # the local cloud, the archive, transfer and reply machines
 
-MODES = [{}]
+MODES = [{}, {"mode": "china"}]
 
 
 @pytest.mark.parametrize("mode", MODES, ids=lambda m: m.get("mode", "global"))
