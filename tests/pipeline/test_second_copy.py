@@ -148,3 +148,19 @@ def test_only_the_break_glass_role_can_delete_disable_or_re_policy_a_key_and_eve
         assert not rule.matches_event(event)
         event["detail"].update(eventName="Encrypt", requestParameters={"keyId": arn})  # everyday use is not an alarm
         assert not rule.matches_event(event)
+
+
+def test_a_china_stack_in_beijing_keeps_its_second_copy_in_ningxia(earchive_home):
+    import datetime as dt
+
+    with LocalCloud(mode="china", second_copy=True) as cloud:
+        s3, archive, replica = cloud.client("s3"), cloud.name("ArchiveBucket"), cloud.replica["ReplicaBucketName"]
+        assert cloud.region == "cn-north-1" and s3.get_bucket_location(Bucket=replica)["LocationConstraint"] == "cn-northwest-1"
+        (rule,) = s3.get_bucket_replication(Bucket=archive)["ReplicationConfiguration"]["Rules"]
+        assert rule["Destination"]["Bucket"] == f"arn:aws-cn:s3:::{replica}"
+        assert rule["Destination"]["EncryptionConfiguration"]["ReplicaKmsKeyID"].startswith("arn:aws-cn:kms:cn-northwest-1:")
+        until = dt.datetime(2040, 1, 1, tzinfo=dt.UTC)
+        v = s3.put_object(Bucket=archive, Key="anchors/x/00000001.json", Body=b"{}", ObjectLockMode="COMPLIANCE",
+                          ObjectLockRetainUntilDate=until, ChecksumAlgorithm="SHA256")["VersionId"]
+        copy = s3.head_object(Bucket=replica, Key="anchors/x/00000001.json", VersionId=v)
+        assert (copy["ReplicationStatus"], copy["ObjectLockMode"], copy["ObjectLockRetainUntilDate"]) == ("REPLICA", "COMPLIANCE", until)
