@@ -580,6 +580,9 @@ class LocalCloud:
     def provision(self) -> None:
         resources = self.template["Resources"]
         r = self.resolver
+        broken = r.broken_rules()
+        if broken:  # CloudFormation refuses such a stack before creating anything
+            raise ValueError("template rules refuse these parameters: " + "; ".join(broken))
         trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
                  "Principal": {"Service": ["lambda.amazonaws.com", "states.amazonaws.com"]}}]}
         try:
@@ -612,6 +615,9 @@ class LocalCloud:
                 r.names[logical] = f"earchive-{self.suffix}"
             elif kind == "AWS::Serverless::LayerVersion":
                 r.names[logical] = r.arns[logical] = f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:earchive:1"
+            elif kind == "AWS::Logs::LogGroup":  # functions and state machines name their log group; nothing is logged to moto
+                r.names[logical] = self._physical(logical)
+                r.arns[logical] = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{r.names[logical]}:*"
         for logical, res in resources.items():
             if res["Type"] == "AWS::KMS::Key":
                 props = r.value(res["Properties"])

@@ -58,6 +58,19 @@ class Resolver:
         self.params.update({"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws", "AWS::StackName": "earchive-local",
                             "AWS::URLSuffix": "amazonaws.com"})
 
+    def broken_rules(self) -> list[str]:
+        """The AssertDescription of every template Rule these parameters break.
+
+        CloudFormation evaluates Rules before it creates or changes anything and refuses the whole
+        stack when an assertion fails (AWS CloudFormation User Guide, "Rules"): the local cloud does too.
+        """
+        broken = []
+        for name, rule in self.template.get("Rules", {}).items():
+            if "RuleCondition" in rule and not self.value(rule["RuleCondition"]):
+                continue
+            broken += [f"{name}: {a.get('AssertDescription', '')}" for a in rule["Assertions"] if not self.value(a["Assert"])]
+        return broken
+
     def condition(self, name: str) -> bool:
         return bool(self.value(self.template.get("Conditions", {})[name]))
 
