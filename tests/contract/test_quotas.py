@@ -81,6 +81,7 @@ def test_every_function_and_state_machine_logs_to_its_own_group_kept_for_a_while
     for res in MACHINES.values():
         logging = res["Properties"]["Logging"]
         assert logging["Level"] == "ERROR"
+        assert {"Ref": "StateMachineLogDeliveryPolicy"} in res["Properties"]["Policies"]  # else creating the machine fails
         (dest,) = logging["Destinations"]
         groups.add(dest["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"][0])
     assert len(groups) == len(FUNCTIONS) + len(MACHINES)
