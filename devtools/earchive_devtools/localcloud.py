@@ -723,6 +723,47 @@ class LocalCloud:
                                                 Description=props.get("Description", ""))
         self.resolver.names[logical] = props["GroupName"]
 
+    def _create_queue(self, logical: str, res: dict[str, Any]) -> None:
+        """The template's own queues (the alert queues the alarms watch), under the URL their names resolved to."""
+        url = self.client("sqs").create_queue(QueueName=self.resolver.names[logical].rsplit("/", 1)[-1])["QueueUrl"]
+        self.resolver.names[logical] = url
+
+    def _status_change_rules(self) -> list[tuple[dict[str, Any], str]]:
+        """The template's EventBridge rules on Step Functions status changes (source aws.states) with the queue each targets."""
+        rules = []
+        for res in self.template["Resources"].values():
+            if res["Type"] != "AWS::Events::Rule":
+                continue
+            props = self.resolver.value(res["Properties"])
+            pattern = props.get("EventPattern") or {}
+            if pattern.get("source") != ["aws.states"]:
+                continue
+            for target in props.get("Targets", []):
+                queue = next((q for q, arn in self.resolver.arns.items() if arn == target["Arn"]), None)
+                if queue:
+                    rules.append((pattern, self.resolver.names[queue]))
+        return rules
+
+    def _status_changed(self, d: dict[str, Any]) -> None:
+        """An execution ended: the status-change rules deliver its event to their queues, as EventBridge would (the failed-
+        executions alarm watches that queue). Matched on the pattern's fields: a list of values, or ``anything-but``."""
+        reported = self.__dict__.setdefault("_reported", set())
+        if d["executionArn"] in reported:  # one event per execution, however often it is waited for
+            return
+        reported.add(d["executionArn"])
+        detail = {"status": d["status"], "stateMachineArn": d["stateMachineArn"], "error": d.get("error"), "executionArn": d["executionArn"]}
+
+        def matches(value: Any, allowed: list[Any]) -> bool:
+            return all(value not in a["anything-but"] if isinstance(a, dict) and "anything-but" in a else False for a in allowed) \
+                if all(isinstance(a, dict) for a in allowed) else value in allowed
+
+        if "_status_rules" not in self.__dict__:
+            self._status_rules = self._status_change_rules()
+        for pattern, url in self._status_rules:
+            if all(matches(detail.get(k), v) for k, v in (pattern.get("detail") or {}).items()):
+                self.client("sqs").send_message(QueueUrl=url, MessageBody=json.dumps(
+                    {"source": "aws.states", "detail-type": "Step Functions Execution Status Change", "detail": detail}, default=str))
+
     def _rule_to_queue(self, logical: str, event_name: str, pattern: dict[str, Any], machine_arn: str) -> None:
         """The machine's EventBridge rule, targeting a queue of its own (moto's rules cannot start executions)."""
         sqs, events = self.client("sqs"), self.client("events")
@@ -810,6 +851,7 @@ class LocalCloud:
                 if d["status"] != "RUNNING":
                     done[arn] = d
                     pending.discard(arn)
+                    self._status_changed(d)
             if progress and ended:
                 progress(done)
             if not pending:

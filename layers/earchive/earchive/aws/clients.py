@@ -142,3 +142,12 @@ def stack_outputs(stack: str) -> dict[str, str]:
     """The outputs of a deployed CloudFormation stack (``earchive … --stack NAME``)."""
     cfn = boto3.client("cloudformation", region_name=aws_region())
     return {o["OutputKey"]: o["OutputValue"] for o in cfn.describe_stacks(StackName=stack)["Stacks"][0]["Outputs"]}
+
+
+def stack_resources(stack: str) -> dict[str, str]:
+    """Logical id → physical id of a deployed stack's resources (a queue's URL, an alarm's name): the smoke test reads them."""
+    cfn = boto3.client("cloudformation", region_name=aws_region())
+    found: dict[str, str] = {}
+    for page in cfn.get_paginator("list_stack_resources").paginate(StackName=stack):
+        found.update({r["LogicalResourceId"]: r.get("PhysicalResourceId", "") for r in page["StackResourceSummaries"]})
+    return found
