@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -157,7 +158,9 @@ def test_the_runtime_has_a_plan_and_the_layer_is_built_for_it():
     """F20: python3.11 is deprecated 2027-06-30; the layer's compiled wheels must match the functions' runtime."""
     runtime = GLOBAL["Runtime"]
     layer = RES["EarchiveLayer"]
-    assert layer["Metadata"]["BuildMethod"] == runtime and runtime in layer["Properties"]["CompatibleRuntimes"]
+    assert runtime in layer["Properties"]["CompatibleRuntimes"]
+    built_for = re.search(r"^RUNTIME_PYTHON\s*:=\s*(\S+)", (ROOT / "layers" / "earchive" / "Makefile").read_text("utf-8"), re.M)
+    assert layer["Metadata"]["BuildMethod"] == "makefile" and built_for and f"python{built_for.group(1)}" == runtime
     adr = (ROOT / "docs" / "adr").glob("*runtime*.md")
     assert any("python3.13" in p.read_text("utf-8") and "2027-06-30" in p.read_text("utf-8") for p in adr)
 
