@@ -766,6 +766,9 @@ class LocalCloud:
                 r.arns[logical] = f"arn:{p}:iam::{ACCOUNT}:role/{r.names[logical]}"
             elif kind == "AWS::Serverless::LayerVersion":
                 r.names[logical] = r.arns[logical] = f"arn:{p}:lambda:{region}:{ACCOUNT}:layer:earchive:1"
+            elif kind == "AWS::Logs::LogGroup":  # functions and state machines name their log group; nothing is logged to moto
+                r.names[logical] = self._physical(logical)
+                r.arns[logical] = f"arn:{p}:logs:{region}:{ACCOUNT}:log-group:{r.names[logical]}:*"
         for logical, res in resources.items():
             if res["Type"] == "AWS::KMS::Key":
                 props = r.value(res["Properties"])

@@ -25,7 +25,7 @@ def test_a_china_stack_names_everything_in_aws_cn_and_has_no_cognito(cloud):
     assert not not_china, not_china
     for arn in cloud.state_machines.values():
         assert arn.startswith("arn:aws-cn:states:cn-north-1:")
-    assert cloud.resolver.names["FunctionDeadLetterQueue"].startswith("https://sqs.cn-north-1.amazonaws.com.cn/")
+    assert cloud.resolver.names["FailedExecutionsQueue"].startswith("https://sqs.cn-north-1.amazonaws.com.cn/")
     # what moto made itself is in aws-cn too (KMS keys, queues, the functions)
     kms = cloud.client("kms")
     assert kms.describe_key(KeyId=cloud.name("SealKey"))["KeyMetadata"]["Arn"].startswith("arn:aws-cn:kms:cn-north-1:")

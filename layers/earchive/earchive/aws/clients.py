@@ -85,7 +85,7 @@ class Aws:
         self._session = _session(local)
         self._endpoint, self._region = endpoint, region or (local_region() if local else aws_region())
         self._clients: dict[str, Any] = {}
-        self.s3 = Objects(self.client("s3"))
+        self.s3 = Objects(self.client("s3"), lock_mode=settings.lock_mode)
         with _CREATE:
             ddb = self._session.resource("dynamodb", endpoint_url=endpoint, region_name=region)
         self.catalogue = Catalogue(ddb.Table(settings.catalogue_table or "unset-catalogue"), default_hall=settings.default_hall)
