@@ -86,8 +86,8 @@ validate: $(SAM_STAMP) $(NODE_STAMP) $(CHECKOV_STAMP) $(CFNLINT_STAMP)
 	$(SAM) validate --template-file template.yaml
 	@# the pinned cfn-lint, for the global region and both China regions (a resource type or runtime missing there fails);
 	@# every ignore is in the template beside the resource, with its reason
-	$(CFNLINT) --regions us-east-1 cn-north-1 cn-northwest-1 -- template.yaml
-	$(CHECKOV) -f template.yaml --framework cloudformation --compact --quiet --skip-download  # offline; no failed check unless skipped in the template, with its reason
+	$(CFNLINT) --regions us-east-1 cn-north-1 cn-northwest-1 -- template.yaml replica.yaml
+	$(CHECKOV) -f template.yaml -f replica.yaml --framework cloudformation --compact --quiet --skip-download  # offline; no failed check unless skipped in the template, with its reason
 	@# the ASL as Step Functions receives it in each partition (DefinitionSubstitutions: ${Partition} is aws or aws-cn)
 	@mkdir -p .aws-sam/asl && for p in aws aws-cn; do for m in archive transfer reply; do sed "s/\$${Partition}/$$p/g" statemachine/$$m.asl.json > .aws-sam/asl/$$m-$$p.json; done; done
 	npx --no-install asl-validator $(foreach p,aws aws-cn,$(foreach m,archive transfer reply,--json-path .aws-sam/asl/$(m)-$(p).json))

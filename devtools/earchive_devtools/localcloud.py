@@ -87,7 +87,8 @@ _CALLS: list[tuple[str, str, str, dict[str, Any]]] = []  # (function name, servi
 _CALLS_LOCK = threading.Lock()
 
 
-_KEEP = ("Bucket", "Key", "VersionId", "TableName", "TransactItems", "IndexName", "KeyId", "Name", "executionArn", "stateMachineArn", "CopySource", "UserPoolId",
+_KEEP = ("Bucket", "Key", "VersionId", "TableName", "TransactItems",
+         "IndexName", "KeyId", "Name", "executionArn", "stateMachineArn", "CopySource", "UserPoolId",
          "ObjectLockMode", "ObjectLockLegalHoldStatus", "Delete")
 
 
