@@ -445,6 +445,120 @@ def _stop_wakes_waiting_tasks() -> None:
     Environment.set_stop, Environment.set_error = waking, stopped_stays_stopped
 
 
+PAYLOAD_LIMIT = 262_144  # Step Functions' quota: 256 KiB of data as a UTF-8 encoded string
+
+
+def payload_size(value: Any) -> int:
+    """The bytes Step Functions counts for a payload: its JSON as UTF-8 (compact; Chinese text 3 bytes a character)."""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    return len(text.encode("utf-8"))
+
+
+def _payload_limits() -> None:
+    """Step Functions' 256 KiB limit, as AWS applies it (issue 22, F7).
+
+    AWS: "Maximum input or output size for a task, state, or execution: 256 KiB of data as a UTF-8 encoded string"
+    (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html); a larger one fails with
+    ``States.DataLimitExceeded``, which "States.ALL" does not catch or retry
+    (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html). moto checks a task's result and a
+    state's output, one byte short of the limit and by ASCII-escaped JSON, lets a Retry or Catch on States.ALL take the
+    error, and never checks a state's input or the results a Map state collects (a Distributed Map without ResultWriter
+    hands every child's output to its state). Here: all four, at the limit, by UTF-8, and only a catcher naming
+    ``States.DataLimitExceeded`` itself takes it.
+    """
+    try:
+        import moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service as service
+        import moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_lambda as task_lambda
+        import moto.stepfunctions.parser.asl.component.state.state as state
+        import moto.stepfunctions.parser.quotas as quotas
+        from moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl import ErrorEqualsDecl
+        from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+        from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import StatesErrorNameType
+        from moto.stepfunctions.parser.asl.component.state.exec.state_map.state_map import StateMap
+    except ImportError:
+        return
+    if getattr(state.CommonStateField, "_earchive_payload_limits", False):
+        return
+
+    def within(value: Any) -> bool:
+        return payload_size(value) <= PAYLOAD_LIMIT
+
+    for module in (quotas, state, task_lambda, service):
+        module.is_within_size_quota = within
+
+    limit, all_errors = StatesErrorNameType.StatesStatesDataLimitExceeded, StatesErrorName(typ=StatesErrorNameType.StatesALL)
+    error_equals = ErrorEqualsDecl._eval_body
+
+    def not_by_states_all(self: Any, env: Any) -> None:
+        error = env.stack[-1] if env.stack else None
+        if isinstance(error, StatesErrorName) and error.typ == limit and all_errors in self.error_names:
+            env.stack.pop()
+            env.stack.append(False)  # States.ALL must stand alone in ErrorEquals: nothing else here can name it
+            return
+        error_equals(self, env)
+
+    body = state.CommonStateField._eval_body
+
+    def input_checked(self: Any, env: Any) -> None:
+        self._verify_size_quota(env=env, value=env.states.get_input())
+        body(self, env)
+
+    map_execution = StateMap._eval_execution
+
+    def map_results_checked(self: Any, env: Any) -> None:
+        map_execution(self, env)
+        if self.result_writer is None and env.stack:  # with ResultWriter the results went to S3; the state holds their address
+            self._verify_size_quota(env=env, value=env.stack[-1])
+
+    ErrorEqualsDecl._eval_body = not_by_states_all
+    state.CommonStateField._eval_body = input_checked
+    StateMap._eval_execution = map_results_checked
+    state.CommonStateField._earchive_payload_limits = True
+
+
+def _result_writer_as_aws() -> None:
+    """A Distributed Map's ResultWriter as AWS runs it (issue 22, F7).
+
+    AWS evaluates its Parameters against the Map state's input and writes the children's results to
+    ``<Prefix>/<map run id>/SUCCEEDED_0.json`` (FAILED_, PENDING_ likewise), listed in ``manifest.json`` beside them
+    (https://docs.aws.amazon.com/step-functions/latest/dg/input-output-resultwriter.html). moto evaluates the Parameters
+    against the collected results (``"Bucket.$": "$.results.bucket"`` then fails with States.Runtime) and writes a manifest
+    listing no file, dropping the results. Here: the Parameters read the state's input, and every child's output is written
+    (the fields moto knows: Output and Status; a child that fails fails this Map, there is no FAILED file).
+    """
+    try:
+        from moto.stepfunctions.parser.asl.component.state.exec.state_map.result_writer.result_writer_decl import ResultWriter
+        from moto.stepfunctions.parser.asl.component.state.exec.state_task.credentials import StateCredentials
+        from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
+    except ImportError:
+        return
+    if getattr(ResultWriter, "_earchive_as_aws", False):
+        return
+
+    def write(self: Any, env: Any) -> None:
+        results = env.stack[-1]
+        env.stack.append(env.states.get_input())
+        self.parargs.eval(env=env)
+        parameters = env.stack.pop()
+        env.stack.pop()  # the input the Parameters read
+        env.stack.append(parameters)
+        self.resource_eval.eval_resource(env=env)  # moto's: the manifest, and the Map's result {MapRunArn, ResultWriterDetails}
+        written = env.stack[-1]
+        bucket, manifest_key = written["ResultWriterDetails"]["Bucket"], written["ResultWriterDetails"]["Key"]
+        s3 = boto_client_for(service="s3", region=written["MapRunArn"].split(":")[3],
+                             state_credentials=StateCredentials(role_arn=env.aws_execution_details.role_arn))
+        body = json.dumps([{"Output": json.dumps(r, ensure_ascii=False), "OutputDetails": {"Included": True}, "Status": "SUCCEEDED"}
+                           for r in results], ensure_ascii=False).encode("utf-8")
+        key = manifest_key.rsplit("/", 1)[0] + "/SUCCEEDED_0.json"
+        s3.put_object(Bucket=bucket, Key=key, Body=body)
+        manifest = {"DestinationBucket": bucket, "MapRunArn": written["MapRunArn"],
+                    "ResultFiles": {"FAILED": [], "PENDING": [], "SUCCEEDED": [{"Key": key, "Size": len(body)}]}}
+        s3.put_object(Bucket=bucket, Key=manifest_key, Body=json.dumps(manifest, indent=2).encode("utf-8"))
+
+    ResultWriter._eval_body = write
+    ResultWriter._earchive_as_aws = True
+
+
 def install_patches() -> None:
     from moto.awslambda.models import LambdaFunction
 
@@ -457,6 +571,8 @@ def install_patches() -> None:
     _unlocked_backends()
     _shared_interpreter_clients()
     _iterative_map_workers()
+    _payload_limits()
+    _result_writer_as_aws()
     LambdaFunction._invoke_lambda = _invoke_in_process
     try:  # Locally no metrics are published. Powertools, with metrics disabled, never flushes
         # its (process-wide) metric set, and prints it anyway once it holds 100 values.
