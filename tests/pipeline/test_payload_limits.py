@@ -123,11 +123,13 @@ def test_the_transfer_map_of_1500_packages_fails_without_result_writer_and_waits
     definition = json.loads(sfn.describe_state_machine(stateMachineArn=cloud.state_machines["TransferStateMachine"])["definition"])
     try:
         stand_ins(cloud, "B-OLD", PACKAGES)
-        old = sfn.start_execution(stateMachineArn=machine(cloud, before_issue_22(definition)), name="B-OLD", input=json.dumps({"batch_id": "B-OLD", "actor": "李敏"}))
+        old = sfn.start_execution(stateMachineArn=machine(cloud, before_issue_22(definition)), name="B-OLD",
+                                  input=json.dumps({"batch_id": "B-OLD", "actor": "李敏"}))
         failed = until_waiting_or_ended(cloud, old["executionArn"])
         assert failed["status"] == "FAILED" and failed.get("error") == "States.DataLimitExceeded", failed
         stand_ins(cloud, "B-NEW", PACKAGES)
-        new = sfn.start_execution(stateMachineArn=cloud.state_machines["TransferStateMachine"], name="B-NEW", input=json.dumps({"batch_id": "B-NEW", "actor": "李敏"}))
+        new = sfn.start_execution(stateMachineArn=cloud.state_machines["TransferStateMachine"], name="B-NEW",
+                                  input=json.dumps({"batch_id": "B-NEW", "actor": "李敏"}))
         waiting = until_waiting_or_ended(cloud, new["executionArn"])
         assert waiting["status"] == "WAITING", (waiting.get("error"), waiting.get("cause"))
     finally:
