@@ -32,6 +32,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from .iam import statements as iam_statements
 from .template import ACCOUNT, REGION, Resolver, load_template
 
 REPO = Path(__file__).resolve().parents[2]
@@ -559,10 +560,66 @@ def _result_writer_as_aws() -> None:
     ResultWriter._earchive_as_aws = True
 
 
+_ROLES: dict[str, Any] = {}  # function name -> its statements as deployed (made on first use), for S3's answers
+_BUCKET_ARNS: dict[str, str] = {}  # bucket name -> its ARN (in the stack's partition)
+
+
+def _role_of(name: str) -> list[dict[str, Any]] | None:
+    role = _ROLES.get(name)
+    if callable(role):
+        role = _ROLES[name] = role()
+    return role
+
+
+def _s3_answers_as_iam() -> None:
+    """S3 answers a function's read as it would its role (issue 22, F10); moto answers every read as the bucket's owner.
+
+    AWS (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html, API_HeadObject.html): without the permission to
+    read the object, 403 whether or not it exists; reading a key that does not exist answers 404 only "if you have the
+    s3:ListBucket permission on the bucket", else 403. A GET or HEAD carries no ``s3:prefix``, so a ListBucket grant
+    conditioned on it does not count (a ``…IfExists`` condition does:
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html#Conditions_IfExists).
+    Here every GetObject and HeadObject a function makes is judged against its statements in template.yaml
+    (``earchive_devtools.iam``); calls made outside a function (tests, the CLI as an operator) are the owner's, as before.
+    """
+    from botocore.client import BaseClient
+    from botocore.exceptions import ClientError
+
+    from .iam import allows
+
+    if getattr(BaseClient, "_earchive_s3_iam", False):
+        return
+    call = BaseClient._make_api_call
+
+    def forbidden(operation: str) -> ClientError:
+        code, message = ("AccessDenied", "Access Denied") if operation == "GetObject" else ("403", "Forbidden")  # HEAD has no body
+        return ClientError({"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": 403}}, operation)
+
+    def answered(self: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
+        role = _role_of(getattr(self, "_earchive_caller", None) or "") if operation_name in ("GetObject", "HeadObject") else None
+        if role is None or self.meta.service_model.service_name != "s3":
+            return call(self, operation_name, api_params)
+        bucket = _BUCKET_ARNS.get(api_params.get("Bucket", ""), f"arn:aws:s3:::{api_params.get('Bucket')}")
+        action = "s3:GetObjectVersion" if api_params.get("VersionId") else "s3:GetObject"
+        if not allows(role, action, f"{bucket}/{api_params.get('Key')}"):
+            raise forbidden(operation_name)
+        try:
+            return call(self, operation_name, api_params)
+        except ClientError as exc:
+            missing = exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound")
+            if missing and not allows(role, "s3:ListBucket", bucket):  # no s3:prefix in this request's context
+                raise forbidden(operation_name) from None
+            raise
+
+    BaseClient._make_api_call = answered
+    BaseClient._earchive_s3_iam = True
+
+
 def install_patches() -> None:
     from moto.awslambda.models import LambdaFunction
 
     _record_calls()
+    _s3_answers_as_iam()  # after _record_calls: a refused read is recorded too
     _index_dynamodb()
     _dynamodb_key_limits()
     _atomic_dynamodb_writes()
@@ -674,6 +731,7 @@ class LocalCloud:
                 _MODULES.pop(f"earchive_fn_{name.replace('-', '_')}", None)
                 _DEPLOYED.pop(name, None)
                 _FUNCTIONS.pop(name, None)
+                _ROLES.pop(name, None)
         if getattr(self, "_saved_env", None) is not None:
             os.environ.clear()
             os.environ.update(self._saved_env)
@@ -707,6 +765,7 @@ class LocalCloud:
             if kind == "AWS::S3::Bucket":
                 r.names[logical] = self._physical(logical)
                 r.arns[logical] = f"arn:aws:s3:::{r.names[logical]}"
+                _BUCKET_ARNS[r.names[logical]] = r.arns[logical]
             elif kind == "AWS::DynamoDB::Table":
                 r.names[logical] = self._physical(logical)
                 r.arns[logical] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{r.names[logical]}"
@@ -788,6 +847,7 @@ class LocalCloud:
         self.env.update(env)
         name = r.names[logical]
         _FUNCTIONS[name] = self.repo / props["CodeUri"]
+        _ROLES[name] = lambda: iam_statements(self.template, r, logical)  # resolved on first use: every name exists by then
         self.client("lambda").create_function(
             FunctionName=name, Runtime=props.get("Runtime", glob.get("Runtime", "python3.11")), Role=ROLE,
             Handler=props["Handler"], Code={"ZipFile": _dummy_zip()}, Environment={"Variables": env},
