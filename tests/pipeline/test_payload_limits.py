@@ -141,3 +141,75 @@ def test_the_transfer_map_of_1500_packages_fails_without_result_writer_and_waits
     files = json.loads(s3.get_object(Bucket=bucket, Key=manifest)["Body"].read())["ResultFiles"]["SUCCEEDED"]
     results = [r for f in files for r in json.loads(s3.get_object(Bucket=bucket, Key=f["Key"])["Body"].read())]
     assert len(results) == PACKAGES and {r["Output"] for r in results} == {"{}"}, "each child's result is in S3, and is nothing"
+
+
+# -- a 2,000-package batch through the transfer machine as deployed
+
+BATCH = 2_000
+
+
+def seed_archived(cloud: LocalCloud, count: int) -> None:
+    """``count`` archived packages, catalogued as Store records them (the way bench/bench_transfer.py seeds them), each a
+    tiny locked object: the size of a package changes nothing here, the number of Map children does."""
+    import datetime as dt
+
+    from earchive.crypto.digests import StreamDigest
+    from earchive.domain.listing import indexed
+
+    s3, cat, bucket = cloud.client("s3"), cloud.catalogue(), cloud.name("ArchiveBucket")
+    body = b"PK\x05\x06" + b"\0" * 18  # an empty zip
+    digest = StreamDigest()
+    digest.update(body)
+    sha256, sm3 = digest.hexdigests()["SHA-256"], digest.hexdigests()["SM3"]
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    with cat.table.batch_writer() as writer:
+        for i in range(count):
+            code = f"430102-0102-2026-Y-{i:06d}"
+            key = f"packages/{code}.zip"
+            version = s3.put_object(Bucket=bucket, Key=key, Body=body, ChecksumAlgorithm="SHA256", ObjectLockMode="COMPLIANCE",
+                                    ObjectLockRetainUntilDate=dt.datetime(2040, 1, 1, tzinfo=dt.UTC))["VersionId"]
+            writer.put_item(Item=indexed({
+                "package_id": code, "record_code": code, "project_id": f"P{i:06d}", "status": "ARCHIVED", "task_code": "T-0001",
+                "task_name": "食品经营许可", "task_type": "许可", "archived_at": now,
+                "archive": {"bucket": bucket, "key": key, "version_id": version}, "package_sha256": sha256, "package_sm3": sm3,
+                "package_size": len(body), "package_version": 1, "retention_period": "Y", "total_number": 1,
+                "region_code": "430102", "fonds_identifier": "0102"}))
+
+
+def receive_check_stand_in(item, context):
+    """ReceiveCheck without its YJ tests (~7 packages/s, README: 2,000 would take 5 minutes here): the same record, the same
+    output; the check itself is proven by test_transfer.py."""
+    from earchive.pipeline.runtime import Runtime
+
+    Runtime.from_env().aws.transfers.set_package(item["batch_id"], item["package_id"], state="CHECKED",
+                                                 receipt={"passed": True, "failed": [], "report": "", "checked_at": "", "manual": []})
+    return {**item, "passed": True}
+
+
+def test_a_2000_package_batch_goes_through_the_transfer_machine_within_the_payload_limit(cloud):
+    from earchive.client import TransferService
+    from earchive.domain.transfer import Selection
+    from earchive_devtools.institutions import register
+
+    seed_archived(cloud, BATCH)
+    svc = TransferService.from_cloud(cloud)
+    register(svc, name="长沙市芙蓉区行政审批服务局")
+    batch_id = svc.create(Selection(), institution="430102001", transferor="李敏")["batch_id"]
+    cloud.deploy("TransferReceiveCheckFunction", receive_check_stand_in)
+    try:
+        execution = svc.submit(batch_id, actor="李敏")
+        svc.wait_for_decision(batch_id, timeout=600)  # Submit, Copy of every package, the Map, AwaitDecision: the real ones
+    finally:
+        cloud.undeploy("TransferReceiveCheckFunction")
+    sfn = cloud.client("stepfunctions")
+    events = sfn.get_execution_history(executionArn=execution, maxResults=1000)["events"]
+    sizes = {e.get(k, {}).get("name"): payload_size(e[k].get("input", e[k].get("output", "")))
+             for e in events for k in ("stateEnteredEventDetails", "stateExitedEventDetails") if k in e}
+    assert {"Submit", "CopyAndCheck", "AwaitDecision"} <= set(sizes) and max(sizes.values()) < 4_096, sizes  # flat, whatever the count
+    sfn.stop_execution(executionArn=execution)
+    s3, bucket = cloud.client("s3"), cloud.name("TransferBucket")
+    prefix = f"internal/batches/{batch_id}/map-results/"
+    (manifest,) = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"] if o["Key"].endswith("manifest.json")]
+    files = json.loads(s3.get_object(Bucket=bucket, Key=manifest)["Body"].read())["ResultFiles"]["SUCCEEDED"]
+    assert sum(len(json.loads(s3.get_object(Bucket=bucket, Key=f["Key"])["Body"].read())) for f in files) == BATCH
+    assert svc.transfers.count_checked(batch_id) == BATCH
