@@ -77,7 +77,7 @@ _CALLS_LOCK = threading.Lock()
 
 
 _KEEP = ("Bucket", "Key", "VersionId", "TableName", "IndexName", "KeyId", "Name", "executionArn", "stateMachineArn", "CopySource", "UserPoolId",
-         "ObjectLockMode", "ObjectLockLegalHoldStatus", "Delete")
+         "ObjectLockMode", "ObjectLockLegalHoldStatus", "Delete", "TransactItems")
 
 
 def _record_calls() -> None:
