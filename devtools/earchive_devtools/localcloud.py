@@ -465,7 +465,8 @@ def _payload_limits() -> None:
     state's output, one byte short of the limit and by ASCII-escaped JSON, lets a Retry or Catch on States.ALL take the
     error, and never checks a state's input or the results a Map state collects (a Distributed Map without ResultWriter
     hands every child's output to its state). Here: all four, at the limit, by UTF-8, and only a catcher naming
-    ``States.DataLimitExceeded`` itself takes it.
+    ``States.DataLimitExceeded`` itself takes it; and SendTaskSuccess refuses a larger output (InvalidOutput), as its API
+    reference bounds it (https://docs.aws.amazon.com/step-functions/latest/apireference/API_SendTaskSuccess.html).
     """
     try:
         import moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service as service
@@ -511,9 +512,20 @@ def _payload_limits() -> None:
         if self.result_writer is None and env.stack:  # with ResultWriter the results went to S3; the state holds their address
             self._verify_size_quota(env=env, value=env.stack[-1])
 
+    from moto.stepfunctions.parser.api import InvalidOutput
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    send = StepFunctionsParserBackend.send_task_success
+
+    def output_checked(self: Any, task_token: Any, outcome: str) -> Any:  # SendTaskSuccess: output at most 262,144 (API reference)
+        if payload_size(outcome) > PAYLOAD_LIMIT:
+            raise InvalidOutput(f"output is {payload_size(outcome):,} bytes; Step Functions takes at most {PAYLOAD_LIMIT:,}")
+        return send(self, task_token, outcome)
+
     ErrorEqualsDecl._eval_body = not_by_states_all
     state.CommonStateField._eval_body = input_checked
     StateMap._eval_execution = map_results_checked
+    StepFunctionsParserBackend.send_task_success = output_checked
     state.CommonStateField._earchive_payload_limits = True
 
 

@@ -71,6 +71,32 @@ def test_states_all_neither_retries_nor_catches_a_task_result_over_the_limit(clo
     assert len(calls) == 1, "States.ALL retried it"
 
 
+def test_a_task_token_answered_with_more_than_256_kib_is_refused_and_the_task_keeps_waiting(cloud):
+    from botocore.exceptions import ClientError
+
+    tokens = []
+    cloud.deploy("TransferAwaitDecisionFunction", lambda event, context: tokens.append(event["token"]) or {})
+    try:
+        task = {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+                "Parameters": {"FunctionName": cloud.name("TransferAwaitDecisionFunction"), "Payload": {"token.$": "$$.Task.Token"}},
+                "End": True}
+        arn = machine(cloud, {"StartAt": "Wait", "States": {"Wait": task}})
+        sfn = cloud.client("stepfunctions")
+        execution = sfn.start_execution(stateMachineArn=arn, name=uuid.uuid4().hex, input="{}")["executionArn"]
+        deadline = time.monotonic() + 60
+        while not tokens and time.monotonic() < deadline:
+            time.sleep(0.1)
+        returns = {f"430102-0102-2026-Y-{i:06d}": "申请表扫描件模糊，请重新扫描。" * 70 for i in range(100)}  # 100 reasons of 1,050 字
+        with pytest.raises(ClientError) as refused:
+            sfn.send_task_success(taskToken=tokens[0], output=json.dumps({"returns": returns}, ensure_ascii=False))
+        assert refused.value.response["Error"]["Code"] == "InvalidOutput"
+        assert sfn.describe_execution(executionArn=execution)["status"] == "RUNNING", "the task still waits for an answer"
+        sfn.send_task_success(taskToken=tokens[0], output=json.dumps({"returns": dict(list(returns.items())[:10])}, ensure_ascii=False))
+        assert cloud.wait([execution], timeout=60)[execution]["status"] == "SUCCEEDED"
+    finally:
+        cloud.undeploy("TransferAwaitDecisionFunction")
+
+
 # -- the transfer machine's Distributed Map, its functions stood in for (their outputs as the real ones shape them)
 
 PACKAGES = 1_500  # ~200 bytes a child result here (F7 counted ~250 with real ids): past 256 KiB together
