@@ -23,6 +23,8 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 FUNCTION, API = "ConsoleFunction", "ConsoleApi"
+NO_COGNITO = ("本栈没有 Cognito 用户池（中国区不提供）：请通过 OidcIssuer（省统一身份认证平台）登录 / this stack has no Cognito user pool "
+              "(not offered in the AWS China regions): people sign in at OidcIssuer, the province's identity platform")
 MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
 
 
@@ -109,8 +111,10 @@ class Gateway:
         self.authorizer = Authorizer(self.issuer, self.audience, local_jwks())
         self.routes = routes(cloud.template)
         self.function = cloud.name(FUNCTION)
-        self.pool = cloud.name("ConsoleUserPool")
-        self.client_id = cloud.name("ConsoleUserPoolClient")
+        # no Cognito where the stack has none (China mode: OidcIssuer signs people in, not this gateway's password form)
+        cognito = r.condition("UseCognito")
+        self.pool = cloud.name("ConsoleUserPool") if cognito else None
+        self.client_id = cloud.name("ConsoleUserPoolClient") if cognito else None
         self.tamper: Any = None  # (method, path, body) -> body: set by a test to alter answers on their way to the browser
         self.server = ThreadingHTTPServer((host, port), self._handler())
         self.server.daemon_threads = True
@@ -129,6 +133,8 @@ class Gateway:
     def users(self) -> Any:
         from earchive.aws.users import Users
 
+        if self.pool is None:
+            raise RuntimeError(NO_COGNITO)
         return Users(self.cloud.client("cognito-idp"), self.pool)
 
     # -- one request
@@ -136,6 +142,8 @@ class Gateway:
         url = urlsplit(target)
         path = url.path or "/"
         if path == "/auth/login" and method == "POST":
+            if self.pool is None:
+                return 501, {"content-type": "application/json"}, json.dumps({"error": NO_COGNITO}, ensure_ascii=False).encode()
             return self._login(body)
         route = next((r for r in self.routes if r[0] in (method, "ANY") and r[1].match(path)), None)
         if route is None:
@@ -153,7 +161,8 @@ class Gateway:
             return 500, {"content-type": "application/json"}, b'{"message":"Internal Server Error"}'
         data = payload.get("body") or ""
         raw = base64.b64decode(data) if payload.get("isBase64Encoded") else str(data).encode("utf-8")
-        if path == "/config.json" and payload.get("statusCode") == 200:  # Cognito's hosted sign-in page is this gateway's password form
+        # Cognito's hosted sign-in page is this gateway's password form (none without Cognito: China mode)
+        if path == "/config.json" and payload.get("statusCode") == 200 and self.pool is not None:
             raw = json.dumps({**json.loads(raw), "local_login": True}, ensure_ascii=False).encode("utf-8")
         if self.tamper is not None:  # tests only: a hostile network or server altering an answer in flight (issue 21)
             raw = self.tamper(method, path, raw)
@@ -249,9 +258,11 @@ LOCAL_PASSWORD = "Earchive-Local-2026"  # noqa: S105 - the local cloud only: mot
 
 def seed_users(gateway: Gateway) -> list[dict[str, Any]]:
     """One user per role (`earchive local up` prints them)."""
+    if gateway.pool is None:  # China mode: people are the identity provider's, none to seed here
+        return []
     users = gateway.users()
     return [{**users.add(name, role, scopes, password=LOCAL_PASSWORD, display_name=display), "password": LOCAL_PASSWORD}
             for name, role, scopes, display in SEED]
 
 
-__all__ = ["LOCAL_PASSWORD", "SEED", "Authorizer", "Gateway", "Unauthorized", "local_jwks", "routes", "seed_users"]
+__all__ = ["LOCAL_PASSWORD", "NO_COGNITO", "SEED", "Authorizer", "Gateway", "Unauthorized", "local_jwks", "routes", "seed_users"]

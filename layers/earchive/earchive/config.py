@@ -106,6 +106,8 @@ class Settings:
         "EARCHIVE_LOCAL_CONTAINERS", "warm containers per function in one process (the local cloud; on Lambda a process serves one "
         "invocation at a time): more invocations wait, as Lambda throttles beyond reserved concurrency", where="CLI"))
     console_port: int = field(default=8080, metadata=_env("EARCHIVE_CONSOLE_PORT", "the port `earchive local up` serves the console on", where="CLI"))
+    local_partition: str = field(default="aws", metadata=_env(
+        "EARCHIVE_PARTITION", "aws-cn: `earchive local up` runs the stack as in the AWS China regions (as --china)", where="CLI"))
     errors_json: bool = field(default=False, metadata=_env("EARCHIVE_ERRORS_JSON", "set: the CLI also prints rejections as JSON on stdout", where="CLI"))
     stream_above: int = field(default=0, metadata=_env(
         "EARCHIVE_STREAM_ABOVE", "a case whose materials exceed this many bytes is packed, sealed and checked from and to S3, "
