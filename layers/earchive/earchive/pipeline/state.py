@@ -202,7 +202,7 @@ class Waiting(TypedDict):
 class Decision(TypedDict, total=False):
     batch_id: str
     receiver: str
-    returns: dict[str, str]  # package_id → reasons
+    returns: dict[str, str]  # package_id → reasons; the development shortcut only: a reply's are read from the reply itself
     reply: dict[str, str]  # {"key", "reply_id", "pdf"}: the institution's signed reply the window verified (its receipt) and signed list
 
 

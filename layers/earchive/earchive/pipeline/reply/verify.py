@@ -141,7 +141,9 @@ def _taken(aws: Any, batch: dict[str, Any], key: str, reply: dict[str, Any], dig
     """Resume the waiting batch with the verified decision; a task already resumed or gone is not an error (the reply is taken)."""
     returns = {p["package_id"]: p["reason"] for p in reply["packages"] if p["outcome"] == "RETURNED"}
     if waiting:
-        decision = {"batch_id": batch["batch_id"], "receiver": reply["receiver"], "returns": returns,
+        # the reasons stay in the reply Decide reads back by its digests: a task's answer is bounded to 256 KiB, and a batch
+        # returning many packages with long reasons would pass it (issue 22, F7)
+        decision = {"batch_id": batch["batch_id"], "receiver": reply["receiver"],
                     "reply": {"key": key, "reply_id": reply["reply_id"], "sha256": digests, **({"pdf": key[:-5] + ".pdf"} if "pdf" in digests else {})}}
         closed = aws.executions.resume_if_waiting(batch["task_token"], decision)
         if closed:

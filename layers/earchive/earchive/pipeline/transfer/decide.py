@@ -40,8 +40,12 @@ def run(decision: Decision, rt: Runtime) -> Decided:
     except TransferError:  # the reply that held the batch decides nothing: the batch waits for the institution's next one
         transfers.release_reply(batch_id, str(reply.get("reply_id") or ""))
         raise
+    returns = decision.get("returns") or {}
+    if verified:  # the institution's decision is what its signed reply says, read from the bytes verified (not the task's answer)
+        packages = json.loads(verified[0])["packages"]
+        returns = {p["package_id"]: p["reason"] for p in packages if p["outcome"] == "RETURNED"}
     if batch["status"] not in DECIDED:
-        batch = transfers.decide(batch_id, decision.get("returns") or {}, receiver=receiver,
+        batch = transfers.decide(batch_id, returns, receiver=receiver,
                                  receiver_signature_key=prefix(batch) + "receipt.json.receiver.p7s", by_reply=bool(reply))
     else:  # a retry after the decision was recorded: its head may not have been locked yet (a new locked version is harmless)
         transfers.anchor(batch_id)
