@@ -119,9 +119,11 @@ class Gateway:
     def __init__(self, cloud: Any, host: str = "127.0.0.1", port: int = 8080):
         self.cloud = cloud
         r = cloud.resolver
-        api = r.value(cloud.template["Resources"][API]["Properties"])
+        props = cloud.template["Resources"][API]["Properties"]
+        api = {k: r.value(props[k]) for k in ("DefinitionBody", "CorsConfiguration") if k in props}
         scheme = api["DefinitionBody"]["components"]["securitySchemes"]["ConsoleAuthorizer"]["x-amazon-apigateway-authorizer"]
-        self.cors = api.get("CorsConfiguration")  # None: the pages come from this API (same origin), no CORS
+        cors = api.get("CorsConfiguration")  # AWS::NoValue: the pages come from this API (same origin), no CORS
+        self.cors: dict[str, Any] | None = cors if isinstance(cors, dict) else None
         self.cognito = r.condition("UseCognito")
         self.lambda_authorizer = cloud.name("ConsoleAuthorizerFunction") if scheme["type"] == "request" else None
         if self.lambda_authorizer is None:
