@@ -1,13 +1,17 @@
-"""The local stand-in for API Gateway's HTTP API in front of the console: routes, the JWT authorizer, payload 2.0.
+"""The local stand-in for API Gateway's HTTP API in front of the console: routes, the authorizer, CORS, payload 2.0.
 
 moto keeps API Gateway's configuration but runs no request and checks no token, and ``sam local``
 needs Docker. This gateway reads the console's routes and its authorizer from ``template.yaml``
-(the ConsoleFunction's HttpApi events; ConsoleApi's JwtConfiguration, resolved against the local
-cloud's Cognito pool), checks a bearer token the way the JWT authorizer does (``kid`` in the issuer's
-JWKS, RS256 signature, ``iss``, ``aud`` or ``client_id``, ``exp``, ``nbf``, ``iat``), turns array claims
-into one bracketed string as the authorizer does, builds the same payload-2.0 event and invokes the
-same function through Lambda (in process). It also serves what Cognito's hosted sign-in page would:
-a password sign-in (``POST /auth/login``) against moto's Cognito.
+(the ConsoleFunction's HttpApi events; ConsoleApi's OpenAPI security scheme, as the ``Authorizer``
+parameter chooses it). With the JWT authorizer it checks a bearer token the way API Gateway does
+(``kid`` in the issuer's JWKS, RS256 signature, ``iss``, ``aud`` or ``client_id``, ``exp``, ``nbf``,
+``iat``) against the local cloud's own key (Cognito) or the JWKS named by the issuer's discovery
+document, fetched as API Gateway fetches it (1.5 s each); with the Lambda authorizer it invokes that
+function with API Gateway's request event. It turns array claims into one bracketed string as the
+authorizer does, answers CORS preflights from the API's CorsConfiguration before any route (as API
+Gateway does), builds the same payload-2.0 event and invokes the same function through Lambda (in
+process). With Cognito it also serves what the hosted sign-in page would: a password sign-in
+(``POST /auth/login``) against moto's Cognito.
 """
 
 from __future__ import annotations
