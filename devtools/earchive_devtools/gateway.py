@@ -27,6 +27,8 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 FUNCTION, API = "ConsoleFunction", "ConsoleApi"
+NO_COGNITO = ("本栈没有 Cognito 用户池（中国区不提供）：请通过 OidcIssuer（省统一身份认证平台）登录 / this stack has no Cognito user pool "
+              "(not offered in the AWS China regions): people sign in at OidcIssuer, the province's identity platform")
 MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
 
 
@@ -138,8 +140,9 @@ class Gateway:
             self.authorizer = None
         self.routes = routes(cloud.template)
         self.function = cloud.name(FUNCTION)
-        self.pool = cloud.name("ConsoleUserPool") if self.cognito else ""
-        self.client_id = cloud.name("ConsoleUserPoolClient") if self.cognito else ""
+        # no Cognito where the stack has none (China mode: OidcIssuer signs people in, not this gateway's password form)
+        self.pool = cloud.name("ConsoleUserPool") if self.cognito else None
+        self.client_id = cloud.name("ConsoleUserPoolClient") if self.cognito else None
         self.tamper: Any = None  # (method, path, body) -> body: set by a test to alter answers on their way to the browser
         self.server = ThreadingHTTPServer((host, port), self._handler())
         self.server.daemon_threads = True
@@ -158,6 +161,8 @@ class Gateway:
     def users(self) -> Any:
         from earchive.aws.users import Users
 
+        if self.pool is None:
+            raise RuntimeError(NO_COGNITO)
         return Users(self.cloud.client("cognito-idp"), self.pool)
 
     # -- one request
@@ -209,7 +214,9 @@ class Gateway:
         early = self.preflight(method, headers)
         if early is not None:
             return early
-        if path == "/auth/login" and method == "POST" and self.cognito:
+        if path == "/auth/login" and method == "POST":
+            if self.pool is None:
+                return 501, {"content-type": "application/json"}, json.dumps({"error": NO_COGNITO}, ensure_ascii=False).encode()
             return self._login(body)
         route = next((r for r in self.routes if r[0] in (method, "ANY") and r[1].match(path)), None)
         if route is None:
@@ -229,7 +236,8 @@ class Gateway:
             return 500, {"content-type": "application/json"}, b'{"message":"Internal Server Error"}'
         data = payload.get("body") or ""
         raw = base64.b64decode(data) if payload.get("isBase64Encoded") else str(data).encode("utf-8")
-        if path == "/config.json" and payload.get("statusCode") == 200 and self.cognito:  # Cognito's hosted page is this gateway's form
+        # Cognito's hosted sign-in page is this gateway's password form (none without Cognito: China mode)
+        if path == "/config.json" and payload.get("statusCode") == 200 and self.pool is not None:
             raw = json.dumps({**json.loads(raw), "local_login": True}, ensure_ascii=False).encode("utf-8")
         if self.tamper is not None:  # tests only: a hostile network or server altering an answer in flight (issue 21)
             raw = self.tamper(method, path, raw)
@@ -325,9 +333,11 @@ LOCAL_PASSWORD = "Earchive-Local-2026"  # noqa: S105 - the local cloud only: mot
 
 def seed_users(gateway: Gateway) -> list[dict[str, Any]]:
     """One user per role (`earchive local up` prints them)."""
+    if gateway.pool is None:  # China mode: people are the identity provider's, none to seed here
+        return []
     users = gateway.users()
     return [{**users.add(name, role, scopes, password=LOCAL_PASSWORD, display_name=display), "password": LOCAL_PASSWORD}
             for name, role, scopes, display in SEED]
 
 
-__all__ = ["LOCAL_PASSWORD", "SEED", "Authorizer", "Gateway", "Unauthorized", "local_jwks", "routes", "seed_users"]
+__all__ = ["LOCAL_PASSWORD", "NO_COGNITO", "SEED", "Authorizer", "Gateway", "Unauthorized", "local_jwks", "routes", "seed_users"]

@@ -13,6 +13,12 @@ so here:
   queue and :meth:`LocalCloud.dispatch` starts one execution per message,
   named by upload and attempt, as the rule would.
 * Step Functions' retry back-off sleeps are shortened so tests stay fast.
+* China mode (``LocalCloud(mode="china")``, ``earchive local up --china``): the template resolves with partition
+  ``aws-cn``, region ``cn-north-1`` and URL suffix ``amazonaws.com.cn``, so every ARN is ``arn:aws-cn:…`` (moto 5
+  accepts cn-north-1 and makes aws-cn ARNs for S3, DynamoDB, Lambda, Step Functions, KMS, SQS, SNS, EventBridge, SSM
+  and IAM by itself); no Cognito (the template's China rule needs OidcIssuer: the local stand-in issuer is given).
+* A Task naming a resource in another partition than its execution fails with ``States.Runtime``, which
+  ``States.ALL`` does not catch (moto ran it, and its States.ALL caught everything): see :func:`_partition_bound_tasks`.
 """
 
 from __future__ import annotations
@@ -32,11 +38,17 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from .template import ACCOUNT, REGION, Resolver, load_template
+from .template import ACCOUNT, MODES, REGION, Resolver, load_template
 
 REPO = Path(__file__).resolve().parents[2]
 
-ROLE = f"arn:aws:iam::{ACCOUNT}:role/earchive-local"
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/earchive-local"  # the global mode's; a cloud uses its own partition's (LocalCloud.role)
+
+# China mode has no Cognito (not offered in the China regions), and the template's rule ChinaNeedsAnIssuer refuses a China
+# stack without OidcIssuer: the local cloud names a stand-in issuer (https, as the parameter's pattern asks). Tokens from a
+# real provider: pass ``parameters={"OidcIssuer": ..., "OidcAudience": ...}``.
+LOCAL_OIDC_ISSUER = "https://login.earchive.local/oidc"
+LOCAL_OIDC_AUDIENCE = "earchive-console-local"
 
 
 def repo_root() -> Path:
@@ -75,7 +87,8 @@ _CALLS: list[tuple[str, str, str, dict[str, Any]]] = []  # (function name, servi
 _CALLS_LOCK = threading.Lock()
 
 
-_KEEP = ("Bucket", "Key", "VersionId", "TableName", "IndexName", "KeyId", "Name", "executionArn", "stateMachineArn", "CopySource", "UserPoolId",
+_KEEP = ("Bucket", "Key", "VersionId", "TableName", "TransactItems",
+         "IndexName", "KeyId", "Name", "executionArn", "stateMachineArn", "CopySource", "UserPoolId",
          "ObjectLockMode", "ObjectLockLegalHoldStatus", "Delete")
 
 
@@ -496,6 +509,113 @@ def _strict_s3_cors() -> None:
     S3Response._response_options = preflight
 
 
+def _s3_replication() -> None:
+    """moto keeps a bucket's replication configuration and replicates nothing: S3's replication (with Object Lock) is in
+    earchive_devtools.replication, driven by the template's ReplicationConfiguration (ADR 0018)."""
+    from . import replication
+
+    replication.install()
+
+
+def _key_policy_denies() -> None:
+    """moto evaluates no key policy: the denies that keep a key from being deleted, disabled or re-policied are
+    evaluated in earchive_devtools.keyguard (ADR 0018)."""
+    from . import keyguard
+
+    keyguard.install()
+_RESOURCE_PARAMETERS = ("FunctionName", "StateMachineArn", "TopicArn", "QueueUrl", "Resource")  # a Task's parameters that name what it calls
+_ARN_PARTITION = re.compile(r"^arn:([^:]+):")
+
+
+def _runtime_failure(env: Any, cause: str) -> Any:
+    """A States.Runtime failure event, as Step Functions records one (moto's own classes, imported late: moto is a dev tool)."""
+    from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent, FailureEventException
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import StatesErrorNameType
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+
+    runtime = StatesErrorNameType.StatesRuntime
+    return FailureEventException(failure_event=FailureEvent(
+        env=env, error_name=StatesErrorName(typ=runtime), event_type=HistoryEventType.TaskFailed,
+        event_details=EventDetails(taskFailedEventDetails=TaskFailedEventDetails(error=runtime.to_name(), cause=cause))))
+
+
+def _execution_partition(env: Any) -> str | None:
+    data = env.states.context_object.context_object_data
+    arn = (data.get("Execution") or {}).get("Id") or (data.get("StateMachine") or {}).get("Id") or ""
+    m = _ARN_PARTITION.match(str(arn))
+    return m.group(1) if m else None
+
+
+def _partition_bound_tasks() -> None:
+    """Step Functions fails a Task whose resource is in another partition than the running execution with States.Runtime
+    ("The resource belongs to a different partition from the running execution"): e.g. a China stack's ASL naming
+    arn:aws:states:::lambda:invoke (F1). moto resolved any partition and ran the Task. Checked here, before the call:
+    the Task's Resource, and the ARNs its Parameters name the target by (FunctionName, StateMachineArn, …)."""
+    try:
+        from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import StateTaskService
+        from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_lambda import StateTaskLambda
+    except ImportError:
+        return
+    if getattr(StateTaskService, "_earchive_partition_bound", False):
+        return
+
+    def check(self: Any, env: Any, parameters: dict[str, Any] | None) -> None:
+        running = _execution_partition(env)
+        named = [getattr(self.resource, "resource_arn", "")] + [v for k, v in (parameters or {}).items() if k in _RESOURCE_PARAMETERS]
+        for arn in named:
+            m = _ARN_PARTITION.match(arn) if isinstance(arn, str) else None
+            if running and m and m.group(1) != running:
+                raise _runtime_failure(env, f"The resource belongs to a different partition from the running execution: {arn} "
+                                            f"(the execution runs in {running})")
+
+    before = StateTaskService._before_eval_execution
+
+    def service_checked(self: Any, env: Any, resource_runtime_part: Any, raw_parameters: dict, state_credentials: Any) -> None:
+        check(self, env, raw_parameters)
+        before(self, env, resource_runtime_part, raw_parameters, state_credentials)
+
+    run_lambda = StateTaskLambda._eval_execution
+
+    def lambda_checked(self: Any, env: Any) -> None:
+        check(self, env, None)
+        run_lambda(self, env)
+
+    StateTaskService._before_eval_execution, StateTaskLambda._eval_execution = service_checked, lambda_checked
+    StateTaskService._earchive_partition_bound = True
+
+
+def _states_all_spares_terminal_errors() -> None:
+    """AWS: "States.ALL ... cannot catch the States.DataLimitExceeded terminal error or Runtime error types", and a
+    States.Runtime error "will always cause the execution to fail" (docs.aws.amazon.com/step-functions/latest/dg/
+    concepts-error-handling.html). moto's States.ALL matched every error, States.Runtime included, so a Catch hid them.
+    Now States.ALL matches neither; States.DataLimitExceeded is caught only by its own name, States.Runtime by none."""
+    try:
+        from moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl import ErrorEqualsDecl
+        from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+        from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import StatesErrorNameType
+    except ImportError:
+        return
+    if getattr(ErrorEqualsDecl, "_earchive_terminal", False):
+        return
+    terminal = {t for t in (getattr(StatesErrorNameType, "StatesRuntime", None), getattr(StatesErrorNameType, "StatesStatesDataLimitExceeded", None),
+                            getattr(StatesErrorNameType, "StatesDataLimitExceeded", None)) if t is not None}
+    runtime = StatesErrorNameType.StatesRuntime
+    evaluate = ErrorEqualsDecl._eval_body
+
+    def eval_body(self: Any, env: Any) -> None:
+        error = env.stack[-1]
+        if isinstance(error, StatesErrorName) and error.typ in terminal:
+            env.stack.pop()
+            env.stack.append(error.typ is not runtime and error in self.error_names)  # by its own name only; Runtime never
+            return
+        evaluate(self, env)
+
+    ErrorEqualsDecl._eval_body = eval_body
+    ErrorEqualsDecl._earchive_terminal = True
+
+
 def install_patches() -> None:
     from moto.awslambda.models import LambdaFunction
 
@@ -509,6 +629,10 @@ def install_patches() -> None:
     _shared_interpreter_clients()
     _iterative_map_workers()
     _strict_s3_cors()
+    _s3_replication()
+    _key_policy_denies()
+    _partition_bound_tasks()
+    _states_all_spares_terminal_errors()
     LambdaFunction._invoke_lambda = _invoke_in_process
     try:  # Locally no metrics are published. Powertools, with metrics disabled, never flushes
         # its (process-wide) metric set, and prints it anyway once it holds 100 values.
@@ -537,9 +661,9 @@ def _dummy_zip() -> bytes:
     return buf.getvalue()
 
 
-def object_created(up: dict[str, Any]) -> dict[str, Any]:
+def object_created(up: dict[str, Any], region: str = REGION) -> dict[str, Any]:
     """The EventBridge 'Object Created' event S3 sends for an upload (the fields the pipeline reads)."""
-    return {"version": "0", "source": "aws.s3", "detail-type": "Object Created", "account": ACCOUNT, "region": REGION,
+    return {"version": "0", "source": "aws.s3", "detail-type": "Object Created", "account": ACCOUNT, "region": region,
             "detail": {"bucket": {"name": up["bucket"]}, "object": {"key": up["key"], "version-id": up.get("version")}}}
 
 
@@ -550,14 +674,27 @@ def execution_name(upload: dict[str, Any], attempt: int = 1) -> str:
     return f"{slug}-{digest}-a{attempt}"
 
 
+def _parameters(mode: str, given: dict[str, str] | None) -> dict[str, str]:
+    """The template parameter values a local stack gets: China mode names the stand-in OIDC issuer (no Cognito there)."""
+    if mode not in MODES:
+        raise ValueError(f"mode {mode!r}: one of {', '.join(MODES)}")
+    values = {"OidcIssuer": LOCAL_OIDC_ISSUER, "OidcAudience": LOCAL_OIDC_AUDIENCE} if mode == "china" else {}
+    return {**values, **(given or {})}
+
+
 class LocalCloud:
     """template.yaml on moto, in this process (tests) or behind a moto server (``earchive local up``)."""
 
     def __init__(self, *, repo: Path | None = None, home: Path | None = None, endpoint: str | None = None, log_level: str = "WARNING",
-                 suffix: str | None = None):
+                 suffix: str | None = None, mode: str = "global", parameters: dict[str, str] | None = None, second_copy: bool = False):
+        """``mode``: "global" (partition aws, us-east-1) or "china" (aws-cn, cn-north-1); ``parameters``: template parameter values;
+        ``second_copy``: replica.yaml deployed in the other region first, its outputs as parameters (ADR 0018)."""
         self.repo = repo or repo_root()
         self.template = load_template(self.repo / "template.yaml")
-        self.resolver = Resolver(self.template)
+        self.mode = mode
+        self.resolver = Resolver(self.template, params=_parameters(mode, parameters), mode=mode)
+        self.region, self.partition = self.resolver.region, self.resolver.partition
+        self.role = f"arn:{self.partition}:iam::{ACCOUNT}:role/earchive-local"
         self.endpoint = endpoint
         self.suffix = suffix or uuid.uuid4().hex[:8]  # `local up` passes "local": names a README can print as they are
         self.home = home
@@ -568,6 +705,8 @@ class LocalCloud:
         self.queues: dict[str, tuple[str, str]] = {}  # machine → (its rule's queue, its ARN)
         self.env: dict[str, str] = {}
         self.log_level = log_level
+        self.second_copy = second_copy  # replica.yaml deployed in the other region first, its outputs as parameters (ADR 0018)
+        self.replica: dict[str, str] = {}
 
     # -- lifecycle
     def __enter__(self) -> LocalCloud:
@@ -583,7 +722,7 @@ class LocalCloud:
         self._saved_env = dict(os.environ)
         os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
-        os.environ["AWS_DEFAULT_REGION"] = REGION
+        os.environ["AWS_DEFAULT_REGION"] = self.region
         os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
         os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
         os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
@@ -622,8 +761,14 @@ class LocalCloud:
         with _CLIENTS_LOCK:
             clients = self.__dict__.setdefault("_clients", {})
             if service not in clients:
-                clients[service] = boto3.client(service, region_name=REGION, endpoint_url=self.endpoint)
+                clients[service] = boto3.client(service, region_name=self.region, endpoint_url=self.endpoint)
             return clients[service]
+
+    def _regional_client(self, service: str, region: str):
+        """A client in another region (replica.yaml's): made when asked, not kept."""
+        import boto3
+
+        return boto3.client(service, region_name=region, endpoint_url=self.endpoint)
 
     # -- provisioning from the template
     def _physical(self, logical: str) -> str:
@@ -632,6 +777,13 @@ class LocalCloud:
     def provision(self) -> None:
         resources = self.template["Resources"]
         r = self.resolver
+        if self.second_copy:
+            from .replication import deploy_replica
+
+            self.replica = deploy_replica(self.repo, self._regional_client, self.suffix, region=r.region, partition=r.partition)
+            r.params.update({k: self.replica[k] for k in ("ReplicaBucketArn", "ReplicaKmsKeyArn", "BackupCopyVaultArn")})
+        r.check_rules()  # as CloudFormation: a stack its Rules refuse creates nothing
+        p, region, suffix = self.partition, self.region, r.url_suffix
         trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
                  "Principal": {"Service": ["lambda.amazonaws.com", "states.amazonaws.com"]}}]}
         try:
@@ -642,28 +794,34 @@ class LocalCloud:
             kind = res["Type"]
             if kind == "AWS::S3::Bucket":
                 r.names[logical] = self._physical(logical)
-                r.arns[logical] = f"arn:aws:s3:::{r.names[logical]}"
+                r.arns[logical] = f"arn:{p}:s3:::{r.names[logical]}"
             elif kind == "AWS::DynamoDB::Table":
                 r.names[logical] = self._physical(logical)
-                r.arns[logical] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{r.names[logical]}"
+                r.arns[logical] = f"arn:{p}:dynamodb:{region}:{ACCOUNT}:table/{r.names[logical]}"
             elif kind == "AWS::Serverless::Function":
                 r.names[logical] = self._physical(logical)
-                r.arns[logical] = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{r.names[logical]}"
+                r.arns[logical] = f"arn:{p}:lambda:{region}:{ACCOUNT}:function:{r.names[logical]}"
             elif kind == "AWS::SQS::Queue":
-                r.names[logical] = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{self._physical(logical)}"
-                r.arns[logical] = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{self._physical(logical)}"
+                r.names[logical] = f"https://sqs.{region}.{suffix}/{ACCOUNT}/{self._physical(logical)}"
+                r.arns[logical] = f"arn:{p}:sqs:{region}:{ACCOUNT}:{self._physical(logical)}"
             elif kind == "AWS::SNS::Topic":
-                r.names[logical] = r.arns[logical] = f"arn:aws:sns:{REGION}:{ACCOUNT}:{self._physical(logical)}"
+                r.names[logical] = r.arns[logical] = f"arn:{p}:sns:{region}:{ACCOUNT}:{self._physical(logical)}"
             elif kind == "AWS::IAM::ManagedPolicy":  # a function's Policies name it; moto does not enforce IAM
-                r.names[logical] = r.arns[logical] = f"arn:aws:iam::{ACCOUNT}:policy/{self._physical(logical)}"
+                r.names[logical] = r.arns[logical] = f"arn:{p}:iam::{ACCOUNT}:policy/{self._physical(logical)}"
             elif kind == "AWS::Serverless::StateMachine":  # the ARN moto will give it: functions' environments name it
-                r.names[logical] = r.arns[logical] = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{self._physical(logical)}"
+                r.names[logical] = r.arns[logical] = f"arn:{p}:states:{region}:{ACCOUNT}:stateMachine:{self._physical(logical)}"
             elif kind == "AWS::Serverless::HttpApi":  # moto runs no HTTP API: earchive_devtools.gateway serves it
                 r.names[logical] = r.arns[logical] = f"local-{logical.lower()}"
             elif kind == "AWS::Cognito::UserPoolDomain":  # no hosted sign-in page locally: the local gateway's form stands in
                 r.names[logical] = f"earchive-{self.suffix}"
+            elif kind == "AWS::IAM::Role":  # a service's role (S3 replication, AWS Backup); moto enforces no IAM
+                r.names[logical] = self._physical(logical)
+                r.arns[logical] = f"arn:{p}:iam::{ACCOUNT}:role/{r.names[logical]}"
             elif kind == "AWS::Serverless::LayerVersion":
-                r.names[logical] = r.arns[logical] = f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:earchive:1"
+                r.names[logical] = r.arns[logical] = f"arn:{p}:lambda:{region}:{ACCOUNT}:layer:earchive:1"
+            elif kind == "AWS::Logs::LogGroup":  # functions and state machines name their log group; nothing is logged to moto
+                r.names[logical] = self._physical(logical)
+                r.arns[logical] = f"arn:{p}:logs:{region}:{ACCOUNT}:log-group:{r.names[logical]}:*"
         for logical, res in resources.items():
             if res["Type"] == "AWS::KMS::Key":
                 props = r.value(res["Properties"])
@@ -677,12 +835,16 @@ class LocalCloud:
             if handler and res["Type"] != "AWS::KMS::Key":
                 handler(logical, res)
         os.environ.update(self.env)  # functions declared after the state machines (the console) have their environment too
+        from .keyguard import apply_key_policies
+
+        apply_key_policies(self.template, r, self.client("kms"))
 
     def _create_bucket(self, logical: str, res: dict[str, Any]) -> None:
         s3 = self.client("s3")
         name = self.resolver.names[logical]
         props = self.resolver.value(res.get("Properties", {}))
-        s3.create_bucket(Bucket=name, ObjectLockEnabledForBucket=bool(props.get("ObjectLockEnabled")))
+        where = {} if self.region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": self.region}}  # as S3 asks outside us-east-1
+        s3.create_bucket(Bucket=name, ObjectLockEnabledForBucket=bool(props.get("ObjectLockEnabled")), **where)
         if props.get("VersioningConfiguration", {}).get("Status") == "Enabled":
             s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
         lock = props.get("ObjectLockConfiguration")
@@ -703,6 +865,10 @@ class LocalCloud:
             default = props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
             s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={
                 "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": default["SSEAlgorithm"]}}]})
+        if "ReplicationConfiguration" in props:  # present only with ReplicaBucketArn set (condition Replicates)
+            from .replication import replication_configuration
+
+            s3.put_bucket_replication(Bucket=name, ReplicationConfiguration=replication_configuration(props["ReplicationConfiguration"]))
 
     def _create_table(self, logical: str, res: dict[str, Any]) -> None:
         props = self.resolver.value(res["Properties"])
@@ -730,7 +896,7 @@ class LocalCloud:
         name = r.names[logical]
         _FUNCTIONS[name] = self.repo / props["CodeUri"]
         self.client("lambda").create_function(
-            FunctionName=name, Runtime=props.get("Runtime", glob.get("Runtime", "python3.11")), Role=ROLE,
+            FunctionName=name, Runtime=props.get("Runtime", glob.get("Runtime", "python3.11")), Role=self.role,
             Handler=props["Handler"], Code={"ZipFile": _dummy_zip()}, Environment={"Variables": env},
             Timeout=int(props.get("Timeout", glob.get("Timeout", 900))), MemorySize=int(props.get("MemorySize", glob.get("MemorySize", 1024))))
 
@@ -741,7 +907,7 @@ class LocalCloud:
         for key, value in props.get("DefinitionSubstitutions", {}).items():
             definition = definition.replace("${" + key + "}", str(value))
         sfn = self.client("stepfunctions")
-        arn = sfn.create_state_machine(name=self._physical(logical), definition=definition, roleArn=ROLE)["stateMachineArn"]
+        arn = sfn.create_state_machine(name=self._physical(logical), definition=definition, roleArn=self.role)["stateMachineArn"]
         r.names[logical] = r.arns[logical] = self.state_machines[logical] = arn
         if logical == "ArchiveStateMachine":  # the machine uploads start
             self.state_machine_arn = arn
@@ -773,6 +939,47 @@ class LocalCloud:
         self.client("cognito-idp").create_group(UserPoolId=props["UserPoolId"], GroupName=props["GroupName"],
                                                 Description=props.get("Description", ""))
         self.resolver.names[logical] = props["GroupName"]
+
+    def _create_queue(self, logical: str, res: dict[str, Any]) -> None:
+        """The template's own queues (the alert queues the alarms watch), under the URL their names resolved to."""
+        url = self.client("sqs").create_queue(QueueName=self.resolver.names[logical].rsplit("/", 1)[-1])["QueueUrl"]
+        self.resolver.names[logical] = url
+
+    def _status_change_rules(self) -> list[tuple[dict[str, Any], str]]:
+        """The template's EventBridge rules on Step Functions status changes (source aws.states) with the queue each targets."""
+        rules = []
+        for res in self.template["Resources"].values():
+            if res["Type"] != "AWS::Events::Rule":
+                continue
+            props = self.resolver.value(res["Properties"])
+            pattern = props.get("EventPattern") or {}
+            if pattern.get("source") != ["aws.states"]:
+                continue
+            for target in props.get("Targets", []):
+                queue = next((q for q, arn in self.resolver.arns.items() if arn == target["Arn"]), None)
+                if queue:
+                    rules.append((pattern, self.resolver.names[queue]))
+        return rules
+
+    def _status_changed(self, d: dict[str, Any]) -> None:
+        """An execution ended: the status-change rules deliver its event to their queues, as EventBridge would (the failed-
+        executions alarm watches that queue). Matched on the pattern's fields: a list of values, or ``anything-but``."""
+        reported = self.__dict__.setdefault("_reported", set())
+        if d["executionArn"] in reported:  # one event per execution, however often it is waited for
+            return
+        reported.add(d["executionArn"])
+        detail = {"status": d["status"], "stateMachineArn": d["stateMachineArn"], "error": d.get("error"), "executionArn": d["executionArn"]}
+
+        def matches(value: Any, allowed: list[Any]) -> bool:
+            return all(value not in a["anything-but"] if isinstance(a, dict) and "anything-but" in a else False for a in allowed) \
+                if all(isinstance(a, dict) for a in allowed) else value in allowed
+
+        if "_status_rules" not in self.__dict__:
+            self._status_rules = self._status_change_rules()
+        for pattern, url in self._status_rules:
+            if all(matches(detail.get(k), v) for k, v in (pattern.get("detail") or {}).items()):
+                self.client("sqs").send_message(QueueUrl=url, MessageBody=json.dumps(
+                    {"source": "aws.states", "detail-type": "Step Functions Execution Status Change", "detail": detail}, default=str))
 
     def _rule_to_queue(self, logical: str, event_name: str, pattern: dict[str, Any], machine_arn: str) -> None:
         """The machine's EventBridge rule, targeting a queue of its own (moto's rules cannot start executions)."""
@@ -835,12 +1042,12 @@ class LocalCloud:
 
     def deliver_again(self, up: dict[str, Any]) -> None:
         """Send the same 'Object Created' event a second time (EventBridge is at-least-once)."""
-        self.client("sqs").send_message(QueueUrl=self.queue_url, MessageBody=json.dumps(object_created(up)))
+        self.client("sqs").send_message(QueueUrl=self.queue_url, MessageBody=json.dumps(object_created(up, self.region)))
 
     def start_direct(self, up: dict[str, Any], attempt: int) -> str:
         """Start an execution for an upload without the queue (a re-run after a crash uses attempt 2, 3 …)."""
         return self.client("stepfunctions").start_execution(stateMachineArn=self.state_machine_arn, name=execution_name(up, attempt),
-                                                            input=json.dumps(object_created(up)))["executionArn"]
+                                                            input=json.dumps(object_created(up, self.region)))["executionArn"]
 
     def wait(self, arns: list[str], timeout: float = 300, progress=None) -> dict[str, dict[str, Any]]:
         """Wait for the executions to end; ``progress(done)`` is called whenever one more has ended.
@@ -861,6 +1068,7 @@ class LocalCloud:
                 if d["status"] != "RUNNING":
                     done[arn] = d
                     pending.discard(arn)
+                    self._status_changed(d)
             if progress and ended:
                 progress(done)
             if not pending:
@@ -875,7 +1083,7 @@ class LocalCloud:
         if self.endpoint is None:
             from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
-            backend = stepfunctions_parser_backends[ACCOUNT][REGION]
+            backend = stepfunctions_parser_backends[ACCOUNT][self.region]
             running = {e.exec_arn for e in backend._get_executions() if e.exec_arn in arns
                        and (e.exec_status is None or e.exec_status.value == "RUNNING")}  # not yet started counts as running
             return running  # an ARN this cloud does not know has ended: describing it says why
@@ -890,7 +1098,7 @@ class LocalCloud:
 
         from earchive.aws.catalogue import Catalogue
 
-        return Catalogue(boto3.resource("dynamodb", region_name=REGION, endpoint_url=self.endpoint).Table(self.name("CatalogueTable")))
+        return Catalogue(boto3.resource("dynamodb", region_name=self.region, endpoint_url=self.endpoint).Table(self.name("CatalogueTable")))
 
     def settings(self):
         from earchive.config import Settings

@@ -28,8 +28,10 @@ BUCKETS = (("IntakeBucket", "上传办件 intake: drop finished case bundles (*.
 
 
 def serve(host: str = "127.0.0.1", port: int = 4566, poll: float = 0.5, stop: threading.Event | None = None,
-          verbose: bool = False, suffix: str = "local", console_port: int = 8080) -> None:
-    """Run the local cloud behind a moto server until ``stop`` is set (Ctrl-C or SIGTERM); quiet unless ``verbose``."""
+          verbose: bool = False, suffix: str = "local", console_port: int = 8080, mode: str = "global") -> None:
+    """Run the local cloud behind a moto server until ``stop`` is set (Ctrl-C or SIGTERM); quiet unless ``verbose``.
+
+    ``mode="china"``: the stack as in the AWS China regions (aws-cn, cn-north-1, no Cognito, X-Ray off)."""
     import logging
     import signal
     import socket
@@ -45,7 +47,7 @@ def serve(host: str = "127.0.0.1", port: int = 4566, poll: float = 0.5, stop: th
                               f"`earchive local down` stops it, or use {option})") from None
     stop = stop or threading.Event()
     server, endpoint = start_moto_server(host, port)
-    cloud = LocalCloud(endpoint=endpoint, suffix=suffix)  # earchive-intakebucket-local, …: the same on every run
+    cloud = LocalCloud(endpoint=endpoint, suffix=suffix, mode=mode)  # earchive-intakebucket-local, …: the same on every run
     cloud.resolver.params["ConsoleUrl"] = f"http://{host}:{console_port}/"  # the console's origin: the staging bucket's CORS names it
     cloud.start()
     from .gateway import Gateway, seed_users
@@ -53,18 +55,21 @@ def serve(host: str = "127.0.0.1", port: int = 4566, poll: float = 0.5, stop: th
     gateway = Gateway(cloud, host, console_port).start()
     users = seed_users(gateway)
     info = {"endpoint": endpoint, "console": gateway.url, "state_machine": cloud.state_machine_arn, "queue": cloud.queue_url,
-            "resources": dict(cloud.resolver.names), "pid": os.getpid(), "pid_start": process_start(os.getpid())}
+            "resources": dict(cloud.resolver.names), "pid": os.getpid(),
+            "mode": mode, "partition": cloud.partition, "region": cloud.region, "pid_start": process_start(os.getpid())}
     if threading.current_thread() is threading.main_thread():  # serving now: `kill PID` stops it as cleanly as Ctrl-C
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
     state_file().parent.mkdir(parents=True, exist_ok=True)
     state_file().write_text(json.dumps(info, indent=2), "utf-8")
-    lines = [f"earchive 本地云 local cloud: {endpoint}  (template.yaml + the real state machines on moto)"]
+    where = "中国区 AWS China: aws-cn, cn-north-1, no Cognito, X-Ray off" if mode == "china" else "global: aws, us-east-1"
+    lines = [f"earchive 本地云 local cloud: {endpoint}  (template.yaml + the real state machines on moto; {where})"]
     lines += [f"  {cloud.name(logical):<40} {what}" for logical, what in BUCKETS]
-    lines += ["  credentials: any (e.g. export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1)",
+    lines += [f"  credentials: any (e.g. export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION={cloud.region})",
               f"  drop a case: aws s3 cp CASE.zip s3://{cloud.name('IntakeBucket')}/ --endpoint-url {endpoint}",
               "  watch:       earchive status        transfer: earchive transfer create …        stop: Ctrl-C",
               f"  state file:  {state_file()}" + ("" if verbose else "   (-v: every HTTP request)"),
               f"控制台 console: {gateway.url}   (pages and /api; tokens checked as API Gateway's JWT authorizer does)",
+              *([f"  登录 sign-in: {gateway.issuer} (OidcIssuer; no Cognito in China, no password form here)"] if not users else []),
               *[f"  {u['name']:<10} {u['password']}  {','.join(u['roles']):<16} {' '.join(u['scopes']) or '（全部范围 all）'}" for u in users],
               "  more users:  earchive users add NAME --role ROLE --scope 430102:0102"]
     print("\n".join(lines), file=sys.stderr, flush=True)

@@ -13,6 +13,18 @@ from typing import Any
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 
+# The pseudo parameters CloudFormation gives a stack, per partition (`LocalCloud(mode=...)`, `earchive local up --china`).
+# AWS China: partition aws-cn, Beijing region, service endpoints under amazonaws.com.cn (docs.amazonaws.cn, "ARNs" and
+# "Endpoints"); the local cloud runs the same template under either set.
+MODES: dict[str, dict[str, str]] = {
+    "global": {"AWS::Partition": "aws", "AWS::Region": REGION, "AWS::URLSuffix": "amazonaws.com"},
+    "china": {"AWS::Partition": "aws-cn", "AWS::Region": "cn-north-1", "AWS::URLSuffix": "amazonaws.com.cn"},
+}
+
+
+class RuleFailed(ValueError):
+    """A template Rule's assertion failed: CloudFormation refuses the stack before creating anything."""
+
 
 class _Tag:
     def __init__(self, tag: str, value: Any):
@@ -51,12 +63,36 @@ class Resolver:
     names: dict[str, str] = field(default_factory=dict)  # logical id -> physical name / id
     arns: dict[str, str] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
+    mode: str = "global"
 
     def __post_init__(self) -> None:
         for name, p in self.template.get("Parameters", {}).items():
             self.params.setdefault(name, str(p.get("Default", "")))
-        self.params.update({"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws", "AWS::StackName": "earchive-local",
-                            "AWS::URLSuffix": "amazonaws.com"})
+        if self.mode not in MODES:
+            raise ValueError(f"mode {self.mode!r}: one of {', '.join(MODES)}")
+        self.params.update({"AWS::AccountId": ACCOUNT, "AWS::StackName": "earchive-local", **MODES[self.mode]})
+
+    @property
+    def partition(self) -> str:
+        return str(self.params["AWS::Partition"])
+
+    @property
+    def region(self) -> str:
+        return str(self.params["AWS::Region"])
+
+    @property
+    def url_suffix(self) -> str:
+        return str(self.params["AWS::URLSuffix"])
+
+    def check_rules(self) -> None:
+        """Evaluate the template's Rules as CloudFormation does before creating a stack: every assertion of a rule whose
+        RuleCondition holds (or that has none) must hold, else the stack is refused with its AssertDescription."""
+        for name, rule in self.template.get("Rules", {}).items():
+            if "RuleCondition" in rule and not self.value(rule["RuleCondition"]):
+                continue
+            for assertion in rule.get("Assertions", []):
+                if not self.value(assertion["Assert"]):
+                    raise RuleFailed(f"template rule {name}: {assertion.get('AssertDescription', 'assertion failed')}")
 
     def condition(self, name: str) -> bool:
         return bool(self.value(self.template.get("Conditions", {})[name]))

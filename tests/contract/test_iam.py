@@ -38,6 +38,8 @@ def statements() -> list[tuple[str, dict]]:
     out = []
     for logical, res in TEMPLATE["Resources"].items():
         props = res.get("Properties", {})
+        if res["Type"] == "AWS::IAM::Policy":  # a role's policy kept apart from it (the archive bucket's replication role)
+            out += [(logical, st) for st in props["PolicyDocument"]["Statement"]]
         for item in props.get("Policies") or []:
             if "Ref" in item:
                 out += [(logical, st) for st in managed(item["Ref"])]

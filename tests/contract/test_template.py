@@ -74,12 +74,14 @@ def test_every_lambda_task_rides_out_throttling_for_minutes():
             assert _backoff(transient) >= 300, f"{machine}.{name}: transient outages are retried for ~5 min"
 
 
-def test_the_transfer_map_fits_the_functions_reserved_concurrency_and_small_accounts_can_reserve_none():
+def test_a_new_account_deploys_the_default_and_a_reservation_says_what_the_transfer_map_needs():
+    """F6: the default reserves nothing (a new account's limit may be 10); a reservation below the Map's width is named as throttling."""
     states = json.loads((ROOT / "statemachine" / "transfer.asl.json").read_text("utf-8"))["States"]
     maps = [st for st in states.values() if st["Type"] == "Map"]
     param = TEMPLATE["Parameters"]["FunctionConcurrency"]
-    assert all(m["MaxConcurrency"] <= int(param["Default"]) for m in maps), "the Map would throttle itself at the default"
-    assert int(param["MinValue"]) == 0
+    assert int(param["Default"]) == 0 and int(param["MinValue"]) == 0
+    widths = {m["MaxConcurrency"] for m in maps}
+    assert widths and all(f"below {w} the transfer Map ({w} at a time)" in param["Description"] for w in widths)
     assert TEMPLATE["Globals"]["Function"]["ReservedConcurrentExecutions"] == \
         {"Fn::If": ["ReservesConcurrency", {"Ref": "FunctionConcurrency"}, {"Ref": "AWS::NoValue"}]}
     assert TEMPLATE["Conditions"]["ReservesConcurrency"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "FunctionConcurrency"}, "0"]}]}

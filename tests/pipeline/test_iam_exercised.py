@@ -92,6 +92,13 @@ def needed(service: str, op: str, p: dict) -> list[tuple[str, str, str | None]]:
         if op == "ListObjectVersions":
             return [("s3:ListBucketVersions", bucket, None)]
         return [(f"s3:{op}", obj, None)]
+    if service == "dynamodb" and op == "TransactWriteItems":  # no IAM action of its own: each item's action on its table
+        actions = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "ConditionCheck": "ConditionCheckItem"}
+        out = []
+        for item in p.get("TransactItems") or []:
+            (kind, spec), = item.items()
+            out += needed(service, actions[kind], {"TableName": spec["TableName"], "Key": spec.get("Key") or spec.get("Item") or {}})
+        return out
     if service == "dynamodb":
         arn = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{p.get('TableName')}" + (f"/index/{p['IndexName']}" if p.get("IndexName") else "")
         key = p.get("Key") or {}

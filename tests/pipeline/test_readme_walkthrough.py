@@ -41,12 +41,14 @@ def test_the_readme_has_a_walk_through_to_run():
         assert step in joined
 
 
-def test_the_readme_walk_through_runs_as_written(tmp_path):
+@pytest.mark.parametrize("partition", ["aws", "aws-cn"])  # aws-cn: `local up` makes a China stack (EARCHIVE_PARTITION, issue 22)
+def test_the_readme_walk_through_runs_as_written(tmp_path, partition):
     script = "set -euo pipefail\n" + "\n".join(runnable_blocks((ROOT / "README.md").read_text("utf-8")))
     (tmp_path / ".venv").symlink_to(ROOT / ".venv")
     home = tmp_path / "home"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "EARCHIVE_", "VIRTUAL_ENV"))}
-    env.update(EARCHIVE_HOME=str(home), EARCHIVE_LOCAL_PORT=str(free_port()), HOME=str(tmp_path))
+    env.update(EARCHIVE_HOME=str(home), EARCHIVE_LOCAL_PORT=str(free_port()), EARCHIVE_CONSOLE_PORT=str(free_port()), HOME=str(tmp_path),
+               EARCHIVE_PARTITION=partition)
     env["PATH"] = ":".join(p for p in env.get("PATH", "").split(":") if ".venv" not in p)  # `source .venv/bin/activate` must do it
     try:
         proc = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
@@ -67,3 +69,5 @@ def test_the_readme_walk_through_runs_as_written(tmp_path):
     assert "Traceback" not in out
     assert (tmp_path / "lists").is_dir() and list((tmp_path / "lists").glob("移交清单-*.pdf"))
     assert not (home / "local-cloud.json").exists(), "`earchive local down` stopped it"
+    banner = "中国区 AWS China: aws-cn, cn-north-1" if partition == "aws-cn" else "global: aws, us-east-1"
+    assert banner in out, "the local cloud says which partition it runs as"

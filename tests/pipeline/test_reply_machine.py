@@ -11,6 +11,8 @@ import subprocess
 import time
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from earchive.check import CheckOptions
 from earchive.cli import _seal_identity
@@ -147,28 +149,44 @@ def test_the_reply_machine_refuses_bad_replies_takes_a_good_one_and_the_list_car
         Desk("430102001", tmp_path / "c-pc").pull(s3, bucket, bid, trust=anchors, seal_identity=identity)
 
 
-def test_racing_valid_replies_one_decides_the_others_are_refused_naming_it(cloud, tmp_path):
-    """Issue 21: three valid, conflicting replies to one waiting batch arrive at once; the real reply machine takes exactly one,
-    refuses the others (naming the one that decided, or the batch as decided), and the event log shows one taken reply."""
+RACES: list[dict] = []
+
+
+@pytest.fixture(scope="module")
+def racing(cloud, tmp_path_factory):
+    """Four archived packages (one batch per race) and the institution's desk, made once for every race below."""
+    tmp = tmp_path_factory.mktemp("races")
     svc = TransferService.from_cloud(cloud)
-    s3, bucket = svc.aws.s3, cloud.name("TransferBucket")
-    a, b = archive(cloud, tmp_path, [983, 984])
-    desk = Desk("430102001", tmp_path / "a-pc")
+    desk = Desk("430102001", tmp / "a-pc")
     desk.init("芙蓉区行政审批服务局")
     if svc.aws.institutions.get("430102001") is None:  # run alone: register it; after the test above: a further certificate
         register(svc, "430102001", "芙蓉区行政审批服务局", certificates=[desk.cert_path.read_bytes()])
     else:
         svc.aws.institutions.add_certificate("430102001", desk.cert_path.read_bytes(), actor="管理员")
-    bid = svc.create(Selection(package_ids=(a["record_code"], b["record_code"])), institution="430102001", transferor="李敏")["batch_id"]
+    return {"svc": svc, "desk": desk, "pool": archive(cloud, tmp, [983, 984, 985, 986])}
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(["accept", "return"]), min_size=2, max_size=4))
+def test_racing_valid_replies_one_decides_the_others_are_refused_naming_it(cloud, racing, choices):
+    """Issue 21: N valid, conflicting replies to one waiting batch arrive at once (hypothesis draws N and what each decides);
+    the real reply machine, one execution per reply running in threads, takes exactly one and refuses the others (naming the
+    one that decided, or the batch as decided), and the event log shows one taken reply."""
+    svc, desk = racing["svc"], racing["desk"]
+    if len(RACES) >= len(racing["pool"]):
+        return
+    package = racing["pool"][len(RACES)]
+    RACES.append(package)
+    s3, bucket, code = svc.aws.s3, cloud.name("TransferBucket"), package["record_code"]
+    bid = svc.create(Selection(package_ids=(code,)), institution="430102001", transferor="李敏")["batch_id"]
     svc.submit(bid, actor="李敏")
     svc.wait_for_decision(bid)
     anchors = load_trust_anchors(DevPKI().ca_path)
     identity = _seal_identity(argparse.Namespace(seal_cert=None, seal_policy=None))
     desk.pull(s3, bucket, bid, trust=anchors, seal_identity=identity)
     desk.check(bid, CheckOptions(trust=anchors, seal_identity=identity))
-    drafts = [desk.reply(bid, receiver="王芳", returns={}),
-              desk.reply(bid, receiver="王芳", returns={a["record_code"]: "申请表扫描件模糊，请重新扫描后补正"}),
-              desk.reply(bid, receiver="王芳", returns={b["record_code"]: "缺少现场照片，请补拍后重新移交"})]
+    drafts = [desk.reply(bid, receiver="王芳", returns={code: f"申请表扫描件模糊，请重新扫描后补正（第 {n} 份）"} if c == "return" else {})
+              for n, c in enumerate(choices)]
     for document, _body, signature in drafts:
         key = desk.reply_key(bid, document["reply_id"])
         s3.put(bucket, key[:-5] + ".pdf", (desk.batch(bid) / f"reply-{document['reply_id']}.pdf").read_bytes())
@@ -176,13 +194,16 @@ def test_racing_valid_replies_one_decides_the_others_are_refused_naming_it(cloud
     for document, body, _ in drafts:  # the JSON last, all at once: each starts its own run of the reply machine
         s3.put(bucket, desk.reply_key(bid, document["reply_id"]), body)
     found = verdicts(cloud, {d[0]["reply_id"] + ".json" for d in drafts})
-    taken = [v for v in found.values() if v["outcome"] == "taken"]
-    assert len(taken) == 1, found
+    mine = {k: v for k, v in found.items() if v.get("batch_id") == bid}
+    taken = [v for v in mine.values() if v["outcome"] == "taken"]
+    assert len(mine) == len(drafts) and len(taken) == 1, mine
     winner = taken[0]["reply_id"]
-    for v in found.values():
+    for v in mine.values():
         if v["outcome"] != "taken":
             assert v["outcome"] == "refused" and any(f"another reply decided this batch ({winner})" in p or "not waiting" in p
                                                      for p in v["problems"]), v
-    assert svc.take_reply(bid, actor="李敏")["status"] in ("ACCEPTED", "PARTLY_RETURNED")
+    decided = svc.take_reply(bid, actor="李敏")
+    winning = next(d[0] for d in drafts if d[0]["reply_id"] == winner)
+    assert decided["status"] == ("RETURNED" if winning["packages"][0]["outcome"] == "RETURNED" else "ACCEPTED")
     assert len([e for e in svc.aws.events.entries(f"batch#{bid}") if e["action"] == "reply-taken"]) == 1
     assert json.loads(s3.get_bytes(bucket, f"institutions/430102001/batches/{bid}/receipt.json"))["reply_id"] == winner

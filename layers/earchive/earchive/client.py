@@ -136,7 +136,8 @@ class TransferService:
                  "EventLogTable": outputs["EventLogTableName"], "TransferBucket": outputs["TransferBucketName"],
                  "TransferStateMachine": outputs["TransferStateMachineArn"], "FileMapTable": outputs["FileMapTableName"],
                  "ArchiveBucket": outputs["ArchiveBucketName"], "InstitutionTable": outputs.get("InstitutionTableName", ""),
-                 "IntakeBucket": outputs["IntakeBucketName"], "ArchivingConfigTable": outputs.get("ArchivingConfigTableName", "")}
+                 "IntakeBucket": outputs["IntakeBucketName"], "ArchivingConfigTable": outputs.get("ArchivingConfigTableName", ""),
+                 "LockMode": outputs.get("LockMode", "COMPLIANCE")}  # a cancelled batch's head is locked as the stack locks
         svc = cls(names)
         svc.stack = stack
         return svc
@@ -148,7 +149,7 @@ class TransferService:
                  "TransferBucket": settings.transfer_bucket, "TransferStateMachine": settings.transfer_state_machine,
                  "FileMapTable": settings.filemap_table, "ArchiveBucket": settings.archive_bucket,
                  "InstitutionTable": settings.institution_table, "IntakeBucket": settings.intake_bucket,
-                 "ArchivingConfigTable": settings.archiving_config_table}
+                 "ArchivingConfigTable": settings.archiving_config_table, "LockMode": settings.lock_mode}
         return cls(names, _aws=aws)
 
     def access_points(self) -> Any:
@@ -173,7 +174,7 @@ class TransferService:
             settings = Settings(transfer_table=n["TransferTable"], catalogue_table=n["CatalogueTable"], eventlog_table=n["EventLogTable"],
                                 filemap_table=n.get("FileMapTable", ""), transfer_bucket=n.get("TransferBucket", ""),
                                 archive_bucket=n.get("ArchiveBucket", ""), institution_table=n.get("InstitutionTable", ""),
-                                archiving_config_table=n.get("ArchivingConfigTable", ""))
+                                archiving_config_table=n.get("ArchivingConfigTable", ""), lock_mode=n.get("LockMode", "COMPLIANCE"))
             self._aws = Aws(settings, endpoint=self.endpoint, local=self.local)
         return self._aws
 

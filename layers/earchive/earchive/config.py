@@ -30,7 +30,7 @@ class Settings:
 
     intake_bucket: str = field(default="", metadata=_env("INTAKE_BUCKET", "bucket the platforms upload finished cases to"))
     staging_bucket: str = field(default="", metadata=_env("STAGING_BUCKET", "bucket for packages between pack and store"))
-    archive_bucket: str = field(default="", metadata=_env("ARCHIVE_BUCKET", "the archive: versioned, Object Lock COMPLIANCE"))
+    archive_bucket: str = field(default="", metadata=_env("ARCHIVE_BUCKET", "the archive: versioned, Object Lock (LockMode)"))
     reports_bucket: str = field(default="", metadata=_env("REPORTS_BUCKET", "bucket for the check reports (JSON and HTML)"))
     catalogue_table: str = field(default="", metadata=_env("CATALOGUE_TABLE", "DynamoDB catalogue (one item per package, claims, serials)"))
     filemap_table: str = field(default="", metadata=_env("FILEMAP_TABLE", "DynamoDB file map (platform file ↔ package member ↔ S3)"))
@@ -94,6 +94,8 @@ class Settings:
         "EARCHIVE_INSTITUTION_TRUST", "the institution's own trust anchors for the receiving check (default EARCHIVE_TRUST)"))
     region_code: str = field(default="", metadata=_env("EARCHIVE_REGION_CODE", "行政区划 this deployment archives (empty: any)"))
     fonds: str = field(default="", metadata=_env("EARCHIVE_FONDS", "全宗号s this deployment keeps, comma-separated (empty: any)"))
+    lock_mode: str = field(default="COMPLIANCE", metadata=_env(
+        "EARCHIVE_LOCK_MODE", "Object Lock mode of every locked write (LockMode): COMPLIANCE in production, GOVERNANCE in a trial stack"))
     min_retention_days: int = field(default=3650, metadata=_env(
         "EARCHIVE_MIN_RETENTION_DAYS", "no package is locked for less (the archive bucket's default retention, DefaultRetentionDays)"))
     allowed_formats: tuple[str, ...] = field(default=(), metadata=_env("ALLOWED_FORMATS", "archival formats allowed, comma-separated (empty: defaults)"))
@@ -111,6 +113,8 @@ class Settings:
         "EARCHIVE_LOCAL_CONTAINERS", "warm containers per function in one process (the local cloud; on Lambda a process serves one "
         "invocation at a time): more invocations wait, as Lambda throttles beyond reserved concurrency", where="CLI"))
     console_port: int = field(default=8080, metadata=_env("EARCHIVE_CONSOLE_PORT", "the port `earchive local up` serves the console on", where="CLI"))
+    local_partition: str = field(default="aws", metadata=_env(
+        "EARCHIVE_PARTITION", "aws-cn: `earchive local up` runs the stack as in the AWS China regions (as --china)", where="CLI"))
     errors_json: bool = field(default=False, metadata=_env("EARCHIVE_ERRORS_JSON", "set: the CLI also prints rejections as JSON on stdout", where="CLI"))
     stream_above: int = field(default=0, metadata=_env(
         "EARCHIVE_STREAM_ABOVE", "a case whose materials exceed this many bytes is packed, sealed and checked from and to S3, "

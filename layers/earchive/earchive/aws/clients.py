@@ -50,10 +50,23 @@ def invalid_request(exc: BaseException) -> bool:
 _CREATE = threading.Lock()  # boto3 sessions are not thread safe: clients and resources are made one at a time
 
 
+def local_region() -> str:
+    """The region the running `earchive local up` serves, as its state file says (cn-north-1 in China mode), else the usual one:
+    moto keeps each region's resources apart, so a command must ask the region the local cloud was made in."""
+    import json
+
+    from ..config import earchive_home
+
+    try:
+        return str(json.loads((earchive_home() / "local-cloud.json").read_text("utf-8")).get("region") or aws_region())
+    except (OSError, ValueError):
+        return aws_region()
+
+
 def _session(local: bool) -> boto3.session.Session:
     """boto3's default session (its loaded service models are shared), or one with dummy keys for the local cloud."""
     if local:  # the local cloud (moto) takes any credentials; a newcomer's machine may have none configured
-        return boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=aws_region())  # noqa: S106 - moto
+        return boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=local_region())  # noqa: S106 - moto
     if boto3.DEFAULT_SESSION is None:
         boto3.setup_default_session()
     return boto3.DEFAULT_SESSION  # type: ignore[return-value]
@@ -70,9 +83,9 @@ class Aws:
     def __init__(self, settings: Settings, *, endpoint: str | None = None, region: str | None = None, local: bool = False):
         self.settings = settings
         self._session = _session(local)
-        self._endpoint, self._region = endpoint, region or aws_region()
+        self._endpoint, self._region = endpoint, region or (local_region() if local else aws_region())
         self._clients: dict[str, Any] = {}
-        self.s3 = Objects(self.client("s3"))
+        self.s3 = Objects(self.client("s3"), lock_mode=settings.lock_mode)
         with _CREATE:
             ddb = self._session.resource("dynamodb", endpoint_url=endpoint, region_name=region)
         self.catalogue = Catalogue(ddb.Table(settings.catalogue_table or "unset-catalogue"), default_hall=settings.default_hall)
@@ -142,3 +155,12 @@ def stack_outputs(stack: str) -> dict[str, str]:
     """The outputs of a deployed CloudFormation stack (``earchive … --stack NAME``)."""
     cfn = boto3.client("cloudformation", region_name=aws_region())
     return {o["OutputKey"]: o["OutputValue"] for o in cfn.describe_stacks(StackName=stack)["Stacks"][0]["Outputs"]}
+
+
+def stack_resources(stack: str) -> dict[str, str]:
+    """Logical id → physical id of a deployed stack's resources (a queue's URL, an alarm's name): the smoke test reads them."""
+    cfn = boto3.client("cloudformation", region_name=aws_region())
+    found: dict[str, str] = {}
+    for page in cfn.get_paginator("list_stack_resources").paginate(StackName=stack):
+        found.update({r["LogicalResourceId"]: r.get("PhysicalResourceId", "") for r in page["StackResourceSummaries"]})
+    return found

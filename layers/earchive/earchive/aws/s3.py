@@ -25,6 +25,7 @@ from .s3_files import STREAM_PART_SIZE, S3PartWriter, S3ReadFile, warm
 CHUNK = 8 * 1024 * 1024
 COPY_PART_LIMIT = 5 * 1024**3  # CopyObject copies up to 5 GB; larger packages are copied in parts
 COPY_PART_SIZE = 512 * 1024**2
+LOCK_MODES = ("COMPLIANCE", "GOVERNANCE")  # S3 Object Lock's two modes; template.yaml LockMode picks one per stack
 log = logging.getLogger(__name__)
 
 
@@ -51,8 +52,11 @@ def upload(s3, path: Path, bucket: str, key: str, **extra: Any) -> dict:
 class Objects:
     """Every S3 call of the states and the transfer client, over one client made once per container."""
 
-    def __init__(self, client: Any):
+    def __init__(self, client: Any, lock_mode: str = "COMPLIANCE"):
+        if lock_mode not in LOCK_MODES:
+            raise ValueError(f"Object Lock mode {lock_mode!r} is neither COMPLIANCE nor GOVERNANCE (EARCHIVE_LOCK_MODE)")
         self.client = client
+        self.lock_mode = lock_mode  # the stack's LockMode: GOVERNANCE only in a trial stack (issue 22, F18)
 
     def reader(self, bucket: str, key: str, version_id: str | None = None) -> S3ReadFile:
         return S3ReadFile(self.client, bucket, key, version_id)
@@ -101,8 +105,8 @@ class Objects:
                                                      MultipartUpload={"Parts": parts}).get("VersionId")
 
     def put_locked(self, bucket: str, key: str, body: bytes, until: Any) -> str:
-        """A small object under COMPLIANCE lock until ``until`` (a new version, never an overwrite); returns its version."""
-        return self.client.put_object(Bucket=bucket, Key=key, Body=body, ObjectLockMode="COMPLIANCE", ObjectLockRetainUntilDate=until,
+        """A small object locked (in the stack's mode) until ``until`` (a new version, never an overwrite); returns its version."""
+        return self.client.put_object(Bucket=bucket, Key=key, Body=body, ObjectLockMode=self.lock_mode, ObjectLockRetainUntilDate=until,
                                       ChecksumAlgorithm="SHA256", ContentType="application/json")["VersionId"]
 
     def presign_put(self, bucket: str, key: str, size: int, content_type: str, expires: int = 900) -> dict[str, Any]:
@@ -257,24 +261,26 @@ class Objects:
     def ensure_lock(self, bucket: str, key: str, version_id: str, until: Any, legal_hold: bool) -> dict[str, Any]:
         """Read back the lock of one version and set it where it is missing or shorter (extending is allowed).
 
-        Returns the head after; raises when the lock still is not COMPLIANCE until ``until`` (review P2).
+        Returns the head after; raises when the lock still is not in the stack's mode until ``until`` (review P2).
+        A COMPLIANCE lock also satisfies a GOVERNANCE stack: it is the stronger one, and nobody can weaken it.
         """
+        modes = ("COMPLIANCE",) if self.lock_mode == "COMPLIANCE" else LOCK_MODES
         for attempt in range(2):
             head = self.client.head_object(Bucket=bucket, Key=key, VersionId=version_id)
             mode, retain = head.get("ObjectLockMode"), head.get("ObjectLockRetainUntilDate")
             hold_ok = not legal_hold or head.get("ObjectLockLegalHoldStatus") == "ON"
             long_enough = retain is not None and retain >= until - dt.timedelta(seconds=1)  # S3 rounds to its own precision
-            if mode == "COMPLIANCE" and long_enough and hold_ok:
+            if mode in modes and long_enough and hold_ok:
                 return head
             if attempt:
                 break
-            if not (mode == "COMPLIANCE" and long_enough):
+            if not (mode in modes and long_enough):
                 self.client.put_object_retention(Bucket=bucket, Key=key, VersionId=version_id,
-                                                 Retention={"Mode": "COMPLIANCE", "RetainUntilDate": until})
+                                                 Retention={"Mode": mode if mode in modes else self.lock_mode, "RetainUntilDate": until})
             if not hold_ok:
                 self.client.put_object_legal_hold(Bucket=bucket, Key=key, VersionId=version_id, LegalHold={"Status": "ON"})
         raise RuntimeError(f"s3://{bucket}/{key} version {version_id} is not locked as asked: mode {mode}, until {retain}, "
-                           f"legal hold {head.get('ObjectLockLegalHoldStatus')} (wanted COMPLIANCE until {until}, hold {legal_hold})")
+                           f"legal hold {head.get('ObjectLockLegalHoldStatus')} (wanted {self.lock_mode} until {until}, hold {legal_hold})")
 
     def part_writer(self, bucket: str, key: str, part_size: int | None = None) -> S3PartWriter:
         return S3PartWriter(self.client, bucket, key, part_size)

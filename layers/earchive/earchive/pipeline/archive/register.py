@@ -31,7 +31,8 @@ def run(state: Checked, rt: Runtime) -> Registered:
     found = [Problem("REGISTER-MISMATCH", p, item.get("project_id"), code) for p in problems] + verify_retention(rt, item)
     if found:
         raise rejected("register", found)
-    retention = retention_for(item["retention_period"], int(item["year"]), dt.datetime.now(dt.UTC), rt.settings.min_retention_days)
+    retention = retention_for(item["retention_period"], int(item["year"]), dt.datetime.now(dt.UTC), rt.settings.min_retention_days,
+                              rt.settings.lock_mode)
     aws.filemap.put(code, files, state["upload"])
     aws.catalogue.move(code, "REGISTERED", allowed_from=("CHECKED",), owner=state.get("execution", ""), retain_until=retention.retain_until.isoformat(),
                        legal_hold=retention.legal_hold, retention_mode=retention.mode, retention_note=retention.note)

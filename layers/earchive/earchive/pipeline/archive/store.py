@@ -68,7 +68,7 @@ def run(state: Registered, rt: Runtime) -> Stored:
     evidence = _evidence(item, state)
     if found is None:
         extra: dict[str, Any] = {
-            "ObjectLockMode": "COMPLIANCE", "ObjectLockRetainUntilDate": until, "ChecksumAlgorithm": "SHA256",
+            "ObjectLockMode": aws.s3.lock_mode, "ObjectLockRetainUntilDate": until, "ChecksumAlgorithm": "SHA256",
             "Metadata": {"earchive-sha256": package["sha256"], "earchive-sm3": package["sm3"], "earchive-record-code": code,
                          "earchive-stream": stream, **{f"earchive-{k.replace('_', '-')}": quote(v) for k, v in evidence.items()}},
             "ContentType": "application/zip",
