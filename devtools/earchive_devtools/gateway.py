@@ -134,8 +134,12 @@ class Gateway:
         self.lambda_authorizer = cloud.name("ConsoleAuthorizerFunction") if scheme["type"] == "request" else None
         if self.lambda_authorizer is None:
             self.issuer, self.audience = scheme["jwtConfiguration"]["issuer"], list(scheme["jwtConfiguration"]["audience"])
-            # Cognito: the local cloud's own key; another issuer: its JWKS from its discovery document, as API Gateway fetches it
-            self.authorizer: Authorizer | None = Authorizer(self.issuer, self.audience, local_jwks() if self.cognito else issuer_jwks(self.issuer))
+            # Cognito, or China mode's stand-in issuer: the local cloud's own key; a real issuer (a test's OIDC provider): its JWKS
+            # from its discovery document, as API Gateway fetches it
+            from .localcloud import LOCAL_OIDC_ISSUER
+
+            own = self.cognito or self.issuer == LOCAL_OIDC_ISSUER
+            self.authorizer: Authorizer | None = Authorizer(self.issuer, self.audience, local_jwks() if own else issuer_jwks(self.issuer))
         else:
             self.authorizer = None
         self.routes = routes(cloud.template)
