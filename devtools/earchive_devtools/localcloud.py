@@ -38,6 +38,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from .iam import statements as iam_statements
 from .template import ACCOUNT, MODES, REGION, Resolver, load_template
 
 REPO = Path(__file__).resolve().parents[2]
@@ -509,6 +510,172 @@ def _strict_s3_cors() -> None:
     S3Response._response_options = preflight
 
 
+PAYLOAD_LIMIT = 262_144  # Step Functions' quota: 256 KiB of data as a UTF-8 encoded string
+
+
+def payload_size(value: Any) -> int:
+    """The bytes Step Functions counts for a payload: its JSON as UTF-8 (compact; Chinese text 3 bytes a character)."""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    return len(text.encode("utf-8"))
+
+
+def _payload_limits() -> None:
+    """Step Functions' 256 KiB limit, as AWS applies it (issue 22, F7).
+
+    AWS: "Maximum input or output size for a task, state, or execution: 256 KiB of data as a UTF-8 encoded string"
+    (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html); a larger one fails with
+    ``States.DataLimitExceeded``, which "States.ALL" does not catch or retry
+    (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html). moto checks a task's result and a
+    state's output, one byte short of the limit and by ASCII-escaped JSON, lets a Retry or Catch on States.ALL take the
+    error, and never checks a state's input or the results a Map state collects (a Distributed Map without ResultWriter
+    hands every child's output to its state). Here: all four, at the limit, by UTF-8 (that States.ALL does not take the
+    error is ``_states_all_spares_terminal_errors``'s); and SendTaskSuccess refuses a larger output (InvalidOutput), as its API
+    reference bounds it (https://docs.aws.amazon.com/step-functions/latest/apireference/API_SendTaskSuccess.html).
+    """
+    try:
+        import moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service as service
+        import moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_lambda as task_lambda
+        import moto.stepfunctions.parser.asl.component.state.state as state
+        import moto.stepfunctions.parser.quotas as quotas
+        from moto.stepfunctions.parser.asl.component.state.exec.state_map.state_map import StateMap
+    except ImportError:
+        return
+    if getattr(state.CommonStateField, "_earchive_payload_limits", False):
+        return
+
+    def within(value: Any) -> bool:
+        return payload_size(value) <= PAYLOAD_LIMIT
+
+    for module in (quotas, state, task_lambda, service):
+        module.is_within_size_quota = within
+
+    body = state.CommonStateField._eval_body
+
+    def input_checked(self: Any, env: Any) -> None:
+        self._verify_size_quota(env=env, value=env.states.get_input())
+        body(self, env)
+
+    map_execution = StateMap._eval_execution
+
+    def map_results_checked(self: Any, env: Any) -> None:
+        map_execution(self, env)
+        if self.result_writer is None and env.stack:  # with ResultWriter the results went to S3; the state holds their address
+            self._verify_size_quota(env=env, value=env.stack[-1])
+
+    from moto.stepfunctions.parser.api import InvalidOutput
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    send = StepFunctionsParserBackend.send_task_success
+
+    def output_checked(self: Any, task_token: Any, outcome: str) -> Any:  # SendTaskSuccess: output at most 262,144 (API reference)
+        if payload_size(outcome) > PAYLOAD_LIMIT:
+            raise InvalidOutput(f"output is {payload_size(outcome):,} bytes; Step Functions takes at most {PAYLOAD_LIMIT:,}")
+        return send(self, task_token, outcome)
+
+    state.CommonStateField._eval_body = input_checked
+    StateMap._eval_execution = map_results_checked
+    StepFunctionsParserBackend.send_task_success = output_checked
+    state.CommonStateField._earchive_payload_limits = True
+
+
+def _result_writer_as_aws() -> None:
+    """A Distributed Map's ResultWriter as AWS runs it (issue 22, F7).
+
+    AWS evaluates its Parameters against the Map state's input and writes the children's results to
+    ``<Prefix>/<map run id>/SUCCEEDED_0.json`` (FAILED_, PENDING_ likewise), listed in ``manifest.json`` beside them
+    (https://docs.aws.amazon.com/step-functions/latest/dg/input-output-resultwriter.html). moto evaluates the Parameters
+    against the collected results (``"Bucket.$": "$.results.bucket"`` then fails with States.Runtime) and writes a manifest
+    listing no file, dropping the results. Here: the Parameters read the state's input, and every child's output is written
+    (the fields moto knows: Output and Status; a child that fails fails this Map, there is no FAILED file).
+    """
+    try:
+        from moto.stepfunctions.parser.asl.component.state.exec.state_map.result_writer.result_writer_decl import ResultWriter
+        from moto.stepfunctions.parser.asl.component.state.exec.state_task.credentials import StateCredentials
+        from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
+    except ImportError:
+        return
+    if getattr(ResultWriter, "_earchive_as_aws", False):
+        return
+
+    def write(self: Any, env: Any) -> None:
+        results = env.stack[-1]
+        env.stack.append(env.states.get_input())
+        self.parargs.eval(env=env)
+        parameters = env.stack.pop()
+        env.stack.pop()  # the input the Parameters read
+        env.stack.append(parameters)
+        self.resource_eval.eval_resource(env=env)  # moto's: the manifest, and the Map's result {MapRunArn, ResultWriterDetails}
+        written = env.stack[-1]
+        bucket, manifest_key = written["ResultWriterDetails"]["Bucket"], written["ResultWriterDetails"]["Key"]
+        s3 = boto_client_for(service="s3", region=written["MapRunArn"].split(":")[3],
+                             state_credentials=StateCredentials(role_arn=env.aws_execution_details.role_arn))
+        body = json.dumps([{"Output": json.dumps(r, ensure_ascii=False), "OutputDetails": {"Included": True}, "Status": "SUCCEEDED"}
+                           for r in results], ensure_ascii=False).encode("utf-8")
+        key = manifest_key.rsplit("/", 1)[0] + "/SUCCEEDED_0.json"
+        s3.put_object(Bucket=bucket, Key=key, Body=body)
+        manifest = {"DestinationBucket": bucket, "MapRunArn": written["MapRunArn"],
+                    "ResultFiles": {"FAILED": [], "PENDING": [], "SUCCEEDED": [{"Key": key, "Size": len(body)}]}}
+        s3.put_object(Bucket=bucket, Key=manifest_key, Body=json.dumps(manifest, indent=2).encode("utf-8"))
+
+    ResultWriter._eval_body = write
+    ResultWriter._earchive_as_aws = True
+
+
+_ROLES: dict[str, Any] = {}  # function name -> its statements as deployed (made on first use), for S3's answers
+_BUCKET_ARNS: dict[str, str] = {}  # bucket name -> its ARN (in the stack's partition)
+
+
+def _role_of(name: str) -> list[dict[str, Any]] | None:
+    role = _ROLES.get(name)
+    if callable(role):
+        role = _ROLES[name] = role()
+    return role
+
+
+def _s3_answers_as_iam() -> None:
+    """S3 answers a function's read as it would its role (issue 22, F10); moto answers every read as the bucket's owner.
+
+    AWS (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html, API_HeadObject.html): without the permission to
+    read the object, 403 whether or not it exists; reading a key that does not exist answers 404 only "if you have the
+    s3:ListBucket permission on the bucket", else 403. A GET or HEAD carries no ``s3:prefix``, so a ListBucket grant
+    conditioned on it does not count (a ``…IfExists`` condition does:
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html#Conditions_IfExists).
+    Here every GetObject and HeadObject a function makes is judged against its statements in template.yaml
+    (``earchive_devtools.iam``); calls made outside a function (tests, the CLI as an operator) are the owner's, as before.
+    """
+    from botocore.client import BaseClient
+    from botocore.exceptions import ClientError
+
+    from .iam import allows
+
+    if getattr(BaseClient, "_earchive_s3_iam", False):
+        return
+    call = BaseClient._make_api_call
+
+    def forbidden(operation: str) -> ClientError:
+        code, message = ("AccessDenied", "Access Denied") if operation == "GetObject" else ("403", "Forbidden")  # HEAD has no body
+        return ClientError({"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": 403}}, operation)
+
+    def answered(self: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
+        role = _role_of(getattr(self, "_earchive_caller", None) or "") if operation_name in ("GetObject", "HeadObject") else None
+        if role is None or self.meta.service_model.service_name != "s3":
+            return call(self, operation_name, api_params)
+        bucket = _BUCKET_ARNS.get(api_params.get("Bucket", ""), f"arn:aws:s3:::{api_params.get('Bucket')}")
+        action = "s3:GetObjectVersion" if api_params.get("VersionId") else "s3:GetObject"
+        if not allows(role, action, f"{bucket}/{api_params.get('Key')}"):
+            raise forbidden(operation_name)
+        try:
+            return call(self, operation_name, api_params)
+        except ClientError as exc:
+            missing = exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound")
+            if missing and not allows(role, "s3:ListBucket", bucket):  # no s3:prefix in this request's context
+                raise forbidden(operation_name) from None
+            raise
+
+    BaseClient._make_api_call = answered
+    BaseClient._earchive_s3_iam = True
+
+
 def _s3_replication() -> None:
     """moto keeps a bucket's replication configuration and replicates nothing: S3's replication (with Object Lock) is in
     earchive_devtools.replication, driven by the template's ReplicationConfiguration (ADR 0018)."""
@@ -620,6 +787,7 @@ def install_patches() -> None:
     from moto.awslambda.models import LambdaFunction
 
     _record_calls()
+    _s3_answers_as_iam()  # after _record_calls: a refused read is recorded too
     _index_dynamodb()
     _dynamodb_key_limits()
     _atomic_dynamodb_writes()
@@ -632,7 +800,9 @@ def install_patches() -> None:
     _s3_replication()
     _key_policy_denies()
     _partition_bound_tasks()
-    _states_all_spares_terminal_errors()
+    _states_all_spares_terminal_errors()  # States.ALL takes neither States.Runtime nor States.DataLimitExceeded
+    _payload_limits()
+    _result_writer_as_aws()
     LambdaFunction._invoke_lambda = _invoke_in_process
     try:  # Locally no metrics are published. Powertools, with metrics disabled, never flushes
         # its (process-wide) metric set, and prints it anyway once it holds 100 values.
@@ -749,6 +919,7 @@ class LocalCloud:
                 _MODULES.pop(f"earchive_fn_{name.replace('-', '_')}", None)
                 _DEPLOYED.pop(name, None)
                 _FUNCTIONS.pop(name, None)
+                _ROLES.pop(name, None)
         if getattr(self, "_saved_env", None) is not None:
             os.environ.clear()
             os.environ.update(self._saved_env)
@@ -795,6 +966,7 @@ class LocalCloud:
             if kind == "AWS::S3::Bucket":
                 r.names[logical] = self._physical(logical)
                 r.arns[logical] = f"arn:{p}:s3:::{r.names[logical]}"
+                _BUCKET_ARNS[r.names[logical]] = r.arns[logical]
             elif kind == "AWS::DynamoDB::Table":
                 r.names[logical] = self._physical(logical)
                 r.arns[logical] = f"arn:{p}:dynamodb:{region}:{ACCOUNT}:table/{r.names[logical]}"
@@ -895,6 +1067,7 @@ class LocalCloud:
         self.env.update(env)
         name = r.names[logical]
         _FUNCTIONS[name] = self.repo / props["CodeUri"]
+        _ROLES[name] = lambda: iam_statements(self.template, r, logical)  # resolved on first use: every name exists by then
         self.client("lambda").create_function(
             FunctionName=name, Runtime=props.get("Runtime", glob.get("Runtime", "python3.11")), Role=self.role,
             Handler=props["Handler"], Code={"ZipFile": _dummy_zip()}, Environment={"Variables": env},

@@ -270,15 +270,33 @@ def console(cloud: LocalCloud, svc: TransferService, bad, tmp_path) -> None:
         gw.users().add("receiver-iam", "receiver", ["institution:430102001"], password=LOCAL_PASSWORD)
         token = gw.users().sign_in(gw.client_id, "receiver-iam", LOCAL_PASSWORD)["IdToken"]
         bid = batch["batch_id"]
-        assert call("GET", f"/api/inbox/{bid}")["waiting"]
+        transfer_bucket, base = cloud.name("TransferBucket"), f"institutions/430102001/batches/{bid}/"
+        s3 = cloud.client("s3")
+        printed = s3.get_object(Bucket=transfer_bucket, Key=base + "transfer-list.pdf")["Body"].read()
+        s3.delete_object(Bucket=transfer_bucket, Key=base + "transfer-list.pdf")  # the printed list not written yet (F10: a 404, not a 403)
+        page = call("GET", f"/api/inbox/{bid}")
+        assert page["waiting"] and page["printed_list"] is False
+        s3.put_object(Bucket=transfer_bucket, Key=base + "transfer-list.pdf", Body=printed)
+        assert call("GET", f"/api/inbox/{bid}")["printed_list"] is True
         assert call("GET", f"/api/inbox/{bid}/files/{q(code, safe='')}?kind=report")["url"]
         institution = Desk("430102001", tmp_path / "institution-pc")  # the key made in the test above, on "its own machine"
-        step = call("POST", f"/api/inbox/{bid}/reply", {"receiver": "王芳", "returns": {}, "certificate": institution.cert_path.read_text()})
-        while step["step"] != "sent":
-            step = call("POST", f"/api/inbox/{bid}/reply/{step['session']}",
-                        {"step_token": step["step_token"], "signature": webcrypto_sign(institution.key_path.read_bytes(), step["to_sign"])})
-        (verdict,) = cloud.wait(cloud.dispatch(wait=0.5, machine="ReplyStateMachine"), timeout=300).values()
-        assert json.loads(verdict["output"])["outcome"] == "taken", verdict
+
+        def reply() -> None:
+            step = call("POST", f"/api/inbox/{bid}/reply", {"receiver": "王芳", "returns": {}, "certificate": institution.cert_path.read_text()})
+            while step["step"] != "sent":
+                step = call("POST", f"/api/inbox/{bid}/reply/{step['session']}",
+                            {"step_token": step["step_token"], "signature": webcrypto_sign(institution.key_path.read_bytes(), step["to_sign"])})
+
+        reply()  # a reply whose signature is spoiled on its way: the reply machine refuses it, beside it a .refused.json
+        replies_prefix = f"institutions/430102001/replies/{bid}/"
+        (sig,) = [o["Key"] for o in s3.list_objects_v2(Bucket=transfer_bucket, Prefix=replies_prefix)["Contents"] if o["Key"].endswith(".p7s")]
+        s3.put_object(Bucket=transfer_bucket, Key=sig, Body=b"not a signature")
+        outcomes = [json.loads(v["output"])["outcome"] for v in cloud.wait(cloud.dispatch(wait=0.5, machine="ReplyStateMachine"), timeout=300).values()]
+        assert [o for o in outcomes if o != "ignored"] == ["refused"], outcomes  # the other objects of a reply are ignored by name
+        assert call("GET", f"/api/inbox/{bid}")["refused_replies"], "the console reads the refusal (GetObject on .refused.json)"
+        reply()  # the receiver signs again after the refusal (F10: the console HEADs the .refused.json)
+        outcomes = [json.loads(v["output"])["outcome"] for v in cloud.wait(cloud.dispatch(wait=0.5, machine="ReplyStateMachine"), timeout=300).values()]
+        assert [o for o in outcomes if o != "ignored"] == ["taken"], outcomes  # the .refused.json written above is an object too
         gw.users().add("auditor-iam", "auditor", [], password=LOCAL_PASSWORD)  # the auditor's list of streams, and one stream
         token = gw.users().sign_in(gw.client_id, "auditor-iam", LOCAL_PASSWORD)["IdToken"]
         assert any(i["stream"] == f"batch#{bid}" for i in call("GET", "/api/log?kind=batch")["items"])

@@ -167,10 +167,16 @@ class ItemsRef(TypedDict):
     key: str
 
 
+class ResultsRef(TypedDict):
+    bucket: str
+    prefix: str
+
+
 class Submitted(TypedDict):
     batch_id: str
     count: int
     items: ItemsRef  # the Distributed Map reads its items from here
+    results: ResultsRef  # and writes its children's results here (ResultWriter): the state keeps none of them (256 KiB)
 
 
 class BatchItem(TypedDict):

@@ -51,7 +51,10 @@ def run(state: BatchRef, rt: Runtime) -> Submitted:
     items = [{"batch_id": batch_id, "package_id": p["package_id"], "attempt": state.get("execution", "")} for p in packages]
     items_key = f"{INTERNAL}{batch_id}/items.json"
     aws.s3.put(bucket, items_key, json.dumps(items).encode())
-    return {"batch_id": batch_id, "count": len(items), "items": {"bucket": bucket, "key": items_key}}
+    # The Map's results go to S3 beside its items (ResultWriter): kept in the state, ~250 bytes a package would pass Step Functions'
+    # 256 KiB limit near 1,000 packages, and States.DataLimitExceeded is caught by no Catch (issue 22, F7).
+    return {"batch_id": batch_id, "count": len(items), "items": {"bucket": bucket, "key": items_key},
+            "results": {"bucket": bucket, "prefix": f"{INTERNAL}{batch_id}/map-results"}}
 
 
 def catalogue_files(document: dict) -> list[tuple[str, bytes, str]]:
