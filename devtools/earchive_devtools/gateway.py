@@ -1,13 +1,17 @@
-"""The local stand-in for API Gateway's HTTP API in front of the console: routes, the JWT authorizer, payload 2.0.
+"""The local stand-in for API Gateway's HTTP API in front of the console: routes, the authorizer, CORS, payload 2.0.
 
 moto keeps API Gateway's configuration but runs no request and checks no token, and ``sam local``
 needs Docker. This gateway reads the console's routes and its authorizer from ``template.yaml``
-(the ConsoleFunction's HttpApi events; ConsoleApi's JwtConfiguration, resolved against the local
-cloud's Cognito pool), checks a bearer token the way the JWT authorizer does (``kid`` in the issuer's
-JWKS, RS256 signature, ``iss``, ``aud`` or ``client_id``, ``exp``, ``nbf``, ``iat``), turns array claims
-into one bracketed string as the authorizer does, builds the same payload-2.0 event and invokes the
-same function through Lambda (in process). It also serves what Cognito's hosted sign-in page would:
-a password sign-in (``POST /auth/login``) against moto's Cognito.
+(the ConsoleFunction's HttpApi events; ConsoleApi's OpenAPI security scheme, as the ``Authorizer``
+parameter chooses it). With the JWT authorizer it checks a bearer token the way API Gateway does
+(``kid`` in the issuer's JWKS, RS256 signature, ``iss``, ``aud`` or ``client_id``, ``exp``, ``nbf``,
+``iat``) against the local cloud's own key (Cognito) or the JWKS named by the issuer's discovery
+document, fetched as API Gateway fetches it (1.5 s each); with the Lambda authorizer it invokes that
+function with API Gateway's request event. It turns array claims into one bracketed string as the
+authorizer does, answers CORS preflights from the API's CorsConfiguration before any route (as API
+Gateway does), builds the same payload-2.0 event and invokes the same function through Lambda (in
+process). With Cognito it also serves what the hosted sign-in page would: a password sign-in
+(``POST /auth/login``) against moto's Cognito.
 """
 
 from __future__ import annotations
@@ -83,10 +87,25 @@ class Authorizer:
         return {k: (f"[{' '.join(str(x) for x in v)}]" if isinstance(v, list) else v) for k, v in claims.items()}
 
 
+def issuer_jwks(issuer: str, timeout: float = 1.5) -> dict[str, Any]:
+    """The issuer's JWKS as API Gateway's JWT authorizer gets it: its discovery document, then ``jwks_uri``, each within 1.5 s (F5)."""
+    import urllib.request
+
+    with urllib.request.urlopen(f"{issuer.rstrip('/')}/.well-known/openid-configuration", timeout=timeout) as r:  # noqa: S310 - the issuer
+        discovery = json.loads(r.read())
+    with urllib.request.urlopen(discovery["jwks_uri"], timeout=timeout) as r:  # noqa: S310 - its key set
+        return json.loads(r.read())
+
+
+def secured_paths(api: dict[str, Any]) -> set[str]:
+    """The paths of the API's OpenAPI body that name a security scheme (the authorizer): the others need no token."""
+    paths = (api.get("DefinitionBody") or {}).get("paths", {})
+    return {path for path, methods in paths.items() if any(isinstance(m, dict) and m.get("security") for m in methods.values())}
+
+
 def routes(template: dict[str, Any]) -> list[tuple[str, re.Pattern[str], str, bool]]:
     """(method, path pattern, route key, needs a token) from the ConsoleFunction's HttpApi events, most specific first."""
-    api = template["Resources"][API]["Properties"]
-    default_auth = bool(api.get("Auth", {}).get("DefaultAuthorizer"))
+    secured = secured_paths(template["Resources"][API]["Properties"])
     out = []
     for event in template["Resources"][FUNCTION]["Properties"]["Events"].values():
         if event["Type"] != "HttpApi":
@@ -95,7 +114,7 @@ def routes(template: dict[str, Any]) -> list[tuple[str, re.Pattern[str], str, bo
         path, method = p["Path"], p.get("Method", "ANY").upper()
         pattern = re.escape(path).replace(r"\{proxy\+\}", ".+")
         pattern = re.sub(r"\\\{[A-Za-z_]+\\\}", "[^/]+", pattern)
-        needs = default_auth and p.get("Auth", {}).get("Authorizer") != "NONE"
+        needs = path in secured
         out.append((method, re.compile(f"^{pattern}$"), f"{method} {path}", needs))
     return sorted(out, key=lambda r: ("{proxy+}" in r[2], -len(r[2])))
 
@@ -106,15 +125,28 @@ class Gateway:
     def __init__(self, cloud: Any, host: str = "127.0.0.1", port: int = 8080):
         self.cloud = cloud
         r = cloud.resolver
-        jwt_config = r.value(cloud.template["Resources"][API]["Properties"]["Auth"]["Authorizers"]["OidcAuthorizer"]["JwtConfiguration"])
-        self.issuer, self.audience = jwt_config["issuer"], list(jwt_config["audience"])
-        self.authorizer = Authorizer(self.issuer, self.audience, local_jwks())
+        props = cloud.template["Resources"][API]["Properties"]
+        api = {k: r.value(props[k]) for k in ("DefinitionBody", "CorsConfiguration") if k in props}
+        scheme = api["DefinitionBody"]["components"]["securitySchemes"]["ConsoleAuthorizer"]["x-amazon-apigateway-authorizer"]
+        cors = api.get("CorsConfiguration")  # AWS::NoValue: the pages come from this API (same origin), no CORS
+        self.cors: dict[str, Any] | None = cors if isinstance(cors, dict) else None
+        self.cognito = r.condition("UseCognito")
+        self.lambda_authorizer = cloud.name("ConsoleAuthorizerFunction") if scheme["type"] == "request" else None
+        if self.lambda_authorizer is None:
+            self.issuer, self.audience = scheme["jwtConfiguration"]["issuer"], list(scheme["jwtConfiguration"]["audience"])
+            # Cognito, or China mode's stand-in issuer: the local cloud's own key; a real issuer (a test's OIDC provider): its JWKS
+            # from its discovery document, as API Gateway fetches it
+            from .localcloud import LOCAL_OIDC_ISSUER
+
+            own = self.cognito or self.issuer == LOCAL_OIDC_ISSUER
+            self.authorizer: Authorizer | None = Authorizer(self.issuer, self.audience, local_jwks() if own else issuer_jwks(self.issuer))
+        else:
+            self.authorizer = None
         self.routes = routes(cloud.template)
         self.function = cloud.name(FUNCTION)
         # no Cognito where the stack has none (China mode: OidcIssuer signs people in, not this gateway's password form)
-        cognito = r.condition("UseCognito")
-        self.pool = cloud.name("ConsoleUserPool") if cognito else None
-        self.client_id = cloud.name("ConsoleUserPoolClient") if cognito else None
+        self.pool = cloud.name("ConsoleUserPool") if self.cognito else None
+        self.client_id = cloud.name("ConsoleUserPoolClient") if self.cognito else None
         self.tamper: Any = None  # (method, path, body) -> body: set by a test to alter answers on their way to the browser
         self.server = ThreadingHTTPServer((host, port), self._handler())
         self.server.daemon_threads = True
@@ -139,8 +171,53 @@ class Gateway:
 
     # -- one request
     def handle(self, method: str, target: str, headers: dict[str, str], body: bytes, source: str) -> tuple[int, dict[str, str], bytes]:
+        status, out_headers, out = self._handle(method, target, headers, body, source)
+        return status, out_headers | self.cors_headers(headers), out
+
+    def preflight(self, method: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes] | None:
+        """API Gateway answers a CORS preflight itself, before any route or authorizer, when the API has a CORS configuration.
+
+        Only an allowed origin, method and headers get the Access-Control-* headers; the browser refuses anything else
+        (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-cors.html). Without a configuration the
+        OPTIONS request goes to the routes like any other (and finds none).
+        """
+        if method != "OPTIONS" or not self.cors or "access-control-request-method" not in headers:
+            return None
+        wanted = {h.strip().lower() for h in headers.get("access-control-request-headers", "").split(",") if h.strip()}
+        allowed = {h.lower() for h in self.cors.get("AllowHeaders", [])}
+        if (headers.get("origin") not in self.cors.get("AllowOrigins", []) or headers["access-control-request-method"] not in self.cors.get("AllowMethods", [])
+                or not wanted <= allowed):
+            return 204, {}, b""
+        return 204, {"access-control-allow-origin": headers["origin"], "access-control-allow-methods": ",".join(self.cors["AllowMethods"]),
+                     "access-control-allow-headers": ",".join(sorted(allowed)), "access-control-max-age": str(self.cors.get("MaxAge", 0)),
+                     "vary": "origin"}, b""
+
+    def cors_headers(self, headers: dict[str, str]) -> dict[str, str]:
+        """The CORS header API Gateway adds to an answer: for an allowed origin only."""
+        if self.cors and headers.get("origin") in self.cors.get("AllowOrigins", []):
+            return {"access-control-allow-origin": headers["origin"], "vary": "origin"}
+        return {}
+
+    def _claims(self, method: str, url: Any, headers: dict[str, str], source: str, route_key: str) -> dict[str, Any]:
+        """What the authorizer passes on: the JWT authorizer's claims, or the Lambda authorizer's context (invoked as API Gateway does)."""
+        if self.authorizer is not None:
+            return {"jwt": {"claims": self.authorizer.claims(headers.get("authorization")), "scopes": None}}
+        if not headers.get("authorization"):  # the identity source is missing: API Gateway answers 401 without invoking it
+            raise Unauthorized("no identity source")
+        event = self.event(method, url, headers, b"", source, route_key, None) | {"type": "REQUEST", "routeArn": f"local/{route_key}",
+                                                                                  "identitySource": [headers["authorization"]]}
+        out = self.cloud.client("lambda").invoke(FunctionName=self.lambda_authorizer, Payload=json.dumps(event).encode())
+        answer = json.loads(out["Payload"].read() or b"{}")
+        if out.get("FunctionError") or answer.get("isAuthorized") is not True:
+            raise Unauthorized("the Lambda authorizer said no")
+        return {"lambda": answer.get("context") or {}}
+
+    def _handle(self, method: str, target: str, headers: dict[str, str], body: bytes, source: str) -> tuple[int, dict[str, str], bytes]:
         url = urlsplit(target)
         path = url.path or "/"
+        early = self.preflight(method, headers)
+        if early is not None:
+            return early
         if path == "/auth/login" and method == "POST":
             if self.pool is None:
                 return 501, {"content-type": "application/json"}, json.dumps({"error": NO_COGNITO}, ensure_ascii=False).encode()
@@ -151,9 +228,11 @@ class Gateway:
         claims = None
         if route[3]:
             try:
-                claims = self.authorizer.claims(headers.get("authorization"))
+                claims = self._claims(method, url, headers, source, route[2])
             except Unauthorized:
-                return 401, {"content-type": "application/json", "www-authenticate": "Bearer"}, b'{"message":"Unauthorized"}'
+                status = 401 if self.authorizer is not None or not headers.get("authorization") else 403  # a Lambda authorizer's "no" is 403
+                return status, {"content-type": "application/json", "www-authenticate": "Bearer"}, \
+                    b'{"message":"Unauthorized"}' if status == 401 else b'{"message":"Forbidden"}'
         event = self.event(method, url, headers, body, source, route[2], claims)
         out = self.cloud.client("lambda").invoke(FunctionName=self.function, Payload=json.dumps(event).encode())
         payload = json.loads(out["Payload"].read() or b"{}")
@@ -184,7 +263,7 @@ class Gateway:
                                "http": {"method": method, "path": url.path, "protocol": "HTTP/1.1", "sourceIp": source,
                                         "userAgent": headers.get("user-agent", "")}}
         if claims is not None:
-            ctx["authorizer"] = {"jwt": {"claims": claims, "scopes": None}}
+            ctx["authorizer"] = claims
         return {"version": "2.0", "routeKey": route_key, "rawPath": url.path, "rawQueryString": url.query,
                 "headers": {k: v for k, v in headers.items() if k != "authorization"} | ({"authorization": headers["authorization"]}
                                                                                           if "authorization" in headers else {}),
@@ -243,7 +322,7 @@ class Gateway:
                 self.end_headers()
                 self.wfile.write(body)
 
-            do_GET = do_POST = do_PUT = do_DELETE = _serve  # noqa: N815 - the names http.server calls
+            do_GET = do_POST = do_PUT = do_DELETE = do_OPTIONS = _serve  # noqa: N815 - the names http.server calls
 
         return Handler
 

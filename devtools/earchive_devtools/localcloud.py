@@ -459,6 +459,57 @@ def _stop_wakes_waiting_tasks() -> None:
     Environment.set_stop, Environment.set_error = waking, stopped_stays_stopped
 
 
+def _strict_s3_cors() -> None:
+    """S3 answers a browser's CORS preflight from the bucket's CORS configuration alone; moto's server does not (issue 22, F4).
+
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/cors.html ("How does Amazon S3 evaluate the CORS configuration on a
+    bucket?"): S3 takes the first rule whose AllowedOrigins match ``Origin``, whose AllowedMethods hold
+    ``Access-Control-Request-Method`` and whose AllowedHeaders cover every header of ``Access-Control-Request-Headers``; with no
+    such rule, or no configuration ("CORSResponse: CORS is not enabled for this bucket"), the preflight is 403 and the browser
+    sends nothing. moto answers 200 for a bucket without a configuration, whatever the origin, ignores the method and headers,
+    and its server's global flask-cors echoes any ``Origin`` on every answer: a console whose bucket lacks CORS would pass
+    locally and fail on AWS. Here the preflight is S3's, and the global echo is off (answers to the real request carry
+    Access-Control headers only for a matching rule, as moto's S3 already does).
+    """
+    from fnmatch import fnmatchcase
+
+    from moto.moto_server import werkzeug_app
+    from moto.s3.exceptions import MissingBucket
+    from moto.s3.responses import S3Response
+    from moto.s3.utils import cors_matches_origin
+
+    werkzeug_app.DISABLE_GLOBAL_CORS = True
+
+    def listed(value: Any) -> list[str]:
+        return [value] if isinstance(value, str) else list(value or [])
+
+    def preflight(self: Any, headers: Any, bucket_name: str) -> Any:
+        self._authenticate_and_authorize_s3_action(bucket_name=bucket_name)
+        try:
+            bucket = self.backend.head_bucket(bucket_name)
+        except MissingBucket:
+            return 403, {}, ""
+        origin, method = headers.get("Origin"), headers.get("Access-Control-Request-Method")
+        if not origin or not method:
+            return 400, {}, "<Error><Code>BadRequest</Code><Message>Insufficient information. Origin request header needed.</Message></Error>"
+        wanted = [h.strip().lower() for h in (headers.get("Access-Control-Request-Headers") or "").split(",") if h.strip()]
+        for rule in bucket.cors:
+            allowed = [h.lower() for h in listed(rule.allowed_headers)]
+            if (cors_matches_origin(origin, listed(rule.allowed_origins)) and method in listed(rule.allowed_methods)
+                    and all(any(fnmatchcase(h, a) for a in allowed) for h in wanted)):
+                out = {"Access-Control-Allow-Origin": origin, "Access-Control-Allow-Methods": ", ".join(listed(rule.allowed_methods)),
+                       "Vary": "Origin, Access-Control-Request-Headers, Access-Control-Request-Method"}
+                if wanted:
+                    out["Access-Control-Allow-Headers"] = ", ".join(wanted)
+                if rule.max_age_seconds:
+                    out["Access-Control-Max-Age"] = str(rule.max_age_seconds)
+                return 200, out, ""
+        why = "This CORS request is not allowed." if bucket.cors else "CORS is not enabled for this bucket."
+        return 403, {"Content-Type": "application/xml"}, f"<Error><Code>AccessForbidden</Code><Message>CORSResponse: {why}</Message></Error>"
+
+    S3Response._response_options = preflight
+
+
 PAYLOAD_LIMIT = 262_144  # Step Functions' quota: 256 KiB of data as a UTF-8 encoded string
 
 
@@ -745,6 +796,7 @@ def install_patches() -> None:
     _unlocked_backends()
     _shared_interpreter_clients()
     _iterative_map_workers()
+    _strict_s3_cors()
     _s3_replication()
     _key_policy_denies()
     _partition_bound_tasks()
@@ -976,6 +1028,11 @@ class LocalCloud:
             s3.put_bucket_notification_configuration(Bucket=name, NotificationConfiguration={"EventBridgeConfiguration": {}})
         if "PublicAccessBlockConfiguration" in props:
             s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration={k: bool(v) for k, v in props["PublicAccessBlockConfiguration"].items()})
+        if "CorsConfiguration" in props:  # the origins the browser may PUT from (F4): enforced by _strict_s3_cors, as S3 does
+            s3.put_bucket_cors(Bucket=name, CORSConfiguration={"CORSRules": [
+                {k2: rule[k1] for k1, k2 in (("AllowedOrigins", "AllowedOrigins"), ("AllowedMethods", "AllowedMethods"), ("AllowedHeaders", "AllowedHeaders"),
+                                             ("ExposedHeaders", "ExposeHeaders"), ("MaxAge", "MaxAgeSeconds"), ("Id", "ID")) if k1 in rule}
+                for rule in props["CorsConfiguration"]["CorsRules"]]})
         if "BucketEncryption" in props:
             default = props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
             s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={

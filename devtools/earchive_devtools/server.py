@@ -48,6 +48,7 @@ def serve(host: str = "127.0.0.1", port: int = 4566, poll: float = 0.5, stop: th
     stop = stop or threading.Event()
     server, endpoint = start_moto_server(host, port)
     cloud = LocalCloud(endpoint=endpoint, suffix=suffix, mode=mode)  # earchive-intakebucket-local, …: the same on every run
+    cloud.resolver.params["ConsoleUrl"] = f"http://{host}:{console_port}/"  # the console's origin: the staging bucket's CORS names it
     cloud.start()
     from .gateway import Gateway, seed_users
 

@@ -116,6 +116,12 @@ class Resolver:
             if k == "Fn::If":
                 cond, yes, no = v
                 return self.value(yes if self.condition(cond) else no)
+            if k == "Fn::Join":  # the console's origin from ConsoleUrl (the staging bucket's CORS)
+                return str(self.value(v[0])).join(str(x) for x in self.value(v[1]))
+            if k == "Fn::Split":
+                return str(self.value(v[1])).split(str(self.value(v[0])))
+            if k == "Fn::Select":
+                return self.value(v[1])[int(self.value(v[0]))]
             if k == "Fn::Not":
                 return not self.value(v[0])
             if k == "Fn::Equals":

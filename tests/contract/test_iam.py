@@ -87,7 +87,7 @@ def test_ssm_and_kms_are_granted_only_where_used():
             assert logical in signers, f"{logical} may sign with the seal key but never signs"
         if any(a.startswith("ssm:") for a in actions):
             assert all(r.endswith(("${SignerCertificateParameter}", "${TrustAnchorsParameter}", "${TsaTrustAnchorsParameter}",
-                                   "${ListSignerCertificateParameter}"))
+                                   "${ListSignerCertificateParameter}", "${AuthorizerJwksParameter}"))
                        for r in resources), f"{logical} reads SSM parameters beyond the named ones: {resources}"
 
 

@@ -77,6 +77,8 @@ def test_every_task_state_has_its_function_folder_and_state_module_under_one_nam
 
 # Functions that are not steps: they answer HTTP (an HttpApi event), each one library package of the same name.
 API_FUNCTIONS = {"ConsoleFunction": "console"}
+# Functions API Gateway calls to check a token (a Lambda authorizer): no event of their own, one library module each.
+AUTHORIZER_FUNCTIONS = {"ConsoleAuthorizerFunction": ("console_authorizer", "earchive.console.authorizer")}
 
 
 def test_nothing_is_left_over_on_any_side(template):
@@ -84,9 +86,14 @@ def test_nothing_is_left_over_on_any_side(template):
     used = {step for m in MACHINES for step in ((snake(s) if m == "archive" else f"{m}.{snake(s)}") for s in tasks(m))}
     assert set(STEPS) == used
     folders = {p.name for p in (ROOT / "functions").iterdir() if p.is_dir()}
-    assert folders == {s.replace(".", "_") for s in used} | set(API_FUNCTIONS.values())
+    assert folders == {s.replace(".", "_") for s in used} | set(API_FUNCTIONS.values()) | {f for f, _ in AUTHORIZER_FUNCTIONS.values()}
     functions = {logical for logical, r in template["Resources"].items() if r["Type"] == "AWS::Serverless::Function"}
-    assert functions == {logical for m in MACHINES for logical in tasks(m).values()} | set(API_FUNCTIONS)
+    assert functions == {logical for m in MACHINES for logical in tasks(m).values()} | set(API_FUNCTIONS) | set(AUTHORIZER_FUNCTIONS)
+    for logical, (folder, module) in AUTHORIZER_FUNCTIONS.items():
+        props = template["Resources"][logical]["Properties"]
+        assert props["CodeUri"].rstrip("/") == f"functions/{folder}" and not props.get("Events"), f"{logical} is called by API Gateway only"
+        assert f"from {module} import handler" in (ROOT / "functions" / folder / "app.py").read_text("utf-8")
+        importlib.import_module(module)
     for logical, package in API_FUNCTIONS.items():
         props = template["Resources"][logical]["Properties"]
         assert props["CodeUri"].rstrip("/") == f"functions/{package}"

@@ -40,13 +40,23 @@ SHOTS = Path(__file__).resolve().parents[2] / "out" / "test-screenshots" / "cons
 HOSTILE = "<script>document.title='pwned'</script><img src=x onerror=\"document.title='pwned'\">=HYPERLINK(\"http://x\")"
 
 
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 @pytest.fixture(scope="module")
 def stack(earchive_home, tmp_path_factory):
     """The local cloud behind a moto server, its console behind the gateway, and a loop that starts executions as EventBridge would."""
     server, endpoint = start_moto_server()
     cloud = LocalCloud(endpoint=endpoint)
+    port = free_port()
+    cloud.resolver.params["ConsoleUrl"] = f"http://127.0.0.1:{port}/"  # the staging bucket's CORS lets this origin PUT (F4)
     cloud.start()
-    gateway = Gateway(cloud, port=0).start()
+    gateway = Gateway(cloud, port=port).start()
     seed_users(gateway)
     stop = threading.Event()
 

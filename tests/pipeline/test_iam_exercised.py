@@ -189,8 +189,9 @@ def test_every_call_each_function_makes_is_granted_by_the_template(cloud, tmp_pa
 
     console(cloud, svc, bad, tmp_path)
 
+    # every function this stack has (the Lambda authorizer only with Authorizer=lambda: test_console_origins runs it)
     functions = {cloud.name(logical): logical for logical, res in cloud.template["Resources"].items()
-                 if res["Type"] == "AWS::Serverless::Function"}
+                 if res["Type"] == "AWS::Serverless::Function" and ("Condition" not in res or cloud.resolver.condition(res["Condition"]))}
     calls = [c for c in recorded_calls() if c[0] in functions]
     exercised = {functions[c[0]] for c in calls}
     assert exercised == set(functions.values()), f"not exercised: {set(functions.values()) - exercised}"

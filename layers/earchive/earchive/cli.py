@@ -18,6 +18,7 @@ from pathlib import Path
 from . import __version__
 from .cli_admin import add_admin_parsers
 from .cli_config import add_config_parser
+from .cli_console import add_console_parser
 from .cli_institution import add_institution_parser
 from .cli_local import add_local_parsers, progress_printer
 from .cli_receive import add_receive_parser
@@ -298,6 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_parser(sub)
     add_receive_parser(sub)
     add_users_parser(sub)
+    add_console_parser(sub)
 
     s = sub.add_parser("dev-ca", help="print the path of the development CA certificate")
     s.set_defaults(func=cmd_dev_ca)

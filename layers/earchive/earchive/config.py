@@ -52,6 +52,11 @@ class Settings:
     oidc_authorize_url: str = field(default="", metadata=_env(
         "EARCHIVE_OIDC_AUTHORIZE_URL", "the issuer's authorization endpoint (sign-in page); empty: from the issuer's discovery document"))
     oidc_token_url: str = field(default="", metadata=_env("EARCHIVE_OIDC_TOKEN_URL", "the issuer's token endpoint; empty: from discovery"))
+    console_origin: str = field(default="", metadata=_env(
+        "EARCHIVE_CONSOLE_ORIGIN", "origin of the web server that serves the console's static pages (ICP, `earchive console export-static`); "
+        "empty: the API serves them"))
+    authorizer_jwks_parameter: str = field(default="", metadata=_env(
+        "EARCHIVE_AUTHORIZER_JWKS", "SSM parameter holding the issuer's JWKS (RS256, ES256, SM2 keys) the Lambda authorizer verifies tokens with"))
     idempotency_table: str = field(default="", metadata=_env("IDEMPOTENCY_TABLE", "DynamoDB table of Powertools Idempotency (unset: off)"))
     signer: str | None = field(default=None, metadata=_env(
         "EARCHIVE_SIGNER", "the seal's signer: local-ec, local-rsa, local-sm2, dev:NAME, kms:KEY, file:KEY,CERT (default local-ec)",

@@ -17,3 +17,10 @@ def parameter_to_file(client: Any, name: str) -> Path:
         value = client.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
         target.write_text(value, "utf-8")
     return target
+
+
+def parameter_text(name: str) -> str:
+    """One SSM parameter's value (the Lambda authorizer's JWKS: stored by the operator, never fetched from the issuer)."""
+    from .clients import _session
+
+    return _session(False).client("ssm").get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]

@@ -20,7 +20,7 @@ from ..domain import correction
 from ..domain.listing import HALL, CaseQuery, hall_key
 from ..errors import ConflictError, EarchiveError, UsageError
 from .auth import Denied, Principal, authorize, principal
-from .pages import LOCAL_S3, asset, bucket_origin, config_json
+from .pages import LOCAL_S3, asset, bucket_origin, config_page
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +116,7 @@ def make_app(store: Store, settings: Any = None) -> APIGatewayHttpResolver:
 
     def caller() -> Principal:
         ctx = app.current_event.request_context.authorizer
-        return principal(ctx.jwt_claim if ctx else None)
+        return principal((ctx.jwt_claim or ctx.get_lambda) if ctx else None)  # the JWT authorizer's claims, or the Lambda authorizer's
 
     def query() -> dict[str, str]:
         return dict(app.current_event.query_string_parameters or {})
@@ -194,15 +194,15 @@ def make_app(store: Store, settings: Any = None) -> APIGatewayHttpResolver:
     @app.get("/")
     @app.get("/index.html")
     def index() -> Any:
-        return asset("index.html", s3)
+        return asset("index.html", s3, settings)
 
     @app.get("/static/<name>")
     def static(name: str) -> Any:
-        return asset(name, s3)
+        return asset(name, s3, settings)
 
     @app.get("/config.json")
     def config() -> Any:
-        return _json(200, config_json(settings))
+        return config_page(settings)
 
     @app.get("/openapi.json")
     def openapi() -> Any:

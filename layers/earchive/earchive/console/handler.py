@@ -35,7 +35,8 @@ def _deployment() -> tuple[str, ...]:
 
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    claims = ((event.get("requestContext") or {}).get("authorizer") or {}).get("jwt", {}).get("claims") or {}
+    authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
+    claims = authorizer.get("jwt", {}).get("claims") or authorizer.get("lambda") or {}
     logger.append_keys(user=claims.get("sub"), route=event.get("routeKey"))
     key = _deployment()
     with _LOCK:

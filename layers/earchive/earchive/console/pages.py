@@ -3,8 +3,11 @@
 One page (``index.html``) with its script and style; the case form is generated in the browser from
 ``case.schema.json``, which is served from the library's own copy, so the form and the pipeline
 validate against the same schema. Every response carries a Content-Security-Policy that allows
-only this origin: no inline script, no CDN, no frame; the presigned S3 URLs are the one exception
-(uploads and previews go straight to S3).
+only this origin: no inline script, no CDN, no frame; the presigned S3 URLs are one exception
+(uploads and previews go straight to S3), the identity provider's token endpoint the other: the page
+POSTs the sign-in code there (PKCE), so its origin is in ``connect-src``, built from the settings (F3).
+Where the province's own web server serves the pages (``EARCHIVE_CONSOLE_ORIGIN``, ICP), this
+function answers ``/api`` only: the pages' routes say 404.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ TYPES = {"html": "text/html; charset=utf-8", "js": "text/javascript; charset=utf
          "json": "application/json; charset=utf-8"}
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,60}\.(html|js|css|json)$")
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob: {s3}; frame-src {s3}; "
-       "connect-src 'self' {s3}; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+       "connect-src 'self' {s3}{connect}; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 
 
 LOCAL_S3 = "http://127.0.0.1:* http://localhost:*"  # the local cloud's S3 (presigned uploads and previews)
@@ -44,8 +47,22 @@ def origin_of(s3_client: Any, bucket: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def headers(s3_origins: str = LOCAL_S3) -> dict[str, str]:
-    return {"Content-Security-Policy": CSP.format(s3=s3_origins), "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
+def origin(url: str | None) -> str:
+    """``scheme://host[:port]`` of ``url``, or "" for none."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url or "")
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") and parts.netloc else ""
+
+
+def sign_in_origin(settings: Any) -> str:
+    """`` <origin>`` of the identity provider's token endpoint, which the page's sign-in POSTs to (F3); "" with none."""
+    found = origin(getattr(settings, "oidc_token_url", ""))
+    return f" {found}" if found else ""
+
+
+def headers(s3_origins: str = LOCAL_S3, connect: str = "") -> dict[str, str]:
+    return {"Content-Security-Policy": CSP.format(s3=s3_origins, connect=connect), "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
             "Cache-Control": "no-store"}
 
 
@@ -58,12 +75,27 @@ def read(name: str) -> bytes | None:
     return path.read_bytes() if path.is_file() else None
 
 
-def asset(name: str, s3_origins: str = LOCAL_S3) -> Response:
-    body = read(name)
+def elsewhere(settings: Any) -> bool:
+    """The pages are served by the province's web server (ICP): this API answers /api only."""
+    return bool(getattr(settings, "console_origin", ""))
+
+
+def asset(name: str, s3_origins: str = LOCAL_S3, settings: Any = None) -> Response:
+    body = None if elsewhere(settings) else read(name)
+    connect = sign_in_origin(settings)
     if body is None:
-        return Response(status_code=404, content_type="text/plain; charset=utf-8", body="没有这个文件 / not found", headers=headers(s3_origins))
+        return Response(status_code=404, content_type="text/plain; charset=utf-8", body="没有这个文件 / not found",
+                        headers=headers(s3_origins, connect))
     kind = TYPES[name.rsplit(".", 1)[-1]]
-    return Response(status_code=200, content_type=kind, body=body.decode("utf-8"), headers=headers(s3_origins))
+    return Response(status_code=200, content_type=kind, body=body.decode("utf-8"), headers=headers(s3_origins, connect))
+
+
+def config_page(settings: Any) -> Response:
+    """``/config.json``: what the page needs to sign in (404 where the province's web server has its own, ICP)."""
+    import json
+
+    status, body = (404, {"error": "没有这个文件 / not found"}) if elsewhere(settings) else (200, config_json(settings))
+    return Response(status_code=status, content_type=TYPES["json"], body=json.dumps(body, ensure_ascii=False))
 
 
 def config_json(settings: Any) -> dict[str, Any]:
@@ -76,5 +108,5 @@ def config_json(settings: Any) -> dict[str, Any]:
             "token_url": settings.oidc_token_url, "local_login": False, "max_upload": settings.console_max_upload, "labels": labels}
 
 
-__all__ = ["asset", "bucket_origin", "config_json", "headers", "origin_of", "read"]
+__all__ = ["asset", "bucket_origin", "config_json", "config_page", "elsewhere", "headers", "origin", "origin_of", "read", "sign_in_origin"]
 

@@ -41,8 +41,10 @@ function detailText(d) { return !d ? "" : (typeof d === "string" ? d : JSON.stri
 
 /* ---------------------------------------------------------------- API */
 class ApiError extends Error { constructor(status, message) { super(message); this.status = status; } }
+/* The API's base: "" where the API serves this page; its https origin where the province's web server does (config.json "api", ICP). */
+const apiUrl = (path) => `${(S.config && S.config.api) || ""}${path}`;
 async function api(method, path, body) {
-  const res = await fetch(path, {
+  const res = await fetch(apiUrl(path), {
     method, headers: { "Authorization": `Bearer ${S.token || ""}`, ...(body !== undefined ? { "Content-Type": "application/json" } : {}) },
     body: body !== undefined ? JSON.stringify(body) : undefined,
   });
@@ -472,7 +474,7 @@ async function batchPage(id) {
       clerk && returned.length ? act("重新移交已修正的档案", "resubmit-batch", `api/batches/${enc(id)}/resubmit`, (r) => `已生成新批次 ${r.batch_id}（草稿）。`) : null,
       h("button", { class: "plain", id: "preview-pdf", onclick: async () => {  // with the token: fetched, then shown from a blob URL
         try {
-          const res = await fetch(`api/batches/${enc(id)}/preview.pdf`, { headers: { Authorization: `Bearer ${S.token}` } });
+          const res = await fetch(apiUrl(`api/batches/${enc(id)}/preview.pdf`), { headers: { Authorization: `Bearer ${S.token}` } });
           if (!res.ok) throw new Error(`预览失败（${res.status}）`);
           window.open(URL.createObjectURL(await res.blob()), "_blank", "noopener");
         } catch (err) { out.replaceChildren(failed(err)); }
