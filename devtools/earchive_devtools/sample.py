@@ -204,12 +204,14 @@ def sample_case(
     progress: Callable[[int, int], None] | None = None,
     remarks: str | None = None,
     region: str | None = None,
+    fonds: str | None = None,
 ) -> SampleCase:
     """Write one realistic case folder (case.json + materials) and return it.
 
     A folder of the same case from an earlier run is replaced, never added to (stale materials
     would be undeclared files, newcomer P7). ``progress(done, total)`` follows large cases.
-    ``size_mb`` is the scan in each of the first ``big_files`` PDFs (a case of many large files).
+    ``size_mb`` is the scan in each of the first ``big_files`` PDFs (a case of many large files). ``fonds``: the 全宗号
+    (default: derived from the region, e.g. 0102), so a stack that keeps named fonds only takes the case.
     """
     if defect and defect not in DEFECTS:
         raise ValueError(f"unknown defect {defect!r}; choose from {', '.join(DEFECTS)}")
@@ -296,7 +298,7 @@ def sample_case(
     case = {
         "project_id": project_id, "accept_num": f"SL{project_id[-10:]}", "project_name": f"{company}{task_name}",
         "task_code": task_code, "task_name": task_name, "task_version": "1", "task_type": task_type,
-        "service_type": "承诺件", "region_code": region, "fonds_identifier": f"{int(region[2:]):04d}"[-4:],
+        "service_type": "承诺件", "region_code": region, "fonds_identifier": fonds or f"{int(region[2:]):04d}"[-4:],
         "fonds_unit_name": f"{region_name}行政审批服务局", "social_code": social_credit_code(rng, region),
         "lead_department": rng.choice(CLERKS), "receive_department": f"{region_name}政务服务中心",
         "receive_time": received.isoformat(timespec="seconds"), "transact_time": finished.isoformat(timespec="seconds"),

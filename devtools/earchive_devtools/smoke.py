@@ -29,7 +29,14 @@ from typing import Any
 from .sample import sample_case, zip_case
 
 TRANSFEROR = "冒烟测试 smoke"
-REGION_CODE = "430102"  # the sample's 行政区划: the test institution's scope must cover it
+
+
+def scope_of(region_code: str, fonds: str) -> tuple[str, str | None]:
+    """A sample case's 行政区划 and 全宗号 within what the stack keeps (its RegionCode and FondsIdentifier): a district of a
+    province or city stack (430000 → 430102, 430100 → 430102), the first fonds it names (none: the sample's own)."""
+    code = region_code or "430000"
+    region = code[:2] + "0102" if code.endswith("0000") else code[:4] + "02" if code.endswith("00") else code
+    return region, (fonds.split(",")[0].strip() or None)
 
 
 @dataclass
@@ -53,6 +60,8 @@ class Target:
     register: Callable[[], None] | None = None  # locally: register the test institution; on AWS it must be registered already
     anchors: list[Any] = field(default_factory=list)
     seal_identity: Any = None
+    region: str = "430102"  # the sample's 行政区划 (the test institution's scope must cover it)
+    fonds: str | None = None  # its 全宗号, when the stack keeps named fonds only
 
 
 class Smoke:
@@ -104,7 +113,7 @@ class Smoke:
         from earchive.pipeline.archive.common import claim_key
 
         seed = int(time.time() * 1000) % 10_000_000 + (7 if defect else 0)
-        case = sample_case(self.out / "cases", seed=seed, files=3, defect=defect, region=REGION_CODE)
+        case = sample_case(self.out / "cases", seed=seed, files=3, defect=defect, region=self.t.region, fonds=self.t.fonds)
         bundle = zip_case(case.folder, self.out / "cases" / f"{case.project_id}.zip")
         bucket, key = self.t.svc.names["IntakeBucket"], f"smoke-{case.project_id}.zip"
         version = self.t.svc.aws.s3.upload_file(str(bundle), bucket, key)
@@ -226,13 +235,14 @@ def local_target(cloud: Any, home: Path) -> Target:
     from earchive.receive import Desk
 
     svc = TransferService.from_cloud(cloud)
-    code, name = "430102999", "冒烟测试接收单位"
+    region, fonds = scope_of(cloud.resolver.params.get("RegionCode", ""), cloud.resolver.params.get("FondsIdentifier", ""))
+    code, name = f"{region}999", "冒烟测试接收单位"
     desk = Desk(code, home / "institution")
 
     def register() -> None:
         cert = desk.cert_path.read_bytes() if desk.key_path.exists() else desk.init(name).read_bytes()  # a second run: the same PC
         if svc.aws.institutions.get(code) is None:
-            svc.aws.institutions.add(code, name, certificates=[cert], principals=[], actor="冒烟测试", scope=Scope.parse(regions=[REGION_CODE]))
+            svc.aws.institutions.add(code, name, certificates=[cert], principals=[], actor="冒烟测试", scope=Scope.parse(regions=[region]))
         else:
             svc.aws.institutions.add_certificate(code, cert, actor="冒烟测试")
 
@@ -245,12 +255,13 @@ def local_target(cloud: Any, home: Path) -> Target:
     queues = {q: cloud.name(q) for q in ("FailedExecutionsQueue", "StartFailuresQueue")}
     return Target(svc=svc, label=f"local cloud ({getattr(cloud, 'mode', 'global')})", pump=pump,
                   alarms=lambda: queue_alarms(cloud.client("sqs"), queues), institution=code, desk=desk, register=register,
-                  anchors=load_trust_anchors(DevPKI().ca_path), seal_identity=_seal_identity(argparse.Namespace(seal_cert=None, seal_policy=None)))
+                  anchors=load_trust_anchors(DevPKI().ca_path), seal_identity=_seal_identity(argparse.Namespace(seal_cert=None, seal_policy=None)),
+                  region=region, fonds=fonds)
 
 
 def aws_target(args: argparse.Namespace) -> Target:
     """A deployed stack: the test institution and its desk (``earchive receive init``) exist already; the seal's anchors given."""
-    from earchive.aws.clients import stack_resources
+    from earchive.aws.clients import stack_parameters, stack_resources
     from earchive.check import CheckOptions  # noqa: F401 - imported early: a broken install fails before anything is uploaded
     from earchive.cli import _seal_identity
     from earchive.client import TransferService
@@ -258,7 +269,8 @@ def aws_target(args: argparse.Namespace) -> Target:
     from earchive.receive import Desk
 
     svc = TransferService.from_stack(args.stack)
-    resources = stack_resources(args.stack)
+    resources, parameters = stack_resources(args.stack), stack_parameters(args.stack)
+    region, fonds = scope_of(parameters.get("RegionCode", ""), parameters.get("FondsIdentifier", ""))
     queues = {q: resources[q] for q in ("FailedExecutionsQueue", "StartFailuresQueue") if q in resources}
     alarm_names = [physical for logical, physical in resources.items() if logical.endswith("Alarm")]
 
@@ -272,7 +284,8 @@ def aws_target(args: argparse.Namespace) -> Target:
 
     return Target(svc=svc, label=f"stack {args.stack} ({os.environ.get('AWS_REGION') or os.environ.get('AWS_DEFAULT_REGION', '?')})",
                   pump=lambda: None, alarms=alarms, institution=args.institution, desk=Desk(args.institution, Path(args.desk)),
-                  anchors=load_trust_anchors(Path(args.trust)), seal_identity=_seal_identity(args))
+                  anchors=load_trust_anchors(Path(args.trust)), seal_identity=_seal_identity(args),
+                  region=args.region_code or region, fonds=args.fonds or fonds)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -280,7 +293,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--stack", help="a deployed stack (default: a fresh local cloud)")
     p.add_argument("--region", help="its region (cn-north-1, cn-northwest-1, …)")
     p.add_argument("--china", action="store_true", help="local cloud only: run it as a China stack (aws-cn, cn-north-1)")
-    p.add_argument("--institution", help="on AWS: the registered test institution's code (its scope covers 行政区划 430102)")
+    p.add_argument("--institution", help="on AWS: the registered test institution's code (its scope covers the sample's 行政区划)")
+    p.add_argument("--region-code", help="on AWS: the sample case's 行政区划 (default: a district within the stack's RegionCode)")
+    p.add_argument("--fonds", help="on AWS: its 全宗号 (default: the first of the stack's FondsIdentifier, else the sample's own)")
     p.add_argument("--desk", help="on AWS: that institution's folder made by `earchive receive init` (its key and certificate)")
     p.add_argument("--trust", help="on AWS: the seal's trust anchors (PEM), as the institution holds them")
     p.add_argument("--seal-cert", help="on AWS: the seal certificate(s) to pin (PEM)")

@@ -12,7 +12,8 @@ from earchive_devtools.smoke import Smoke, local_target
 
 pytestmark = pytest.mark.slow  # the local cloud, the archive, transfer and reply machines
 
-MODES = [{}, {"mode": "china"}]
+# the China run is also a Changsha stack that keeps one named 全宗 (a smoke test must fit the stack it is run against)
+MODES = [{}, {"mode": "china", "parameters": {"RegionCode": "430100", "FondsIdentifier": "0001,0002"}}]
 
 
 @pytest.mark.parametrize("mode", MODES, ids=lambda m: m.get("mode", "global"))
@@ -29,6 +30,7 @@ def test_the_smoke_test_passes_on_a_healthy_stack_and_names_a_broken_step(earchi
         arn = sfn.start_execution(stateMachineArn=cloud.name("TransferStateMachine"), name="smoke-broken",
                                   input=json.dumps({"batch_id": "209901010001", "actor": "test"}))["executionArn"]
         assert cloud.wait([arn], timeout=120)[arn]["status"] == "FAILED"
+        assert report["facts"]["institution"] == f"{target.region}999"
         target.institution, target.register = "430102998", None
         assert Smoke(target, tmp_path / "broken", timeout=300).run() == 1
         steps = {s["name"].split("：")[0]: s for s in json.loads((tmp_path / "broken" / "smoke-report.json").read_text("utf-8"))["steps"]}

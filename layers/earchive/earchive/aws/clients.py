@@ -157,6 +157,12 @@ def stack_outputs(stack: str) -> dict[str, str]:
     return {o["OutputKey"]: o["OutputValue"] for o in cfn.describe_stacks(StackName=stack)["Stacks"][0]["Outputs"]}
 
 
+def stack_parameters(stack: str) -> dict[str, str]:
+    """The parameter values a deployed stack was made with (the smoke test makes its sample case within RegionCode/FondsIdentifier)."""
+    cfn = boto3.client("cloudformation", region_name=aws_region())
+    return {p["ParameterKey"]: p.get("ParameterValue", "") for p in cfn.describe_stacks(StackName=stack)["Stacks"][0].get("Parameters", [])}
+
+
 def stack_resources(stack: str) -> dict[str, str]:
     """Logical id → physical id of a deployed stack's resources (a queue's URL, an alarm's name): the smoke test reads them."""
     cfn = boto3.client("cloudformation", region_name=aws_region())
