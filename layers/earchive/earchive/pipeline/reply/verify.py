@@ -20,6 +20,7 @@ from typing import Any
 from ...aws.clients import aws_error, transient
 from ...domain import reply as replies
 from ...domain import strict_json
+from ...domain.transfer import FINAL_PACKAGE_STATES
 from ...errors import ReplyTooEarly, TransferError, TransientError, UnknownBatch
 from ..runtime import Runtime
 from ..state import ReplyArrived, Verdict
@@ -102,7 +103,11 @@ def _examine(aws: Any, bucket: str, code: str, batch_id: str, key: str, *, actor
         return _refuse(aws, bucket, key, batch_id, [f"batch {batch_id} is {batch['status']}: it is not waiting for a decision"], actor)
     reply = json.loads(body)
     states = {p["package_id"]: p.get("state") for p in transfers.packages(batch_id)}
-    unreceived = [p["package_id"] for p in reply["packages"] if p.get("outcome") == "ACCEPTED" and states.get(p["package_id"]) != "CHECKED"]
+    # a package already decided means another reply decided the batch since it was read: taking this one below then refuses
+    # it by that reply's name (never as "not copied", which would send the institution looking for a fault that is not there)
+    decided_meanwhile = any(state in FINAL_PACKAGE_STATES for state in states.values())
+    unreceived = [] if decided_meanwhile else [p["package_id"] for p in reply["packages"]
+                                               if p.get("outcome") == "ACCEPTED" and states.get(p["package_id"]) != "CHECKED"]
     if unreceived:  # the window never completed its copy and check: accepting it would sign what the window withdraws
         return _refuse(aws, bucket, key, batch_id, [f"{pid} 未完成接收检测（复制或检测失败），不能接收 / was never copied and checked; "
                                                     "return it or wait for the window to send it again" for pid in unreceived[:20]], actor)
