@@ -133,6 +133,10 @@ def test_a_reply_signed_in_two_steps_outside_the_server_is_taken_and_looks_like_
                          str(tmp_path / "reply.json"), "-CAfile", str(pc.cert_path), "-purpose", "any", "-out", "/dev/null"],
                         capture_output=True, text=True, timeout=60)
     assert ok.returncode == 0 and "Verification successful" in ok.stderr, ok.stderr
+    from earchive.crypto.cades import signature_timestamp
+
+    stamped_at, problems = signature_timestamp(p7s, [DevPKI().ca_cert()])  # added by the console (the stack's TSA), no key needed
+    assert problems == [] and stamped_at is not None, problems
     final = tmp_path / "final.pdf"
     final.write_bytes(s3.get_bytes(bucket, f"institutions/430102001/batches/{bid}/transfer-list.signed.pdf"))
     assert shutil.which("pdfsig"), "poppler-utils is installed by `make system-deps`"

@@ -16,8 +16,10 @@ import pytest
 from earchive.check import CheckOptions
 from earchive.cli import _seal_identity
 from earchive.client import TransferService
+from earchive.crypto.cades import add_signature_timestamp
 from earchive.crypto.cms import signed_data
 from earchive.crypto.pki import DevPKI, load_trust_anchors
+from earchive.crypto.signers import make_tsa
 from earchive.domain import reply as replies
 from earchive.domain.institution import Scope
 from earchive.domain.transfer import Selection
@@ -71,11 +73,16 @@ def test_an_institution_pulls_checks_and_replies_with_its_own_key_and_the_window
     sha = json.loads((desk_a.batch(bid) / "pulled.json").read_text("utf-8"))["list_sha256"]
     assert window_check(body, signature, registry, listing, sha, set()) == []
 
-    def signed_by(desk: Desk, doc: dict) -> tuple[bytes, bytes]:
+    def signed_by(desk: Desk, doc: dict, tsa=make_tsa("local"), stamped: bool = True) -> tuple[bytes, bytes]:
         raw = replies.encode(doc)
-        return raw, signed_data(desk.signer(), content=raw).dump()
+        signature = signed_data(desk.signer(), content=raw).dump()
+        return raw, add_signature_timestamp(signature, tsa) if stamped else signature
 
+    stranger_tsa = make_tsa("local", pki=DevPKI(tmp_path / "stranger"))
     refusals = {
+        "no signature timestamp (CAdES-T)": (*signed_by(desk_a, {**document, "reply_id": "plain"}, stamped=False), "签名没有时间戳 / "),
+        "a timestamp from a TSA the window does not trust": (*signed_by(desk_a, {**document, "reply_id": "odd-tsa"}, stranger_tsa),
+                                                             "签名时间戳的签发机构不受信任 / signature timestamp's TSA"),
         "signed by B for A's batch": (*signed_by(desk_b, document), "not a certificate registered for institution 430102001"),
         "a replay": (body, signature, "was used already"),
         "an older list": (*signed_by(desk_a, {**document, "list_sha256": "0" * 64}), "another list"),

@@ -144,6 +144,10 @@ def test_transfer_loop_with_return_fix_and_acceptance(cloud, tmp_path):
                                     content=(tmp_path / doc).read_bytes())
         assert result.ok
         signers.add(result.signer_subject)
+        from earchive.crypto.cades import signature_timestamp
+
+        stamped_at, problems = signature_timestamp((tmp_path / sig).read_bytes(), load_trust_anchors(DevPKI().ca_path))
+        assert problems == [] and stamped_at is not None, (sig, problems)  # CAdES-T: each carries a TSA's time over its signature
     assert len(signers) == 2, f"each party signs with its own key: {signers}"
 
     # every move is in the batch's event log, intact
@@ -301,7 +305,21 @@ def test_the_real_transfer_state_machine(cloud, tmp_path, capsys):
         target = local / obj["Key"][len(prefix):]
         target.parent.mkdir(parents=True, exist_ok=True)
         s3.download_file(cloud.name("TransferBucket"), obj["Key"], str(target))
+    capsys.readouterr()
     assert main(["verify-batch", str(local), "--trust", str(DevPKI().ca_path)]) == 0
+    said = capsys.readouterr().out.splitlines()  # the list and the reply, each with the TSA's time (CAdES-T) in Beijing time
+    for what in ("transfer list", "reply (receipt.json)"):
+        (line,) = [s for s in said if s.startswith(f"✓ {what} signed by ")]
+        assert "签名时间戳 signature timestamp 20" in line and line.endswith("北京时间"), line
+    receipt_sig = (local / "receipt.json.receiver.p7s").read_bytes()  # a reply signed without one is refused by name
+    from earchive.crypto.cms import signed_data
+    from earchive.crypto.signers import make_signer
+
+    (local / "receipt.json.receiver.p7s").write_bytes(signed_data(make_signer("dev:institution"), content=(local / "receipt.json").read_bytes()).dump())
+    assert main(["verify-batch", str(local), "--trust", str(DevPKI().ca_path)]) == 1
+    refused = capsys.readouterr().out
+    assert "✗ reply (receipt.json) signed by" in refused and "签名没有时间戳" in refused, refused
+    (local / "receipt.json.receiver.p7s").write_bytes(receipt_sig)
     other_ca = DevPKI(tmp_path / "stranger").ca_path  # anchors the sender does not chain to
     assert main(["verify-batch", str(local), "--trust", str(other_ca)]) == 1
     gone = next((local / "packages").glob("*.zip"))  # a package listed but not downloaded: one line, not 35 (P14)

@@ -215,7 +215,11 @@ def test_verify_batch_pins_the_sender(tmp_path, capsys, spec, ok):
     (folder / "packages").mkdir(parents=True)
     body = canonical({"batch_id": "202611250001", "packages": []})
     (folder / "transfer-list.json").write_bytes(body)
-    (folder / "transfer-list.json.sender.p7s").write_bytes(signed_data(make_signer(spec), content=body).dump())
+    from earchive.crypto.cades import add_signature_timestamp
+    from earchive.crypto.signers import make_tsa
+
+    (folder / "transfer-list.json.sender.p7s").write_bytes(add_signature_timestamp(signed_data(make_signer(spec), content=body).dump(),
+                                                                                   make_tsa("local")))
     code = main(["verify-batch", str(folder), "--trust", str(DevPKI().ca_path)])
     out = capsys.readouterr().out
     assert code == (0 if ok else 1), out

@@ -145,11 +145,27 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0 if report.passed else 1
 
 
+def _signed_json(what: str, body: bytes, signature: bytes, anchors: list, tsa_anchors: list, identity=None) -> bool:
+    """One line for a signed JSON of the batch: its signer, its signature timestamp in Beijing time, or why not (True: it holds).
+
+    The signer's certificate is checked at the timestamp's time (CAdES-T), so the time printed is a TSA's, not the signer's claim.
+    """
+    from .crypto.cades import verify_timestamped
+    from .zh import beijing
+
+    found = verify_timestamped(signature, body, anchors, tsa_anchors)
+    cert = found.check.signer_cert if found.check else None
+    problems = found.problems + (identity.problems(cert) if identity is not None and cert is not None else [])
+    when = f"; 签名时间戳 signature timestamp {beijing(found.gen_time)} 北京时间" if found.gen_time else ""
+    subject = found.check.signer_subject if found.check else ""
+    print(f"{'✗' if problems else '✓'} {what} signed by {subject or '?'}{when}" + (f": {'; '.join(problems)}" if problems else ""))
+    return not problems
+
+
 def cmd_verify_batch(args: argparse.Namespace) -> int:
-    """An institution's offline check of a downloaded batch, trusting only its own anchors."""
+    """An institution's offline check of a downloaded batch, trusting only its own anchors: the list, the reply once decided, the packages."""
     from .check import CheckOptions, check_package
     from .check.virus import make_scanner
-    from .crypto.cms import signed_by
 
     folder = Path(args.folder)
     anchors = [c for t in args.trust for c in _anchors(t)]
@@ -160,11 +176,18 @@ def cmd_verify_batch(args: argparse.Namespace) -> int:
         print(f"✗ {folder}: transfer-list.json and its .sender.p7s are required", file=sys.stderr)
         return 1
     identity = _seal_identity(args)
-    # The sender is pinned: the list must be signed by the archive's seal identity, not by anyone the CA certifies.
-    signer, problems = signed_by(identity, signature.read_bytes(), listing.read_bytes(), anchors)
-    print(f"{'✗' if problems else '✓'} transfer list signed by {signer or '?'}" + (f": {'; '.join(problems)}" if problems else ""))
-    failed += bool(problems)
     tsa_anchors = [c for t in (args.tsa_trust or []) for c in _anchors(t)] or None
+    # The sender is pinned: the list must be signed by the archive's seal identity, not by anyone the CA certifies.
+    failed += not _signed_json("transfer list", listing.read_bytes(), signature.read_bytes(), anchors, tsa_anchors or anchors, identity)
+    receipt, receipt_signature = folder / "receipt.json", folder / "receipt.json.receiver.p7s"
+    decided = receipt.exists() or receipt_signature.exists()
+    if receipt.exists() != receipt_signature.exists():
+        failed += 1
+        print(f"✗ 回执不完整 / receipt.json and receipt.json.receiver.p7s come together: {folder} has one of them")
+    elif decided:  # the institution's reply: by one of --receiver-cert (pinned) when given, else by a certificate --trust certifies
+        pinned = [c for t in (args.receiver_cert or []) for c in _anchors(t)]
+        failed += not _signed_json("reply (receipt.json)", receipt.read_bytes(), receipt_signature.read_bytes(), pinned or anchors,
+                                   tsa_anchors or anchors)
     document = json.loads(listing.read_text("utf-8"))
     for p in document["packages"]:
         path = folder / "packages" / f"{p['record_code']}.zip"
@@ -179,7 +202,8 @@ def cmd_verify_batch(args: argparse.Namespace) -> int:
         failed += not report.passed
         detail = "; ".join(f"{r.id} {r.detail[:80]}" for r in report.failures)
         print(f"{'✓' if report.passed else '✗'} {p['record_code']}" + (f": {detail}" if detail else ""))
-    print(f"{len(document['packages']) + 1 - failed}/{len(document['packages']) + 1} verified: batch {document['batch_id']}")
+    total = len(document["packages"]) + 1 + decided
+    print(f"{total - failed}/{total} verified: batch {document['batch_id']}")
     return 0 if not failed else 1
 
 
@@ -269,6 +293,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("folder", help="the batch folder (transfer-list.json, its .sender.p7s, packages/)")
     s.add_argument("--trust", action="append", required=True, metavar="CA.pem", help="the institution's own trust anchors")
     s.add_argument("--scanner", help="builtin (default), clamav, none")
+    s.add_argument("--receiver-cert", action="append", metavar="CERT.pem",
+                   help="the receiving institution's reply certificate, pinned: receipt.json must be signed by it (default: by any --trust certifies)")
     _identity_options(s)
     s.set_defaults(func=cmd_verify_batch)
 

@@ -182,7 +182,8 @@ def add_receive_parser(sub: Any) -> None:
             t.add_argument("--return", dest="package", action="append", help="电子文件号 to return (repeat)")
             t.add_argument("--reason", action="append", help="退回原因, one per --return")
         if name in ("reply", "review"):
-            t.add_argument("--tsa", help="your timestamp authority for the signed list: an RFC 3161 URL (default: the development TSA)")
+            t.add_argument("--tsa", help="your timestamp authority for the signed list and the reply's signature timestamp: an RFC 3161 URL "
+                                         "(default: the development TSA)")
         if name == "status":
             t.add_argument("--json", action="store_true", help="the same as JSON")
         if name == "review":

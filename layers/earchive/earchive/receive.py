@@ -210,8 +210,11 @@ class Desk:
 
         When the archive certified a printed list, the institution's approval signature goes on it first (its own
         key, ``tsa`` its own timestamp authority: default the development one), and the reply names both PDFs' SHA-256.
+        The reply's CMS signature carries a signature timestamp from the same TSA (CAdES-T): the window requires it.
         """
+        from .crypto.cades import add_signature_timestamp
         from .crypto.cms import signed_data
+        from .crypto.signers import make_tsa
         from .domain import reply as replies
 
         out = self.batch(batch_id)
@@ -221,19 +224,18 @@ class Desk:
         checks = json.loads((out / "checks.json").read_text("utf-8"))
         document = replies.draft(json.loads(listing_bytes), hashlib.sha256(listing_bytes).hexdigest(), receiver=receiver, checks=checks,
                                  returns=returns)
-        signer = self.signer()
+        signer, tsa = self.signer(), tsa or make_tsa("local")
         if (out / "transfer-list.pdf").exists():
             from .crypto.pdf_sign import approve
-            from .crypto.signers import make_tsa
 
             certified = (out / "transfer-list.pdf").read_bytes()
-            signed_pdf = approve(certified, signer, tsa or make_tsa("local"), note=replies.approval_note(document),
+            signed_pdf = approve(certified, signer, tsa, note=replies.approval_note(document),
                                  values=replies.printed_answers(json.loads(listing_bytes), document, certified))
             (out / f"reply-{document['reply_id']}.pdf").write_bytes(signed_pdf)
             document["list_pdf_sha256"] = hashlib.sha256(certified).hexdigest()
             document["signed_pdf_sha256"] = hashlib.sha256(signed_pdf).hexdigest()
         body = replies.encode(document)
-        signature = signed_data(signer, content=body).dump()
+        signature = add_signature_timestamp(signed_data(signer, content=body).dump(), tsa)
         (out / f"reply-{document['reply_id']}.json").write_bytes(body)
         (out / f"reply-{document['reply_id']}.json.p7s").write_bytes(signature)
         return document, body, signature

@@ -10,7 +10,8 @@ and signs what the server prepares; each value is verified against the certifica
    laid out (:func:`earchive.crypto.pdf_sign.prepare`) and its signed attributes go to the browser.
 2. :meth:`Receiving.sign` takes that value, finishes the PDF with the stack's TSA and a document timestamp,
    names both PDFs' SHA-256 in the reply, and sends the reply's own CMS signed attributes to be signed; then
-   assembles the CMS and writes the PDF, the signature and the JSON (last) where `earchive receive` writes them.
+   assembles the CMS, adds its signature timestamp (the stack's TSA: no key needed), and writes the PDF, the
+   signature and the JSON (last) where `earchive receive` writes them.
    The reply machine verifies them as any reply: it cannot tell, and need not know, which way a reply came.
 
 A session lives in the staging bucket under the user's key (its lifecycle expires it): a retry after a lost
@@ -241,10 +242,19 @@ class Receiving:
         session.update(step="reply", to_sign=attrs.hex())
 
     def _send(self, user: str, session: dict[str, Any], cert: x509.Certificate, value: bytes) -> None:
-        """The reply as `earchive receive send` leaves it: the signed PDF and the signature first, the JSON last."""
+        """The reply as `earchive receive send` leaves it: the signed PDF and the signature first, the JSON last.
+
+        The signature timestamp (CAdES-T, required by the window) is added here, from the stack's TSA: it needs no key, only
+        the signature value the browser made. The token proves the signature existed at its time; it does not speak for the
+        institution (its unsigned attribute is outside what the institution's key signed, and changes nothing it signed).
+        """
+        from ..crypto.cades import add_signature_timestamp
+        from ..crypto.signers import make_tsa
+
         document, bucket = session["document"], self.settings.transfer_bucket
         body = replies.encode(document)
         signature = cms.assemble(cert, [], "sha256", ALGORITHM, bytes.fromhex(session["to_sign"]), value, content=body).dump()
+        signature = add_signature_timestamp(signature, make_tsa(self.settings.tsa))  # before the claim: a TSA outage claims nothing
         key = replies.key(session["institution"], session["batch_id"], document["reply_id"])
         self.aws.transfers.claim_browser_reply(session["batch_id"], document["reply_id"], user, replacing=session.get("replacing"))
         if session.get("signed_pdf"):

@@ -183,25 +183,37 @@ def check(body: bytes, signature: bytes, *, institution: dict[str, Any] | None, 
           used_reply_ids: set[str], at: dt.datetime, certified_pdf: bytes | None = None, replied_pdf: bytes | None = None,
           tsa_anchors: list[x509.Certificate] | None = None) -> list[str]:
     """A reply as the window receives it: the detached CMS signature over its exact bytes, verified against the
-    certificates registered for the institution (pinned), then every rule of :func:`problems`; and, when the window
-    certified a printed list for the batch, the institution's approval on that very file (:func:`pdf_problems`)."""
-    from asn1crypto import cms
+    certificates registered for the institution (pinned), with its signature timestamp (CAdES-T) from a TSA chaining
+    to ``tsa_anchors`` (default: the development CA), then every rule of :func:`problems`; and, when the window
+    certified a printed list for the batch, the institution's approval on that very file (:func:`pdf_problems`).
 
-    from ..crypto.cms import verify_signed_data
+    The certificate must be valid at the timestamp's genTime (the trusted time), not at the signer's own claim. A reply
+    without a signature timestamp is refused: every reply earchive makes (CLI, review page, console) carries one.
+    """
+    from ..crypto.cades import verify_timestamped
 
     pinned = [x509.load_pem_x509_certificate(c["pem"].encode()) for c in (institution or {}).get("certificates", [])]
-    try:
-        found = verify_signed_data(cms.ContentInfo.load(signature), pinned, content=body)
-        signer, errors = found.signer_cert, found.errors + found.chain_errors
-    except ValueError as exc:
-        signer, errors = None, [f"not a CMS signature: {exc}"]
-    out = problems(body, signer=signer, signature_errors=errors, institution=institution, listing=listing,
+    found = verify_timestamped(signature, body, pinned, tsa_anchors if tsa_anchors is not None else _development_anchors())
+    signer = found.check.signer_cert if found.check else None
+    at = found.gen_time or at  # the trusted time when there is one; without it the reply is refused below anyway
+    out = problems(body, signer=signer, signature_errors=found.signature_problems, institution=institution, listing=listing,
                    list_sha256=list_sha256, used_reply_ids=used_reply_ids, at=at)
-    if certified_pdf is not None and not any(p.startswith(("the reply is", "field ", "package entry")) for p in out):  # parsed strictly above
-        usable = [c for c in pinned if not may_sign(institution, c, at)]  # registered, active, valid now: as for the reply itself
+    hostile = any(p.startswith(("the reply is", "field ", "package entry")) for p in out)  # refused for what it is, as problems() does
+    if not hostile:
+        out = found.timestamp_problems + out
+    if certified_pdf is not None and not hostile:  # parsed strictly above
+        usable = [c for c in pinned if not may_sign(institution, c, at)]  # registered, active, valid then: as for the reply itself
         signer_sha = fingerprint(signer) if signer is not None else None
         out += pdf_problems(json.loads(body), certified_pdf, replied_pdf, usable, tsa_anchors, signer_sha, listing=listing)
     return out
+
+
+def _development_anchors() -> list[x509.Certificate]:
+    """The development CA: whom a signature timestamp's TSA must chain to when the caller names no anchors (as the check does)."""
+    from ..crypto.pki import load_trust_anchors
+    from ..crypto.signers import default_trust_path
+
+    return load_trust_anchors(default_trust_path())
 
 
 def pdf_problems(reply: dict[str, Any], certified: bytes, replied: bytes | None, pinned: list[x509.Certificate],

@@ -4,7 +4,8 @@ Input: the EventBridge 'Object Created' event of ``institutions/<code>/replies/<
 state's retry count (``attempt``). Output :class:`~earchive.pipeline.state.Verdict`: taken, refused or ignored.
 
 The institution uploads the reply's PDF and signature first and the JSON last, so the JSON's event finds all three.
-A reply that fails any rule changes nothing: ``<reply>.refused.json`` beside it says why and the event log records
+A reply must carry a signature timestamp (CAdES-T) from a TSA the stack trusts; its time is the one at which the
+institution's certificate must be valid. A reply that fails any rule changes nothing: ``<reply>.refused.json`` beside it says why and the event log records
 it. `earchive transfer take-reply` runs the same :func:`examine` over replies no event has decided yet.
 """
 
@@ -37,7 +38,9 @@ def run(event: ReplyArrived, rt: Runtime) -> Verdict:
     if not m or key.endswith(".refused.json"):
         return {"key": key, "outcome": "ignored", "why": "not an institution's reply"}
     code, batch_id, _ = m.groups()
-    anchors = rt.tsa_trust()
+    # whom the reply's TSA (its signature timestamp, its PDF's document timestamp) must chain to: the stack's TSA anchors,
+    # else its trust anchors (TsaTrustAnchorsParameter, TrustAnchorsParameter); neither set: the development CA
+    anchors = rt.tsa_trust() or rt.trust()
     return examine(rt.aws, rt.settings.transfer_bucket, code, batch_id, key, actor="earchive-reply-verify",
                    early_ok=int(event.get("attempt") or 0) < EARLY_ATTEMPTS, tsa_anchors=anchors[0] if anchors else None)
 

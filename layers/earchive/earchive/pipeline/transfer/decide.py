@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 
+from ...crypto.cades import add_signature_timestamp
 from ...crypto.cms import signed_data
 from ...domain.final import final_list
 from ...domain.outcome import outcome
@@ -57,7 +58,7 @@ def run(decision: Decision, rt: Runtime) -> Decided:
                 aws.s3.put(bucket, base + "transfer-list.signed.pdf", signed_pdf, "application/pdf")
         else:
             body = canonical(receipt(batch, transfers.packages(batch_id), batch.get("receiver") or receiver))
-            signature = signed_data(signer, content=body).dump()
+            signature = add_signature_timestamp(signed_data(signer, content=body).dump(), rt.tsa)  # timestamped, as any reply
         aws.s3.put(bucket, base + "receipt.json", body, "application/json")
         aws.s3.put(bucket, base + "receipt.json.receiver.p7s", signature)
     listing, receipt_body = aws.s3.get_bytes(bucket, base + "transfer-list.json"), aws.s3.get_bytes(bucket, base + "receipt.json")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+from ...crypto.cades import add_signature_timestamp
 from ...crypto.cms import signed_data
 from ...crypto.identity import fingerprint
 from ...crypto.pdf_sign import certify
@@ -33,7 +34,8 @@ def run(state: BatchRef, rt: Runtime) -> Submitted:
     # the signed list names who certifies its printed form (the seal's key, or ListSigningKey where the seal is SM2): the institution pins it
     document = {**transfer_list(batch, packages), "printed_list_signer_sha256": fingerprint(rt.pdf_signer.certificate)}
     body = canonical(document)
-    signature = signed_data(rt.signer, content=body).dump()
+    # its time is the TSA's, not the window's own claim (CAdES-T: a token over the signature value, an unsigned attribute)
+    signature = add_signature_timestamp(signed_data(rt.signer, content=body).dump(), rt.tsa)
     bucket, base = settings.transfer_bucket, prefix(batch)
     aws.s3.put(bucket, base + "transfer-list.json", body, "application/json")
     aws.s3.put(bucket, base + "transfer-list.json.sender.p7s", signature)
