@@ -62,6 +62,7 @@ class Target:
     seal_identity: Any = None
     region: str = "430102"  # the sample's 行政区划 (the test institution's scope must cover it)
     fonds: str | None = None  # its 全宗号, when the stack keeps named fonds only
+    tsa: str | None = None  # the institution's TSA (its reply's signature timestamp): one the stack's TSA anchors certify; default local
 
 
 class Smoke:
@@ -190,7 +191,9 @@ class Smoke:
     def reply(self) -> str:
         svc, bid, desk = self.t.svc, self.facts["batch"], self.t.desk
         bucket = svc.names["TransferBucket"]
-        document, body, signature = desk.reply(bid, receiver="冒烟测试 接收人", returns={})
+        from earchive.crypto.signers import make_tsa
+
+        document, body, signature = desk.reply(bid, receiver="冒烟测试 接收人", returns={}, tsa=make_tsa(self.t.tsa or "local"))
         desk.send(svc.aws.s3, bucket, bid, document, body, signature)
         deadline = time.monotonic() + self.timeout
         while svc.transfers.batch(bid)["status"] == "RECEIVING" and time.monotonic() < deadline:
@@ -285,7 +288,7 @@ def aws_target(args: argparse.Namespace) -> Target:
     return Target(svc=svc, label=f"stack {args.stack} ({os.environ.get('AWS_REGION') or os.environ.get('AWS_DEFAULT_REGION', '?')})",
                   pump=lambda: None, alarms=alarms, institution=args.institution, desk=Desk(args.institution, Path(args.desk)),
                   anchors=load_trust_anchors(Path(args.trust)), seal_identity=_seal_identity(args),
-                  region=args.region_code or region, fonds=args.fonds or fonds)
+                  region=args.region_code or region, fonds=args.fonds or fonds, tsa=args.tsa)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -300,6 +303,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--trust", help="on AWS: the seal's trust anchors (PEM), as the institution holds them")
     p.add_argument("--seal-cert", help="on AWS: the seal certificate(s) to pin (PEM)")
     p.add_argument("--seal-policy", help="on AWS: or the seal certificates' policy OID")
+    p.add_argument("--tsa", help="on AWS: the institution's RFC 3161 TSA URL for its reply's signature timestamp, one the stack's "
+                                 "TsaTrustAnchors (else TrustAnchors) certify (default: the development TSA)")
     p.add_argument("--accept-test-record", action="store_true",
                    help="on AWS: a sample case stays archived (Object Lock) for its retention period; say you accept that")
     p.add_argument("--out", default="out/smoke", help="where the report and the sample cases go")
