@@ -21,15 +21,31 @@ from cryptography.x509.oid import NameOID
 
 from earchive.crypto.cades import SIGNATURE_TIME_STAMP_TOKEN, add_signature_timestamp, signature_timestamp, verify_timestamped
 from earchive.crypto.cms import signed_data, verify_signed_data
-from earchive.crypto.pki import DevPKI
-from earchive.crypto.signers import LocalKeySigner, make_signer, make_tsa
+from earchive.crypto.gm_pki import GmDevPKI
+from earchive.crypto.pki import DevPKI, load_trust_anchors
+from earchive.crypto.signers import LocalKeySigner, default_trust_path, make_signer, make_tsa
 
 BODY = b'{"batch_id":"202612060001","packages":[]}'
 BC_JARS = ("/usr/share/java/bcprov.jar", "/usr/share/java/bcpkix.jar", "/usr/share/java/bcutil.jar")  # Debian's libbcpkix-java
 
 
 def anchors() -> list[x509.Certificate]:
-    return [DevPKI().ca_cert()]
+    """Both development roots: ECDSA P-256, and the SM2 one (root → intermediate → leaves, SM3withSM2)."""
+    return load_trust_anchors(default_trust_path())
+
+
+def is_sm2(der: bytes) -> bool:
+    return signer_info(der)["signature_algorithm"]["algorithm"].native == "sm2_sm3"
+
+
+def token_is_sm2(der: bytes) -> bool:
+    """Whether the signature timestamp's token is the SM2 TSA's."""
+    return is_sm2(token_of(der))
+
+
+def issuer_pem(sm2_signed: bool) -> str:
+    """The PEM of the CA that issued the development leaves: the ECDSA root, or the SM2 intermediate."""
+    return str(GmDevPKI().dir / "intermediate.pem") if sm2_signed else str(DevPKI().ca_path)
 
 
 def signer_info(der: bytes) -> cms.SignerInfo:
@@ -52,12 +68,14 @@ def with_token(der: bytes, token: bytes) -> bytes:
     return cms.ContentInfo({"content_type": "signed_data", "content": sd}).dump()
 
 
-@pytest.fixture(scope="module", params=["local-ec", "local-sm2"])
-def stamped(request, tsa) -> tuple[bytes, bytes, dt.datetime, dt.datetime]:
-    """(a signature, the same with its signature timestamp, before, after) for an ECDSA and an SM2 signer."""
-    plain = signed_data(make_signer(request.param), content=BODY).dump()
+@pytest.fixture(scope="module", params=[("local-ec", "local"), ("local-sm2", "local"), ("local-sm2", "local-sm2")])
+def stamped(request) -> tuple[bytes, bytes, dt.datetime, dt.datetime]:
+    """(a signature, the same with its signature timestamp, before, after): ECDSA and SM2 signers; the 国密 pair is an SM2
+    signature stamped by the SM2 TSA over an SM3 imprint (GB/T 20520)."""
+    signer, tsa = request.param
+    plain = signed_data(make_signer(signer), content=BODY).dump()
     before = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=2)
-    der = add_signature_timestamp(plain, tsa)
+    der = add_signature_timestamp(plain, make_tsa(tsa))
     return plain, der, before, dt.datetime.now(dt.UTC) + dt.timedelta(seconds=2)
 
 
@@ -97,6 +115,9 @@ def test_a_token_from_a_tsa_the_anchors_do_not_certify_is_refused(tmp_path, sign
     when, problems = signature_timestamp(der, anchors())
     assert when is None and any("TSA" in p and "untrusted certificate chain" in p for p in problems), problems
     assert signature_timestamp(der, [DevPKI(tmp_path / "stranger").ca_cert()])[1] == [], "its own anchors certify it"
+    sm2_stranger = make_tsa("local-sm2", pki=DevPKI(tmp_path / "stranger"))  # an SM2 TSA under another SM2 root
+    der = add_signature_timestamp(signed_data(signer, content=BODY).dump(), sm2_stranger)
+    assert any("untrusted certificate chain" in p for p in signature_timestamp(der, anchors())[1])
 
 
 @pytest.mark.parametrize(("ahead", "ok"), [(dt.timedelta(minutes=2), True), (dt.timedelta(hours=1), False)])
@@ -129,15 +150,19 @@ def test_a_second_timestamp_is_refused(stamped, tsa):
         add_signature_timestamp(stamped[1], tsa)
 
 
-def test_openssl_verifies_the_signature_and_the_embedded_token_over_the_signature_value(tmp_path, stamped):
-    """``openssl ts -verify -data <signature value> -in <token> -token_in``: the token is over exactly those bytes."""
-    der = stamped[1]
+@pytest.mark.parametrize("spec", ["local-ec", "local-sm2"])
+def test_openssl_verifies_the_signature_and_the_embedded_token_over_the_signature_value(tmp_path, tsa, spec):
+    """``openssl ts -verify -data <signature value> -in <token> -token_in``: the token is over exactly those bytes.
+
+    OpenSSL 3.0 verifies no SM2 CMS signature and no SM2 certificate (the distinguishing ID): an SM2 list or reply is checked
+    here by its (ECDSA) TSA's token only, and the SM2 TSA's token is Bouncy Castle's to check (below), as for the seal."""
+    der = add_signature_timestamp(signed_data(make_signer(spec), content=BODY).dump(), tsa)
     (tmp_path / "s.p7s").write_bytes(der)
     (tmp_path / "body.json").write_bytes(BODY)
     (tmp_path / "value.bin").write_bytes(signer_info(der)["signature"].native)
     (tmp_path / "token.der").write_bytes(token_of(der))
-    ca = str(DevPKI().ca_path)
-    if signer_info(der)["signature_algorithm"]["algorithm"].native != "sm2_sm3":  # OpenSSL 3.0's CMS verifies no SM2 signature at all
+    ca = str(default_trust_path())
+    if not is_sm2(der):  # OpenSSL 3.0's CMS verifies no SM2 signature at all
         cms_out = subprocess.run(["openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", str(tmp_path / "s.p7s"), "-content",
                                   str(tmp_path / "body.json"), "-CAfile", ca, "-purpose", "any", "-out", "/dev/null"],
                                  capture_output=True, text=True, timeout=60)
@@ -168,15 +193,14 @@ def test_bouncy_castle_verifies_the_signature_and_its_timestamp_token(tmp_path, 
     der = stamped[1]
     (tmp_path / "s.p7s").write_bytes(der)
     (tmp_path / "body.json").write_bytes(BODY)
-    ca = str(DevPKI().ca_path)
-    whole = subprocess.run(["java", "-cp", bouncy_castle, "BcVerify", str(tmp_path / "s.p7s"), str(tmp_path / "body.json"), ca],
-                           capture_output=True, text=True, timeout=120)
+    whole = subprocess.run(["java", "-cp", bouncy_castle, "BcVerify", str(tmp_path / "s.p7s"), str(tmp_path / "body.json"),
+                            issuer_pem(is_sm2(der))], capture_output=True, text=True, timeout=120)
     assert whole.returncode == 0, whole.stderr  # the unsigned attribute disturbs nothing
-    token = subprocess.run(["java", "-cp", bouncy_castle, "BcSignatureTimestamp", str(tmp_path / "s.p7s"), ca],
+    token = subprocess.run(["java", "-cp", bouncy_castle, "BcSignatureTimestamp", str(tmp_path / "s.p7s"), issuer_pem(token_is_sm2(der))],
                            capture_output=True, text=True, timeout=120)
     assert token.returncode == 0 and "verified genTime" in token.stdout, token.stderr
     other = add_signature_timestamp(signed_data(signer, content=b"another document").dump(), tsa)
     (tmp_path / "swapped.p7s").write_bytes(with_token(der, token_of(other)))
-    refused = subprocess.run(["java", "-cp", bouncy_castle, "BcSignatureTimestamp", str(tmp_path / "swapped.p7s"), ca],
+    refused = subprocess.run(["java", "-cp", bouncy_castle, "BcSignatureTimestamp", str(tmp_path / "swapped.p7s"), issuer_pem(False)],
                              capture_output=True, text=True, timeout=120)
     assert refused.returncode == 1 and "imprint is not over the signature value" in refused.stderr, refused.stderr
