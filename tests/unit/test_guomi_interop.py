@@ -14,10 +14,12 @@ distinguishing ID), so Bouncy Castle is the outside verifier of SM2 signatures. 
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
 import subprocess
 import zipfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +30,7 @@ from cryptography import x509
 
 from earchive.cli import main
 from earchive.crypto import cms
+from earchive.crypto.gm_pki import GmDevPKI
 from earchive.crypto.pki import DevPKI
 from earchive.domain.seal import manifest_text
 from earchive_devtools.sample import sample_case
@@ -54,6 +57,12 @@ keyUsage = critical,digitalSignature,nonRepudiation
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid:always
 certificatePolicies = {SEAL_POLICY}
+[tsa]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature,nonRepudiation
+extendedKeyUsage = critical,timeStamping
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
 """
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -80,14 +89,15 @@ def sm2_certificate(d: Path, name: str, subject: str, section: str, issuer: str 
 
 @dataclass(frozen=True)
 class Pki:
-    """An SM2 PKI made by OpenSSL: root → intermediate → seal leaf; and another SM2 CA with a seal leaf of its own."""
+    """An SM2 PKI made by OpenSSL: root → intermediate → seal leaf and TSA; and another SM2 CA with a seal leaf of its own."""
 
     dir: Path
 
     def __getattr__(self, name: str) -> Path:
         return self.dir / {"root": "root.pem", "intermediate": "intermediate.pem", "key": "seal.key", "sec1": "seal.sec1.key",
                            "leaf": "seal.pem", "leaf_chain": "seal-chain.pem", "other_root": "other-root.pem",
-                           "other_key": "other-seal.key", "other_leaf": "other-seal.pem", "other_chain": "other-seal-chain.pem"}[name]
+                           "other_key": "other-seal.key", "other_leaf": "other-seal.pem", "other_chain": "other-seal-chain.pem",
+                           "tsa_key": "tsa.key", "tsa": "tsa.pem"}[name]
 
     def cert(self, name: str) -> x509.Certificate:
         return x509.load_pem_x509_certificate(getattr(self, name).read_bytes())
@@ -100,6 +110,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     sm2_certificate(d, "root", "/C=CN/O=Test SM2 CA/CN=Test SM2 Root", "root")
     sm2_certificate(d, "intermediate", "/C=CN/O=Test SM2 CA/CN=Test SM2 Intermediate", "intermediate", "root")
     sm2_certificate(d, "seal", "/C=CN/O=长沙市政务服务中心/CN=Test SM2 Seal", "seal", "intermediate")
+    sm2_certificate(d, "tsa", "/C=CN/O=Test SM2 CA/CN=Test SM2 TSA", "tsa", "intermediate")
     openssl("ec", "-in", "seal.key", "-out", "seal.sec1.key", cwd=d)  # SEC1: "-----BEGIN SM2 PRIVATE KEY-----"
     (d / "seal-chain.pem").write_text((d / "seal.pem").read_text() + (d / "intermediate.pem").read_text())
     sm2_certificate(d, "other-root", "/C=CN/O=Other SM2 CA/CN=Other SM2 Root", "root")
@@ -162,12 +173,12 @@ OUT_OF_RANGE = {"r = 0": lambda r, s: (0, s), "s = n": lambda r, s: (r, N), "s +
 # --- the outside tools agree with each other (so what follows tests earchive, not the fixture) ---------------------------
 
 def test_bouncy_castle_verifies_openssls_sm2_chain_and_its_own_signature_over_it(pki, sm2_sign, bc_verify, tmp_path):
-    for key in (pki.key, pki.sec1):
+    for key in (pki.sec1, pki.key):
         signature = bc_signed(sm2_sign, tmp_path, key, pki.leaf, pki.intermediate, MANIFEST)
         ok = bc_chain(bc_verify, tmp_path, signature, MANIFEST, pki.root)
         assert ok.returncode == 0 and "1.2.156.10197.1.501/1.2.156.10197.1.401" in ok.stdout, ok.stderr
-        assert bc_chain(bc_verify, tmp_path, signature, MANIFEST, pki.other_root).returncode == 1
-        assert bc_chain(bc_verify, tmp_path, signature, MANIFEST + b"\n", pki.root).returncode == 1
+    assert bc_chain(bc_verify, tmp_path, signature, MANIFEST, pki.other_root).returncode == 1
+    assert bc_chain(bc_verify, tmp_path, signature, MANIFEST + b"\n", pki.root).returncode == 1
     signed = acms.ContentInfo.load(signature)["content"]["signer_infos"][0]["signed_attrs"]
     assert [a["type"].native for a in signed] == ["content_type", "signing_time", "message_digest"]
 
@@ -231,11 +242,11 @@ def sample(tmp_path: Path, seed: int) -> Path:
 
 
 def verify(capsys, package: Path, *options: str | Path) -> tuple[int, dict[str, tuple[str, str]]]:
-    """`earchive verify PACKAGE --json OPTIONS`: its exit code and {test code: (status, detail)}."""
+    """`earchive verify PACKAGE --json OPTIONS`: its exit code and {test code: (status, detail)} (and "profile": the profile found)."""
     capsys.readouterr()
     code = main(["verify", str(package), "--json", *map(str, options)])
     report = json.loads(capsys.readouterr().out)
-    return code, {r["id"]: (r["status"], r["detail"]) for r in report["results"]}
+    return code, {**{r["id"]: (r["status"], r["detail"]) for r in report["results"]}, "profile": (report.get("crypto_profile"), "")}
 
 
 def trusting(pki: Pki, leaf: Path | None = None) -> list[str | Path]:
@@ -274,10 +285,123 @@ def test_a_bad_key_file_is_a_seal_config_rejection_in_chinese(pki, tmp_path, cap
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").glob("*.zip")), "nothing sealed with a bad key"
 
 
+def test_earchive_stamps_and_verifies_with_an_openssl_sm2_tsa_certificate(pki, bc_verify, tmp_path):
+    """A TSA certificate from the outside 国密 CA (critical timeStamping) with earchive's TSA code: SM3 imprint, SM2 signature;
+    earchive and Bouncy Castle both verify the token to the OpenSSL root, and both refuse it over other data."""
+    from earchive.crypto import sm2
+    from earchive.crypto.signers import Sm2Signer
+    from earchive.crypto.timestamp import LocalTSA, timestamp, verify_timestamp
+
+    key = sm2.load_private_key(pki.tsa_key.read_bytes())
+    tsa = LocalTSA(Sm2Signer(key, pki.cert("tsa"), [pki.cert("intermediate")], "OpenSSL-certified SM2 TSA"))
+    token = timestamp(MANIFEST, tsa)
+    ours = verify_timestamp(MANIFEST, token, [pki.cert("root")])
+    assert ours.ok and ours.algorithm == "sm2_sm3/sm3", (ours.errors, ours.chain_errors)
+    assert not verify_timestamp(MANIFEST + b"x", token, [pki.cert("root")]).ok
+    (tmp_path / "t.tsr").write_bytes(token)
+    (tmp_path / "data").write_bytes(MANIFEST)
+    theirs = java(bc_verify, "ts", tmp_path / "t.tsr", tmp_path / "data", pki.root)
+    assert theirs.returncode == 0 and "imprint 1.2.156.10197.1.401" in theirs.stdout and "1.2.156.10197.1.501 at" in theirs.stdout, theirs.stderr
+    (tmp_path / "data").write_bytes(MANIFEST + b"x")
+    assert java(bc_verify, "ts", tmp_path / "t.tsr", tmp_path / "data", pki.root).returncode == 1
+
+
+# --- others verify what earchive made: the 国密 profile ------------------------------------------------------------------------
+
+@contextmanager
+def guomi_profile():
+    """EARCHIVE_CRYPTO_PROFILE=guomi while packing or stamping (the variable is read when needed: earchive.config.current)."""
+    old = os.environ.get("EARCHIVE_CRYPTO_PROFILE")
+    os.environ["EARCHIVE_CRYPTO_PROFILE"] = "guomi"
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("EARCHIVE_CRYPTO_PROFILE", None)
+        else:
+            os.environ["EARCHIVE_CRYPTO_PROFILE"] = old
+
+
+@dataclass(frozen=True)
+class Sealed:
+    """A package, what sealed it, and the `earchive verify` options that trust its CAs."""
+
+    package: Path
+    signer: object
+    tsa: object
+    trust: list
+    guomi: bool
+
+
+def extracted(package: Path, into: Path) -> tuple[Path, Path, Path]:
+    """Unzip ``package``; (the sealed manifest, its signature, the signature's timestamp) as files."""
+    with zipfile.ZipFile(package) as zf:
+        zf.extractall(into)
+    return tuple(into / n for n in seal_members(package))  # type: ignore[return-value]
+
+
+@pytest.fixture(scope="module")
+def guomi_sealed(tmp_path_factory) -> Sealed:
+    """A package packed under the 国密 profile: the development SM2 seal (SM2 root → SM2 intermediate → leaf) and SM2 TSA."""
+    from earchive.crypto.signers import make_signer, make_tsa
+    from earchive.domain.pack import pack
+
+    root = tmp_path_factory.mktemp("guomi-sealed")
+    with guomi_profile():
+        signer, tsa = make_signer("local-sm2"), make_tsa("local-sm2")
+        package = pack(sample(root, 35), root / "out", signer=signer, tsa=tsa).path
+    gm_root = GmDevPKI().root_path
+    return Sealed(package, signer, tsa, ["--trust", gm_root, "--tsa-trust", gm_root], True)
+
+
+def test_the_guomi_development_root_is_sm3withsm2_and_not_the_ecdsa_one(guomi_sealed):
+    text = openssl("x509", "-in", str(GmDevPKI().root_path), "-noout", "-text", cwd=guomi_sealed.package.parent)
+    assert text.count("Signature Algorithm: SM2-with-SM3") == 2 and "ASN1 OID: SM2" in text and "CA:TRUE" in text
+
+
+def test_bouncy_castle_verifies_the_guomi_seal_its_whole_sm2_chain_and_its_sm2_timestamp(guomi_sealed, bc_verify, tmp_path, capsys):
+    manifest, signature, token = extracted(guomi_sealed.package, tmp_path)
+    assert (manifest.name, signature.name, token.name) == ("manifest-sm3.txt", "manifest-sm3.txt.p7s", "manifest-sm3.txt.p7s.tsr")
+    gm_root = GmDevPKI().root_path
+    seal = java(bc_verify, "chain", signature, manifest, gm_root)
+    assert seal.returncode == 0 and "1.2.156.10197.1.501/1.2.156.10197.1.401" in seal.stdout, seal.stderr
+    stamp = java(bc_verify, "ts", token, signature, gm_root)
+    assert stamp.returncode == 0 and "imprint 1.2.156.10197.1.401" in stamp.stdout and "1.2.156.10197.1.501 at" in stamp.stdout, stamp.stderr
+    # not vacuous: the ECDSA development root is not this chain's, for Bouncy Castle either
+    assert java(bc_verify, "chain", signature, manifest, DevPKI().ca_path).returncode == 1
+    assert java(bc_verify, "ts", token, signature, DevPKI().ca_path).returncode == 1
+    code, results = verify(capsys, guomi_sealed.package, *guomi_sealed.trust)
+    assert code == 0 and results["profile"][0] == "guomi", {k: v for k, v in results.items() if v[0] == "fail"}
+
+
+def test_openssl_recomputes_every_line_of_the_guomi_sm3_manifest(guomi_sealed, tmp_path):
+    manifest, _, _ = extracted(guomi_sealed.package, tmp_path)
+    listed = [line.split("  ", 1) for line in manifest.read_text("utf-8").splitlines()]
+    with zipfile.ZipFile(guomi_sealed.package) as zf:
+        members = [n for n in zf.namelist() if not n.endswith("/")]
+    assert sorted(p for _, p in listed) == sorted(set(members) - {"manifest-sm3.txt", "manifest-sm3.txt.p7s", "manifest-sm3.txt.p7s.tsr"})
+    out = openssl("dgst", "-sm3", "-r", *(p for _, p in listed), cwd=tmp_path)
+    theirs = [line.split(" *", 1) for line in out.splitlines()]
+    assert theirs == [[h, p] for h, p in listed]
+
+
+def test_bouncy_castle_verifies_an_sm2_signed_json_with_its_chain(guomi_sealed, bc_verify, tmp_path):
+    """What the transfer list and the reply carry: cms.signed_data by the 国密 development signer over JSON bytes."""
+    from earchive.crypto.signers import make_signer
+
+    content = json.dumps({"batch_id": "202612060001", "packages": 3, "机构": "长沙市档案馆"}, ensure_ascii=False).encode()
+    with guomi_profile():
+        signature = cms.signed_data(make_signer("local-sm2"), content=content).dump()
+    ok = bc_chain(bc_verify, tmp_path, signature, content, GmDevPKI().root_path)
+    assert ok.returncode == 0 and "1.2.156.10197.1.501/1.2.156.10197.1.401" in ok.stdout, ok.stderr
+    assert bc_chain(bc_verify, tmp_path, signature, content + b" ", GmDevPKI().root_path).returncode == 1
+
+
 # --- the same refusals in `earchive verify`'s report (DA/T 70 test codes) --------------------------------------------------
 
 def rezip(package: Path, target: Path, replace: dict[str, bytes]) -> Path:
     """A copy of ``package`` with some members' bytes replaced, every member in its order and with its compression kept."""
+    target.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(package) as zin, zipfile.ZipFile(target, "w") as zout:
         assert set(replace) <= set(zin.namelist())
         for info in zin.infolist():
@@ -295,14 +419,14 @@ def seal_members(package: Path) -> tuple[str, str, str]:
 
 
 @pytest.fixture(scope="module")
-def file_sealed(pki, tmp_path_factory):
-    """A package sealed (default profile) by the OpenSSL leaf's key file: (package, signer, TSA)."""
+def file_sealed(pki, tmp_path_factory) -> Sealed:
+    """A package sealed (default profile, development ECDSA TSA) by the OpenSSL leaf's key file."""
     from earchive.crypto.signers import make_signer, make_tsa
     from earchive.domain.pack import pack
 
     root = tmp_path_factory.mktemp("file-sealed")
     signer, tsa = make_signer(f"file:{pki.key},{pki.leaf_chain}"), make_tsa("local")
-    return pack(sample(root, 33), root / "out", signer=signer, tsa=tsa).path, signer, tsa
+    return Sealed(pack(sample(root, 33), root / "out", signer=signer, tsa=tsa).path, signer, tsa, trusting(pki), False)
 
 
 def test_a_seal_by_a_leaf_of_another_sm2_ca_fails_1_1_4_only(pki, tmp_path, capsys):
@@ -317,33 +441,43 @@ def test_a_seal_by_a_leaf_of_another_sm2_ca_fails_1_1_4_only(pki, tmp_path, caps
     assert verify(capsys, package, "--trust", pki.other_root, "--seal-cert", pki.other_leaf, "--tsa-trust", DevPKI().ca_path)[0] == 0
 
 
-def resealed(package: Path, target: Path, signer, tsa, signature_of=lambda r, s: (r, s)) -> Path:
+def resealed(sealed: Sealed, target: Path, signature_of=lambda r, s: (r, s)) -> Path:
     """The package sealed again over the same manifest (two steps: signed attributes, then the signature), the signature's
     (r, s) replaced by ``signature_of(r, s)``, and timestamped anew: only the signature value differs from a sound seal."""
     from earchive.crypto.timestamp import timestamp
 
-    manifest, signature, token = seal_members(package)
-    with zipfile.ZipFile(package) as zf:
+    manifest, signature, token = seal_members(sealed.package)
+    with zipfile.ZipFile(sealed.package) as zf:
         content = zf.read(manifest)
+    signer = sealed.signer
     attrs = cms.signed_attributes(signer.certificate, signer.digest_algorithm, content)
     sig = algos.DSASignature.load(signer.sign(attrs))
-    crafted = algos.DSASignature({"r": 0, "s": 0})
-    crafted["r"], crafted["s"] = signature_of(sig["r"].native, sig["s"].native)
-    p7s = cms.assemble(signer.certificate, signer.chain, signer.digest_algorithm, signer.signature_algorithm, attrs, crafted.dump(),
-                       content=content).dump()
-    return rezip(package, target, {signature: p7s, token: timestamp(p7s, tsa)})
+    r, s = signature_of(sig["r"].native, sig["s"].native)
+    p7s = cms.assemble(signer.certificate, signer.chain, signer.digest_algorithm, signer.signature_algorithm, attrs,
+                       algos.DSASignature({"r": r, "s": s}).dump(), content=content).dump()
+    if sealed.guomi:
+        with guomi_profile():
+            stamp = timestamp(p7s, sealed.tsa)
+    else:
+        stamp = timestamp(p7s, sealed.tsa)
+    return rezip(sealed.package, target, {signature: p7s, token: stamp})
 
 
+@pytest.mark.parametrize("which", ["file_sealed", "guomi_sealed"])
 @pytest.mark.parametrize("variant", OUT_OF_RANGE)
-def test_an_sm2_seal_with_r_or_s_out_of_range_fails_1_1_2(pki, file_sealed, tmp_path, capsys, variant):
-    package, signer, tsa = file_sealed
-    for folder in ("sound", "bad"):
-        (tmp_path / folder).mkdir()
-    sound = resealed(package, tmp_path / "sound" / package.name, signer, tsa)
-    assert verify(capsys, sound, *trusting(pki))[0] == 0, "sealed again soundly, the copy verifies: only the crafted value fails"
-    code, results = verify(capsys, resealed(package, tmp_path / "bad" / package.name, signer, tsa, OUT_OF_RANGE[variant]), *trusting(pki))
+def test_an_sm2_seal_with_r_or_s_out_of_range_fails_1_1_2(request, bc_verify, tmp_path, capsys, variant, which):
+    sealed: Sealed = request.getfixturevalue(which)
+    name = sealed.package.name
+    sound = resealed(sealed, tmp_path / "sound" / name)
+    assert verify(capsys, sound, *sealed.trust)[0] == 0, "sealed again soundly, the copy verifies: only the crafted value fails"
+    bad = resealed(sealed, tmp_path / "bad" / name, OUT_OF_RANGE[variant])
+    code, results = verify(capsys, bad, *sealed.trust)
     assert code == 1 and results["GD-1-1-2"][0] == "fail" and "signature does not verify" in results["GD-1-1-2"][1], results["GD-1-1-2"]
     assert results["GD-1-1-1"][0] == results["GD-1-1-3"][0] == "pass"
+    if sealed.guomi:  # Bouncy Castle refuses the same seal, and accepts the sound one
+        root = GmDevPKI().root_path
+        assert java(bc_verify, "chain", *extracted(sound, tmp_path / "sound-x")[1::-1], root).returncode == 0
+        assert java(bc_verify, "chain", *extracted(bad, tmp_path / "bad-x")[1::-1], root).returncode == 1
 
 
 def tampered_manifest(package: Path, target: Path) -> Path:
@@ -355,7 +489,14 @@ def tampered_manifest(package: Path, target: Path) -> Path:
     return rezip(package, target, {"manifest-sm3.txt": text.replace(first, changed, 1).encode()})
 
 
-def test_a_tampered_sm3_manifest_fails_1_1_1(pki, file_sealed, tmp_path, capsys):
-    package, _, _ = file_sealed
-    code, results = verify(capsys, tampered_manifest(package, tmp_path / package.name), *trusting(pki))
+@pytest.mark.parametrize("which", ["file_sealed", "guomi_sealed"])
+def test_a_tampered_sm3_manifest_fails_1_1_1_and_1_1_2(request, bc_verify, tmp_path, capsys, which):
+    """An SM2 key signs manifest-sm3.txt itself (ADR 0020): a changed line breaks the fixity and the signature alike."""
+    sealed: Sealed = request.getfixturevalue(which)
+    tampered = tampered_manifest(sealed.package, tmp_path / sealed.package.name)
+    code, results = verify(capsys, tampered, *sealed.trust)
     assert code == 1 and results["GD-1-1-1"][0] == "fail" and "manifest-sm3.txt" in results["GD-1-1-1"][1], results["GD-1-1-1"]
+    assert results["GD-1-1-2"][0] == "fail" and "message digest" in results["GD-1-1-2"][1], results["GD-1-1-2"]
+    if sealed.guomi:
+        manifest, signature, _ = extracted(tampered, tmp_path / "x")
+        assert java(bc_verify, "chain", signature, manifest, GmDevPKI().root_path).returncode == 1
