@@ -852,6 +852,9 @@ def execution_name(upload: dict[str, Any], attempt: int = 1) -> str:
     return f"{slug}-{digest}-a{attempt}"
 
 
+GUOMI_PARAMETERS = {"SealKeySpec": "SM2", "CryptoProfile": "guomi"}  # a 国密 stack (ADR 0020): China mode only, as on AWS
+
+
 def _parameters(mode: str, given: dict[str, str] | None) -> dict[str, str]:
     """The template parameter values a local stack gets: China mode names the stand-in OIDC issuer (no Cognito there)."""
     if mode not in MODES:

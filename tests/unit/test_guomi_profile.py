@@ -123,6 +123,7 @@ def test_the_sm2_tsa_answers_in_sm3_and_its_policy_is_the_projects_own(guomi):
 
 
 def test_pack_on_the_command_line_takes_the_profile_and_a_bad_profile_is_a_rule(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("EARCHIVE_CRYPTO_PROFILE", "standard")  # undone after the test, with what the flag sets
     case = sample_case(tmp_path / "c", seed=63).folder
     assert main(["pack", str(case), "--out", str(tmp_path / "o"), "--crypto-profile", "guomi"]) == 0
     package = capsys.readouterr().out.strip()
