@@ -255,6 +255,8 @@ class Desk:
 
         When the archive certified a printed list, the institution's approval signature goes on it first (its own
         key, ``tsa`` its own timestamp authority: default the development one), and the reply names both PDFs' SHA-256.
+        With an SM2 key there is no PDF signature (pyHanko has no SM2): the reply says ``"approval": "sm2-reply"`` and
+        names the certified list's SHA-256 and SM3 and its own certificate (ADR 0012, "SM2-only institutions").
         """
         from .crypto.cms import signed_data
         from .domain import reply as replies
@@ -267,7 +269,10 @@ class Desk:
         document = replies.draft(json.loads(listing_bytes), hashlib.sha256(listing_bytes).hexdigest(), receiver=receiver, checks=checks,
                                  returns=returns)
         signer = self.signer()
-        if (out / "transfer-list.pdf").exists():
+        if (out / "transfer-list.pdf").exists() and signer.signature_algorithm == "sm2_sm3":
+            # pyHanko makes no SM2 PDF signature: the SM2-signed reply itself approves the certified list, naming its digests
+            document = replies.sm2_approval(document, (out / "transfer-list.pdf").read_bytes(), signer.certificate)
+        elif (out / "transfer-list.pdf").exists():
             from .crypto.pdf_sign import approve
             from .crypto.signers import make_tsa
 
