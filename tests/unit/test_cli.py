@@ -79,9 +79,17 @@ def test_a_missing_package_or_a_malformed_digest_is_a_wrong_command_line(tmp_pat
     assert proc.returncode == 2 and "--package-digest" in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_dev_ca_prints_path(capsys):
+def test_dev_ca_prints_both_development_roots(capsys):
+    """One PEM file, the ECDSA root and the SM2 root, which is what `verify` trusts by default."""
+    from pathlib import Path
+
+    from cryptography import x509
+
     assert main(["dev-ca"]) == 0
-    assert capsys.readouterr().out.strip().endswith("ca.pem")
+    path = Path(capsys.readouterr().out.strip())
+    roots = x509.load_pem_x509_certificates(path.read_bytes())
+    assert [c.signature_algorithm_oid.dotted_string for c in roots] == ["1.2.840.10045.4.3.2", "1.2.156.10197.1.501"]
+    assert all(c.subject == c.issuer for c in roots)
 
 
 def test_a_development_command_without_the_devtools_says_what_to_install(tmp_path):

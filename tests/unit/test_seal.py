@@ -15,14 +15,14 @@ from earchive.crypto.cms import verify_signed_data
 from earchive.crypto.pki import DevPKI, load_trust_anchors
 from earchive.crypto.signers import make_signer, make_tsa
 from earchive.crypto.timestamp import serve
-from earchive.domain.layout import SIGNATURE
+from earchive.domain.layout import seal_layout_of
 from earchive.domain.pack import pack
 from earchive_devtools.sample import sample_case
 
 
 def _signature_algorithm(package) -> str:
     with zipfile.ZipFile(package) as zf:
-        info = cms.ContentInfo.load(zf.read(SIGNATURE))
+        info = cms.ContentInfo.load(zf.read(seal_layout_of(zf.namelist()).signature))
     return info["content"]["signer_infos"][0]["signature_algorithm"]["algorithm"].native
 
 

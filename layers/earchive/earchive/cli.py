@@ -49,10 +49,13 @@ def cmd_sample_case(args: argparse.Namespace) -> int:
 
 def cmd_pack(args: argparse.Namespace) -> int:
     """`earchive pack`: collect, organise, pack and seal one case offline; prints the package path."""
-    from .crypto.signers import make_signer, make_tsa
+    from .config import use_crypto_profile
+    from .crypto.signers import make_signer, make_tsa, require_profile
     from .domain.pack import pack
 
-    signer = make_signer(args.signer)
+    if args.crypto_profile:  # one setting for the whole run, as EARCHIVE_CRYPTO_PROFILE is for a deployment
+        use_crypto_profile(args.crypto_profile)
+    signer = require_profile(make_signer(args.signer))
     tsa = make_tsa(args.tsa)
     show = args.progress or (args.progress is None and sys.stderr.isatty())
     result = pack(args.case, args.out, serial=args.serial, signer=signer, tsa=tsa, overwrite=args.force,
@@ -197,8 +200,9 @@ def cmd_tsa(args: argparse.Namespace) -> int:
     from .crypto.signers import make_tsa
     from .crypto.timestamp import serve
 
-    server = serve(make_tsa("local"), args.host, args.port)  # type: ignore[arg-type]
-    print(f"development TSA on http://{args.host}:{server.server_address[1]}/ (Ctrl-C to stop)", file=sys.stderr)
+    tsa = make_tsa("local-sm2" if args.sm2 else "local")
+    server = serve(tsa, args.host, args.port)  # type: ignore[arg-type]
+    print(f"{tsa.description} on http://{args.host}:{server.server_address[1]}/ (Ctrl-C to stop)", file=sys.stderr)
     try:
         while True:
             time.sleep(3600)
@@ -208,10 +212,10 @@ def cmd_tsa(args: argparse.Namespace) -> int:
 
 
 def cmd_dev_ca(args: argparse.Namespace) -> int:
-    """`earchive dev-ca`: the path of the development CA certificate (what `verify` trusts by default)."""
-    from .crypto.pki import DevPKI
+    """`earchive dev-ca`: the development roots, ECDSA and SM2, in one PEM file (what `verify` trusts by default)."""
+    from .crypto.signers import default_trust_path
 
-    print(DevPKI().ca_path)
+    print(default_trust_path())
     return 0
 
 
@@ -246,7 +250,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, help="output folder")
     s.add_argument("--serial", type=int, help="archive serial (default: case.json archive_serial or a local counter)")
     s.add_argument("--signer", help="local-ec (default), local-rsa, local-sm2, kms:KEY_ID, file:KEY.pem,CERT.pem")
-    s.add_argument("--tsa", help="local (default) or an http(s) RFC 3161 URL")
+    s.add_argument("--tsa", help="local (default), local-sm2 or an http(s) RFC 3161 URL")
+    s.add_argument("--crypto-profile", choices=["standard", "guomi"],
+                   help="guomi: 国密 throughout (SM2 seal over the SM3 manifest, SM2 TSA, SM3 imprint); default $EARCHIVE_CRYPTO_PROFILE")
     s.add_argument("--force", action="store_true", help="replace a package of the same name")
     s.add_argument("--json", action="store_true", help="print the pack result as one JSON document (instead of the path)")
     s.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None, help="progress on stderr")
@@ -290,7 +296,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("tsa", help="development RFC 3161 TSA")
     tsa_sub = s.add_subparsers(dest="tsa_command", required=True)
-    _server(tsa_sub.add_parser("serve", help="serve the development TSA over HTTP"), 3161, cmd_tsa)
+    serve_parser = tsa_sub.add_parser("serve", help="serve the development TSA over HTTP")
+    serve_parser.add_argument("--sm2", action="store_true", help="an SM2 TSA (SM3withSM2, GB/T 20520) of the 国密 development PKI")
+    _server(serve_parser, 3161, cmd_tsa)
 
     add_transfer_parser(sub)
 
@@ -301,7 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_users_parser(sub)
     add_console_parser(sub)
 
-    s = sub.add_parser("dev-ca", help="print the path of the development CA certificate")
+    s = sub.add_parser("dev-ca", help="print the path of the development CA certificates (ECDSA and SM2 roots)")
     s.set_defaults(func=cmd_dev_ca)
     return p
 

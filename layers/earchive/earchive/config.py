@@ -72,6 +72,9 @@ class Settings:
         "EARCHIVE_PDF_SIGNER_CERT", "PEM file: certificate (and chain) of a kms: PDF signer", where="Lambda, CLI"))
     pdf_signer_cert_parameter: str | None = field(default=None, metadata=_env(
         "EARCHIVE_PDF_SIGNER_CERT_PARAMETER", "SSM parameter holding that PEM (production, where the seal is SM2)"))
+    crypto_profile: str = field(default="standard", metadata=_env(
+        "EARCHIVE_CRYPTO_PROFILE", "guomi: every signature is 国密 (SM2 seal over the SM3 manifest, SM3 timestamps from an SM2 TSA, "
+        "SM2 list signer; the printed lists' PAdES stays ECDSA/RSA); standard (default): any key", where="Lambda, CLI"))
     tsa: str | None = field(default=None, metadata=_env("EARCHIVE_TSA", "timestamp authority: local or an http(s) URL (default local)",
                                                         where="Lambda, CLI"))
     scanner: str | None = field(default=None, metadata=_env("EARCHIVE_SCANNER", "virus scanner: builtin[:DB.ndb], clamav[:DB] or none (default builtin)",
@@ -171,6 +174,11 @@ def environment_markdown() -> str:
 def current() -> Settings:
     """The environment's settings now (command-line runs; a Lambda container keeps its own)."""
     return Settings.from_env()
+
+
+def use_crypto_profile(value: str) -> None:
+    """Set the crypto profile for this process (a command-line flag standing for EARCHIVE_CRYPTO_PROFILE)."""
+    os.environ["EARCHIVE_CRYPTO_PROFILE"] = value
 
 
 def earchive_home() -> Path:

@@ -22,9 +22,9 @@ from ..crypto.identity import SealIdentity
 from ..crypto.pki import load_trust_anchors
 from ..domain import metadata as md
 from ..domain.identifiers import id_card_valid, uscc_valid
-from ..domain.layout import CATEGORIES, FOLDER_IDS, METADATA_NAME, RECORD_CODE_RE
+from ..domain.layout import CATEGORIES, FOLDER_IDS, METADATA_NAME, RECORD_CODE_RE, SealLayout, seal_layout_of
 from ..domain.safezip import SafeZip
-from ..domain.seal import MANIFEST_SHA256, MANIFEST_SM3, SEAL_FILES, SIGNATURE, TIMESTAMP, parse_manifest
+from ..domain.seal import MANIFEST_SHA256, MANIFEST_SM3, parse_manifest
 from .catalogue import BAD_CHARS, DATETIME_RE, FAIL, FIELD_RULES, FILE_FIELD_RULES, MANUAL, NA, PASS, FieldRule, parse_datetime
 from .model import MemberFacts, Problems, Run, content_members, declared_files
 
@@ -39,7 +39,7 @@ SEAL_CODES = ("1-1-1", "1-1-2", "1-1-3", "1-1-4")
 
 def missing_seal_files(facts: dict[str, MemberFacts]) -> list[str]:
     """Seal files absent or too large to have been kept: without them no part of 1-1 can be checked."""
-    return [n for n in SEAL_FILES if n not in facts or facts[n].data is None]
+    return [n for n in seal_layout_of(facts).files if n not in facts or facts[n].data is None]
 
 
 def seal_unverifiable(run: Run, missing: list[str]) -> None:
@@ -51,6 +51,7 @@ def seal_unverifiable(run: Run, missing: list[str]) -> None:
 
 def t_1_1_1_manifest_digests(run: Run, facts: dict[str, MemberFacts]) -> None:
     """Every file against both manifests, and every file listed."""
+    layout = seal_layout_of(facts)
     problems: Problems = []
     listed: dict[str, set[str]] = {}
     for manifest, algo, attr in ((MANIFEST_SHA256, "SHA-256", "sha256"), (MANIFEST_SM3, "SM3", "sm3")):
@@ -68,15 +69,15 @@ def t_1_1_1_manifest_digests(run: Run, facts: dict[str, MemberFacts]) -> None:
                 problems.append((p, f"unreadable: {f.read_error}"))
             elif getattr(f, attr) != digest_hex:
                 problems.append((p, f"{algo} {getattr(f, attr)} differs from {manifest} ({digest_hex}): altered"))
-    covered = listed.get(MANIFEST_SHA256, set())
+    signed = listed.get(layout.signed_manifest, set())  # the signed manifest covers everything but itself and its seal
     for p in facts:
-        if p not in covered and p not in (MANIFEST_SHA256, SIGNATURE, TIMESTAMP):
-            problems.append((p, f"not covered by {MANIFEST_SHA256}"))
-    if MANIFEST_SM3 in listed:  # the SM3 manifest is the 国密 fixity: it must cover every file too, not just exist
+        if p not in signed and p not in (layout.signed_manifest, layout.signature, layout.timestamp):
+            problems.append((p, f"not covered by {layout.signed_manifest}, the manifest the seal signs"))
+    if layout.other_manifest in listed:  # the other manifest is fixity too: it must cover every file, not just exist
         for p in facts:
-            if p not in listed[MANIFEST_SM3] and p not in SEAL_FILES:
-                problems.append((p, f"not covered by {MANIFEST_SM3}"))
-    run.verdict("1-1-1", problems, f"{len(facts) - 3} files match the SHA-256 and SM3 manifests")
+            if p not in listed[layout.other_manifest] and p not in layout.files:
+                problems.append((p, f"not covered by {layout.other_manifest}"))
+    run.verdict("1-1-1", problems, f"{len(facts) - 3} files match the SHA-256 and SM3 manifests; the seal signs {layout.signed_manifest}")
 
 
 @dataclass
@@ -87,6 +88,15 @@ class SealEvidence:
     not_der: str | None  # why the signature could not even be parsed
     timestamp: TimestampCheck
     identity: list[str]  # why the signer is not the seal identity (empty: it is)
+    layout: SealLayout
+
+    @property
+    def profile(self) -> str:
+        """What the seal is, named exactly: ``guomi`` only when the signature, its manifest and the timestamp are all SM2/SM3."""
+        sig = self.signature.algorithm if self.signature else ""
+        if self.layout.profile == "guomi" and sig == "sm2_sm3/sm3":
+            return "guomi" if self.timestamp.algorithm == "sm2_sm3/sm3" else "guomi-seal"
+        return "standard"
 
 
 def _anchors(run: Run) -> list[x509.Certificate]:
@@ -107,9 +117,10 @@ def verify_seal(run: Run, facts: dict[str, MemberFacts]) -> SealEvidence:
 
     anchors = _anchors(run)
     tsa_anchors = run.opt.tsa_trust if run.opt.tsa_trust is not None else anchors
-    manifest_bytes, signature = facts[MANIFEST_SHA256].data or b"", facts[SIGNATURE].data or b""
+    layout = seal_layout_of(facts)
+    manifest_bytes, signature = facts[layout.signed_manifest].data or b"", facts[layout.signature].data or b""
     # The timestamp first: its time is the trusted one, at which the signer's whole chain must be valid.
-    ts = verify_timestamp(signature, facts[TIMESTAMP].data or b"", tsa_anchors)
+    ts = verify_timestamp(signature, facts[layout.timestamp].data or b"", tsa_anchors)
     trusted_time = ts.gen_time if not ts.errors and not ts.chain_errors else None
     sig, not_der = None, None
     try:
@@ -118,29 +129,33 @@ def verify_seal(run: Run, facts: dict[str, MemberFacts]) -> SealEvidence:
         not_der = str(exc)
     identity = run.opt.seal_identity or SealIdentity.development()
     who = identity.problems(sig.signer_cert) if sig is not None and sig.signer_cert is not None else []
-    return SealEvidence(sig, not_der, ts, who)
+    if sig is not None and layout.profile == "guomi" and sig.algorithm and sig.algorithm != "sm2_sm3/sm3":
+        who.append(f"{layout.signature} is the 国密 seal's name, but it is signed with {sig.algorithm}, not SM2/SM3 / 国密封装的签名不是 SM2")
+    evidence = SealEvidence(sig, not_der, ts, who, layout)
+    run.crypto_profile = evidence.profile
+    return evidence
 
 
 def t_1_1_2_signature(run: Run, seal: SealEvidence) -> None:
-    sig = seal.signature
+    sig, name = seal.signature, seal.layout.signature
     if sig is None:
-        run.add("1-1-2", FAIL, f"signature is not DER CMS: {seal.not_der}", [SIGNATURE])
+        run.add("1-1-2", FAIL, f"signature is not DER CMS: {seal.not_der}", [name])
     elif sig.errors or seal.identity:
-        run.add("1-1-2", FAIL, "; ".join(sig.errors + seal.identity), [SIGNATURE])
+        run.add("1-1-2", FAIL, "; ".join(sig.errors + seal.identity), [name])
     else:
-        run.add("1-1-2", PASS, f"{sig.algorithm} by {sig.signer_subject}, signed {sig.signing_time}; the seal identity "
-                               f"({(run.opt.seal_identity or SealIdentity.development()).describe()})")
+        run.add("1-1-2", PASS, f"{seal.layout.label} seal over {seal.layout.signed_manifest}: {sig.algorithm} by {sig.signer_subject}, "
+                               f"signed {sig.signing_time}; the seal identity ({(run.opt.seal_identity or SealIdentity.development()).describe()})")
 
 
 def t_1_1_3_timestamp(run: Run, seal: SealEvidence) -> None:
     """The timestamp verifies, and the claimed signing time is not after it (5 minutes of clock skew allowed)."""
-    sig, ts = seal.signature, seal.timestamp
+    sig, ts, name = seal.signature, seal.timestamp, seal.layout.timestamp
     if ts.errors:
-        run.add("1-1-3", FAIL, "; ".join(ts.errors), [TIMESTAMP])
+        run.add("1-1-3", FAIL, "; ".join(ts.errors), [name])
     elif sig and sig.signing_time and ts.gen_time and sig.signing_time > ts.gen_time + dt.timedelta(minutes=5):
-        run.add("1-1-3", FAIL, f"signing time {sig.signing_time} is after the timestamp {ts.gen_time}", [TIMESTAMP])
+        run.add("1-1-3", FAIL, f"signing time {sig.signing_time} is after the timestamp {ts.gen_time}", [name])
     else:
-        run.add("1-1-3", PASS, f"timestamp {ts.gen_time} by {ts.tsa_subject}, policy {ts.policy}")
+        run.add("1-1-3", PASS, f"timestamp {ts.gen_time} by {ts.tsa_subject} ({ts.algorithm}), policy {ts.policy}")
 
 
 def t_1_1_4_certificate_chain(run: Run, seal: SealEvidence) -> None:
@@ -148,7 +163,7 @@ def t_1_1_4_certificate_chain(run: Run, seal: SealEvidence) -> None:
     sig, ts = seal.signature, seal.timestamp
     if sig is None or sig.signer_cert is None:  # nothing examined is never a pass
         run.add("1-1-4", FAIL, "no signer certificate to check: " + ("; ".join(sig.errors) if sig else "the signature is not DER CMS"),
-                [SIGNATURE])
+                [seal.layout.signature])
         return
     chain = [f"signer: {e}" for e in sig.chain_errors] + [f"TSA: {e}" for e in ts.chain_errors]
     if sig.signer_cert is not None and ts.gen_time is not None:
@@ -358,7 +373,7 @@ def t_1_12_description_files(run: Run, z: SafeZip, facts: dict[str, MemberFacts]
 def t_1_13_package_structure(run: Run, z: SafeZip) -> None:
     """Only the metadata, the seal and the three category folders; safe names; public compression."""
     problems = [(p.file or "", f"{p.message} [{p.rule}]") for p in z.problems]
-    allowed_top = {METADATA_NAME, *SEAL_FILES}
+    allowed_top = {METADATA_NAME, *seal_layout_of(z.members).files}
     for name, member in z.members.items():
         parts = name.split("/")
         if len(parts) == 1:

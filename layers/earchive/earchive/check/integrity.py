@@ -8,9 +8,8 @@ One function per test code, each recording its verdict on the :class:`Run`; the 
 from __future__ import annotations
 
 from ..domain import metadata as md
-from ..domain.layout import METADATA_NAME
+from ..domain.layout import METADATA_NAME, seal_layout_of
 from ..domain.safezip import SafeZip
-from ..domain.seal import SEAL_FILES
 from .catalogue import FILE_MANDATORY, MANDATORY, PROFILE_ELEMENTS, parse_datetime
 from .model import MemberFacts, Problems, Run, content_members, declared_files
 
@@ -100,7 +99,7 @@ def t_2_9_archiving_scope(run: Run, meta: md.ParsedMetadata) -> None:
 
 def t_2_10_package_metadata(run: Run, z: SafeZip) -> None:
     """The metadata and every seal file are in the package."""
-    missing = [(n, "missing") for n in (METADATA_NAME, *SEAL_FILES) if n not in z.members]
+    missing = [(n, "missing") for n in (METADATA_NAME, *seal_layout_of(z.members).files) if n not in z.members]
     run.verdict("2-10", missing, "metadata, both manifests, signature and timestamp present")
 
 

@@ -78,6 +78,7 @@ class CheckReport:
     results: list[TestResult]
     scanner: str = ""
     trust: list[str] = field(default_factory=list)
+    crypto_profile: str = ""  # what the seal was found to be: guomi, guomi-seal (SM2 seal, other TSA), standard; "" not examined
 
     @property
     def passed(self) -> bool:
@@ -89,7 +90,8 @@ class CheckReport:
 
     def as_dict(self) -> dict:
         return {"package": self.package, "stage": self.stage, "passed": self.passed, "checked_at": self.checked_at,
-                "scanner": self.scanner, "trust_anchors": self.trust, "results": [r.as_dict() for r in self.results]}
+                "scanner": self.scanner, "trust_anchors": self.trust, "crypto_profile": self.crypto_profile,
+                "results": [r.as_dict() for r in self.results]}
 
 
 @dataclass
@@ -146,6 +148,7 @@ class Run:
         self.prefix = STAGES[options.stage]
         self.results: dict[str, TestResult] = {}
         self.package_findings: list[str] = []  # scanner findings not tied to one member
+        self.crypto_profile = ""  # set when the seal is examined (authenticity.verify_seal)
 
     def add(self, code: str, status: str, detail: str, objects: list[str] | None = None) -> None:
         name, _ = CATALOGUE[code]
@@ -170,7 +173,7 @@ class Run:
         ordered = [self.results[c] for c in CATALOGUE if c in self.results]
         scanner = self.opt.scanner
         return CheckReport(self.package, self.opt.stage, now(), ordered,
-                           f"{scanner.name}: {scanner.database_info}" if scanner else "none", self._trust_named())
+                           f"{scanner.name}: {scanner.database_info}" if scanner else "none", self._trust_named(), self.crypto_profile)
 
     def _trust_named(self) -> list[str]:
         """The trust anchors this check used, by file and by certificate (subject and SHA-256), so a report says what it trusted."""

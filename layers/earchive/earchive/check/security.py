@@ -8,9 +8,8 @@ which fed a streaming scanner every member or ran a file scanner over the packag
 from __future__ import annotations
 
 from ..domain import metadata as md
-from ..domain.layout import METADATA_NAME
+from ..domain.layout import METADATA_NAME, seal_layout_of
 from ..domain.safezip import SafeZip
-from ..domain.seal import SEAL_FILES
 from .catalogue import MANUAL, NA, PASS
 from .model import MemberFacts, Run, declared_files
 
@@ -49,8 +48,9 @@ def t_4_2_virus_free(run: Run, facts: dict[str, MemberFacts]) -> None:
 def t_4_3_extra_files(run: Run, z: SafeZip, meta: md.ParsedMetadata) -> None:
     """Nothing in the package besides the metadata, the seal and the files the metadata declares."""
     declared = declared_files(meta)
+    seal_files = seal_layout_of(z.members).files
     extra = [(p, "not declared in the metadata (extra file)") for p in z.members
-             if p not in declared and p != METADATA_NAME and p not in SEAL_FILES]
+             if p not in declared and p != METADATA_NAME and p not in seal_files]
     run.verdict("4-3", extra, "no extra files")
 
 

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from asn1crypto import algos, cms, core, tsp
 from asn1crypto import x509 as ax509
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
@@ -190,7 +190,10 @@ def _verify_raw(cert: x509.Certificate, signature_algorithm: str, signature: byt
         return
     if signature_algorithm == "sm2_sm3":
         raise InvalidSignature("the SignerInfo says sm2_sm3 but the certificate's key is not an SM2 key")
-    pub = cert.public_key()
+    try:
+        pub = cert.public_key()
+    except UnsupportedAlgorithm as exc:
+        raise InvalidSignature(f"the signer's key uses an unsupported algorithm: {exc}") from None
     h = {"sha256": hashes.SHA256(), "sha384": hashes.SHA384(), "sha512": hashes.SHA512()}.get(digest_alg)
     if h is None:
         raise InvalidSignature(f"digest {digest_alg} not accepted for this key")
@@ -212,9 +215,34 @@ def value_problem(cert: x509.Certificate, signature_algorithm: str, signature: b
 
 
 def _is_sm2_cert(cert: x509.Certificate) -> bool:
-    spki = ax509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))["tbs_certificate"]["subject_public_key_info"]
-    params = spki["algorithm"]["parameters"]
-    return spki["algorithm"]["algorithm"].native == "ec" and params.name == "named" and params.chosen.dotted == SM2_CURVE_OID
+    from . import sm2
+
+    return sm2.is_sm2_certificate(cert)
+
+
+UNSUPPORTED = "证书链使用不支持的算法 (unsupported algorithm in the certificate chain)"
+
+
+def issued_by_problem(cert: x509.Certificate, issuer: x509.Certificate) -> str | None:
+    """Why ``issuer``'s key did not sign ``cert``; None when it did.
+
+    SM3withSM2 certificates (every 国密 CA's) are checked with :mod:`.sm2`, the rest with cryptography;
+    an algorithm neither knows is named (:data:`UNSUPPORTED`), never raised, so one odd certificate
+    fails the chain test and nothing else.
+    """
+    from . import sm2
+
+    if cert.signature_algorithm_oid.dotted_string == SM2_SIGN_OID:
+        return sm2.certificate_signature_problem(cert, issuer)
+    if sm2.is_sm2_certificate(issuer):
+        return f"the issuer's key is SM2 but the certificate is signed with {cert.signature_algorithm_oid.dotted_string}"
+    try:
+        cert.verify_directly_issued_by(issuer)
+    except UnsupportedAlgorithm as exc:
+        return f"{UNSUPPORTED}: {exc}"
+    except (InvalidSignature, ValueError, TypeError) as exc:
+        return f"the issuer's signature does not verify ({exc or type(exc).__name__})"
+    return None
 
 
 def verify_chain(
@@ -235,16 +263,17 @@ def verify_chain(
         if cert.fingerprint(hashes.SHA256()) in anchor_fps:
             return errors
         issuers = [c for c in pool if c.subject == cert.issuer and c is not cert]
-        issuer = None
+        issuer, unsupported = None, []
         for candidate in issuers:
-            try:
-                cert.verify_directly_issued_by(candidate)
+            why = issued_by_problem(cert, candidate)
+            if why is None:
                 issuer = candidate
                 break
-            except (InvalidSignature, ValueError, TypeError):
-                continue
+            if why.startswith(UNSUPPORTED):
+                unsupported.append(why)
         if issuer is None:
-            errors.append(f"no trusted issuer for {cert.subject.rfc4514_string()} (untrusted certificate chain)")
+            errors.append(unsupported[0] + f" ({cert.subject.rfc4514_string()})" if unsupported else
+                          f"no trusted issuer for {cert.subject.rfc4514_string()} (untrusted certificate chain)")
             return errors
         if cert is not leaf:  # ``cert`` is a CA between the leaf and ``issuer``
             cas_below += 1
@@ -375,7 +404,7 @@ def verify_signed_data(
                     result.errors.append("signer certificate lacks the critical timeStamping key purpose")
             except x509.ExtensionNotFound:
                 result.errors.append("signer certificate lacks the timeStamping key purpose")
-    except (ValueError, TypeError, KeyError) as exc:
+    except (ValueError, TypeError, KeyError, UnsupportedAlgorithm) as exc:
         result.errors.append(f"malformed CMS structure: {exc}")
     return result
 

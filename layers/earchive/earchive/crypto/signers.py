@@ -6,15 +6,21 @@ in tests:
 ========================  ==================================================
 ``local-ec`` (default)    development ECDSA P-256 key of the local dev CA
 ``local-rsa``             development RSA-3072 key
-``local-sm2``             development SM2 key (国密), certificate by the dev CA
+``local-sm2``             development SM2 key (国密), certificate by the SM2 dev
+                          intermediate under the SM2 dev root (all SM3withSM2)
 ``kms:KEY_ID``            AWS KMS asymmetric key, RAW signing (earchive.aws.kms);
                           certificate from ``EARCHIVE_SIGNER_CERT`` (PEM, leaf first)
 ``file:KEY.pem,CERT.pem`` a key and certificate chain held in files
-``dev:NAME``              a development ECDSA key of its own for party NAME
-                          (e.g. the receiving institution), by the dev CA
+``dev:NAME``              a development key of its own for party NAME (e.g. the
+                          receiving institution): ECDSA by the dev CA, or SM2 by
+                          the SM2 dev intermediate under the 国密 profile
 ========================  ==================================================
 
-TSA specs: ``local`` (the development TSA, in process) or an ``http(s)://`` URL.
+TSA specs: ``local`` (the development TSA, in process: ECDSA, or SM2 under the 国密
+profile), ``local-sm2`` (the SM2 development TSA) or an ``http(s)://`` URL.
+
+``EARCHIVE_CRYPTO_PROFILE=guomi`` (:func:`profile`) makes the defaults 国密 and refuses
+a non-SM2 seal or list signer (ADR 0020).
 """
 
 from __future__ import annotations
@@ -32,6 +38,24 @@ from . import sm2
 from .identity import DEV_SEAL_POLICY
 from .pki import DevPKI, locked, write_atomic
 from .timestamp import HttpTSA, LocalTSA, TimestampAuthority
+
+PROFILES = ("standard", "guomi")
+
+
+def profile() -> str:
+    """The deployment's crypto profile: ``guomi`` (every signature SM2/SM3) or ``standard``."""
+    value = (current().crypto_profile or "standard").strip().lower()
+    if value not in PROFILES:
+        raise reject("SEAL-CONFIG", f"EARCHIVE_CRYPTO_PROFILE={value!r}: 应为 standard 或 guomi (国密) / must be standard or guomi")
+    return value
+
+
+def require_profile(signer, what: str = "the seal"):
+    """Refuse a non-SM2 signer for ``what`` under the 国密 profile; return the signer."""
+    if profile() == "guomi" and signer.signature_algorithm != "sm2_sm3":
+        raise reject("SEAL-CONFIG", f"国密配置（EARCHIVE_CRYPTO_PROFILE=guomi）要求{what}使用 SM2 密钥，{signer.description} 是 "
+                                    f"{signer.signature_algorithm} / the 国密 profile requires an SM2 key for {what}")
+    return signer
 
 
 class LocalKeySigner:
@@ -70,18 +94,47 @@ class Sm2Signer:
         return sm2.sign(self._d, data)
 
 
-def _dev_sm2(pki: DevPKI) -> Sm2Signer:
-    key_file, cert_file = pki.dir / "signer-sm2.key.hex", pki.dir / "signer-sm2.pem"
-    if not cert_file.exists():
-        with locked(pki.dir):
-            if not cert_file.exists():
-                d = sm2.generate_private_key()
-                cert = sm2.issue_certificate(sm2.public_key_hex(d), "earchive 开发用签名证书 Package Signer (SM2)", pki.ca_key(), pki.ca_cert(),
-                                             policy=DEV_SEAL_POLICY)
-                write_atomic(key_file, d.encode(), 0o600)
-                write_atomic(cert_file, cert.public_bytes(serialization.Encoding.PEM))
-    cert = x509.load_pem_x509_certificate(cert_file.read_bytes())
-    return Sm2Signer(key_file.read_text().strip(), cert, [pki.ca_cert()], "development SM2 key")
+def _dev_sm2(pki: DevPKI, name: str = "signer-sm2", cn: str = "earchive 开发用签名证书 Package Signer (SM2)", *,
+             policy: str | None = DEV_SEAL_POLICY, timestamping: bool = False, description: str = "development SM2 key") -> Sm2Signer:
+    """An SM2 leaf of the 国密 development PKI (root → intermediate → leaf, all SM3withSM2)."""
+    from .gm_pki import GmDevPKI
+
+    gm = GmDevPKI(pki)
+    key, cert = gm.leaf(name, cn, policy=policy, timestamping=timestamping)
+    return Sm2Signer(key, cert, gm.chain(), description)
+
+
+def _file_signer(key_path: str, cert_path: str):
+    """A signer from key and certificate files: SM2 (PKCS#8 or SEC1, as OpenSSL and 国密 tools write them), ECDSA or RSA."""
+    try:
+        key_bytes = Path(key_path).read_bytes()
+        certs = x509.load_pem_x509_certificates(Path(cert_path).read_bytes())
+    except (OSError, ValueError) as exc:
+        raise reject("SEAL-CONFIG", f"无法读取签名私钥或证书文件（{exc}）：私钥应为 PEM（PKCS#8 或 SEC1），证书应为 PEM，叶证书在前 / "
+                                    f"cannot read the signer's key or certificate") from None
+    try:
+        sm2_key = sm2.load_private_key(key_bytes)
+    except ValueError as exc:
+        raise reject("SEAL-CONFIG", f"{key_path} 不是可读的私钥（{exc}）：请提供未加密的 PEM 私钥（PKCS#8 或 SEC1） / "
+                                    "not a readable private key") from None
+    leaf_is_sm2 = sm2.is_sm2_certificate(certs[0])
+    if sm2_key is not None:
+        if not leaf_is_sm2:
+            raise reject("SEAL-CONFIG", f"{key_path} 是 SM2 私钥，但 {cert_path} 的第一张证书不是 SM2 证书 / an SM2 key with a non-SM2 certificate")
+        if sm2.public_key_hex(sm2_key) != sm2.public_key_from_cert(certs[0]):
+            raise reject("SEAL-CONFIG", f"私钥 {key_path} 与证书 {cert_path} 不匹配（公钥不同）：请核对证书是否为该密钥签发 / "
+                                        "the key does not match the certificate")
+        return Sm2Signer(sm2_key, certs[0], certs[1:], f"key file {key_path}")
+    if leaf_is_sm2:
+        raise reject("SEAL-CONFIG", f"{cert_path} 是 SM2 证书，但 {key_path} 不是 SM2 私钥 / an SM2 certificate with a non-SM2 key")
+    try:
+        key = serialization.load_pem_private_key(key_bytes, None)
+    except (ValueError, TypeError) as exc:
+        raise reject("SEAL-CONFIG", f"{key_path} 不是可读的私钥（{exc}）：请提供未加密的 PEM 私钥 / not a readable private key") from None
+    if key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo) != \
+            certs[0].public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo):
+        raise reject("SEAL-CONFIG", f"私钥 {key_path} 与证书 {cert_path} 不匹配（公钥不同） / the key does not match the certificate")
+    return LocalKeySigner(key, certs[0], certs[1:], f"key file {key_path}")
 
 
 def make_signer(spec: str | None = None, pki: DevPKI | None = None, kms_client=None, cert_path: str | None = None):
@@ -90,7 +143,7 @@ def make_signer(spec: str | None = None, pki: DevPKI | None = None, kms_client=N
     ``cert_path`` is the PEM of a ``kms:`` key (default ``$EARCHIVE_SIGNER_CERT``).
     """
     settings = current()
-    spec = spec or settings.signer or "local-ec"
+    spec = spec or settings.signer or ("local-sm2" if profile() == "guomi" else "local-ec")
     development = spec.startswith(("local-", "dev:")) or (spec.startswith("kms:") and not (cert_path or settings.signer_cert))
     if development:
         _refuse_development_in_lambda(f"signer {spec!r}" + (" without a certificate (SignerCertificateParameter)" if spec.startswith("kms:") else ""))
@@ -100,6 +153,9 @@ def make_signer(spec: str | None = None, pki: DevPKI | None = None, kms_client=N
         return LocalKeySigner(pair.key, pair.cert, [pki.ca_cert()], f"development {spec[6:].upper()} key")
     if spec == "local-sm2":
         return _dev_sm2(pki or DevPKI())
+    if spec.startswith("dev:") and spec[4:].replace("-", "").isalnum() and profile() == "guomi":
+        return _dev_sm2(pki or DevPKI(), f"party-{spec[4:]}", f"earchive 开发用国密证书 {spec[4:]}", policy=None,
+                        description=f"development SM2 key of {spec[4:]}")
     if spec.startswith("dev:") and spec[4:].replace("-", "").isalnum():
         pki = pki or DevPKI()
         pair = pki.pair(f"party-{spec[4:]}")
@@ -119,12 +175,7 @@ def make_signer(spec: str | None = None, pki: DevPKI | None = None, kms_client=N
         return signer
     if spec.startswith("file:"):
         key_path, _, cert_path = spec[5:].partition(",")
-        try:
-            key = serialization.load_pem_private_key(Path(key_path).read_bytes(), None)
-            certs = x509.load_pem_x509_certificates(Path(cert_path).read_bytes())
-        except (OSError, ValueError) as exc:
-            raise reject("SEAL-CONFIG", f"cannot load signer key/certificate: {exc}") from None
-        return LocalKeySigner(key, certs[0], certs[1:], f"key file {key_path}")
+        return _file_signer(key_path, cert_path)
     raise reject("SEAL-CONFIG", f"unknown signer spec {spec!r} (local-ec, local-rsa, local-sm2, kms:ID, file:KEY,CERT, dev:NAME)")
 
 
@@ -144,6 +195,12 @@ def _dev_cert_for_public_key(pki: DevPKI, public_der: bytes, cn: str) -> x509.Ce
 def make_tsa(spec: str | None = None, pki: DevPKI | None = None) -> TimestampAuthority:
     """The TSA named by ``spec`` (default ``$EARCHIVE_TSA`` or ``local``)."""
     spec = spec or current().tsa or "local"
+    if spec == "local" and profile() == "guomi":
+        spec = "local-sm2"
+    if spec == "local-sm2":
+        _refuse_development_in_lambda("the development TSA (TsaUrl=local)")
+        return LocalTSA(_dev_sm2(pki or DevPKI(), "tsa-sm2", "earchive 开发用国密时间戳 (dev SM2 TSA)", policy=None,
+                                 timestamping=True, description="development SM2 TSA key"), "local development SM2 TSA")
     if spec == "local":
         _refuse_development_in_lambda("the development TSA (TsaUrl=local)")
         pki = pki or DevPKI()
@@ -151,7 +208,7 @@ def make_tsa(spec: str | None = None, pki: DevPKI | None = None) -> TimestampAut
         return LocalTSA(LocalKeySigner(pair.key, pair.cert, [pki.ca_cert()], "development TSA key"))
     if spec.startswith(("http://", "https://")):
         return HttpTSA(spec)
-    raise reject("SEAL-CONFIG", f"unknown TSA spec {spec!r} (local or an http(s) URL)")
+    raise reject("SEAL-CONFIG", f"unknown TSA spec {spec!r} (local, local-sm2 or an http(s) URL)")
 
 
 def _refuse_development_in_lambda(what: str) -> None:
@@ -163,5 +220,7 @@ def _refuse_development_in_lambda(what: str) -> None:
 
 
 def default_trust_path() -> Path:
-    """The development CA (what ``verify`` trusts without ``--trust``)."""
-    return DevPKI(earchive_home()).ca_path
+    """Both development roots, ECDSA and SM2 (what ``verify`` trusts without ``--trust``)."""
+    from .gm_pki import trust_bundle
+
+    return trust_bundle(DevPKI(earchive_home()))

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import hashlib
 import http.server
 import secrets
 import threading
@@ -24,10 +23,13 @@ from asn1crypto import cms, tsp
 from cryptography import x509
 
 from ..errors import reject
-from .cms import SignatureCheck, signed_data, verify_signed_data
+from .cms import SignatureCheck, digest, signed_data, verify_signed_data
 
 TIMESTAMPING_EKU = "1.3.6.1.5.5.7.3.8"
-POLICY_OID = "1.3.6.1.4.1.59999.1.1"  # the development TSA's policy (private arc, dev only)
+# The development TSA's policy: an OID under 2.25 made from a UUID (ITU-T X.667), ours without registration (audit D14;
+# the earlier 1.3.6.1.4.1.59999.1.1 sat under an enterprise number the project does not hold).
+POLICY_OID = "2.25.334125619284076728668468627560098537846"
+IMPRINTS = ("sha256", "sha384", "sha512", "sm3")  # what a token's message imprint may use (SM3: GB/T 20520 with 国密)
 
 
 class TimestampAuthority(Protocol):
@@ -44,6 +46,7 @@ class LocalTSA:
     def __init__(self, signer, description: str = "local development TSA"):
         self.signer = signer  # a cms.Signer
         self.description = description
+        self.imprint_algorithm = "sm3" if signer.digest_algorithm == "sm3" else "sha256"  # an SM2 TSA is asked in SM3
 
     def request(self, query_der: bytes) -> bytes:
         try:
@@ -97,13 +100,13 @@ class HttpTSA:
             raise reject("SEAL-TSA", f"{self.url} did not answer: {exc}") from None
 
 
-def build_query(data: bytes, nonce: int | None = None) -> tuple[bytes, int]:
-    """A SHA-256 TimeStampReq over ``data`` asking for the TSA certificate."""
+def build_query(data: bytes, nonce: int | None = None, algorithm: str = "sha256") -> tuple[bytes, int]:
+    """A TimeStampReq over ``data`` (imprint ``algorithm``: sha256 or sm3) asking for the TSA certificate."""
     nonce = nonce if nonce is not None else secrets.randbits(63)
     req = tsp.TimeStampReq(
         {
             "version": "v1",
-            "message_imprint": {"hash_algorithm": {"algorithm": "sha256"}, "hashed_message": hashlib.sha256(data).digest()},
+            "message_imprint": {"hash_algorithm": {"algorithm": algorithm}, "hashed_message": digest(algorithm, data)},
             "nonce": nonce,
             "cert_req": True,
         }
@@ -112,8 +115,16 @@ def build_query(data: bytes, nonce: int | None = None) -> tuple[bytes, int]:
 
 
 def timestamp(data: bytes, tsa: TimestampAuthority) -> bytes:
-    """Get a TimeStampResp over ``data``; checks the answer belongs to our query."""
-    query, nonce = build_query(data)
+    """Get a TimeStampResp over ``data``; checks the answer belongs to our query.
+
+    The imprint is SM3 when the TSA is an SM2 one or the deployment is 国密 (GB/T 20520), else SHA-256;
+    under the 国密 profile a token not signed with SM2 is refused here, before it is kept.
+    """
+    from .signers import profile
+
+    guomi = profile() == "guomi"
+    algorithm = getattr(tsa, "imprint_algorithm", None) or ("sm3" if guomi else "sha256")
+    query, nonce = build_query(data, algorithm=algorithm)
     resp_der = tsa.request(query)
     try:
         resp = tsp.TimeStampResp.load(resp_der)
@@ -121,8 +132,12 @@ def timestamp(data: bytes, tsa: TimestampAuthority) -> bytes:
         if status not in ("granted", "granted_with_mods"):
             raise reject("SEAL-TSA", f"{tsa.description} refused: {status} {resp['status']['fail_info'].native}")
         info = resp["time_stamp_token"]["content"]["encap_content_info"]["content"].parsed
-        if info["nonce"].native != nonce or info["message_imprint"]["hashed_message"].native != hashlib.sha256(data).digest():
+        if info["nonce"].native != nonce or info["message_imprint"]["hashed_message"].native != digest(algorithm, data):
             raise reject("SEAL-TSA", f"{tsa.description} answered for another request (nonce or imprint differs)")
+        signed_with = resp["time_stamp_token"]["content"]["signer_infos"][0]["signature_algorithm"]["algorithm"].native
+        if guomi and signed_with != "sm2_sm3":
+            raise reject("SEAL-TSA", f"国密配置要求 SM2 时间戳服务，{tsa.description} 的时间戳以 {signed_with} 签名 / "
+                                     "the 国密 profile requires a TSA that signs with SM2 (GB/T 20520)")
     except (ValueError, TypeError, KeyError) as exc:
         raise reject("SEAL-TSA", f"{tsa.description} sent a malformed reply: {exc}") from None
     return resp_der
@@ -137,6 +152,7 @@ class TimestampCheck:
     gen_time: dt.datetime | None = None
     tsa_subject: str = ""
     policy: str = ""
+    algorithm: str = ""  # "<signature>/<imprint>", e.g. "sm2_sm3/sm3"
 
     @property
     def ok(self) -> bool:
@@ -151,14 +167,15 @@ def verify_timestamp(data: bytes, resp_der: bytes, anchors: list[x509.Certificat
         sd = token["content"]
         info = sd["encap_content_info"]["content"].parsed
         hash_alg = info["message_imprint"]["hash_algorithm"]["algorithm"].native
-        if hash_alg not in ("sha256", "sha384", "sha512"):
+        if hash_alg not in IMPRINTS:
             return TimestampCheck([f"message imprint algorithm {hash_alg} not accepted"])
         errors = []
-        if info["message_imprint"]["hashed_message"].native != hashlib.new(hash_alg, data).digest():
+        if info["message_imprint"]["hashed_message"].native != digest(hash_alg, data):
             errors.append("the timestamp was issued for other data (message imprint differs)")
         check: SignatureCheck = verify_signed_data(token, anchors, require_eku=TIMESTAMPING_EKU)
         errors += check.errors
-        return TimestampCheck(errors, check.chain_errors, info["gen_time"].native, check.signer_subject, info["policy"].native)
+        return TimestampCheck(errors, check.chain_errors, info["gen_time"].native, check.signer_subject, info["policy"].native,
+                              f"{check.algorithm.split('/')[0]}/{hash_alg}")
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         return TimestampCheck([f"malformed timestamp reply: {exc}"])
 

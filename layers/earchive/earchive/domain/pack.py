@@ -32,10 +32,10 @@ from ..crypto.signers import make_signer, make_tsa
 from ..errors import EarchiveError, Problem, reject
 from . import metadata
 from .collect import CaseRecord, collect
-from .layout import METADATA_NAME
+from .layout import ALL_SEAL_NAMES, METADATA_NAME
 from .organise import LocalSerials, Plan, PlannedFile, organise, serial_prefix
 from .safezip import SeekableReader, ZipLimits
-from .seal import MANIFEST_SHA256, MANIFEST_SM3, SEAL_FILES, SIGNATURE, TIMESTAMP, Seal, manifest_text, seal
+from .seal import MANIFEST_SHA256, MANIFEST_SM3, Seal, layout_for, manifests, seal
 
 log = logging.getLogger(__name__)
 
@@ -136,13 +136,12 @@ def _write_bytes(zf: zipfile.ZipFile, name: str, data: bytes, when: dt.datetime,
 
 def _write_seal(zf: zipfile.ZipFile, entries: list[tuple[str, str, str]], signer, tsa, now: dt.datetime) -> Seal:
     """Write manifests, signature and timestamp for ``entries`` into an open package."""
-    sm3_manifest = manifest_text([(sm3, name) for name, sm3, _ in entries])
-    sha_manifest = manifest_text([(sha, name) for name, _, sha in entries] + [(hexdigest("SHA-256", sm3_manifest), MANIFEST_SM3)])
+    sm3_manifest, sha_manifest = manifests(entries, layout_for(signer))
     sealed = seal(sm3_manifest, sha_manifest, signer, tsa)
     _write_bytes(zf, MANIFEST_SM3, sealed.manifest_sm3, now)
     _write_bytes(zf, MANIFEST_SHA256, sealed.manifest_sha256, now)
-    _write_bytes(zf, SIGNATURE, sealed.signature, now, stored=True)
-    _write_bytes(zf, TIMESTAMP, sealed.timestamp, now, stored=True)
+    _write_bytes(zf, sealed.layout.signature, sealed.signature, now, stored=True)
+    _write_bytes(zf, sealed.layout.timestamp, sealed.timestamp, now, stored=True)
     return sealed
 
 
@@ -207,7 +206,7 @@ def seal_package(path: Path | BinaryIO, entries: list[tuple[str, str, str]], *, 
         names = set(zf.namelist())
     if not isinstance(path, Path):
         path.seek(0)
-    if names & set(SEAL_FILES):
+    if names & ALL_SEAL_NAMES:
         raise reject("SEAL-CONFIG", "the package is sealed already", file=str(path))
     missing = [name for name, _, _ in entries if name not in names]
     if missing:

@@ -1,10 +1,13 @@
 """Seal (固化): manifests, a detached CMS signature and an RFC 3161 timestamp.
 
-The package's ``manifest-sha256.txt`` lists every file (including the SM3
-manifest) in the format ``sha256sum -c`` reads, so one signature over that
-one file covers the whole package. The signature is a detached CMS
-SignedData (``openssl cms -verify``), and the timestamp token is over the
-signature (``openssl ts -verify``), proving the seal existed at that time.
+The signed manifest lists every file (including the other manifest) in the
+format ``sha256sum -c`` / ``sm3sum`` reads, so one signature over that one file
+covers the whole package. Which manifest is signed depends on the key: an SM2
+key (国密) signs ``manifest-sm3.txt`` (so no SHA-256 lies between a file and
+the signature), any other key signs ``manifest-sha256.txt``; the signature's
+file name says which (:data:`~.layout.GUOMI_SEAL`, ADR 0020). The signature
+is a detached CMS SignedData, and the timestamp token is over the signature
+(``openssl ts -verify``), proving the seal existed at that time.
 Which key signs and which TSA stamps is chosen in :mod:`earchive.crypto.signers`.
 """
 
@@ -14,9 +17,10 @@ from dataclasses import dataclass
 
 from ..crypto.cms import signed_data
 from ..crypto.timestamp import TimestampAuthority, timestamp
-from .layout import MANIFEST_SHA256, MANIFEST_SM3, SEAL_FILES, SIGNATURE, TIMESTAMP
+from .layout import GUOMI_SEAL, MANIFEST_SHA256, MANIFEST_SM3, SEAL_FILES, SIGNATURE, STANDARD_SEAL, TIMESTAMP, SealLayout
 
-__all__ = ["MANIFEST_SHA256", "MANIFEST_SM3", "SEAL_FILES", "SIGNATURE", "TIMESTAMP", "Seal", "manifest_text", "parse_manifest", "seal"]
+__all__ = ["MANIFEST_SHA256", "MANIFEST_SM3", "SEAL_FILES", "SIGNATURE", "TIMESTAMP", "Seal", "layout_for", "manifest_text", "manifests",
+           "parse_manifest", "seal"]
 
 
 def manifest_text(entries: list[tuple[str, str]]) -> bytes:
@@ -50,10 +54,31 @@ class Seal:
     timestamp: bytes
     signer: str
     tsa: str
+    layout: SealLayout = STANDARD_SEAL
+
+
+def layout_for(signer) -> SealLayout:
+    """An SM2 key (digest SM3) seals the 国密 way; every other key the standard way."""
+    return GUOMI_SEAL if signer.digest_algorithm == "sm3" else STANDARD_SEAL
+
+
+def manifests(entries: list[tuple[str, str, str]], layout: SealLayout) -> tuple[bytes, bytes]:
+    """(SM3 manifest, SHA-256 manifest) of ``(name, sm3, sha256)`` entries; the signed one also lists the other's digest."""
+    from ..crypto.digests import hexdigest
+
+    sm3 = [(d, name) for name, d, _ in entries]
+    sha = [(d, name) for name, _, d in entries]
+    if layout.signed_manifest == MANIFEST_SM3:
+        sha_text = manifest_text(sha)
+        return manifest_text(sm3 + [(hexdigest("SM3", sha_text), MANIFEST_SHA256)]), sha_text
+    sm3_text = manifest_text(sm3)
+    return sm3_text, manifest_text(sha + [(hexdigest("SHA-256", sm3_text), MANIFEST_SM3)])
 
 
 def seal(manifest_sm3: bytes, manifest_sha256: bytes, signer, tsa: TimestampAuthority) -> Seal:
-    """Sign the SHA-256 manifest and timestamp the signature."""
-    signature = signed_data(signer, content=manifest_sha256).dump()
+    """Sign the manifest the signer's layout names and timestamp the signature."""
+    layout = layout_for(signer)
+    signed = manifest_sm3 if layout.signed_manifest == MANIFEST_SM3 else manifest_sha256
+    signature = signed_data(signer, content=signed).dump()
     token = timestamp(signature, tsa)
-    return Seal(manifest_sm3, manifest_sha256, signature, token, signer.description, tsa.description)
+    return Seal(manifest_sm3, manifest_sha256, signature, token, signer.description, tsa.description, layout)
