@@ -128,17 +128,7 @@ class Desk:
 
         if not self.key_path.exists():
             raise UsageError(f"institution {self.code} has no key on this machine: `earchive receive init --institution {self.code}`")
-        from .crypto.institution_keys import load_sm2_key
-
-        d = load_sm2_key(self.key_path.read_bytes())
-        if d is None:
-            return make_signer(f"file:{self.key_path},{self.cert_path}")
-        from cryptography import x509
-
-        from .crypto.signers import Sm2Signer
-
-        certs = x509.load_pem_x509_certificates(self.cert_path.read_bytes())
-        return Sm2Signer(d, certs[0], certs[1:], f"SM2 key file {self.key_path}")
+        return make_signer(f"file:{self.key_path},{self.cert_path}")  # ECDSA, RSA or SM2 (PKCS#8 or SEC1)
 
     # -- pull
     def pull(self, s3: Any, bucket: str, batch_id: str, *, trust: list[Any], seal_identity: Any, progress: Any = None) -> dict[str, Any]:

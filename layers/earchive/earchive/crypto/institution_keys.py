@@ -38,8 +38,6 @@ from . import sm2
 SM2_WITH_SM3 = "1.2.156.10197.1.501"
 DEVELOPMENT_TITLE = "开发用 development only"
 VALID_DAYS = 730
-# asn1crypto sizes an EC private key by its curve: the SM2 curve's 32 bytes, without renaming the OID (its .native stays dotted)
-keys.NamedCurve._key_sizes.setdefault(sm2.CURVE_OID, 32)
 
 
 def subject(name: str, code: str, *, development: bool = False) -> x509.Name:
@@ -90,39 +88,12 @@ def ec_key_and_certificates(name: str, code: str) -> tuple[bytes, bytes, bytes]:
 
 # -- SM2 (asn1crypto builds it, earchive.crypto.sm2 signs)
 
-def sm2_key_pem(private_hex: str) -> bytes:
-    """The SM2 private key as PKCS#8 PEM, the form ``openssl genpkey -algorithm SM2`` writes (public key included)."""
-    key = keys.ECPrivateKey({"version": "ecPrivkeyVer1", "private_key": int(private_hex, 16),
-                             "public_key": bytes.fromhex("04" + sm2.public_key_hex(private_hex))})
-    info = keys.PrivateKeyInfo({"version": 0, "private_key_algorithm": {"algorithm": "ec", "parameters": _sm2_curve()},
-                                "private_key": key})
-    return pem.armor("PRIVATE KEY", info.dump())
-
-
 def load_sm2_key(data: bytes) -> str | None:
-    """The private key (64 hex digits) of an SM2 PEM (PKCS#8, or SEC1 ``EC PRIVATE KEY``); None when it is not an SM2 key.
-
-    The GM core's :func:`earchive.crypto.sm2.load_private_key` reads the same files; it is used when present.
-    """
-    core_loader = getattr(sm2, "load_private_key", None)
-    if core_loader is not None:
-        return core_loader(data)
+    """The private key (64 hex digits) of an SM2 key file (PKCS#8 or SEC1, :func:`earchive.crypto.sm2.load_private_key`);
+    None when it holds another kind of key or none at all."""
     try:
-        kind, _, der = pem.unarmor(data)
-        if kind == "PRIVATE KEY":
-            info = keys.PrivateKeyInfo.load(der)
-            algorithm = info["private_key_algorithm"]
-            if algorithm["algorithm"].native != "ec" or algorithm["parameters"].chosen.dotted != sm2.CURVE_OID:
-                return None
-            key = info["private_key"].parsed
-        elif kind == "EC PRIVATE KEY":
-            key = keys.ECPrivateKey.load(der)
-            if key["parameters"].chosen.dotted != sm2.CURVE_OID:
-                return None
-        else:
-            return None
-        return f"{key['private_key'].native:064x}"
-    except (ValueError, TypeError, KeyError, AttributeError):
+        return sm2.load_private_key(data)
+    except ValueError:
         return None
 
 
@@ -197,7 +168,7 @@ def sm2_development_certificates(private_hex: str, name: str, code: str) -> byte
 def sm2_key_and_certificates(name: str, code: str) -> tuple[bytes, bytes, bytes]:
     """(PKCS#8 key PEM, CSR PEM, development certificate and its one-use issuer, PEM) for a new SM2 key."""
     d = sm2.generate_private_key()
-    return sm2_key_pem(d), sm2_request(d, subject(name, code)), sm2_development_certificates(d, name, code)
+    return sm2.private_key_pem(d), sm2_request(d, subject(name, code)), sm2_development_certificates(d, name, code)
 
 
 # -- installing what the CA returns
@@ -246,4 +217,4 @@ def _canonical_spki(der: bytes) -> bytes:
 
 
 __all__ = ["ec_key_and_certificates", "installation_problems", "key_public_der", "load_sm2_key", "sm2_development_certificates",
-           "sm2_key_and_certificates", "sm2_key_pem", "sm2_request", "subject"]
+           "sm2_key_and_certificates", "sm2_request", "subject"]

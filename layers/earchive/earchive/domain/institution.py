@@ -20,7 +20,6 @@ from ..errors import UsageError
 CODE = re.compile(r"^[0-9A-Za-z]{1,32}$")  # a prefix in the transfer bucket: no '/', '*' or '#'
 PRINCIPAL = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:(root|role/[\w+=,.@/-]+|user/[\w+=,.@/-]+)$")
 STATUSES = ("ACTIVE", "REVOKED")
-SM2_CURVE = "1.2.156.10197.1.301"  # GB/T 32918 (GM/T 0006)
 
 
 def check_code(code: str) -> str:
@@ -91,13 +90,13 @@ def certificate_record(pem: bytes, chain: bytes | None = None, at: dt.datetime |
 def key_algorithm(cert: x509.Certificate) -> str:
     """``SM2`` for a key on the SM2 curve (GB/T 32918), else ``ECDSA`` or ``RSA`` (what else may sign a reply is refused at
     verification)."""
-    from asn1crypto import x509 as ax509
+    from cryptography.hazmat.primitives.asymmetric import rsa
 
-    spki = ax509.Certificate.load(cert.public_bytes(Encoding.DER))["tbs_certificate"]["subject_public_key_info"]["algorithm"]
-    if spki["algorithm"].native == "rsa":
-        return "RSA"
-    params = spki["parameters"]
-    return "SM2" if params.name == "named" and params.chosen.dotted == SM2_CURVE else "ECDSA"
+    from ..crypto.sm2 import is_sm2_certificate
+
+    if is_sm2_certificate(cert):
+        return "SM2"
+    return "RSA" if isinstance(cert.public_key(), rsa.RSAPublicKey) else "ECDSA"
 
 
 def is_sm2(record_or_cert: dict[str, Any] | x509.Certificate) -> bool:
