@@ -243,7 +243,8 @@ def _transfer_loop(cloud, out: Path, uploads: dict[str, Any]) -> bool:
     from earchive.cli import _seal_identity
     from earchive.client import TransferService
     from earchive.crypto.cms import signed_data
-    from earchive.crypto.pki import DevPKI, load_trust_anchors
+    from earchive.crypto.pki import load_trust_anchors
+    from earchive.crypto.signers import default_trust_path
     from earchive.domain import reply as replies
     from earchive.domain.institution import Scope
     from earchive.domain.transfer import Selection
@@ -265,7 +266,7 @@ def _transfer_loop(cloud, out: Path, uploads: dict[str, Any]) -> bool:
     say(f"  institutions registered: {', '.join(f'{c} {names[c]}（受理范围 行政区划 {regions[c]}）' for c in desks)}"
         " (each made its own reply-signing key)")
     a = desks["430102001"]
-    anchors = load_trust_anchors(DevPKI().ca_path)  # the development CA stands for A's own anchors of the archive's seal
+    anchors = load_trust_anchors(default_trust_path())  # the development roots stand for A's own anchors of the archive's seal
     identity = _seal_identity(argparse.Namespace(seal_cert=None, seal_policy=None))
 
     def institution_decides(batch_id: str, returns: dict[str, str]) -> dict[str, Any]:

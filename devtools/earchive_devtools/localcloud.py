@@ -684,6 +684,13 @@ def _s3_replication() -> None:
     replication.install()
 
 
+def _kms_sm2_keys() -> None:
+    """moto makes an RSA key for KeySpec SM2 and signs no SM2DSA: a real SM2 key signs as KMS's does (earchive_devtools.kms_sm2)."""
+    from . import kms_sm2
+
+    kms_sm2.install()
+
+
 def _key_policy_denies() -> None:
     """moto evaluates no key policy: the denies that keep a key from being deleted, disabled or re-policied are
     evaluated in earchive_devtools.keyguard (ADR 0018)."""
@@ -799,6 +806,7 @@ def install_patches() -> None:
     _strict_s3_cors()
     _s3_replication()
     _key_policy_denies()
+    _kms_sm2_keys()
     _partition_bound_tasks()
     _states_all_spares_terminal_errors()  # States.ALL takes neither States.Runtime nor States.DataLimitExceeded
     _payload_limits()
@@ -842,6 +850,9 @@ def execution_name(upload: dict[str, Any], attempt: int = 1) -> str:
     slug = re.sub(r"[^A-Za-z0-9_-]", "-", Path(upload["key"]).stem)[:40] or "case"
     digest = hashlib.sha256(f"{upload['bucket']}/{upload['key']}#{upload.get('version')}".encode()).hexdigest()[:12]
     return f"{slug}-{digest}-a{attempt}"
+
+
+GUOMI_PARAMETERS = {"SealKeySpec": "SM2", "CryptoProfile": "guomi"}  # a 国密 stack (ADR 0020): China mode only, as on AWS
 
 
 def _parameters(mode: str, given: dict[str, str] | None) -> dict[str, str]:

@@ -28,7 +28,8 @@ BUCKETS = (("IntakeBucket", "上传办件 intake: drop finished case bundles (*.
 
 
 def serve(host: str = "127.0.0.1", port: int = 4566, poll: float = 0.5, stop: threading.Event | None = None,
-          verbose: bool = False, suffix: str = "local", console_port: int = 8080, mode: str = "global") -> None:
+          verbose: bool = False, suffix: str = "local", console_port: int = 8080, mode: str = "global",
+          parameters: dict[str, str] | None = None) -> None:
     """Run the local cloud behind a moto server until ``stop`` is set (Ctrl-C or SIGTERM); quiet unless ``verbose``.
 
     ``mode="china"``: the stack as in the AWS China regions (aws-cn, cn-north-1, no Cognito, X-Ray off)."""
@@ -47,7 +48,7 @@ def serve(host: str = "127.0.0.1", port: int = 4566, poll: float = 0.5, stop: th
                               f"`earchive local down` stops it, or use {option})") from None
     stop = stop or threading.Event()
     server, endpoint = start_moto_server(host, port)
-    cloud = LocalCloud(endpoint=endpoint, suffix=suffix, mode=mode)  # earchive-intakebucket-local, …: the same on every run
+    cloud = LocalCloud(endpoint=endpoint, suffix=suffix, mode=mode, parameters=parameters)  # earchive-intakebucket-local, …: the same on every run
     cloud.resolver.params["ConsoleUrl"] = f"http://{host}:{console_port}/"  # the console's origin: the staging bucket's CORS names it
     cloud.start()
     from .gateway import Gateway, seed_users

@@ -230,7 +230,8 @@ def local_target(cloud: Any, home: Path) -> Target:
     """The running local cloud (either mode): a test institution on its own 'PC' folder, the development trust anchors."""
     from earchive.cli import _seal_identity
     from earchive.client import TransferService
-    from earchive.crypto.pki import DevPKI, load_trust_anchors
+    from earchive.crypto.pki import load_trust_anchors
+    from earchive.crypto.signers import default_trust_path
     from earchive.domain.institution import Scope
     from earchive.receive import Desk
 
@@ -255,7 +256,7 @@ def local_target(cloud: Any, home: Path) -> Target:
     queues = {q: cloud.name(q) for q in ("FailedExecutionsQueue", "StartFailuresQueue")}
     return Target(svc=svc, label=f"local cloud ({getattr(cloud, 'mode', 'global')})", pump=pump,
                   alarms=lambda: queue_alarms(cloud.client("sqs"), queues), institution=code, desk=desk, register=register,
-                  anchors=load_trust_anchors(DevPKI().ca_path), seal_identity=_seal_identity(argparse.Namespace(seal_cert=None, seal_policy=None)),
+                  anchors=load_trust_anchors(default_trust_path()), seal_identity=_seal_identity(argparse.Namespace(seal_cert=None, seal_policy=None)),
                   region=region, fonds=fonds)
 
 

@@ -261,7 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("verify", help="four-property check (四性检测) of a package")
     s.add_argument("package")
     s.add_argument("--stage", choices=["archiving", "receiving"], default="archiving")
-    s.add_argument("--trust", action="append", metavar="CA.pem", help="trust anchors (default: the local development CA)")
+    s.add_argument("--trust", action="append", metavar="CA.pem", help="trust anchors (default: the local development roots, ECDSA and SM2: `earchive dev-ca`)")
     s.add_argument("--json", action="store_true")
     s.add_argument("--html", nargs="?", const="", default=None, metavar="PATH",
                    help="write an HTML report (default: beside the package)")

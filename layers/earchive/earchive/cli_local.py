@@ -43,9 +43,12 @@ def cmd_local_up(args: argparse.Namespace) -> int:
               "DynamoDB and console (development passwords and keys)", file=sys.stderr)
     if args.detach:
         return _detach(args)
+    from earchive_devtools.localcloud import GUOMI_PARAMETERS
     from earchive_devtools.server import serve
 
-    serve(args.host, args.port, verbose=args.verbose, console_port=args.console_port, mode="china" if getattr(args, "china", False) else "global")
+    guomi = getattr(args, "guomi", False)
+    serve(args.host, args.port, verbose=args.verbose, console_port=args.console_port,
+          mode="china" if getattr(args, "china", False) or guomi else "global", parameters=GUOMI_PARAMETERS if guomi else None)
     return 0
 
 
@@ -65,7 +68,8 @@ def _detach(args: argparse.Namespace) -> int:
     with open(log, "w", encoding="utf-8") as out:
         proc = subprocess.Popen([sys.executable, "-m", "earchive", *(["-v"] if args.verbose else []), "local", "up",
                                  "--host", args.host, "--port", str(args.port), "--console-port", str(args.console_port),
-                                 *(["--china"] if getattr(args, "china", False) else [])],
+                                 *(["--china"] if getattr(args, "china", False) else []),
+                                 *(["--guomi"] if getattr(args, "guomi", False) else [])],
                                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + args.timeout
     while time.monotonic() < deadline:
@@ -188,6 +192,7 @@ def add_local_parsers(sub: Any) -> None:
     up.add_argument("--console-port", type=int, default=current().console_port, help="the console's port, default 8080 (EARCHIVE_CONSOLE_PORT)")
     up.add_argument("--china", action="store_true", default=current().local_partition == "aws-cn",
                     help="run the stack as in the AWS China regions: aws-cn, cn-north-1, no Cognito, X-Ray off (EARCHIVE_PARTITION=aws-cn)")
+    up.add_argument("--guomi", action="store_true", help="a 国密 stack (implies --china): SealKeySpec=SM2, CryptoProfile=guomi (ADR 0020)")
     up.add_argument("--detach", action="store_true", help="run in the background; `earchive local down` stops it")
     up.add_argument("--timeout", type=float, default=120, help="with --detach: how long to wait for it to serve")
     up.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log every HTTP request")

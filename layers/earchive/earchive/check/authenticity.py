@@ -106,7 +106,7 @@ def _anchors(run: Run) -> list[x509.Certificate]:
 
         p = default_trust_path()
         run.opt.trust = load_trust_anchors(p)
-        run.opt.trust_label = [f"{p} (local development CA)"]
+        run.opt.trust_label = [f"{p} (local development roots, ECDSA and SM2)"]
     return run.opt.trust
 
 

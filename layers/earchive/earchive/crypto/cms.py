@@ -240,7 +240,11 @@ def issued_by_problem(cert: x509.Certificate, issuer: x509.Certificate) -> str |
         cert.verify_directly_issued_by(issuer)
     except UnsupportedAlgorithm as exc:
         return f"{UNSUPPORTED}: {exc}"
-    except (InvalidSignature, ValueError, TypeError) as exc:
+    except ValueError as exc:
+        if str(exc).startswith("Unsupported"):  # cryptography's word for a signature OID it does not know
+            return f"{UNSUPPORTED}: {cert.signature_algorithm_oid.dotted_string}"
+        return f"the issuer's signature does not verify ({exc})"
+    except (InvalidSignature, TypeError) as exc:
         return f"the issuer's signature does not verify ({exc or type(exc).__name__})"
     return None
 

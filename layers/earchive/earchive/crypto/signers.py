@@ -170,8 +170,7 @@ def make_signer(spec: str | None = None, pki: DevPKI | None = None, kms_client=N
             return KmsSigner(key_id, certs[0], certs[1:], kms_client)
         pki = pki or DevPKI()
         signer = KmsSigner(key_id, pki.ca_cert(), [], kms_client)  # placeholder cert until issued below
-        signer.certificate = _dev_cert_for_public_key(pki, signer.public_key_der(), f"earchive 开发用 KMS 签名证书 {key_id[:8]}")
-        signer.chain = [pki.ca_cert()]
+        signer.certificate, signer.chain = _dev_cert_for_public_key(pki, signer.public_key_der(), f"earchive 开发用 KMS 签名证书 {key_id[:8]}")
         return signer
     if spec.startswith("file:"):
         key_path, _, cert_path = spec[5:].partition(",")
@@ -179,17 +178,28 @@ def make_signer(spec: str | None = None, pki: DevPKI | None = None, kms_client=N
     raise reject("SEAL-CONFIG", f"unknown signer spec {spec!r} (local-ec, local-rsa, local-sm2, kms:ID, file:KEY,CERT, dev:NAME)")
 
 
-def _dev_cert_for_public_key(pki: DevPKI, public_der: bytes, cn: str) -> x509.Certificate:
-    """Dev CA certificate for a KMS public key, cached per key (development only)."""
+def _dev_cert_for_public_key(pki: DevPKI, public_der: bytes, cn: str) -> tuple[x509.Certificate, list[x509.Certificate]]:
+    """(certificate, chain) of the dev CA for a KMS public key, cached per key (development only).
+
+    An SM2 key (KMS SM2 in China) is certified by the SM2 development intermediate, so its chain is 国密 throughout.
+    """
+    from .gm_pki import GmDevPKI
     from .pki import issue_certificate
 
+    sm2_public = sm2.public_key_from_der(public_der)
+    gm = GmDevPKI(pki) if sm2_public else None
     cache = pki.dir / f"kms-{hashlib.sha256(public_der).hexdigest()[:16]}.pem"
     if not cache.exists():
         with locked(pki.dir):
             if not cache.exists():
-                cert = issue_certificate(cn, serialization.load_der_public_key(public_der), pki.ca_key(), pki.ca_cert(), policy=DEV_SEAL_POLICY)
+                if gm is not None and sm2_public:
+                    ca_key = sm2.load_private_key((gm.dir / "intermediate.key.pem").read_bytes())
+                    cert = sm2.issue_certificate(sm2_public, cn, ca_key, gm.intermediate_cert(), policy=DEV_SEAL_POLICY)
+                else:
+                    cert = issue_certificate(cn, serialization.load_der_public_key(public_der), pki.ca_key(), pki.ca_cert(),
+                                             policy=DEV_SEAL_POLICY)
                 write_atomic(cache, cert.public_bytes(serialization.Encoding.PEM))
-    return x509.load_pem_x509_certificate(cache.read_bytes())
+    return x509.load_pem_x509_certificate(cache.read_bytes()), (gm.chain() if gm is not None else [pki.ca_cert()])
 
 
 def make_tsa(spec: str | None = None, pki: DevPKI | None = None) -> TimestampAuthority:

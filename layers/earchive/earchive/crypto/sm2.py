@@ -75,6 +75,22 @@ def _spki(public_hex: str) -> keys.PublicKeyInfo:
     )
 
 
+def public_key_der(public_hex: str) -> bytes:
+    """SubjectPublicKeyInfo DER of an SM2 public key (id-ecPublicKey on the SM2 curve), as KMS's GetPublicKey returns it."""
+    return _spki(public_hex).dump()
+
+
+def public_key_from_der(der: bytes) -> str | None:
+    """x‖y hex of the SM2 key in a SubjectPublicKeyInfo DER; None when the key is not SM2."""
+    info = keys.PublicKeyInfo.load(der)
+    params = info["algorithm"]["parameters"]
+    if not (info["algorithm"]["algorithm"].dotted == CURVE_OID
+            or (info["algorithm"]["algorithm"].native == "ec" and params.name == "named" and params.chosen.dotted == CURVE_OID)):
+        return None
+    point = info["public_key"].native if info["algorithm"]["algorithm"].native == "ec" else info["public_key"].contents[1:]
+    return bytes(point)[1:].hex()
+
+
 def public_key_from_cert(cert: x509.Certificate) -> str:
     spki = ax509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))["tbs_certificate"]["subject_public_key_info"]
     point = spki["public_key"].native

@@ -17,7 +17,7 @@ from ..check.virus import make_scanner
 from ..config import Settings
 from ..crypto.identity import SealIdentity
 from ..crypto.pki import load_trust_anchors
-from ..crypto.signers import make_signer, make_tsa
+from ..crypto.signers import make_signer, make_tsa, require_profile
 from ..crypto.timestamp import TimestampAuthority
 
 
@@ -68,7 +68,7 @@ class Runtime:
     def signer(self) -> Any:
         """The window's seal key (KMS in production): signs packages and transfer lists."""
         kms = self.aws.kms if (self.settings.signer or "").startswith("kms:") else None
-        return make_signer(self.settings.signer, kms_client=kms, cert_path=self.settings.signer_cert)
+        return require_profile(make_signer(self.settings.signer, kms_client=kms, cert_path=self.settings.signer_cert))
 
     @cached_property
     def pdf_signer(self) -> Any:
