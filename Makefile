@@ -23,9 +23,9 @@ export AWS_DEFAULT_REGION ?= us-east-1
 .PHONY: smoke install demo test lint validate bench clean system-deps screenshots
 
 # Debian packages the tests need: a real browser (headless Chromium and its driver) for the report pages,
-# poppler-utils (pdfsig, pdftoppm) for the printed lists, a JDK and Bouncy Castle (libbcpkix-java) as an outside CMS
-# verifier, and a CJK font so Chinese renders. Installed once.
-SYSTEM_TOOLS := chromium chromedriver pdfsig pdftoppm javac
+# poppler-utils (pdfsig, pdftoppm) for the printed lists, NSS's certutil (libnss3-tools) for the trust database pdfsig
+# reads, a JDK and Bouncy Castle (libbcpkix-java) as an outside CMS verifier, and a CJK font so Chinese renders. Installed once.
+SYSTEM_TOOLS := chromium chromedriver pdfsig pdftoppm certutil javac
 system-deps:
 	@missing=""; for t in $(SYSTEM_TOOLS); do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
 	  fc-list 2>/dev/null | grep -q "Noto Sans CJK" || missing="$$missing fonts-noto-cjk"; \
@@ -33,8 +33,8 @@ system-deps:
 	  if [ -n "$$missing" ]; then \
 	    echo "installing Debian packages for:$$missing"; \
 	    $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
-	      chromium chromium-driver poppler-utils fonts-noto-cjk default-jdk-headless libbcpkix-java >/dev/null && echo "system tools: installed"; \
-	  else echo "system tools: chromium, chromedriver, pdfsig, pdftoppm, a JDK, Bouncy Castle and Noto Sans CJK present"; fi
+	      chromium chromium-driver poppler-utils libnss3-tools fonts-noto-cjk default-jdk-headless libbcpkix-java >/dev/null && echo "system tools: installed"; \
+	  else echo "system tools: chromium, chromedriver, pdfsig, pdftoppm, certutil, a JDK, Bouncy Castle and Noto Sans CJK present"; fi
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # The library (also the Lambda layer) and, apart from it, the development tools (local cloud, demo, samples).

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from earchive.crypto.cms import assemble, verify_signed_data
 from earchive.crypto.pki import DevPKI
+from tests.java_tools import java_command
 
 CONTENT = b'{"batch_id":"202612060001","decision":"RETURNED"}'
 GOOD, OTHER = hashlib.sha256(CONTENT).digest(), hashlib.sha256(b"ACCEPTED").digest()
@@ -62,20 +63,10 @@ def build(v: dict) -> bytes:
     return b"\x31" + length(len(body), v["ber_outer"]) + body
 
 
-BC_JARS = ("/usr/share/java/bcprov.jar", "/usr/share/java/bcpkix.jar", "/usr/share/java/bcutil.jar")  # Debian's libbcpkix-java
-
-
 @pytest.fixture(scope="session")
 def bouncy_castle(tmp_path_factory) -> list[str]:
     """The command that runs tests/java/BcVerify.java on Bouncy Castle (compiled once; `make system-deps` installs both)."""
-    import shutil
-    from pathlib import Path
-
-    assert shutil.which("javac") and all(Path(j).is_file() for j in BC_JARS), "make system-deps installs a JDK and libbcpkix-java"
-    out = tmp_path_factory.mktemp("bc")
-    source = Path(__file__).parents[1] / "java" / "BcVerify.java"
-    subprocess.run(["javac", "-d", str(out), "-cp", ":".join(BC_JARS), str(source)], check=True, capture_output=True, timeout=300)
-    return ["java", "-cp", ":".join((*BC_JARS, str(out))), "BcVerify"]
+    return java_command(tmp_path_factory, "BcVerify")
 
 
 def bc_accepts(command: list[str], tmp_path, signature: bytes) -> bool:

@@ -97,7 +97,7 @@ def test_an_sm2_seal_with_an_ecdsa_tsa_is_named_for_what_it_is(tmp_path):
     result = pack(sample_case(tmp_path / "c", seed=62).folder, tmp_path / "o", signer=make_signer("local-sm2"), tsa=make_tsa("local"))
     report = check_package(result.path)
     assert report.passed and report.crypto_profile == "guomi-seal"
-    assert json.loads(to_json(report))["crypto_profile_zh"].endswith("时间戳非 SM2")
+    assert json.loads(to_json(report))["crypto_profile_zh"].endswith("含非国密算法")
 
 
 def test_the_guomi_profile_refuses_a_non_sm2_seal_and_a_non_sm2_tsa(guomi):

@@ -24,7 +24,8 @@ def _show(item: dict[str, Any]) -> None:
     print(f"{item['code']}  {item['name']}  {STATUS_ZH.get(item['status'], item['status'])} {item['status']}"
           + (f"（{beijing(item.get('revoked_at'))} 撤销：{item.get('revoke_reason', '')}）" if item.get("revoked_at") else ""))
     for c in item.get("certificates", []):
-        print(f"  签名证书 {c['sha256'][:16]}…  {c['subject']}  有效期 {beijing(c['not_before'])} — {beijing(c['not_after'])}")
+        print(f"  签名证书 {c['sha256'][:16]}…  {c.get('key') or ''}  {c['subject']}  有效期 {beijing(c['not_before'])} — {beijing(c['not_after'])}"
+              + (f"  签发者 {c['issuer']}" if c.get("issuer") else ""))
     scope = Scope.of(item)
     print(f"  受理范围 {scope.describe()}" if scope else
           f"  受理范围 未登记：不能向其移交，先运行 earchive institution scope {item['code']} --region 行政区划代码 --actor 姓名")
@@ -47,7 +48,7 @@ def cmd_institution(args: argparse.Namespace) -> int:
         scope = _scope(args)
         item = registry.add(args.code, args.name, certificates=[Path(c).read_bytes() for c in args.cert or []],
                             principals=list(args.principal or []), actor=args.actor, access=svc.access_points() if args.principal else None,
-                            scope=scope)
+                            scope=scope, chain=Path(args.chain).read_bytes() if args.chain else None)
         _show(item)
         if item.get("access_point"):
             print(f"  its access point (the institution's --bucket): {item['access_point']}")
@@ -59,7 +60,8 @@ def cmd_institution(args: argparse.Namespace) -> int:
             return 2
         _show(registry.set_scope(args.code, scope, actor=args.actor))
     elif args.institution_command == "add-cert":
-        _show(registry.add_certificate(args.code, Path(args.cert).read_bytes(), actor=args.actor))
+        _show(registry.add_certificate(args.code, Path(args.cert).read_bytes(), actor=args.actor,
+                                       chain=Path(args.chain).read_bytes() if args.chain else None))
     elif args.institution_command == "show":
         item = registry.require(args.code)
         if args.json:
@@ -83,7 +85,7 @@ def add_institution_parser(sub: Any) -> None:
     a = isub.add_parser("add", help="register an institution: its code (the transfer bucket prefix), name, reply-signing certificates")
     a.add_argument("code", help="机构代码: letters and digits, e.g. 430102001")
     a.add_argument("--name", required=True, help="政务服务实施机构名称")
-    a.add_argument("--cert", action="append", help="a PEM certificate it signs replies with (repeat)")
+    a.add_argument("--cert", action="append", help="a PEM certificate it signs replies with, ECDSA, RSA or SM2 (repeat)")
     a.add_argument("--principal", action="append", help="an AWS principal ARN allowed to pull its batches (repeat)")
     sc = isub.add_parser("scope", help="record or change what it receives (受理范围); the change is in the event log")
     sc.add_argument("code")
@@ -95,6 +97,8 @@ def add_institution_parser(sub: Any) -> None:
     c = isub.add_parser("add-cert", help="register a further (renewed) reply-signing certificate")
     c.add_argument("code")
     c.add_argument("--cert", required=True)
+    for t in (a, c):
+        t.add_argument("--chain", help="its CA's certificate chain (PEM; a 国密 SM2 CA's too): checked to issue it, kept beside it")
     sh = isub.add_parser("show", help="one institution")
     sh.add_argument("code")
     sh.add_argument("--json", action="store_true")

@@ -31,14 +31,7 @@ def cmd_receive(args: argparse.Namespace) -> int:
 
     desk = Desk(args.institution)
     if args.receive_command == "init":
-        cert = desk.init(args.name, key=Path(args.key) if args.key else None, cert=Path(args.cert) if args.cert else None)
-        print(f"接收单位 {args.institution}: the reply-signing key is {desk.key_path} (keep it on this machine)", file=sys.stderr)
-        if not args.key:
-            print(f"  a certificate request for your CA: {desk.folder / 'reply-signer.csr'}; until it is issued, a development "
-                  "certificate (开发用) stands in", file=sys.stderr)
-        print(f"  give the archive this certificate to register (`earchive institution add {args.institution} --cert …`):", file=sys.stderr)
-        print(cert)
-        return 0
+        return _init(desk, args)
     if args.receive_command == "pull":
         s3, bucket = _transfer_bucket(args)
         options = _check_options(args)
@@ -83,6 +76,33 @@ def cmd_receive(args: argparse.Namespace) -> int:
               f"returned {len(back)} → s3://{bucket}/{key}")
         return 0
     return 2
+
+
+def _init(desk: Any, args: argparse.Namespace) -> int:
+    """Make a key (ECDSA, or SM2 with --sm2) with its CSR, import one, or install the certificate the CA issued for it."""
+    key, cert, chain = (Path(v) if v else None for v in (args.key, args.cert, args.chain))
+    if chain and not cert:
+        print("--chain goes with --cert (the CA's certificate for your key)", file=sys.stderr)
+        return 2
+    if args.sm2 and (key or cert):
+        print("--sm2 makes a new key: without --key or --cert (an SM2 key file is imported with --key and --cert)", file=sys.stderr)
+        return 2
+    path = desk.init(args.name, key=key, cert=cert, sm2=args.sm2, chain=chain, csr=Path(args.csr) if args.csr else None)
+    if cert and not key:
+        print(f"接收单位 {args.institution}: 证书已安装 / the CA's certificate is installed: {path}", file=sys.stderr)
+        print("  请管理员登记此证书（`earchive institution add-cert` 或 `institution add --cert`）/ have the archive register it:",
+              file=sys.stderr)
+        print(path)
+        return 0
+    print(f"接收单位 {args.institution}: the reply-signing key is {desk.key_path} (keep it on this machine)", file=sys.stderr)
+    if not key:
+        kind = "SM2（国密，SM3withSM2）" if args.sm2 else "ECDSA P-256"
+        print(f"  {kind} 证书申请 / a certificate request for your CA: {args.csr or desk.folder / 'reply-signer.csr'}; until it is issued, "
+              "a development certificate (开发用) stands in; install the CA's answer with "
+              f"`earchive receive init --institution {args.institution} --cert CERT.pem [--chain CHAIN.pem]`", file=sys.stderr)
+    print(f"  give the archive this certificate to register (`earchive institution add {args.institution} --cert …`):", file=sys.stderr)
+    print(path)
+    return 0
 
 
 def _print_status(status: dict[str, Any], *, as_json: bool = False) -> None:
@@ -160,9 +180,12 @@ def add_receive_parser(sub: Any) -> None:
     s = sub.add_parser("receive", help="the receiving institution's side: init (its own key), pull, check (接收检测), reply (signed)")
     rsub = s.add_subparsers(dest="receive_command", required=True)
     i = rsub.add_parser("init", help="make (or import) the institution's reply-signing key and certificate on this machine")
-    i.add_argument("--name", required=True, help="政务服务实施机构名称")
-    i.add_argument("--key", help="import this PEM key (with --cert) instead of making one")
-    i.add_argument("--cert", help="the certificate of --key, issued by your CA")
+    i.add_argument("--name", help="政务服务实施机构名称 (to make a key)")
+    i.add_argument("--sm2", action="store_true", help="make an SM2 key (国密) and an SM3withSM2 request for a 国密 CA, not ECDSA P-256")
+    i.add_argument("--csr", metavar="FILE", help="also write the certificate request (PKCS#10 PEM) to FILE")
+    i.add_argument("--key", help="import this PEM key (with --cert) instead of making one (PKCS#8 or SEC1; SM2 keys too)")
+    i.add_argument("--cert", help="the certificate your CA issued: with --key, imported with it; alone, installed for the key made here")
+    i.add_argument("--chain", help="the CA's certificate chain (PEM), kept after the certificate")
     for name, helptext in (("pull", "download a batch, verifying the archive's signature and each package's SM3"),
                            ("check", "the YJ tests on every pulled package with your own trust anchors"),
                            ("review", "a review page on 127.0.0.1: results, metadata, materials; 接收 or 退回 each package; sign and send"),

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.serialization import Encoding
+
 from .config import earchive_home
 from .domain import strict_json
 from .errors import TransferError, UsageError
@@ -45,40 +47,73 @@ class Desk:
         return self.folder / "batches" / batch_id
 
     # -- init
-    def init(self, name: str, *, key: Path | None = None, cert: Path | None = None) -> Path:
-        """Import the institution's key and certificate, or make a key, a CSR for its CA and a development certificate."""
+    def init(self, name: str | None = None, *, key: Path | None = None, cert: Path | None = None, sm2: bool = False,
+             chain: Path | None = None, csr: Path | None = None) -> Path:
+        """Make a key (ECDSA P-256, or SM2 with ``sm2``), a CSR for the institution's CA and a development certificate;
+        import a key and its certificate; or (``cert`` alone) install the certificate the CA returned for the key made here.
+
+        ``chain`` is the CA's chain, kept after the leaf in the certificate file (the reply's CMS carries it); ``csr``
+        is where the request is written as well (it always stays beside the key as ``reply-signer.csr``).
+        """
         from cryptography import x509
-        from cryptography.hazmat.primitives import hashes, serialization
-        from cryptography.hazmat.primitives.asymmetric import ec
-        from cryptography.x509.oid import NameOID
+
+        from .crypto import institution_keys
 
         self.folder.mkdir(parents=True, exist_ok=True)
+        if cert and not key:
+            return self._install(cert, chain)
         if self.key_path.exists() and not key:
             raise TransferError(f"institution {self.code} has a key already at {self.key_path} (nothing was changed)")
         if key and cert:
-            try:  # both must load before anything is written
-                serialization.load_pem_private_key(key.read_bytes(), None)
-                x509.load_pem_x509_certificates(cert.read_bytes())
+            try:  # both must load, and belong together, before anything is written
+                key_pem, certs = key.read_bytes(), self._certificates(cert, chain)
             except (OSError, ValueError) as exc:
                 raise UsageError(f"cannot import the key and certificate: {exc}") from None
-            self._write(self.key_path, key.read_bytes(), 0o600)
-            self._write(self.cert_path, cert.read_bytes(), 0o644)
+            problems = institution_keys.installation_problems(key_pem, certs)
+            if problems:
+                raise UsageError(f"cannot import the key and certificate: {'; '.join(problems)}")
+            self._write(self.key_path, key_pem, 0o600)
+            self._write(self.cert_path, b"".join(c.public_bytes(Encoding.PEM) for c in certs), 0o644)
             return self.cert_path
-        private = ec.generate_private_key(ec.SECP256R1())
-        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{name} 接收回执签名"),
-                             x509.NameAttribute(NameOID.ORGANIZATION_NAME, name),
-                             x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, self.code), x509.NameAttribute(NameOID.COUNTRY_NAME, "CN")])
-        usage = x509.KeyUsage(True, True, False, False, False, False, False, False, False)
-        csr = x509.CertificateSigningRequestBuilder().subject_name(subject).add_extension(usage, critical=True).sign(private, hashes.SHA256())
-        now = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
-        dev_name = x509.Name([*subject, x509.NameAttribute(NameOID.TITLE, "开发用 development only")])
-        cert_obj = (x509.CertificateBuilder().subject_name(dev_name).issuer_name(dev_name).public_key(private.public_key())
-                    .serial_number(x509.random_serial_number()).not_valid_before(now).not_valid_after(now + dt.timedelta(days=730))
-                    .add_extension(usage, critical=True).sign(private, hashes.SHA256()))
-        self._write(self.key_path, private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                         serialization.NoEncryption()), 0o600)
-        self._write(self.folder / "reply-signer.csr", csr.public_bytes(serialization.Encoding.PEM), 0o644)
-        self._write(self.cert_path, cert_obj.public_bytes(serialization.Encoding.PEM), 0o644)
+        if key or not (name or "").strip():
+            raise UsageError("give --name to make a key, --key with --cert to import one, or --cert alone to install the CA's certificate")
+        make = institution_keys.sm2_key_and_certificates if sm2 else institution_keys.ec_key_and_certificates
+        key_pem, request, dev_cert = make(str(name).strip(), self.code)
+        x509.load_pem_x509_certificate(dev_cert)  # what is written below is a certificate this software reads back
+        self._write(self.key_path, key_pem, 0o600)
+        self._write(self.folder / "reply-signer.csr", request, 0o644)
+        if csr:
+            self._write(csr, request, 0o644)
+        self._write(self.cert_path, dev_cert, 0o644)
+        return self.cert_path
+
+    def _certificates(self, cert: Path, chain: Path | None) -> list[Any]:
+        """The leaf (first in ``cert``) and its CA chain (the rest of ``cert``, then ``chain``), without duplicates."""
+        from cryptography import x509
+
+        found = x509.load_pem_x509_certificates(cert.read_bytes()) + (x509.load_pem_x509_certificates(chain.read_bytes()) if chain else [])
+        out: list[Any] = []
+        for c in found:
+            if all(c != o for o in out):
+                out.append(c)
+        return out
+
+    def _install(self, cert: Path, chain: Path | None) -> Path:
+        """The certificate the institution's CA issued for the key made here (and its chain): checked against the key, then kept."""
+        if not self.key_path.exists():
+            raise UsageError(f"institution {self.code} has no key on this machine: `earchive receive init --institution {self.code} --name …`")
+        from .crypto.institution_keys import installation_problems
+
+        try:
+            certs = self._certificates(cert, chain)
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"cannot read the certificate: {exc}") from None
+        problems = installation_problems(self.key_path.read_bytes(), certs)
+        if problems:
+            raise UsageError(f"证书未安装 / the certificate was not installed: {'; '.join(problems)}")
+        if self.cert_path.exists():  # the development certificate it replaces stays beside it
+            self._write(self.folder / "reply-signer.previous.pem", self.cert_path.read_bytes(), 0o644)
+        self._write(self.cert_path, b"".join(c.public_bytes(Encoding.PEM) for c in certs), 0o644)
         return self.cert_path
 
     @staticmethod
@@ -93,7 +128,7 @@ class Desk:
 
         if not self.key_path.exists():
             raise UsageError(f"institution {self.code} has no key on this machine: `earchive receive init --institution {self.code}`")
-        return make_signer(f"file:{self.key_path},{self.cert_path}")
+        return make_signer(f"file:{self.key_path},{self.cert_path}")  # ECDSA, RSA or SM2 (PKCS#8 or SEC1)
 
     # -- pull
     def pull(self, s3: Any, bucket: str, batch_id: str, *, trust: list[Any], seal_identity: Any, progress: Any = None) -> dict[str, Any]:
@@ -210,6 +245,8 @@ class Desk:
 
         When the archive certified a printed list, the institution's approval signature goes on it first (its own
         key, ``tsa`` its own timestamp authority: default the development one), and the reply names both PDFs' SHA-256.
+        With an SM2 key there is no PDF signature (pyHanko has no SM2): the reply says ``"approval": "sm2-reply"`` and
+        names the certified list's SHA-256 and SM3 and its own certificate (ADR 0012, "SM2-only institutions").
         The reply's CMS signature carries a signature timestamp from the same TSA (CAdES-T): the window requires it.
         """
         from .crypto.cades import add_signature_timestamp
@@ -225,7 +262,10 @@ class Desk:
         document = replies.draft(json.loads(listing_bytes), hashlib.sha256(listing_bytes).hexdigest(), receiver=receiver, checks=checks,
                                  returns=returns)
         signer, tsa = self.signer(), tsa or make_tsa("local")
-        if (out / "transfer-list.pdf").exists():
+        if (out / "transfer-list.pdf").exists() and signer.signature_algorithm == "sm2_sm3":
+            # pyHanko makes no SM2 PDF signature: the SM2-signed reply itself approves the certified list, naming its digests
+            document = replies.sm2_approval(document, (out / "transfer-list.pdf").read_bytes(), signer.certificate)
+        elif (out / "transfer-list.pdf").exists():
             from .crypto.pdf_sign import approve
 
             certified = (out / "transfer-list.pdf").read_bytes()

@@ -124,7 +124,7 @@ RULES["BUNDLE-LIMIT"] = ("办件包的文件个数或大小超出限度（或超
 # check test code (without GD-/YJ-) -> what the test requires, in Chinese (the Chinese names are in check.catalogue)
 TESTS: dict[str, str] = {
     "1-1-1": "信息包中每个文件的 SM3 和 SHA-256 摘要都与摘要清单一致",
-    "1-1-2": "摘要清单（manifest-sha256.txt）上的电子签名（CMS）验证通过",
+    "1-1-2": "封装签名所覆盖的摘要清单（通用算法为 manifest-sha256.txt，国密为 manifest-sm3.txt）上的电子签名（CMS）验证通过",
     "1-1-3": "可信时间戳（RFC 3161）覆盖该签名且验证通过",
     "1-1-4": "签名证书和时间戳证书都能追溯到受信任的根证书",
     "1-2": "各元数据项的长度不超过规定上限",

@@ -50,16 +50,17 @@ class Institutions:
         return sorted(scan_all(self.table), key=lambda i: i["code"])
 
     def add(self, code: str, name: str, *, certificates: list[bytes], principals: list[str], actor: str, access: Any = None,
-            scope: Scope | None = None) -> dict[str, Any]:
+            scope: Scope | None = None, chain: bytes | None = None) -> dict[str, Any]:
         """Register a new institution (a code is never reused: a revoked one stays revoked).
 
+        ``chain`` (PEM) is the CA chain of the certificates given (an SM2 国密 CA's too): checked, then kept beside each.
         ``scope`` is its competence (受理范围); without one no batch can be made for it until `institution scope` records one.
 
         With ``access`` (:class:`~earchive.aws.access_points.AccessPoints`) and principals, its access point is opened:
         the only way those principals reach the transfer bucket (ADR 0012).
         """
         item = {"code": check_code(code), "name": name.strip(), "status": "ACTIVE", "created_at": _now(), "created_by": actor,
-                "certificates": [certificate_record(pem) for pem in certificates], "principals": [check_principal(p) for p in principals],
+                "certificates": [certificate_record(pem, chain) for pem in certificates], "principals": [check_principal(p) for p in principals],
                 **({"scope": scope.as_item()} if scope else {})}
         if not item["name"]:
             raise UsageError("an institution needs its name (政务服务实施机构名称)")
@@ -96,16 +97,17 @@ class Institutions:
                            detail={"before": before, "after": scope.as_item()})
         return out
 
-    def add_certificate(self, code: str, pem: bytes, *, actor: str) -> dict[str, Any]:
-        """A further (e.g. renewed) reply-signing certificate; earlier ones stay for replies they signed."""
-        record = certificate_record(pem)
+    def add_certificate(self, code: str, pem: bytes, *, actor: str, chain: bytes | None = None) -> dict[str, Any]:
+        """A further (e.g. renewed, or SM2 from a 国密 CA) reply-signing certificate; earlier ones stay for replies they signed."""
+        record = certificate_record(pem, chain)
         current = self.require(code)
         if any(c["sha256"] == record["sha256"] for c in current.get("certificates", [])):
             return current
         out = self.table.update_item(Key={"code": code}, UpdateExpression="SET certificates = list_append(certificates, :c)",
                                      ConditionExpression="#st = :a", ExpressionAttributeNames={"#st": "status"},
                                      ExpressionAttributeValues={":c": [record], ":a": "ACTIVE"}, ReturnValues="ALL_NEW")["Attributes"]
-        self.events.append(f"institution#{code}", actor=actor, action="add-certificate", result="ACTIVE", detail={"sha256": record["sha256"]})
+        self.events.append(f"institution#{code}", actor=actor, action="add-certificate", result="ACTIVE",
+                           detail={"sha256": record["sha256"], "key": record["key"]})
         return out
 
     def revoke(self, code: str, *, reason: str, actor: str, access: Any = None) -> dict[str, Any]:

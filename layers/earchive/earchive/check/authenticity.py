@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from asn1crypto import cms as acms
 from cryptography import x509
 
+from ..crypto.chain import SM2_SIGN_OID
 from ..crypto.identity import SealIdentity
 from ..crypto.pki import load_trust_anchors
 from ..domain import metadata as md
@@ -92,11 +93,20 @@ class SealEvidence:
 
     @property
     def profile(self) -> str:
-        """What the seal is, named exactly: ``guomi`` only when the signature, its manifest and the timestamp are all SM2/SM3."""
-        sig = self.signature.algorithm if self.signature else ""
-        if self.layout.profile == "guomi" and sig == "sm2_sm3/sm3":
-            return "guomi" if self.timestamp.algorithm == "sm2_sm3/sm3" else "guomi-seal"
-        return "standard"
+        """What the seal was found to be, named exactly ("" when it did not verify: nothing is claimed for it).
+
+        ``guomi``: the seal and its timestamp verified, both SM2 over SM3 (the seal over the SM3 manifest), and every
+        certificate on both paths signed SM3withSM2; ``guomi-seal``: a verified SM2 seal over the SM3 manifest with
+        something else on its paths or timestamp; ``standard``: any other verified seal.
+        """
+        sig, ts = self.signature, self.timestamp
+        if sig is None or not sig.ok or self.identity or not sig.chain_checked or not ts.ok or not ts.chain_checked:
+            return ""
+        if self.layout.profile != "guomi" or sig.algorithm != "sm2_sm3/sm3":
+            return "standard"
+        paths = sig.path + ts.path
+        all_sm2 = ts.algorithm == "sm2_sm3/sm3" and all(c.signature_algorithm_oid.dotted_string == SM2_SIGN_OID for c in paths)
+        return "guomi" if all_sm2 else "guomi-seal"
 
 
 def _anchors(run: Run) -> list[x509.Certificate]:
@@ -111,7 +121,7 @@ def _anchors(run: Run) -> list[x509.Certificate]:
 
 
 def verify_seal(run: Run, facts: dict[str, MemberFacts]) -> SealEvidence:
-    """Verify the CMS signature over manifest-sha256.txt and the timestamp over the signature."""
+    """Verify the CMS signature over the signed manifest (the layout names it) and the timestamp over the signature."""
     from ..crypto.cms import verify_signed_data
     from ..crypto.timestamp import verify_timestamp
 
@@ -166,6 +176,9 @@ def t_1_1_4_certificate_chain(run: Run, seal: SealEvidence) -> None:
                 [seal.layout.signature])
         return
     chain = [f"signer: {e}" for e in sig.chain_errors] + [f"TSA: {e}" for e in ts.chain_errors]
+    chain += [f"{who}: 证书链未检测 (the chain was not walked: {why})" for who, done, why in (
+        ("signer", sig.chain_checked, "; ".join(sig.errors) or "the signature could not be read"),
+        ("TSA", ts.chain_checked, "; ".join(ts.errors) or "the timestamp could not be read")) if not done]
     if sig.signer_cert is not None and ts.gen_time is not None:
         c = sig.signer_cert
         if not c.not_valid_before_utc <= ts.gen_time <= c.not_valid_after_utc:

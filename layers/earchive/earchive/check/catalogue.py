@@ -23,7 +23,7 @@ PASS, FAIL, MANUAL, NA = "pass", "fail", "manual", "not_applicable"
 # notes corroborate them (docs/standards.md §2.3); sub-items of 1-1 are ours.
 CATALOGUE: dict[str, tuple[str, str]] = {
     "1-1-1": ("固化信息有效性检测（数字摘要）", "every file matches the SM3 and SHA-256 manifests"),
-    "1-1-2": ("固化信息有效性检测（电子签名）", "the CMS signature over manifest-sha256.txt verifies"),
+    "1-1-2": ("固化信息有效性检测（电子签名）", "the CMS signature over the signed manifest (manifest-sha256.txt, or manifest-sm3.txt if SM2) verifies"),
     "1-1-3": ("固化信息有效性检测（时间戳）", "the RFC 3161 timestamp covers the signature and verifies"),
     "1-1-4": ("固化信息有效性检测（证书链）", "signer and TSA certificates chain to a trust anchor"),
     "1-2": ("元数据项数据长度检测", "metadata values within their length limits"),

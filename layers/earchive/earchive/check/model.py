@@ -78,7 +78,7 @@ class CheckReport:
     results: list[TestResult]
     scanner: str = ""
     trust: list[str] = field(default_factory=list)
-    crypto_profile: str = ""  # what the seal was found to be: guomi, guomi-seal (SM2 seal, other TSA), standard; "" not examined
+    crypto_profile: str = ""  # what the verified seal is: guomi, guomi-seal, standard (authenticity.SealEvidence.profile); "" unconfirmed
 
     @property
     def passed(self) -> bool:

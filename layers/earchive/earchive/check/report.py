@@ -41,9 +41,9 @@ col.id{width:6.6em}col.prop{width:4.4em}col.name{width:10.5em}col.res{width:5.4e
 
 
 PROFILE_ZH = {
-    "guomi": "国密（SM2 签名、SM3 摘要清单、SM2 时间戳）",
-    "guomi-seal": "国密封装（SM2 签名、SM3 摘要清单），时间戳非 SM2",
-    "standard": "通用算法（SHA-256 摘要清单，ECDSA/RSA/SM2 签名）",
+    "guomi": "国密（SM2 签名于 SM3 摘要清单、SM2 时间戳，证书链均为 SM3withSM2）",
+    "guomi-seal": "国密封装（SM2 签名于 SM3 摘要清单），但时间戳或证书链含非国密算法",
+    "standard": "通用算法（签名于 SHA-256 摘要清单）",
 }
 
 
@@ -66,7 +66,7 @@ def to_json(report: CheckReport) -> str:
     data["stage_zh"] = STAGE_ZH.get(report.stage, report.stage)
     data["verdict_zh"] = report_verdict(len(report.failures), _manual_count(report))
     data["failed_tests"] = [r.id for r in report.failures]
-    data["crypto_profile_zh"] = PROFILE_ZH.get(report.crypto_profile, "未检测")
+    data["crypto_profile_zh"] = PROFILE_ZH.get(report.crypto_profile, "未确认（封装签名未通过验证）")
     for row, r in zip(data["results"], report.results):
         row.update(status_zh=STATUS_ZH.get(r.status, r.status), property_zh=PROPERTY_ZH.get(r.property, r.property),
                    detail_zh=detail_zh(r), checked_at_beijing=zh.beijing(r.checked_at))
@@ -126,7 +126,7 @@ def to_html(report: CheckReport) -> str:
 <tr><td>检测时间：</td><td class="nowrap">{e(when)}（北京时间）</td></tr>
 <tr><td>病毒扫描：</td><td>{e(plain(report.scanner) or "—")}</td></tr>
 <tr><td>信任锚：</td><td>{e(trust)}</td></tr>
-<tr><td>密码算法：</td><td>{e(PROFILE_ZH.get(report.crypto_profile, report.crypto_profile or "—"))}</td></tr></table>
+<tr><td>密码算法：</td><td>{e(PROFILE_ZH.get(report.crypto_profile, "未确认（封装签名未通过验证）"))}</td></tr></table>
 {_verdict(report)}
 <h2>检测明细</h2>
 <table><colgroup><col class="id"><col class="prop"><col class="name"><col class="res"><col><col class="time"></colgroup>

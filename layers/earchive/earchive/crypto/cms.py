@@ -21,6 +21,10 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
+from .chain import UNSUPPORTED, issued_by_problem, verify_chain
+
+__all__ = ["UNSUPPORTED", "SignatureCheck", "Signer", "issued_by_problem", "signed_data", "verify_chain", "verify_signed_data"]
+
 SM3_OID = "1.2.156.10197.1.401"
 SM2_SIGN_OID = "1.2.156.10197.1.501"  # SM2 signature with SM3
 SM2_CURVE_OID = "1.2.156.10197.1.301"
@@ -63,15 +67,18 @@ def _acert(cert: x509.Certificate) -> ax509.Certificate:
 
 
 @lru_cache(maxsize=16)
-def _ess_der(leaf_der: bytes) -> bytes:
-    """The ESS signing-certificate-v2 attribute value for a certificate (costly in asn1crypto, so cached)."""
+def _ess_der(leaf_der: bytes, hash_algorithm: str = "sha256") -> bytes:
+    """The ESS signing-certificate-v2 attribute value for a certificate (costly in asn1crypto, so cached).
+
+    Its hash is the signature's digest: SM3 for an SM2 signer, so no SHA-256 stands in a 国密 signature.
+    """
     leaf = ax509.Certificate.load(leaf_der)
     return tsp.SigningCertificateV2(
         {
             "certs": [
                 {
-                    "hash_algorithm": {"algorithm": "sha256"},
-                    "cert_hash": hashlib.sha256(leaf_der).digest(),
+                    "hash_algorithm": {"algorithm": hash_algorithm},
+                    "cert_hash": digest(hash_algorithm, leaf_der),
                     "issuer_serial": {
                         "issuer": [ax509.GeneralName(name="directory_name", value=ax509.Name.load(leaf.issuer.dump()))],
                         "serial_number": leaf.serial_number,
@@ -101,7 +108,8 @@ def signed_attributes(certificate: x509.Certificate, digest_algorithm: str, cont
                       signing_time: dt.datetime | None = None) -> bytes:
     """The DER of the signed attributes a signature over ``content`` signs: step one where the key is elsewhere (a UKey, a browser)."""
     signing_time = signing_time or dt.datetime.now(dt.UTC)
-    ess = tsp.SigningCertificateV2.load(_ess_der(certificate.public_bytes(serialization.Encoding.DER)))
+    ess = tsp.SigningCertificateV2.load(_ess_der(certificate.public_bytes(serialization.Encoding.DER),
+                                                 "sm3" if digest_algorithm == "sm3" else "sha256"))
     return cms.CMSAttributes(
         [
             {"type": "content_type", "values": [content_type]},
@@ -168,6 +176,8 @@ class SignatureCheck:
     signing_time: dt.datetime | None = None
     signer_cert: x509.Certificate | None = None
     algorithm: str = ""
+    chain_checked: bool = False  # True once the chain was walked (its verdict is chain_errors)
+    path: list[x509.Certificate] = field(default_factory=list)  # the certificates walked, leaf first
 
     @property
     def ok(self) -> bool:
@@ -218,86 +228,6 @@ def _is_sm2_cert(cert: x509.Certificate) -> bool:
     from . import sm2
 
     return sm2.is_sm2_certificate(cert)
-
-
-UNSUPPORTED = "证书链使用不支持的算法 (unsupported algorithm in the certificate chain)"
-
-
-def issued_by_problem(cert: x509.Certificate, issuer: x509.Certificate) -> str | None:
-    """Why ``issuer``'s key did not sign ``cert``; None when it did.
-
-    SM3withSM2 certificates (every 国密 CA's) are checked with :mod:`.sm2`, the rest with cryptography;
-    an algorithm neither knows is named (:data:`UNSUPPORTED`), never raised, so one odd certificate
-    fails the chain test and nothing else.
-    """
-    from . import sm2
-
-    if cert.signature_algorithm_oid.dotted_string == SM2_SIGN_OID:
-        return sm2.certificate_signature_problem(cert, issuer)
-    if sm2.is_sm2_certificate(issuer):
-        return f"the issuer's key is SM2 but the certificate is signed with {cert.signature_algorithm_oid.dotted_string}"
-    try:
-        cert.verify_directly_issued_by(issuer)
-    except UnsupportedAlgorithm as exc:
-        return f"{UNSUPPORTED}: {exc}"
-    except ValueError as exc:
-        if str(exc).startswith("Unsupported"):  # cryptography's word for a signature OID it does not know
-            return f"{UNSUPPORTED}: {cert.signature_algorithm_oid.dotted_string}"
-        return f"the issuer's signature does not verify ({exc})"
-    except (InvalidSignature, TypeError) as exc:
-        return f"the issuer's signature does not verify ({exc or type(exc).__name__})"
-    return None
-
-
-def verify_chain(
-    leaf: x509.Certificate,
-    intermediates: list[x509.Certificate],
-    anchors: list[x509.Certificate],
-    at: dt.datetime,
-) -> list[str]:
-    """Errors building a path from ``leaf`` to one of ``anchors``, valid at ``at``."""
-    errors: list[str] = []
-    anchor_fps = {a.fingerprint(hashes.SHA256()) for a in anchors}
-    pool = intermediates + anchors
-    cert = leaf
-    cas_below = 0  # CA certificates between the leaf and the issuer being checked (for pathLenConstraint)
-    for _ in range(8):
-        if not (cert.not_valid_before_utc <= at <= cert.not_valid_after_utc):
-            errors.append(f"certificate {cert.subject.rfc4514_string()} is not valid at {at.isoformat()}")
-        if cert.fingerprint(hashes.SHA256()) in anchor_fps:
-            return errors
-        issuers = [c for c in pool if c.subject == cert.issuer and c is not cert]
-        issuer, unsupported = None, []
-        for candidate in issuers:
-            why = issued_by_problem(cert, candidate)
-            if why is None:
-                issuer = candidate
-                break
-            if why.startswith(UNSUPPORTED):
-                unsupported.append(why)
-        if issuer is None:
-            errors.append(unsupported[0] + f" ({cert.subject.rfc4514_string()})" if unsupported else
-                          f"no trusted issuer for {cert.subject.rfc4514_string()} (untrusted certificate chain)")
-            return errors
-        if cert is not leaf:  # ``cert`` is a CA between the leaf and ``issuer``
-            cas_below += 1
-        name = issuer.subject.rfc4514_string()
-        try:
-            bc = issuer.extensions.get_extension_for_class(x509.BasicConstraints).value
-            if not bc.ca:
-                errors.append(f"issuer {name} is not a CA")
-            elif bc.path_length is not None and cas_below > bc.path_length:
-                errors.append(f"issuer {name} allows {bc.path_length} CA(s) below it, the path has {cas_below}")
-        except x509.ExtensionNotFound:
-            errors.append(f"issuer {name} has no basic constraints")
-        try:
-            if not issuer.extensions.get_extension_for_class(x509.KeyUsage).value.key_cert_sign:
-                errors.append(f"issuer {name} may not sign certificates (no keyCertSign)")
-        except x509.ExtensionNotFound:
-            errors.append(f"issuer {name} has no key usage (keyCertSign is required of a CA)")
-        cert = issuer
-    errors.append("certificate chain too long")
-    return errors
 
 
 SINGLE_VALUED = ("content_type", "message_digest", "signing_time")  # RFC 5652 §11: one value each (and each attribute once)
@@ -377,6 +307,7 @@ def verify_signed_data(
         digest_alg = si["digest_algorithm"]["algorithm"].native
         sig_alg = si["signature_algorithm"]["algorithm"].native
         result.algorithm = f"{sig_alg}/{digest_alg}"
+        _check_chain(result, leaf, [c for c in certs if c is not leaf], anchors, at, si["signed_attrs"])
         attrs = si["signed_attrs"]
         if not attrs:
             result.errors.append("no signed attributes")
@@ -399,8 +330,6 @@ def verify_signed_data(
             _verify_raw(leaf, sig_alg, si["signature"].native, signed_bytes, digest_alg)
         except (InvalidSignature, ValueError) as exc:
             result.errors.append(f"signature does not verify: {exc or 'invalid signature'}")
-        when = at or result.signing_time or dt.datetime.now(dt.UTC)
-        result.chain_errors += verify_chain(leaf, [c for c in certs if c is not leaf], anchors, when)
         if require_eku:
             try:
                 eku = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
@@ -411,6 +340,25 @@ def verify_signed_data(
     except (ValueError, TypeError, KeyError, UnsupportedAlgorithm) as exc:
         result.errors.append(f"malformed CMS structure: {exc}")
     return result
+
+
+def _check_chain(result: SignatureCheck, leaf: x509.Certificate, others: list[x509.Certificate], anchors: list[x509.Certificate],
+                 at: dt.datetime | None, attrs: Any) -> None:
+    """Walk the chain whatever becomes of the signature, so a chain test never passes a chain nobody walked (review of issue 23).
+
+    At ``at`` (a trusted time) when given, else at the signer's claimed signingTime, else now.
+    """
+    claimed = None
+    if at is None:
+        try:
+            claimed = next((a["values"][0].native for a in attrs or [] if a["type"].native == "signing_time"), None)
+        except (ValueError, TypeError, KeyError, IndexError):
+            claimed = None
+    try:
+        result.chain_errors += verify_chain(leaf, others, anchors, at or claimed or dt.datetime.now(dt.UTC), path=result.path)
+        result.chain_checked = True
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        result.chain_errors.append(f"证书链未检测 (certificate chain not checked): {exc}")
 
 
 def signed_by(identity: Any, signature: bytes, content: bytes, anchors: list[x509.Certificate]) -> tuple[str, list[str]]:

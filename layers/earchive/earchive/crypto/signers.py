@@ -51,10 +51,16 @@ def profile() -> str:
 
 
 def require_profile(signer, what: str = "the seal"):
-    """Refuse a non-SM2 signer for ``what`` under the 国密 profile; return the signer."""
-    if profile() == "guomi" and signer.signature_algorithm != "sm2_sm3":
+    """Refuse, under the 国密 profile, a signer for ``what`` that is not SM2 or whose certificates are not all SM3withSM2."""
+    if profile() != "guomi":
+        return signer
+    if signer.signature_algorithm != "sm2_sm3":
         raise reject("SEAL-CONFIG", f"国密配置（EARCHIVE_CRYPTO_PROFILE=guomi）要求{what}使用 SM2 密钥，{signer.description} 是 "
                                     f"{signer.signature_algorithm} / the 国密 profile requires an SM2 key for {what}")
+    other = [c.subject.rfc4514_string() for c in [signer.certificate, *signer.chain] if c.signature_algorithm_oid.dotted_string != sm2.SIGN_OID]
+    if other:
+        raise reject("SEAL-CONFIG", f"国密配置要求{what}的证书链全部为 SM3withSM2（国密 CA 签发），以下证书不是：{'；'.join(other)} / "
+                                    f"the 国密 profile requires every certificate of {what}'s chain signed SM3withSM2")
     return signer
 
 

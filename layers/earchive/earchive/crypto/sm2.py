@@ -1,7 +1,7 @@
 """SM2 signatures (GB/T 32918) for the seal, via the pure-Python ``gmssl``.
 
 ``cryptography`` has no SM2 curve, so keys and certificates are handled here:
-one signature per package (about 5 ms in pure Python) is cheap enough, and a
+one signature per package (about 15 ms to sign or verify in pure Python) is cheap enough, and a
 pure-Python wheel runs on any Lambda architecture. Signatures use the default
 distinguishing ID ``1234567812345678`` (GM/T 0009), which is what
 ``openssl ... -sigopt distid:1234567812345678`` expects.
@@ -48,19 +48,33 @@ def sign(private_hex: str, data: bytes) -> bytes:
     return algos.DSASignature({"r": int(rs[:64], 16), "s": int(rs[64:], 16)}).dump()
 
 
+def on_curve(public_hex: str) -> bool:
+    """True when ``public_hex`` is x‖y (128 hex digits) of a point on the SM2 curve (GB/T 32918.1 §6.2 public key check)."""
+    if len(public_hex) != 128 or any(c not in "0123456789abcdefABCDEF" for c in public_hex):
+        return False
+    p, a, b = (int(gm.default_ecc_table[k], 16) for k in ("p", "a", "b"))
+    x, y = int(public_hex[:64], 16), int(public_hex[64:], 16)
+    return 0 <= x < p and 0 <= y < p and (x, y) != (0, 0) and (y * y - (x * x * x + a * x + b)) % p == 0
+
+
 def verify(public_hex: str, signature_der: bytes, data: bytes) -> bool:
-    """True when the DER (r, s) signature over ``data`` verifies; r and s must lie in [1, n-1] (GB/T 32918.2 §7.1)."""
+    """True when the DER (r, s) signature over ``data`` verifies; r and s must lie in [1, n-1] (GB/T 32918.2 §7.1).
+
+    Never raises: a key off the curve, a signature that is not exactly DER, or anything gmssl trips on is False.
+    """
+    if not on_curve(public_hex):
+        return False
     try:
-        sig = algos.DSASignature.load(signature_der)
+        sig = algos.DSASignature.load(signature_der, strict=True)
         r, s = sig["r"].native, sig["s"].native
         if not (isinstance(r, int) and isinstance(s, int) and 1 <= r < _N and 1 <= s < _N):
             return False
-        if sig.dump() != signature_der:  # no trailing or re-encoded bytes: one signature, one encoding
+        if sig.dump(force=True) != signature_der:  # DER exactly (no padded integers, long lengths or trailing bytes)
             return False
         rs = f"{r:064x}{s:064x}"
-    except (ValueError, TypeError):
+        return bool(gm.CryptSM2(private_key="", public_key=public_hex.lower()).verify_with_sm3(rs, data))
+    except Exception:  # noqa: BLE001 - gmssl raises assorted errors on hostile input; a verifier answers, never throws
         return False
-    return bool(gm.CryptSM2(private_key="", public_key=public_hex).verify_with_sm3(rs, data))
 
 
 def _spki(public_hex: str) -> keys.PublicKeyInfo:
@@ -108,12 +122,18 @@ def load_private_key(data: bytes) -> str | None:
     from asn1crypto import pem as apem
 
     kind = ""
-    if apem.detect(data):
-        kind, _, data = apem.unarmor(data)
-    if "ENCRYPTED" in kind:
-        raise ValueError("the key file is encrypted; give an unencrypted key (a UKey or KMS keeps keys better)")
+    if apem.detect(data):  # the key block; `openssl ecparam -genkey` writes an "SM2 PARAMETERS" block before it
+        try:
+            blocks = [b for b in apem.unarmor(data, multiple=True) if not b[0].endswith("PARAMETERS")]
+        except ValueError as exc:
+            raise ValueError(f"not a readable PEM file: {exc}") from None
+        if len(blocks) != 1:
+            raise ValueError(f"the file holds {len(blocks)} keys, not one")
+        kind, headers, data = blocks[0]
+        if "ENCRYPTED" in kind or "ENCRYPTED" in headers.get("Proc-Type", ""):
+            raise ValueError("the key file is encrypted; give an unencrypted key (a UKey or KMS keeps keys better)")
     try:
-        outer = core.Sequence.load(data)
+        outer = core.Sequence.load(data, strict=True)
         if kind in ("EC PRIVATE KEY", "SM2 PRIVATE KEY") or (not kind and isinstance(outer[1], core.OctetString)):
             return _sec1_sm2(data, curve_known=False)
         algorithm = core.Sequence.load(outer[1].dump())
@@ -122,14 +142,18 @@ def load_private_key(data: bytes) -> str | None:
         if oid == CURVE_OID or (oid == "1.2.840.10045.2.1" and curve == CURVE_OID):
             return _sec1_sm2(core.OctetString.load(outer[2].dump()).native, curve_known=True)
         return None
-    except (ValueError, TypeError, IndexError, KeyError) as exc:
+    except (ValueError, TypeError, IndexError, KeyError, AttributeError) as exc:
         raise ValueError(f"not a readable private key: {exc}") from None
 
 
 def _sec1_sm2(der: bytes, *, curve_known: bool) -> str | None:
-    key = keys.ECPrivateKey.load(der)
+    key = keys.ECPrivateKey.load(der, strict=True)
     params = key["parameters"]
-    if not curve_known and not (params.name == "named" and params.chosen.dotted == CURVE_OID):
+    present = not isinstance(params, core.Void)
+    named = present and params.name == "named" and params.chosen.dotted == CURVE_OID
+    if curve_known and present and not named:  # PKCS#8 says SM2 outside, the key names another curve inside
+        raise ValueError("the key's own parameters name another curve than SM2")
+    if not curve_known and not named:
         return None
     d = key["private_key"].native
     if not (isinstance(d, int) and 1 <= d < _N - 1):
@@ -165,6 +189,9 @@ def certificate_signature_problem(cert: x509.Certificate, issuer: x509.Certifica
     """Why ``issuer``'s SM2 key did not sign ``cert`` (SM3withSM2, default ID, GM/T 0010); None when it did."""
     if cert.signature_algorithm_oid.dotted_string != SIGN_OID:
         return f"not an SM3withSM2 certificate ({cert.signature_algorithm_oid.dotted_string})"
+    inner = ax509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))["tbs_certificate"]["signature"]["algorithm"].dotted
+    if inner != SIGN_OID:  # RFC 5280 §4.1.1.2: the signed body names the same algorithm as the outside
+        return f"the certificate body names {inner} but it is signed with SM3withSM2 (RFC 5280 §4.1.1.2)"
     if not is_sm2_certificate(issuer):
         return "signed with SM3withSM2, but the issuer's key is not an SM2 key"
     return None if verify(public_key_from_cert(issuer), cert.signature, cert.tbs_certificate_bytes) else "the SM2 signature does not verify"

@@ -153,6 +153,8 @@ class TimestampCheck:
     tsa_subject: str = ""
     policy: str = ""
     algorithm: str = ""  # "<signature>/<imprint>", e.g. "sm2_sm3/sm3"
+    chain_checked: bool = False  # the TSA's chain was walked (its verdict: chain_errors)
+    path: list[x509.Certificate] = dataclasses.field(default_factory=list)  # the TSA's certificates walked, leaf first
 
     @property
     def ok(self) -> bool:
@@ -175,7 +177,7 @@ def verify_timestamp(data: bytes, resp_der: bytes, anchors: list[x509.Certificat
         check: SignatureCheck = verify_signed_data(token, anchors, require_eku=TIMESTAMPING_EKU)
         errors += check.errors
         return TimestampCheck(errors, check.chain_errors, info["gen_time"].native, check.signer_subject, info["policy"].native,
-                              f"{check.algorithm.split('/')[0]}/{hash_alg}")
+                              f"{check.algorithm.split('/')[0]}/{hash_alg}", check.chain_checked, check.path)
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         return TimestampCheck([f"malformed timestamp reply: {exc}"])
 

@@ -171,6 +171,14 @@ def transfer_list_xlsx(document: dict[str, Any], path: Path) -> Path:
     for name in CHECK_ROWS:
         register.append([name, sent[name], received.get(name) or OPINION_PENDING])
     _lay_out(register, (14, 60, 60))
+    if document.get("receiver_approval"):  # an SM2-only institution's approval: its signed reply (ADR 0012), as the PDF's annex says
+        from .transfer_form import sm2_annex_rows
+
+        annex = wb.create_sheet("接收方SM2签名回执确认")
+        annex.append(["项目", "内容"])
+        for row in sm2_annex_rows(document["receiver_approval"]):
+            annex.append(list(row))
+        _lay_out(annex, (16, 120))
     packages = wb.create_sheet("归档信息包")
     packages.append([c for c, _ in PACKAGE_COLUMNS])
     for n, p in enumerate(document["packages"], 1):

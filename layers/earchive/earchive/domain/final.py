@@ -76,11 +76,25 @@ def final_list(listing: dict[str, Any], decision: dict[str, Any] | None) -> dict
         doc["received_date"] = beijing_date(str(decision["decided_at"])) if decision.get("decided_at") else ""
     except ValueError:  # a receipt is refused for this before it is taken; an export never crashes on one
         doc["received_date"] = ""
+    approval = receiver_approval(decision)
+    if approval:
+        doc["receiver_approval"] = approval
     kinds = [p["outcome"] for p in doc["packages"]]
     accepted = kinds.count("ACCEPTED")
     doc["status"] = "ACCEPTED" if accepted == len(kinds) else "RETURNED" if accepted == 0 else "PARTLY_RETURNED"
     doc["counts"] = {"accepted": accepted, "returned": kinds.count("RETURNED"), "withdrawn": kinds.count("WITHDRAWN")}
     return doc
+
+
+def receiver_approval(decision: dict[str, Any]) -> dict[str, str] | None:
+    """How the institution approved the printed list when not by a PAdES signature on it: an SM2-only institution's signed
+    reply (``"approval": "sm2-reply"``), which the window verified before taking it — the signature with the registered SM2
+    certificate and the list's SHA-256 and SM3 (:func:`earchive.domain.reply.sm2_approval_problems`). None otherwise."""
+    if decision.get("approval") != "sm2-reply":
+        return None
+    return {"form": "sm2-reply", "reply_id": str(decision.get("reply_id") or ""), "signer": str(decision.get("signer") or ""),
+            "certificate_sha256": str(decision.get("signer_certificate_sha256") or ""),
+            "list_pdf_sha256": str(decision.get("list_pdf_sha256") or ""), "list_pdf_sm3": str(decision.get("list_pdf_sm3") or "")}
 
 
 def catalogue_items(document: dict[str, Any]) -> list[dict[str, Any]]:
@@ -91,4 +105,4 @@ def catalogue_items(document: dict[str, Any]) -> list[dict[str, Any]]:
              "package_version": p.get("version", 1), "status": p.get("outcome") or LISTED_STATUS} for p in document["packages"]]
 
 
-__all__ = ["catalogue_items", "final_list", "outcomes_of"]
+__all__ = ["catalogue_items", "final_list", "outcomes_of", "receiver_approval"]

@@ -60,15 +60,50 @@ def access_point_policy(access_point_arn: str, code: str, principals: list[str])
     ]}
 
 
-def certificate_record(pem: bytes) -> dict[str, Any]:
-    """What the registry keeps of a reply-signing certificate: the PEM, its SHA-256 fingerprint, subject and validity."""
+def certificate_record(pem: bytes, chain: bytes | None = None, at: dt.datetime | None = None) -> dict[str, Any]:
+    """What the registry keeps of a reply-signing certificate: the PEM, its SHA-256 fingerprint, subject, validity and key
+    algorithm (``SM2`` or ``ECDSA``/``RSA``: an SM2 institution approves the printed list by its signed reply, ADR 0012).
+
+    The leaf is pinned; ``chain`` (its CA's certificates, PEM) is checked to issue it — SM3withSM2 CAs included, by
+    :func:`earchive.crypto.cms.verify_chain` — and kept beside it, so the registry shows which CA certified the key.
+    """
     try:
         cert = x509.load_pem_x509_certificate(pem)
+        cas = [c for c in x509.load_pem_x509_certificates(chain) if fingerprint(c) != fingerprint(cert)] if chain else []
     except ValueError as exc:
         raise UsageError(f"not a PEM certificate: {exc}") from None
-    return {"pem": cert.public_bytes(Encoding.PEM).decode("ascii"), "sha256": fingerprint(cert),
-            "subject": cert.subject.rfc4514_string(), "not_before": cert.not_valid_before_utc.isoformat(),
-            "not_after": cert.not_valid_after_utc.isoformat()}
+    record = {"pem": cert.public_bytes(Encoding.PEM).decode("ascii"), "sha256": fingerprint(cert),
+              "subject": cert.subject.rfc4514_string(), "not_before": cert.not_valid_before_utc.isoformat(),
+              "not_after": cert.not_valid_after_utc.isoformat(), "key": key_algorithm(cert)}
+    if cas:
+        from ..crypto.cms import verify_chain
+
+        roots = [c for c in cas if c.subject == c.issuer] or cas[-1:]
+        errors = verify_chain(cert, [c for c in cas if c not in roots], roots, at or dt.datetime.now(dt.UTC))
+        if errors:
+            raise UsageError(f"证书链不能证明此证书 / the chain given does not certify {record['subject']}: {'; '.join(errors)}")
+        record["chain"] = [c.public_bytes(Encoding.PEM).decode("ascii") for c in cas]
+        record["issuer"] = cert.issuer.rfc4514_string()
+    return record
+
+
+def key_algorithm(cert: x509.Certificate) -> str:
+    """``SM2`` for a key on the SM2 curve (GB/T 32918), else ``ECDSA`` or ``RSA`` (what else may sign a reply is refused at
+    verification)."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from ..crypto.sm2 import is_sm2_certificate
+
+    if is_sm2_certificate(cert):
+        return "SM2"
+    return "RSA" if isinstance(cert.public_key(), rsa.RSAPublicKey) else "ECDSA"
+
+
+def is_sm2(record_or_cert: dict[str, Any] | x509.Certificate) -> bool:
+    """Whether a registered certificate (its record, or the certificate) holds an SM2 key."""
+    if isinstance(record_or_cert, dict):
+        return record_or_cert.get("key") == "SM2" or key_algorithm(x509.load_pem_x509_certificate(record_or_cert["pem"].encode())) == "SM2"
+    return key_algorithm(record_or_cert) == "SM2"
 
 
 def may_sign(institution: dict[str, Any] | None, cert: x509.Certificate, at: dt.datetime) -> list[str]:

@@ -9,6 +9,7 @@ access (packages at receipt are untrusted input).
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -26,8 +27,17 @@ FORMAT_NAMES = {
 }
 
 
-@lru_cache(maxsize=1)
+_SCHEMA_LOCK = threading.Lock()
+
+
 def schema() -> etree.XMLSchema:
+    """The XSD, built once: libxml2 fails ("Internal error") when two threads build schemas at once, so one builds."""
+    with _SCHEMA_LOCK:
+        return _schema()
+
+
+@lru_cache(maxsize=1)
+def _schema() -> etree.XMLSchema:
     with resources.files("earchive").joinpath("schemas/base_info.xsd").open("rb") as f:
         return etree.XMLSchema(etree.parse(f, safe_parser()))
 

@@ -154,7 +154,9 @@ def problems(body: bytes, *, signer: x509.Certificate | None, signature_errors: 
     return out
 
 
-FIELDS = ("version", "reply_id", "batch_id", "institution", "list_sha256", "receiver", "decided_at", "list_pdf_sha256", "signed_pdf_sha256")
+FIELDS = ("version", "reply_id", "batch_id", "institution", "list_sha256", "receiver", "decided_at", "list_pdf_sha256", "signed_pdf_sha256",
+          "approval", "list_pdf_sm3", "signer", "signer_certificate_sha256")
+SM2_REPLY = "sm2-reply"  # the approval of an SM2-only institution: its SM2-signed reply binds the printed list's digests (ADR 0012)
 
 
 def _shape_problems(reply: dict[str, Any]) -> list[str]:
@@ -199,12 +201,58 @@ def check(body: bytes, signature: bytes, *, institution: dict[str, Any] | None, 
     out = problems(body, signer=signer, signature_errors=found.signature_problems, institution=institution, listing=listing,
                    list_sha256=list_sha256, used_reply_ids=used_reply_ids, at=at)
     hostile = any(p.startswith(("the reply is", "field ", "package entry")) for p in out)  # refused for what it is, as problems() does
-    if not hostile:
+    if not hostile:  # parsed strictly above
         out = found.timestamp_problems + out
-    if certified_pdf is not None and not hostile:  # parsed strictly above
-        usable = [c for c in pinned if not may_sign(institution, c, at)]  # registered, active, valid then: as for the reply itself
-        signer_sha = fingerprint(signer) if signer is not None else None
-        out += pdf_problems(json.loads(body), certified_pdf, replied_pdf, usable, tsa_anchors, signer_sha, listing=listing)
+        reply = json.loads(body)
+        if reply.get("approval") is not None and certified_pdf is None:
+            out.append(f"the reply approves a printed list ({reply.get('approval')}), but the archive certified none for this batch")
+        elif reply.get("approval") is not None:
+            out += sm2_approval_problems(reply, certified_pdf, replied_pdf, signer)
+        elif certified_pdf is not None:
+            usable = [c for c in pinned if not may_sign(institution, c, at)]  # registered, active, valid then: as for the reply itself
+            signer_sha = fingerprint(signer) if signer is not None else None
+            out += pdf_problems(reply, certified_pdf, replied_pdf, usable, tsa_anchors, signer_sha, listing=listing)
+    return out
+
+
+def sm2_approval(document: dict[str, Any], certified: bytes, certificate: x509.Certificate) -> dict[str, Any]:
+    """The reply's fields by which an SM2-only institution approves the printed list (no PAdES: pyHanko makes no SM2 PDF
+    signature): the form, the certified list's SHA-256 and SM3, and the signing certificate (its SHA-256 and subject)."""
+    import hashlib
+
+    from ..crypto.cms import digest
+
+    return {**document, "approval": SM2_REPLY, "list_pdf_sha256": hashlib.sha256(certified).hexdigest(),
+            "list_pdf_sm3": digest("sm3", certified).hex(), "signer": certificate.subject.rfc4514_string(),
+            "signer_certificate_sha256": fingerprint(certificate)}
+
+
+def sm2_approval_problems(reply: dict[str, Any], certified: bytes, replied: bytes | None, signer: x509.Certificate | None) -> list[str]:
+    """Why the reply's ``sm2-reply`` approval does not approve the printed list the window certified (empty: it does).
+
+    Taken only from an SM2 certificate (pinned: :func:`problems` checked it is registered and valid); a key that can make a
+    PAdES signature (ECDSA, RSA) approves the PDF itself. The reply must name this very list by SHA-256 and SM3, and the
+    certificate that signed it by SHA-256 and subject, and carry no signed PDF beside it (one approval, one form).
+    """
+    import hashlib
+
+    from ..crypto.cms import digest
+    from .institution import is_sm2
+
+    if reply.get("approval") != SM2_REPLY:
+        return [f"approval {reply.get('approval')!r} is not a form the archive takes ({SM2_REPLY}, or a PAdES approval on the PDF)"]
+    if signer is None:
+        return []  # refused already: no signer certificate
+    if not is_sm2(signer):
+        return [f"approval {SM2_REPLY}: taken only from an institution's SM2 certificate; {signer.subject.rfc4514_string()} can "
+                "sign the printed list itself (PAdES)"]
+    out = []
+    if reply.get("list_pdf_sha256") != hashlib.sha256(certified).hexdigest() or reply.get("list_pdf_sm3") != digest("sm3", certified).hex():
+        out.append("the reply answers another printed list of the batch (an older one?), not the one the archive certified (SHA-256/SM3)")
+    if reply.get("signer_certificate_sha256") != fingerprint(signer) or reply.get("signer") != signer.subject.rfc4514_string():
+        out.append(f"approval {SM2_REPLY}: the reply names another signer than the certificate that signed it")
+    if reply.get("signed_pdf_sha256") is not None or replied is not None:
+        out.append(f"approval {SM2_REPLY}: a signed printed list beside the reply as well (one approval, one form)")
     return out
 
 

@@ -32,6 +32,10 @@ RECEIVER_NAME, RECEIVED_DATE, RECEIVER_SIGNED = "Receiver", "ReceivedDate", "Rec
 RECEIVER_CHECK = "ReceiverCheck{}"  # 登记表 接收单位 检验 row n (1-based, CHECK_ROWS order)
 RECEIVER_FILLER, RECEIVER_DAY = "ReceiverFiller", "ReceiverDate"  # 登记表 接收单位 填表人, 日期
 CARRIER = "载体外观检验"
+SM2_NOTE = ("本清单依据双方签署的 transfer-list.json（移交方 CMS 签名）与 receipt.json（接收方 SM2 签名回执）生成，本打印件本身未签名。"
+            "移交方在提交时以 PAdES 签名认证了清单 PDF（transfer-list.pdf）；接收方使用 SM2 密钥，不在 PDF 上签名，"
+            "而以其 SM2 签名回执确认该 PDF 的 SHA-256 与 SM3 摘要（见附件）；检测意见、接收人、接收日期及登记表接收单位各栏取自该回执。")
+SM2_SIGNED = "以 SM2 数字签名回执确认（见附件）"  # an SM2-only institution's approval (no PAdES signature on this PDF: ADR 0012)
 
 
 @dataclass(frozen=True)
@@ -71,7 +75,8 @@ def answers(final: dict[str, Any]) -> dict[str, str]:
     checks = final.get("receiver_checks") or {}
     out.update({RECEIVER_CHECK.format(n): str(checks.get(name, "")) for n, name in enumerate(CHECK_ROWS, 1)})
     day = final.get("received_date") or (beijing_date(str(final["decided_at"])) if final.get("decided_at") else "")
-    out.update({RECEIVER_NAME: str(final.get("receiver") or ""), RECEIVED_DATE: day, RECEIVER_SIGNED: "已数字签章（见第 2 页接收单位签章）",
+    signed = SM2_SIGNED if final.get("receiver_approval") else "已数字签章（见第 2 页接收单位签章）"
+    out.update({RECEIVER_NAME: str(final.get("receiver") or ""), RECEIVED_DATE: day, RECEIVER_SIGNED: signed,
                 RECEIVER_FILLER: str(final.get("receiver") or ""), RECEIVER_DAY: day})
     return out
 
@@ -193,14 +198,17 @@ def render(document: dict[str, Any]) -> Form:
     fields.update(_signatures(pdf, document))
     pdf.ln(4)
     pdf.set_font("cjk", size=8)
-    pdf.multi_cell(0, 5, align="L", wrapmode="CHAR", text="本清单与第 2 页《电子档案移交与接收登记表》、附表《电子档案数字摘要》为同一文件，由移交方在提交时、"
-                         "接收方在答复时分别以数字签名签署（PAdES）；检测意见、接收人、接收日期及登记表接收单位各栏由接收方在签署时填写，"
-                         "其签名覆盖所填内容；清单同时以 JSON 形式由双方以 CMS 签名。")
+    pdf.multi_cell(0, 5, align="L", wrapmode="CHAR", text=SM2_NOTE if document.get("receiver_approval") else
+                   "本清单与第 2 页《电子档案移交与接收登记表》、附表《电子档案数字摘要》为同一文件，由移交方在提交时、"
+                   "接收方在答复时分别以数字签名签署（PAdES）；检测意见、接收人、接收日期及登记表接收单位各栏由接收方在签署时填写，"
+                   "其签名覆盖所填内容；清单同时以 JSON 形式由双方以 CMS 签名。")
     boxes, more = _register(pdf, document, heading)
     fields.update(more)
     if document.get("decided_at") or document.get("receiver_checks") or document.get("receiver"):  # the decided list as a plain print (no fields to fill)
         _fill_static(pdf, fields, answers(document))
     _annex(pdf, document, heading)
+    if document.get("receiver_approval"):
+        _sm2_annex(pdf, document["receiver_approval"], heading)
     return Form(bytes(pdf.output()), boxes, fields)
 
 
@@ -260,12 +268,14 @@ def _register(pdf: Any, document: dict[str, Any], heading: Any) -> tuple[dict[st
     if pdf.will_page_break(52):
         pdf.add_page()
     sender, _ = _signing_block(pdf, "移交单位", document["transferor"], document.get("reviewer"), str(document["transfer_date"]), left=True)
-    receiver, more = _signing_block(pdf, "接收单位", None, None, None, left=False)
+    seal = "SM2 签名回执，见附件" if document.get("receiver_approval") else "见右侧数字签章"
+    receiver, more = _signing_block(pdf, "接收单位", None, None, None, left=False, seal=seal)
     fields.update(more)
     return {SENDER_FIELD: sender, RECEIVER_FIELD: receiver}, fields
 
 
-def _signing_block(pdf: Any, unit: str, filler: Any, reviewer: Any, day: str | None, left: bool) -> tuple[Box, dict[str, Box]]:
+def _signing_block(pdf: Any, unit: str, filler: Any, reviewer: Any, day: str | None, left: bool,
+                   seal: str = "见右侧数字签章") -> tuple[Box, dict[str, Box]]:
     """One unit's 填表人 / 审核人 / 单位（印章）/ 日期 lines and, beside them, the empty box its digital signature's stamp fills.
 
     The receiving unit's 填表人 and 日期 are fields (``filler`` None): the institution fills them as it signs.
@@ -277,7 +287,7 @@ def _signing_block(pdf: Any, unit: str, filler: Any, reviewer: Any, day: str | N
     pdf.set_font("cjk", size=10)
     fields: dict[str, Box] = {}
     for label, value in ((f"{unit}", ""), ("填表人（签名）", filler if filler is not None else RECEIVER_FILLER),
-                         ("审核人（签名）", reviewer or ""), ("单位（印章）", "见右侧数字签章"),
+                         ("审核人（签名）", reviewer or ""), ("单位（印章）", seal),
                          ("日期（北京时间）", day if day is not None else RECEIVER_DAY)):
         pdf.set_x(x + 2)
         pdf.set_font("cjk", size=10 if len(label) < 7 else 8)
@@ -328,12 +338,34 @@ def _annex(pdf: Any, document: dict[str, Any], heading: Any) -> None:
                 r.cell(str(v))
 
 
+def sm2_annex_rows(approval: dict[str, str]) -> list[tuple[str, str]]:
+    """附件 接收方 SM2 签名回执确认: exactly what the window established when it took the reply, one row each."""
+    return [("确认方式", "接收方以 SM2 数字签名回执确认（SM3withSM2，GB/T 32918；回执 receipt.json，签名 receipt.json.receiver.p7s）；"
+                     "本清单 PDF 上无接收方签名（PDF 签名库不支持 SM2）"),
+            ("回执编号", approval["reply_id"]), ("签名人", approval["signer"]), ("证书 SHA-256", approval["certificate_sha256"]),
+            ("清单 SHA-256", approval["list_pdf_sha256"]), ("清单 SM3", approval["list_pdf_sm3"]),
+            ("移交方核验", "接收回执时已核验：回执的 SM2 签名由该接收单位登记的 SM2 证书（上列 SHA-256）作出且有效；回执所列清单 SHA-256 与 SM3 "
+                        "即移交方认证的 transfer-list.pdf 的摘要")]
+
+
+def _sm2_annex(pdf: Any, approval: dict[str, str], heading: Any) -> None:
+    pdf.add_page()
+    pdf.set_font("cjk", size=12)
+    pdf.cell(0, 10, "附件：接收方以 SM2 数字签名回执确认", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("cjk", size=9)
+    with pdf.table(col_widths=(40, 237), line_height=6, first_row_as_headings=False, text_align="LEFT") as table:
+        for name, value in sm2_annex_rows(approval):
+            r = table.row()
+            r.cell(name, style=heading)
+            r.cell(value)
+
+
 def transfer_list_pdf(document: dict[str, Any], path: Path) -> Path:
     """The rendered form written to ``path`` (unsigned: for printing, or to be signed)."""
     path.write_bytes(render(document).pdf)
     return path
 
 
-__all__ = ["CHECK_ROWS", "DIGEST_ALGORITHM", "PENDING", "RECEIVER_FIELD", "SENDER_FIELD", "Form", "answers", "placeholders", "render",
-           "sender_checks", "transfer_list_pdf",
+__all__ = ["CHECK_ROWS", "DIGEST_ALGORITHM", "PENDING", "RECEIVER_FIELD", "SENDER_FIELD", "SM2_SIGNED", "Form", "answers", "placeholders",
+           "render", "sender_checks", "sm2_annex_rows", "transfer_list_pdf",
            "volume_gb"]
