@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import subprocess
-from pathlib import Path
 
 import pytest
 from asn1crypto import cms
@@ -26,7 +25,6 @@ from earchive.crypto.pki import DevPKI, load_trust_anchors
 from earchive.crypto.signers import LocalKeySigner, default_trust_path, make_signer, make_tsa
 
 BODY = b'{"batch_id":"202612060001","packages":[]}'
-BC_JARS = ("/usr/share/java/bcprov.jar", "/usr/share/java/bcpkix.jar", "/usr/share/java/bcutil.jar")  # Debian's libbcpkix-java
 
 
 def anchors() -> list[x509.Certificate]:
@@ -177,30 +175,38 @@ def test_openssl_verifies_the_signature_and_the_embedded_token_over_the_signatur
 
 
 @pytest.fixture(scope="module")
-def bouncy_castle(tmp_path_factory) -> str:
-    """The classpath of tests/java's Bouncy Castle programs (compiled once; `make system-deps` installs the JDK and the jars)."""
-    import shutil
+def bouncy_castle(tmp_path_factory) -> list[str]:
+    """``java -cp … `` for tests/java's Bouncy Castle programs (compiled once a session: tests/java_tools.py)."""
+    from tests.java_tools import java_command
 
-    assert shutil.which("javac") and all(Path(j).is_file() for j in BC_JARS), "make system-deps installs a JDK and libbcpkix-java"
-    out = tmp_path_factory.mktemp("bc-cades")
-    java = Path(__file__).parents[1] / "java"
-    subprocess.run(["javac", "-d", str(out), "-cp", ":".join(BC_JARS), str(java / "BcVerify.java"), str(java / "BcSignatureTimestamp.java")],
-                   check=True, capture_output=True, timeout=300)
-    return ":".join((*BC_JARS, str(out)))
+    return java_command(tmp_path_factory, "BcVerify")[:-1]
+
+
+def root_pem(sm2_family: bool) -> str:
+    """The development root of the family: ECDSA P-256, or SM2 (whose leaves hang under the SM2 intermediate)."""
+    return str(GmDevPKI().root_path) if sm2_family else str(DevPKI().ca_path)
 
 
 def test_bouncy_castle_verifies_the_signature_and_its_timestamp_token(tmp_path, stamped, signer, tsa, bouncy_castle):
+    """BcVerify (chain mode): the whole SignedData and its path to the root, untouched by the unsigned attribute; BcVerify (ts
+    mode): the token, extracted here, over the signature value's bytes; BcSignatureTimestamp: the token found by Bouncy Castle
+    itself in the SignerInfo's unsigned attributes, its imprint recomputed over BC's own reading of the signature value."""
     der = stamped[1]
     (tmp_path / "s.p7s").write_bytes(der)
     (tmp_path / "body.json").write_bytes(BODY)
-    whole = subprocess.run(["java", "-cp", bouncy_castle, "BcVerify", str(tmp_path / "s.p7s"), str(tmp_path / "body.json"),
-                            issuer_pem(is_sm2(der))], capture_output=True, text=True, timeout=120)
+    (tmp_path / "value.bin").write_bytes(signer_info(der)["signature"].native)
+    (tmp_path / "token.der").write_bytes(token_of(der))
+
+    def bc(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([*bouncy_castle, *args], capture_output=True, text=True, timeout=120)
+
+    whole = bc("BcVerify", "chain", str(tmp_path / "s.p7s"), str(tmp_path / "body.json"), root_pem(is_sm2(der)))
     assert whole.returncode == 0, whole.stderr  # the unsigned attribute disturbs nothing
-    token = subprocess.run(["java", "-cp", bouncy_castle, "BcSignatureTimestamp", str(tmp_path / "s.p7s"), issuer_pem(token_is_sm2(der))],
-                           capture_output=True, text=True, timeout=120)
-    assert token.returncode == 0 and "verified genTime" in token.stdout, token.stderr
+    token = bc("BcVerify", "ts", str(tmp_path / "token.der"), str(tmp_path / "value.bin"), root_pem(token_is_sm2(der)))
+    assert token.returncode == 0, token.stderr
+    found = bc("BcSignatureTimestamp", str(tmp_path / "s.p7s"), issuer_pem(token_is_sm2(der)))
+    assert found.returncode == 0 and "verified genTime" in found.stdout, found.stderr
     other = add_signature_timestamp(signed_data(signer, content=b"another document").dump(), tsa)
     (tmp_path / "swapped.p7s").write_bytes(with_token(der, token_of(other)))
-    refused = subprocess.run(["java", "-cp", bouncy_castle, "BcSignatureTimestamp", str(tmp_path / "swapped.p7s"), issuer_pem(False)],
-                             capture_output=True, text=True, timeout=120)
+    refused = bc("BcSignatureTimestamp", str(tmp_path / "swapped.p7s"), issuer_pem(False))
     assert refused.returncode == 1 and "imprint is not over the signature value" in refused.stderr, refused.stderr
