@@ -97,15 +97,20 @@ def _configure(cloud: Any, out: Path) -> None:
           file=sys.stderr)
 
 
-def run_demo(out: Path, cases: int = 12) -> int:
-    """The cloud demo on moto; returns 0 when every good case was archived and the bad one rejected."""
-    from .localcloud import LocalCloud
+def run_demo(out: Path, cases: int = 12, guomi: bool = False) -> int:
+    """The cloud demo on moto; returns 0 when every good case was archived and the bad one rejected.
+
+    ``guomi``: a 国密 stack in China mode (SealKeySpec SM2, CryptoProfile guomi: ADR 0020), whose institutions reply with SM2 keys.
+    """
+    from .localcloud import GUOMI_PARAMETERS, LocalCloud
 
     started = time.monotonic()
     print(f"earchive demo: starting the local cloud (template.yaml + statemachine/archive.asl.json on moto) → {out.resolve()}",
           file=sys.stderr)
     prepare_out(out)
-    with LocalCloud(log_level="ERROR") as cloud:
+    if guomi:
+        print("  国密 stack: SM2 seal (KMS SM2DSA) over the SM3 manifest, SM2 TSA, SM2 institutions; as in cn-north-1", file=sys.stderr)
+    with LocalCloud(log_level="ERROR", mode="china" if guomi else "global", parameters=GUOMI_PARAMETERS if guomi else None) as cloud:
         print(f"  intake bucket {cloud.name('IntakeBucket')}, archive bucket {cloud.name('ArchiveBucket')} (Object Lock COMPLIANCE)",
               file=sys.stderr)
         _configure(cloud, out)
@@ -158,7 +163,7 @@ def run_demo(out: Path, cases: int = 12) -> int:
         _print_table(rows, step_sum, step_n, len(arns))
         archived = sum(1 for r in rows if r[2].startswith("归档"))
         print(f"\n{archived} archived under Object Lock, {len(rows) - archived} rejected with reasons, in {time.monotonic() - started:.1f}s")
-        transfer_ok = _transfer_loop(cloud, out, uploads) if archived else False
+        transfer_ok = _transfer_loop(cloud, out, uploads, sm2=guomi) if archived else False
         items = cloud.catalogue().by_status()
         _download_packages(cloud, items, out)
         _download_reports(cloud, out)
@@ -234,7 +239,7 @@ def _write_index(out: Path, *, cloud: bool) -> None:
     (out / "README.txt").write_text("\n".join(lines) + "\n", "utf-8")
 
 
-def _transfer_loop(cloud, out: Path, uploads: dict[str, Any]) -> bool:
+def _transfer_loop(cloud, out: Path, uploads: dict[str, Any], sm2: bool = False) -> bool:
     """Walk the seed's second stage with two institutions: A pulls, checks and replies with its own key (returning one
     package); B's forged reply for A's batch is refused; the window fixes, re-archives, resubmits; A accepts."""
     import argparse
@@ -261,7 +266,7 @@ def _transfer_loop(cloud, out: Path, uploads: dict[str, Any]) -> bool:
     names = {"430102001": "长沙市芙蓉区行政审批服务局", "430103001": "长沙市天心区行政审批服务局"}
     regions = {"430102001": "430102", "430103001": "430103"}  # each receives its own district's cases only (受理范围, issue 20)
     for code, desk in desks.items():  # each on its own PC: its key stays there; the archive registers its certificate and scope
-        svc.aws.institutions.add(code, names[code], certificates=[desk.init(names[code]).read_bytes()], principals=[], actor="档案管理员",
+        svc.aws.institutions.add(code, names[code], certificates=[desk.init(names[code], sm2=sm2).read_bytes()], principals=[], actor="档案管理员",
                                  scope=Scope.parse(regions=[regions[code]]))
     say(f"  institutions registered: {', '.join(f'{c} {names[c]}（受理范围 行政区划 {regions[c]}）' for c in desks)}"
         " (each made its own reply-signing key)")

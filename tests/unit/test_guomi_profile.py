@@ -140,3 +140,18 @@ def test_the_list_signature_of_a_guomi_deployment_is_sm2(guomi):
     info = signed_data(signer, content=b'{"batch_id": "1"}')
     check = verify_signed_data(info, [GmDevPKI().root_cert()], content=b'{"batch_id": "1"}')
     assert check.ok and check.algorithm == "sm2_sm3/sm3"
+
+
+def test_a_pdfs_timestamps_never_come_from_an_sm2_tsa(guomi, monkeypatch):
+    """pyHanko, which validates the printed lists, has no SM2: their timestamps come from an RSA/ECDSA TSA."""
+    from earchive.crypto.signers import pdf_tsa
+    from earchive.crypto.timestamp import HttpTSA
+
+    sm2_tsa = make_tsa()
+    assert sm2_tsa.imprint_algorithm == "sm3"
+    assert pdf_tsa(sm2_tsa).imprint_algorithm == "sha256", "the development SM2 TSA stands aside for the ECDSA one"
+    with pytest.raises(EarchiveError) as exc:
+        pdf_tsa(HttpTSA("https://tsa.example.cn/sm2"))
+    assert exc.value.rule == "SEAL-CONFIG" and "PdfTsaUrl" in str(exc.value)
+    monkeypatch.setenv("EARCHIVE_PDF_TSA", "https://tsa.example.cn/rsa")
+    assert pdf_tsa(HttpTSA("https://tsa.example.cn/sm2")).url == "https://tsa.example.cn/rsa"

@@ -216,7 +216,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     if args.offline:
         return run_offline_demo(Path(args.out or "out/demo-offline"), cases=args.cases)
-    return run_demo(Path(args.out or "out/demo"), cases=args.cases)
+    return run_demo(Path(args.out or "out/demo"), cases=args.cases, guomi=args.guomi)
 
 
 def cmd_tsa(args: argparse.Namespace) -> int:
@@ -309,6 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
                                  "default out/demo, out/demo-offline with --offline)")
     s.add_argument("--cases", type=int, default=12)
     s.add_argument("--offline", action="store_true", help="pack → verify round trip without the cloud")
+    s.add_argument("--guomi", action="store_true", help="a 国密 stack in China mode: SM2 seal, SM2 TSA, SM2 institutions (ADR 0020)")
     s.set_defaults(func=cmd_demo)
 
     add_local_parsers(sub)

@@ -75,6 +75,9 @@ class Settings:
     crypto_profile: str = field(default="standard", metadata=_env(
         "EARCHIVE_CRYPTO_PROFILE", "guomi: every signature is 国密 (SM2 seal over the SM3 manifest, SM3 timestamps from an SM2 TSA, "
         "SM2 list signer; the printed lists' PAdES stays ECDSA/RSA); standard (default): any key", where="Lambda, CLI"))
+    pdf_tsa: str | None = field(default=None, metadata=_env(
+        "EARCHIVE_PDF_TSA", "TSA for the printed lists' PDF timestamps, an RSA/ECDSA one (pyHanko validates no SM2 token): an http(s) URL; "
+        "default the TSA when it is not SM2, else (development only) the ECDSA development TSA", where="Lambda, CLI"))
     tsa: str | None = field(default=None, metadata=_env("EARCHIVE_TSA", "timestamp authority: local or an http(s) URL (default local)",
                                                         where="Lambda, CLI"))
     scanner: str | None = field(default=None, metadata=_env("EARCHIVE_SCANNER", "virus scanner: builtin[:DB.ndb], clamav[:DB] or none (default builtin)",

@@ -84,8 +84,16 @@ def hanko_signer(ours: Any):
 
 
 def hanko_timestamper(tsa: Any):
-    """A pyHanko ``TimeStamper`` over any earchive TSA (``request(query_der) -> response_der``: local or RFC 3161 over HTTP)."""
+    """A pyHanko ``TimeStamper`` over any earchive TSA (``request(query_der) -> response_der``: local or RFC 3161 over HTTP).
+
+    Every PDF timestamp comes through here, from an RSA/ECDSA TSA (:func:`~earchive.crypto.signers.pdf_tsa`): pyHanko,
+    which validates the printed lists, has no SM2.
+    """
     from pyhanko.sign.timestamps.api import TimeStamper
+
+    from .signers import pdf_tsa
+
+    tsa = pdf_tsa(tsa)
 
     class _Stamper(TimeStamper):
         async def async_request_tsa_response(self, req: tsp.TimeStampReq) -> tsp.TimeStampResp:
@@ -287,7 +295,11 @@ def validate(pdf: bytes, anchors: list[x509.Certificate], tsa_anchors: list[x509
     from pyhanko.sign.validation import validate_pdf_signature, validate_pdf_timestamp
     from pyhanko_certvalidator import ValidationContext
 
-    roots = [_acert(c) for c in anchors + (tsa_anchors or [])]
+    from .sm2 import is_sm2_certificate
+
+    # pyHanko's validator has no SM2: an SM2 root among the anchors (a 国密 deployment trusts one) would stop it with
+    # UnsupportedAlgorithm, so only the roots it can use are given; a PDF signer under an SM2 CA is then "not trusted".
+    roots = [_acert(c) for c in anchors + (tsa_anchors or []) if not is_sm2_certificate(c)]
     results = []
     try:
         reader = PdfFileReader(io.BytesIO(pdf), strict=True)  # no hybrid cross-reference tricks (a review finding)

@@ -157,6 +157,8 @@ def make_signer(spec: str | None = None, pki: DevPKI | None = None, kms_client=N
         pki = pki or DevPKI()
         pair = pki.pair("signer-ec" if spec == "local-ec" else "signer-rsa")
         return LocalKeySigner(pair.key, pair.cert, [pki.ca_cert()], f"development {spec[6:].upper()} key")
+    if spec == "local-ec":  # the ECDSA development TSA whatever the profile (a PDF's timestamps: see pdf_tsa)
+        spec = "local-ecdsa"
     if spec == "local-sm2":
         return _dev_sm2(pki or DevPKI())
     if spec.startswith("dev:") and spec[4:].replace("-", "").isalnum() and profile() == "guomi":
@@ -213,18 +215,39 @@ def make_tsa(spec: str | None = None, pki: DevPKI | None = None) -> TimestampAut
     spec = spec or current().tsa or "local"
     if spec == "local" and profile() == "guomi":
         spec = "local-sm2"
+    if spec == "local-ec":  # the ECDSA development TSA whatever the profile (a PDF's timestamps: see pdf_tsa)
+        spec = "local-ecdsa"
     if spec == "local-sm2":
         _refuse_development_in_lambda("the development TSA (TsaUrl=local)")
         return LocalTSA(_dev_sm2(pki or DevPKI(), "tsa-sm2", "earchive 开发用国密时间戳 (dev SM2 TSA)", policy=None,
                                  timestamping=True, description="development SM2 TSA key"), "local development SM2 TSA")
-    if spec == "local":
+    if spec in ("local", "local-ecdsa"):
         _refuse_development_in_lambda("the development TSA (TsaUrl=local)")
         pki = pki or DevPKI()
         pair = pki.pair("tsa")
         return LocalTSA(LocalKeySigner(pair.key, pair.cert, [pki.ca_cert()], "development TSA key"))
     if spec.startswith(("http://", "https://")):
         return HttpTSA(spec)
-    raise reject("SEAL-CONFIG", f"unknown TSA spec {spec!r} (local, local-sm2 or an http(s) URL)")
+    raise reject("SEAL-CONFIG", f"unknown TSA spec {spec!r} (local, local-ec, local-sm2 or an http(s) URL)")
+
+
+def pdf_tsa(tsa: TimestampAuthority) -> TimestampAuthority:
+    """The TSA a PDF's timestamps come from: never an SM2 one, since pyHanko (which validates the printed lists) has no SM2.
+
+    ``EARCHIVE_PDF_TSA`` when set; else ``tsa`` itself unless it is SM2 (asked in SM3, or any HTTP TSA of a 国密
+    deployment); else, for the development SM2 TSA, the ECDSA development TSA. A 国密 deployment with a real SM2 TSA
+    must name an RSA/ECDSA one for its PDFs (template parameter PdfTsaUrl), and is told so.
+    """
+    spec = current().pdf_tsa
+    if spec:
+        return make_tsa(spec if spec != "local" else "local-ec")
+    sm2_tsa = getattr(tsa, "imprint_algorithm", None) == "sm3" or (isinstance(tsa, HttpTSA) and profile() == "guomi")
+    if not sm2_tsa:
+        return tsa
+    if isinstance(tsa, LocalTSA):
+        return make_tsa("local-ec")
+    raise reject("SEAL-CONFIG", "PDF 时间戳需 RSA/ECDSA 时间戳服务（pyHanko 不支持 SM2）：请设置 PdfTsaUrl（EARCHIVE_PDF_TSA） / "
+                                "the printed lists' timestamps need an RSA/ECDSA TSA: set PdfTsaUrl (EARCHIVE_PDF_TSA)")
 
 
 def _refuse_development_in_lambda(what: str) -> None:
