@@ -136,3 +136,23 @@ def _pem():
 
 
 
+
+
+def test_a_guomi_stack_takes_sm2_replies_only(sm2_desk, listing, monkeypatch):
+    """ADR 0020: under the 国密 profile an ECDSA-signed reply is refused by name, and the browser (no SM2 in WebCrypto) says so."""
+    from earchive.console.receiving import certificate_of
+    from earchive.errors import UsageError
+
+    monkeypatch.setenv("EARCHIVE_CRYPTO_PROFILE", "standard")
+    ecdsa = make_signer("dev:inst-ec2")  # an institution's own ECDSA key (under the 国密 profile dev:NAME would be SM2)
+    ecdsa_doc = replies.build(listing, "a" * 64, receiver="王芳", checks={i: {"passed": True} for i in IDS}, returns={})
+    monkeypatch.setenv("EARCHIVE_CRYPTO_PROFILE", "guomi")
+    found = window(listing, ecdsa_doc, ecdsa, institution(ecdsa.certificate.public_bytes(_pem())), certified=None)
+    assert any("国密配置要求接收单位以 SM2 密钥签署回执" in p for p in found), found
+    signer = sm2_desk.signer()
+    assert window(listing, reply_of(listing, signer), signer, institution(sm2_desk.cert_path.read_bytes())) == []
+    with pytest.raises(UsageError, match="国密配置"):
+        certificate_of(ecdsa.certificate.public_bytes(_pem()).decode())
+    monkeypatch.setenv("EARCHIVE_CRYPTO_PROFILE", "standard")
+    with pytest.raises(UsageError, match="ECDSA P-256"):  # an SM2 certificate in the browser: a named refusal, never a 500
+        certificate_of(sm2_desk.cert_path.read_text().split("-----END CERTIFICATE-----")[0] + "-----END CERTIFICATE-----\n")

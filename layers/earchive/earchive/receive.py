@@ -143,7 +143,11 @@ class Desk:
                 raise UsageError(f"batch {batch_id} is not in institutions/{self.code}/ (submitted to another institution, or not yet)")
             (out / name).write_bytes(body)
         listing_bytes = (out / "transfer-list.json").read_bytes()
-        _, problems = signed_by(seal_identity, (out / "transfer-list.json.sender.p7s").read_bytes(), listing_bytes, trust)
+        from .crypto.cades import signature_timestamp
+
+        list_signature = (out / "transfer-list.json.sender.p7s").read_bytes()
+        _, problems = signed_by(seal_identity, list_signature, listing_bytes, trust)
+        problems += signature_timestamp(list_signature, trust)[1]  # its time is a TSA's, not the window's own claim (CAdES-T)
         if problems:
             raise TransferError(f"the list of batch {batch_id} is not signed by the archive: {'; '.join(problems)}")
         try:  # the signed bytes, one meaning (issue 21): canonical UTF-8, unique keys, bounded

@@ -64,7 +64,13 @@ def certificate_of(pem: Any) -> x509.Certificate:
         cert = x509.load_pem_x509_certificate(str(pem or "").encode("ascii", "replace"))
     except ValueError:
         raise UsageError("certificate: 请选择本单位回执签名证书（PEM，earchive receive init 生成或 CA 签发）/ not a PEM certificate") from None
-    key = cert.public_key()
+    from ..crypto.signers import profile
+    from ..crypto.sm2 import is_sm2_certificate
+
+    if profile() == "guomi":  # WebCrypto has no SM2, and a 国密 stack takes SM2-signed replies only
+        raise UsageError("certificate: 本系统为国密配置，回执须以 SM2 密钥签署，浏览器无法签署；请用本单位电脑上的 earchive receive review / "
+                         "a 国密 stack takes SM2-signed replies, which a browser cannot make: use `earchive receive`")
+    key = None if is_sm2_certificate(cert) else cert.public_key()
     if not (isinstance(key, ec.EllipticCurvePublicKey) and key.curve.name == "secp256r1"):
         raise UsageError("certificate: 浏览器签署只支持 ECDSA P-256 密钥；SM2 或 RSA 密钥请用本单位电脑上的 earchive receive / "
                          "the browser signs with ECDSA P-256 keys only")

@@ -200,6 +200,11 @@ def check(body: bytes, signature: bytes, *, institution: dict[str, Any] | None, 
     at = found.gen_time or at  # the trusted time when there is one; without it the reply is refused below anyway
     out = problems(body, signer=signer, signature_errors=found.signature_problems, institution=institution, listing=listing,
                    list_sha256=list_sha256, used_reply_ids=used_reply_ids, at=at)
+    from ..crypto.signers import profile
+    from ..crypto.sm2 import is_sm2_certificate
+
+    if profile() == "guomi" and signer is not None and not is_sm2_certificate(signer):  # ADR 0020: every signature 国密
+        out.append("国密配置要求接收单位以 SM2 密钥签署回执 / the 国密 profile takes SM2-signed replies only")
     hostile = any(p.startswith(("the reply is", "field ", "package entry")) for p in out)  # refused for what it is, as problems() does
     if not hostile:  # parsed strictly above
         out = found.timestamp_problems + out
