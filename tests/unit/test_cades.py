@@ -148,6 +148,31 @@ def test_a_second_timestamp_is_refused(stamped, tsa):
         add_signature_timestamp(stamped[1], tsa)
 
 
+def test_a_signature_carrying_two_tokens_is_refused_when_checked(stamped):
+    """Hostile CMS made elsewhere: two token values in one attribute, or the attribute twice (one signature, one time)."""
+    token = cms.ContentInfo.load(token_of(stamped[1]))
+    for attrs in ([{"type": "signature_time_stamp_token", "values": [token, token]}],
+                  [{"type": "signature_time_stamp_token", "values": [token]}] * 2):
+        info = cms.ContentInfo.load(stamped[1])
+        si = cms.SignerInfo.load(signer_info(stamped[1]).dump())
+        si["unsigned_attrs"] = cms.CMSAttributes(attrs)
+        sd = cms.SignedData.load(info["content"].untag().dump())
+        sd["signer_infos"] = cms.SignerInfos([si])
+        der = cms.ContentInfo({"content_type": "signed_data", "content": sd}).dump()
+        when, problems = signature_timestamp(der, anchors())
+        assert when is None and any("多个时间戳" in p for p in problems), problems
+
+
+def test_a_guomi_verifier_takes_only_sm2_tokens_over_sm3(stamped, monkeypatch):
+    """ADR 0020: under the 国密 profile a signature timestamp from an ECDSA TSA (SHA-256 imprint) is refused by name."""
+    monkeypatch.setenv("EARCHIVE_CRYPTO_PROFILE", "guomi")
+    when, problems = signature_timestamp(stamped[1], anchors())
+    if token_is_sm2(stamped[1]):
+        assert when is not None and problems == []
+    else:
+        assert when is None and any("国密配置要求 SM2 时间戳" in p for p in problems), problems
+
+
 @pytest.mark.parametrize("spec", ["local-ec", "local-sm2"])
 def test_openssl_verifies_the_signature_and_the_embedded_token_over_the_signature_value(tmp_path, tsa, spec):
     """``openssl ts -verify -data <signature value> -in <token> -token_in``: the token is over exactly those bytes.

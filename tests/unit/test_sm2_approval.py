@@ -141,6 +141,8 @@ def _pem():
 def test_a_guomi_stack_takes_sm2_replies_only(sm2_desk, listing, monkeypatch):
     """ADR 0020: under the 国密 profile an ECDSA-signed reply is refused by name, and the browser (no SM2 in WebCrypto) says so."""
     from earchive.console.receiving import certificate_of
+    from earchive.crypto.cades import add_signature_timestamp
+    from earchive.crypto.signers import make_tsa
     from earchive.errors import UsageError
 
     monkeypatch.setenv("EARCHIVE_CRYPTO_PROFILE", "standard")
@@ -150,9 +152,26 @@ def test_a_guomi_stack_takes_sm2_replies_only(sm2_desk, listing, monkeypatch):
     found = window(listing, ecdsa_doc, ecdsa, institution(ecdsa.certificate.public_bytes(_pem())), certified=None)
     assert any("国密配置要求接收单位以 SM2 密钥签署回执" in p for p in found), found
     signer = sm2_desk.signer()
-    assert window(listing, reply_of(listing, signer), signer, institution(sm2_desk.cert_path.read_bytes())) == []
+    registered = institution(sm2_desk.cert_path.read_bytes())
+    assert window(listing, reply_of(listing, signer), signer, registered) == []
+    body = replies.encode(reply_of(listing, signer))  # an SM2 reply stamped by an ECDSA TSA (on a standard machine): not 国密 throughout
+    monkeypatch.setenv("EARCHIVE_CRYPTO_PROFILE", "standard")
+    signature = add_signature_timestamp(signed_data(signer, content=body).dump(), make_tsa("local-ec"))
+    monkeypatch.setenv("EARCHIVE_CRYPTO_PROFILE", "guomi")
+    found = replies.check(body, signature, institution=registered, listing=listing, list_sha256="a" * 64, used_reply_ids=set(),
+                          at=dt.datetime.now(dt.UTC), certified_pdf=CERTIFIED)
+    assert any("国密配置要求 SM2 时间戳" in p for p in found), found
     with pytest.raises(UsageError, match="国密配置"):
         certificate_of(ecdsa.certificate.public_bytes(_pem()).decode())
     monkeypatch.setenv("EARCHIVE_CRYPTO_PROFILE", "standard")
     with pytest.raises(UsageError, match="ECDSA P-256"):  # an SM2 certificate in the browser: a named refusal, never a 500
         certificate_of(sm2_desk.cert_path.read_text().split("-----END CERTIFICATE-----")[0] + "-----END CERTIFICATE-----\n")
+
+
+def test_the_printed_date_of_decision_is_bound_to_the_signature_timestamp(sm2_desk, listing):
+    """接收日期 is printed from decided_at: a date the TSA's time contradicts (years before, or later) is refused by name."""
+    signer = sm2_desk.signer()
+    registered = institution(sm2_desk.cert_path.read_bytes())
+    for when in ("2020-01-01T00:00:00+08:00", (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).isoformat(timespec="seconds")):
+        found = window(listing, reply_of(listing, signer, decided_at=when), signer, registered)
+        assert any("接收日期与签名时间戳不符" in p for p in found), (when, found)

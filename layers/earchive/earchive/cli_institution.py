@@ -25,7 +25,7 @@ def _show(item: dict[str, Any]) -> None:
           + (f"（{beijing(item.get('revoked_at'))} 撤销：{item.get('revoke_reason', '')}）" if item.get("revoked_at") else ""))
     for c in item.get("certificates", []):
         print(f"  签名证书 {c['sha256'][:16]}…  {c.get('key') or ''}  {c['subject']}  有效期 {beijing(c['not_before'])} — {beijing(c['not_after'])}"
-              + (f"  签发者 {c['issuer']}" if c.get("issuer") else ""))
+              + (f"  签发者（证书所载，根证书未核验）{c['issuer']}" if c.get("issuer") else ""))
     scope = Scope.of(item)
     print(f"  受理范围 {scope.describe()}" if scope else
           f"  受理范围 未登记：不能向其移交，先运行 earchive institution scope {item['code']} --region 行政区划代码 --actor 姓名")

@@ -138,6 +138,10 @@ class TransferService:
                  "ArchiveBucket": outputs["ArchiveBucketName"], "InstitutionTable": outputs.get("InstitutionTableName", ""),
                  "IntakeBucket": outputs["IntakeBucketName"], "ArchivingConfigTable": outputs.get("ArchivingConfigTableName", ""),
                  "LockMode": outputs.get("LockMode", "COMPLIANCE")}  # a cancelled batch's head is locked as the stack locks
+        from .aws.clients import stack_parameters
+
+        params = stack_parameters(stack)  # whom the reply machine trusts for a reply's TSA: take-reply judges as it does
+        names["ReplyTsaTrustParameter"] = params.get("TsaTrustAnchorsParameter") or params.get("TrustAnchorsParameter", "")
         svc = cls(names)
         svc.stack = stack
         return svc
@@ -272,7 +276,7 @@ class TransferService:
             if s3.get_bytes(bucket, key[:-5] + ".refused.json"):
                 refused.append(f"{key}: refused before")
                 continue
-            verdict = examine(self.aws, bucket, code, batch_id, key, actor=actor)
+            verdict = examine(self.aws, bucket, code, batch_id, key, actor=actor, tsa_anchors=self._reply_tsa_anchors())
             if verdict["outcome"] == "taken":  # by this call, or by the reply machine meanwhile
                 return self._wait_decided(batch_id, timeout)
             refused.append(f"{key}: {'; '.join((verdict.get('problems') or [verdict.get('why', '')])[:3])}")
@@ -280,6 +284,16 @@ class TransferService:
             return self._wait_decided(batch_id, timeout)
         raise TransferError(f"no acceptable reply to batch {batch_id} from institution {code}"
                             + (f"; refused: {' | '.join(refused)}" if refused else " yet"))
+
+    def _reply_tsa_anchors(self) -> list[Any] | None:
+        """The anchors a reply's signature timestamp must chain to, as the stack's reply machine takes them (its TSA anchors,
+        else its trust anchors); None (the development roots) for the local cloud, which shares this machine's."""
+        name = self.names.get("ReplyTsaTrustParameter")
+        if not name:
+            return None
+        from .crypto.pki import load_trust_anchors
+
+        return load_trust_anchors(self.aws.parameter_file(name))
 
     def _wait_decided(self, batch_id: str, timeout: float) -> dict[str, Any]:
         """Decided, and the run finished: the receipt and the locked head are written when this returns."""

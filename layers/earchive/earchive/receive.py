@@ -133,7 +133,6 @@ class Desk:
     # -- pull
     def pull(self, s3: Any, bucket: str, batch_id: str, *, trust: list[Any], seal_identity: Any, progress: Any = None) -> dict[str, Any]:
         """Download the batch (resuming), verifying the sender's signature (pinned) and each package's SM3 while it comes."""
-        from .crypto.cms import signed_by
 
         base, out = f"institutions/{self.code}/batches/{batch_id}/", self.batch(batch_id)
         out.mkdir(parents=True, exist_ok=True)
@@ -143,11 +142,11 @@ class Desk:
                 raise UsageError(f"batch {batch_id} is not in institutions/{self.code}/ (submitted to another institution, or not yet)")
             (out / name).write_bytes(body)
         listing_bytes = (out / "transfer-list.json").read_bytes()
-        from .crypto.cades import signature_timestamp
+        from .crypto.cades import verify_timestamped
 
         list_signature = (out / "transfer-list.json.sender.p7s").read_bytes()
-        _, problems = signed_by(seal_identity, list_signature, listing_bytes, trust)
-        problems += signature_timestamp(list_signature, trust)[1]  # its time is a TSA's, not the window's own claim (CAdES-T)
+        found = verify_timestamped(list_signature, listing_bytes, trust, trust)  # the chain at the TSA's time, not the window's claim
+        problems = found.problems + (seal_identity.problems(found.check.signer_cert) if found.check and found.check.signer_cert else [])
         if problems:
             raise TransferError(f"the list of batch {batch_id} is not signed by the archive: {'; '.join(problems)}")
         try:  # the signed bytes, one meaning (issue 21): canonical UTF-8, unique keys, bounded

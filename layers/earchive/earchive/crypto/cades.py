@@ -95,6 +95,11 @@ def signature_timestamp(signature_der: bytes, anchors: list[x509.Certificate]) -
     problems += [f"签名时间戳的签发机构不受信任 / signature timestamp's TSA: {e}" for e in check.chain_errors]
     if not problems and check.gen_time is None:
         problems.append("签名时间戳没有时间 / the signature timestamp has no genTime")
+    from .signers import profile
+
+    if not problems and profile() == "guomi" and check.algorithm != "sm2_sm3/sm3":  # the verifier's deployment is 国密 (ADR 0020)
+        problems.append(f"国密配置要求 SM2 时间戳（SM3 摘要），此签名时间戳为 {check.algorithm} / the 国密 profile takes SM2 tokens over "
+                        "an SM3 imprint only")
     if not problems and signing_time is not None and signing_time > check.gen_time + SKEW:
         problems.append(f"签名时间晚于签名时间戳 / the signing time {signing_time.isoformat()} is after the signature timestamp "
                         f"{check.gen_time.isoformat()} (more than {SKEW.seconds // 60} minutes)")

@@ -205,6 +205,7 @@ def check(body: bytes, signature: bytes, *, institution: dict[str, Any] | None, 
 
     if profile() == "guomi" and signer is not None and not is_sm2_certificate(signer):  # ADR 0020: every signature 国密
         out.append("国密配置要求接收单位以 SM2 密钥签署回执 / the 国密 profile takes SM2-signed replies only")
+    out += _decided_in_time(body, found.gen_time)
     hostile = any(p.startswith(("the reply is", "field ", "package entry")) for p in out)  # refused for what it is, as problems() does
     if not hostile:  # parsed strictly above
         out = found.timestamp_problems + out
@@ -218,6 +219,23 @@ def check(body: bytes, signature: bytes, *, institution: dict[str, Any] | None, 
             signer_sha = fingerprint(signer) if signer is not None else None
             out += pdf_problems(reply, certified_pdf, replied_pdf, usable, tsa_anchors, signer_sha, listing=listing)
     return out
+
+
+def _decided_in_time(body: bytes, gen_time: dt.datetime | None) -> list[str]:
+    """The 接收日期 printed on the list is the reply's ``decided_at``: it may not be after the signature timestamp (a TSA's
+    time) by more than the clock skew, nor more than 30 days before it, so what is printed is bound to the trusted time."""
+    from ..crypto.cades import SKEW
+
+    try:
+        decided = dt.datetime.fromisoformat(json.loads(body)["decided_at"])
+    except (ValueError, TypeError, KeyError):
+        return []  # malformed: refused by problems() already
+    if gen_time is None or decided.tzinfo is None:
+        return []
+    if decided > gen_time + SKEW or decided < gen_time - dt.timedelta(days=30):
+        return [f"接收日期与签名时间戳不符 / decided_at {decided.isoformat()} is not within the signature timestamp "
+                f"{gen_time.isoformat()} (at most {SKEW.seconds // 60} minutes after, 30 days before)"]
+    return []
 
 
 def sm2_approval(document: dict[str, Any], certified: bytes, certificate: x509.Certificate) -> dict[str, Any]:
