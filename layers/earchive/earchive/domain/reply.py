@@ -205,10 +205,9 @@ def check(body: bytes, signature: bytes, *, institution: dict[str, Any] | None, 
 
     if profile() == "guomi" and signer is not None and not is_sm2_certificate(signer):  # ADR 0020: every signature 国密
         out.append("国密配置要求接收单位以 SM2 密钥签署回执 / the 国密 profile takes SM2-signed replies only")
-    out += _decided_in_time(body, found.gen_time)
     hostile = any(p.startswith(("the reply is", "field ", "package entry")) for p in out)  # refused for what it is, as problems() does
     if not hostile:  # parsed strictly above
-        out = found.timestamp_problems + out
+        out = found.timestamp_problems + out + _decided_in_time(body, found.gen_time)
         reply = json.loads(body)
         if reply.get("approval") is not None and certified_pdf is None:
             out.append(f"the reply approves a printed list ({reply.get('approval')}), but the archive certified none for this batch")
