@@ -41,7 +41,9 @@ def local_up(restore_env):
     import uuid
 
     # one process may hold several local clouds (moto's backends are process-wide): names apart
-    t = threading.Thread(target=serve, args=("127.0.0.1", free_port(), 0.2, stop), kwargs={"suffix": uuid.uuid4().hex[:8]}, daemon=True)
+    # a free console port too: 8080 may be held by anything else on the machine (a CI run saw it taken)
+    t = threading.Thread(target=serve, args=("127.0.0.1", free_port(), 0.2, stop),
+                         kwargs={"suffix": uuid.uuid4().hex[:8], "console_port": free_port()}, daemon=True)
     t.start()
     deadline = time.monotonic() + 60
     while not state_file().exists() and time.monotonic() < deadline:
