@@ -61,7 +61,9 @@ def serve(host: str = "127.0.0.1", port: int = 4566, poll: float = 0.5, stop: th
     if threading.current_thread() is threading.main_thread():  # serving now: `kill PID` stops it as cleanly as Ctrl-C
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
     state_file().parent.mkdir(parents=True, exist_ok=True)
-    state_file().write_text(json.dumps(info, indent=2), "utf-8")
+    part = state_file().with_name(state_file().name + ".part")  # whole or absent: a reader polling for it never reads it half-written
+    part.write_text(json.dumps(info, indent=2), "utf-8")
+    part.replace(state_file())
     where = "中国区 AWS China: aws-cn, cn-north-1, no Cognito, X-Ray off" if mode == "china" else "global: aws, us-east-1"
     lines = [f"earchive 本地云 local cloud: {endpoint}  (template.yaml + the real state machines on moto; {where})"]
     lines += [f"  {cloud.name(logical):<40} {what}" for logical, what in BUCKETS]
