@@ -97,9 +97,7 @@ def public_key_der(public_hex: str) -> bytes:
 def public_key_from_der(der: bytes) -> str | None:
     """x‖y hex of the SM2 key in a SubjectPublicKeyInfo DER; None when the key is not SM2."""
     info = keys.PublicKeyInfo.load(der)
-    params = info["algorithm"]["parameters"]
-    if not (info["algorithm"]["algorithm"].dotted == CURVE_OID
-            or (info["algorithm"]["algorithm"].native == "ec" and params.name == "named" and params.chosen.dotted == CURVE_OID)):
+    if not _is_sm2_key_info(info):
         return None
     point = info["public_key"].native if info["algorithm"]["algorithm"].native == "ec" else info["public_key"].contents[1:]
     return bytes(point)[1:].hex()
@@ -177,12 +175,15 @@ def private_key_pem(private_hex: str) -> bytes:
 
 def is_sm2_certificate(cert: x509.Certificate) -> bool:
     """True when the certificate's key is an SM2 key (id-ecPublicKey on the SM2 curve, or the SM2 OID as algorithm)."""
-    spki = ax509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))["tbs_certificate"]["subject_public_key_info"]
-    algorithm = spki["algorithm"]["algorithm"].dotted
-    if algorithm == CURVE_OID:
+    return _is_sm2_key_info(ax509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))["tbs_certificate"]["subject_public_key_info"])
+
+
+def _is_sm2_key_info(info: keys.PublicKeyInfo) -> bool:
+    """A SubjectPublicKeyInfo of an SM2 key: id-ecPublicKey on the SM2 curve, or the SM2 OID as the algorithm itself."""
+    if info["algorithm"]["algorithm"].dotted == CURVE_OID:
         return True
-    params = spki["algorithm"]["parameters"]
-    return spki["algorithm"]["algorithm"].native == "ec" and params.name == "named" and params.chosen.dotted == CURVE_OID
+    params = info["algorithm"]["parameters"]
+    return info["algorithm"]["algorithm"].native == "ec" and params.name == "named" and params.chosen.dotted == CURVE_OID
 
 
 def certificate_signature_problem(cert: x509.Certificate, issuer: x509.Certificate) -> str | None:
